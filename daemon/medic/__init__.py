@@ -1,0 +1,3 @@
+"""Medic: a policy-driven self-healing daemon."""
+
+__version__ = "0.1.0"

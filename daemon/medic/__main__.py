@@ -1,0 +1,3 @@
+from medic.cli import main
+
+main()

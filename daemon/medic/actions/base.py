@@ -1,0 +1,107 @@
+"""The action contract.
+
+An action is one class in one module, registered with ``@actions.register("name")``,
+with a docstring (summary line, then a fenced ``yaml`` block holding a complete valid
+policy file that uses it), a ``schema`` for its options (``additionalProperties:
+false``; the shared ``timeout`` key is added by the policy schema), an optional
+``validate()`` and one async ``run()``.
+
+``run()`` gets a frozen :class:`ActionContext` and returns an :class:`ActionResult`.
+It never touches the scheduler or the database: the runner writes the intent to the
+audit log before calling it, enforces the timeout around it and writes the outcome.
+In dry-run the runner does not call ``run()`` at all; it records ``describe()``.
+
+Values that come from targets (names, labels, paths, pids) reach programs as separate
+argv items or environment variables, never as shell text: :func:`render` substitutes
+``{target}``, ``{policy}``, ``{incident}`` and ``{<field>}`` inside one argv item.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from medic.registry import Registry
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """Everything an action may know: handed over frozen, one per step run."""
+
+    policy: str
+    target: str
+    incident: str
+    fields: Mapping[str, Any]
+    timeout: float
+    dry_run: bool = False
+    host: str = ""
+    attempt: int = 1
+
+    def variables(self) -> dict[str, Any]:
+        """Names usable as ``{name}`` placeholders."""
+        return {
+            **self.fields,
+            "target": self.target,
+            "policy": self.policy,
+            "incident": self.incident,
+            "host": self.host,
+        }
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    ok: bool
+    summary: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def placeholders(text: str) -> list[str]:
+    return _PLACEHOLDER.findall(text)
+
+
+def render(template: str, ctx: ActionContext) -> str:
+    """Fill ``{name}`` placeholders from the context; unknown names are an error."""
+    values = ctx.variables()
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(name)
+        value = values[name]
+        return "" if value is None else str(value)
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+class Action(ABC):
+    type_name: ClassVar[str]
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {},
+        "additionalProperties": False,
+    }
+    default_timeout: ClassVar[float] = 60.0
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        self.options = options
+
+    @classmethod
+    def validate(cls, options: Mapping[str, Any]) -> list[str]:
+        """Semantic problems in ``options`` (each a sentence that says the fix)."""
+        return []
+
+    def describe(self, ctx: ActionContext) -> str:
+        """What this step would do, in one line (dry-run and audit)."""
+        return f"{self.type_name} on {ctx.target}"
+
+    @abstractmethod
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        """Carry out the step once. Raise ActionError, or return ok=False, on failure."""
+
+
+actions: Registry[type[Action]] = Registry("action", "medic.actions")

@@ -1,0 +1,23 @@
+"""The ``medic`` command. Each sub-command lives in its own module of this package."""
+
+from __future__ import annotations
+
+import click
+
+from medic import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="medic")
+def main() -> None:
+    """Medic: executable runbooks with limits, verification and an audit trail."""
+
+
+def _register() -> None:
+    from medic.cli import audit, probe, run, schema, status, validate
+
+    for module in (run, validate, schema, probe, audit, status):
+        main.add_command(module.command)
+
+
+_register()

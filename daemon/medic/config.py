@@ -1,0 +1,229 @@
+"""The agent's own configuration: where state lives, the API, global limits, notifiers.
+
+A YAML file (``/etc/medic/medic.yaml`` on nodes, ``medic.yaml`` next to the policies
+in a repo); every key has a safe default, so an empty file is a valid configuration.
+Secrets are never written in it: ``token_env`` / ``token_file`` name where they are.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from medic.errors import ConfigError
+from medic.policy.durations import PATTERN as DURATION_PATTERN
+from medic.policy.durations import parse_duration
+
+DEFAULT_PORT = 9325
+
+_DURATION = {"type": ["string", "number"], "pattern": DURATION_PATTERN}
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "host": {"type": "string", "description": "Name of this host in the audit log."},
+        "state_dir": {"type": "string", "description": "Where the audit database lives."},
+        "policies": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Policy files or directories, relative to this file.",
+        },
+        "dry_run": {"type": "boolean", "description": "Evaluate and audit, never act."},
+        "log": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "format": {"enum": ["auto", "json", "console"]},
+                "level": {"enum": ["debug", "info", "warning", "error"]},
+            },
+        },
+        "api": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "listen": {"type": "string", "description": "host:port, 127.0.0.1 by default"},
+                "enabled": {"type": "boolean"},
+                "token_env": {"type": "string"},
+                "token_file": {"type": "string"},
+                "public_url": {"type": "string"},
+            },
+        },
+        "limits": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "max_concurrent_actions": {"type": "integer", "minimum": 1},
+                "circuit_breaker": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "max_actions": {"type": "integer", "minimum": 1},
+                        "per": _DURATION,
+                        "reset_after": _DURATION,
+                    },
+                },
+            },
+        },
+        "notifiers": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {"type": {"type": "string"}},
+            },
+        },
+        "watch": {"type": "boolean", "description": "Reload when a policy file changes."},
+    },
+}
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    enabled: bool = True
+    token: str | None = None
+    public_url: str | None = None
+
+    @property
+    def loopback(self) -> bool:
+        return self.host in {"127.0.0.1", "::1", "localhost"} or self.host.startswith("127.")
+
+
+@dataclass(frozen=True)
+class BreakerConfig:
+    max_actions: int = 20
+    per: float = 60.0
+    reset_after: float = 600.0
+
+
+@dataclass(frozen=True)
+class GlobalLimits:
+    max_concurrent_actions: int = 4
+    breaker: BreakerConfig = field(default_factory=BreakerConfig)
+
+
+@dataclass(frozen=True)
+class NotifierConfig:
+    name: str
+    type: str
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    host: str = field(default_factory=socket.gethostname)
+    state_dir: Path = Path(".medic")
+    policy_paths: tuple[Path, ...] = (Path("policies"),)
+    dry_run: bool = False
+    log_format: str = "auto"
+    log_level: str = "info"
+    api: ApiConfig = field(default_factory=ApiConfig)
+    limits: GlobalLimits = field(default_factory=GlobalLimits)
+    notifiers: Mapping[str, NotifierConfig] = field(default_factory=dict)
+    watch: bool = True
+    source: Path | None = None
+
+    @property
+    def audit_path(self) -> Path:
+        return self.state_dir / "audit.db"
+
+
+def _secret(spec: Mapping[str, Any], file: str) -> str | None:
+    """A secret named by ``token_env`` or ``token_file``, never written inline."""
+    if env := spec.get("token_env"):
+        value = os.environ.get(env)
+        if not value:
+            raise ConfigError(
+                f"api.token_env names {env!r} but it is not set",
+                file=file,
+                hint=f"export {env}=... before starting medic, or remove token_env",
+            )
+        return value
+    if path := spec.get("token_file"):
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"api.token_file {path!r}: {exc.strerror}", file=file) from exc
+    return os.environ.get("MEDIC_API_TOKEN") or None
+
+
+def parse_listen(text: str, file: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(
+            f"api.listen {text!r} is not host:port", file=file, hint="e.g. 127.0.0.1:9325"
+        )
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def load_config(path: Path | None) -> AgentConfig:
+    """Read the agent config; ``None`` gives the defaults (relative to the cwd)."""
+    if path is None:
+        return AgentConfig()
+    file = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=file) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", file=file) from exc
+    errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(raw), key=str)
+    if errors:
+        err = errors[0]
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        raise ConfigError(f"{where}: {err.message}", file=file)
+    base = path.parent
+    api_raw = raw.get("api", {})
+    host, port = parse_listen(api_raw.get("listen", f"127.0.0.1:{DEFAULT_PORT}"), file)
+    api = ApiConfig(
+        host=host,
+        port=port,
+        enabled=api_raw.get("enabled", True),
+        token=_secret(api_raw, file),
+        public_url=api_raw.get("public_url"),
+    )
+    if not api.loopback and not api.token:
+        raise ConfigError(
+            f"the API listens on {host}, beyond loopback, without a token",
+            file=file,
+            hint="set api.token_env or api.token_file, or listen on 127.0.0.1",
+        )
+    lim = raw.get("limits", {})
+    br = lim.get("circuit_breaker", {})
+    limits = GlobalLimits(
+        max_concurrent_actions=lim.get("max_concurrent_actions", 4),
+        breaker=BreakerConfig(
+            max_actions=br.get("max_actions", 20),
+            per=parse_duration(br.get("per", 60)),
+            reset_after=parse_duration(br.get("reset_after", 600)),
+        ),
+    )
+    notifiers = {
+        name: NotifierConfig(
+            name=name, type=spec["type"], options={k: v for k, v in spec.items() if k != "type"}
+        )
+        for name, spec in raw.get("notifiers", {}).items()
+    }
+    log = raw.get("log", {})
+    return AgentConfig(
+        host=raw.get("host") or socket.gethostname(),
+        state_dir=(base / raw.get("state_dir", ".medic")),
+        policy_paths=tuple(base / p for p in raw.get("policies", ["policies"])),
+        dry_run=raw.get("dry_run", False),
+        log_format=log.get("format", "auto"),
+        log_level=log.get("level", "info"),
+        api=api,
+        limits=limits,
+        notifiers=notifiers,
+        watch=raw.get("watch", True),
+        source=path,
+    )

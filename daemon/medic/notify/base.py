@@ -1,0 +1,59 @@
+"""The notifier contract.
+
+A notifier type is one class registered with ``@notifiers.register("webhook")``, with
+a ``schema`` for its options in the agent config and one async ``send()``. Instances
+are named in the agent config (``notifiers: {oncall: {type: webhook, ...}}``) and
+policies refer to those names in ``escalate: {notify: [oncall]}``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal
+
+from medic.registry import Registry
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message to humans about one incident."""
+
+    kind: Literal["escalation", "resolve"]
+    incident: str
+    policy: str
+    target: str
+    host: str
+    reason: str
+    summary: str
+    time: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    history: tuple[Mapping[str, Any], ...] = ()
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["values"] = dict(self.values)
+        data["history"] = [dict(h) for h in self.history]
+        return data
+
+
+class Notifier(ABC):
+    type_name: ClassVar[str]
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {},
+        "additionalProperties": False,
+    }
+
+    def __init__(self, name: str, options: Mapping[str, Any]) -> None:
+        self.name = name
+        self.options = options
+
+    @abstractmethod
+    async def send(self, notification: Notification) -> None:
+        """Deliver once; raise NotifyError on failure (the caller retries)."""
+
+
+notifiers: Registry[type[Notifier]] = Registry("notifier", "medic.notifiers")

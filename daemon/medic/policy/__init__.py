@@ -1,0 +1,1 @@
+"""The policy language: YAML files, their schema, safe conditions and durations."""

@@ -1,0 +1,52 @@
+"""Durations as operators write them: ``500ms``, ``30s``, ``5m``, ``1h30m``, ``7d``."""
+
+from __future__ import annotations
+
+import re
+
+UNITS: dict[str, float] = {
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+}
+
+# One or more <number><unit> parts, e.g. "1h30m" or "2.5s".
+PATTERN = r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+_WHOLE = re.compile(PATTERN)
+
+HINT = "write a number with a unit, like 500ms, 30s, 5m, 1h or 1h30m"
+
+
+class DurationError(ValueError):
+    """Raised for text that is not a duration; the message says how to write one."""
+
+
+def parse_duration(value: str | int | float) -> float:
+    """Seconds in ``value``; plain numbers are seconds already."""
+    if isinstance(value, bool):
+        raise DurationError(f"{value!r} is not a duration: {HINT}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise DurationError(f"{value!r} is negative: {HINT}")
+        return float(value)
+    text = value.strip()
+    if not _WHOLE.match(text):
+        raise DurationError(f"{value!r} is not a duration: {HINT}")
+    return sum(float(num) * UNITS[unit] for num, unit in _PART.findall(text))
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest readable form: 90 -> '1m30s', 0.25 -> '250ms'."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    remaining = int(round(seconds))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if remaining >= size:
+            count, remaining = divmod(remaining, size)
+            parts.append(f"{count}{unit}")
+    return "".join(parts)

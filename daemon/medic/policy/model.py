@@ -1,0 +1,91 @@
+"""Policies as the engine sees them: frozen, validated, durations in seconds.
+
+The loader (``medic.policy.loader``) turns YAML into these; nothing else builds them
+from user input, so everything here can be trusted to be valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from medic.errors import Location
+from medic.policy.expr import Expression
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    type: str
+    options: Mapping[str, Any]
+    every: float
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Step:
+    """One remediation step: an action type, its options and its timeout."""
+
+    type: str
+    options: Mapping[str, Any]
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Verify:
+    """Re-probe ``after`` seconds once the steps ran; healed when the condition cleared."""
+
+    after: float = 30.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How often a policy may act on one target, and on how many at once."""
+
+    max: int = 3
+    per: float = 3600.0
+    cooldown: float = 300.0
+    max_targets: int | None = None
+    max_targets_percent: float | None = None
+
+    def target_cap(self, selected: int) -> int:
+        """How many targets may be under remediation at once, given how many are selected."""
+        caps = []
+        if self.max_targets is not None:
+            caps.append(self.max_targets)
+        if self.max_targets_percent is not None:
+            caps.append(max(1, int(selected * self.max_targets_percent / 100)))
+        return min(caps) if caps else max(selected, 1)
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """When and to whom a human is told."""
+
+    notify: tuple[str, ...] = ()
+    after_failures: int = 1
+    on_suppressed: bool = True
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    probe: ProbeSpec
+    when: Expression
+    clear_when: Expression | None = None
+    hold: float = 0.0
+    remediate: tuple[Step, ...] = ()
+    verify: Verify = field(default_factory=Verify)
+    limits: Limits = field(default_factory=Limits)
+    escalate: Escalation = field(default_factory=Escalation)
+    dry_run: bool = False
+    description: str = ""
+    source: Location | None = None
+    # Hash of the policy's YAML definition: on reload an unchanged policy keeps its state.
+    digest: str = ""
+
+    def is_cleared(self, fields: Mapping[str, Any]) -> bool:
+        """True when the problem counts as gone (hysteresis: ``clear_when`` if given)."""
+        if self.clear_when is not None:
+            return bool(self.clear_when.evaluate(fields))
+        return not self.when.evaluate(fields)

@@ -1,0 +1,3 @@
+"""Shared fixtures. Component-specific fixtures live next to the tests that use them."""
+
+from __future__ import annotations
