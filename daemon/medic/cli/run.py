@@ -1,9 +1,75 @@
-"""STUB: medic run (being written)."""
+"""``medic run``: the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
 
 import click
 
+from medic.config import load_config
+from medic.errors import ConfigError
+
 
 @click.command("run")
-def command() -> None:
-    """(not yet written)"""
-    raise click.ClickException("not yet written")
+@click.option("--config", "-c", "config_path", type=click.Path(path_type=Path),
+              help="Agent config (YAML). Without it: policies/ and .medic/ in the cwd.")
+@click.option("--policies", "-p", "policy_paths", multiple=True, type=click.Path(path_type=Path),
+              help="Policy files or directories (replaces the config's list).")
+@click.option("--dry-run", is_flag=True, help="Evaluate and audit everything, act on nothing.")
+@click.option("--state-dir", type=click.Path(path_type=Path), help="Where the audit DB lives.")
+@click.option("--listen", help="API address host:port (default 127.0.0.1:9325).")
+@click.option("--no-api", is_flag=True, help="Do not start the HTTP API.")
+@click.option("--log-format", type=click.Choice(["auto", "json", "console"]))
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+def command(
+    config_path: Path | None,
+    policy_paths: tuple[Path, ...],
+    dry_run: bool,
+    state_dir: Path | None,
+    listen: str | None,
+    no_api: bool,
+    log_format: str | None,
+    log_level: str | None,
+) -> None:
+    """Run the agent: evaluate policies, act within limits, audit everything."""
+    from dataclasses import replace
+
+    from medic import logsetup
+    from medic.config import parse_listen
+    from medic.engine.agent import Agent
+    from medic.systemd_notify import Notifier
+
+    try:
+        config = load_config(config_path)
+        changes: dict[str, object] = {}
+        if policy_paths:
+            changes["policy_paths"] = policy_paths
+        if dry_run:
+            changes["dry_run"] = True
+        if state_dir:
+            changes["state_dir"] = state_dir
+        if log_format:
+            changes["log_format"] = log_format
+        if log_level:
+            changes["log_level"] = log_level
+        api = config.api
+        if listen:
+            host, port = parse_listen(listen, "--listen")
+            api = replace(api, host=host, port=port)
+            if not api.loopback and not api.token:
+                raise ConfigError(f"--listen {listen} is beyond loopback and no API token is set",
+                                  hint="export MEDIC_API_TOKEN=... or listen on 127.0.0.1")
+        if no_api:
+            api = replace(api, enabled=False)
+        config = replace(config, api=api, **changes)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    logsetup.configure(config.log_format, config.log_level)
+    agent = Agent(config)
+    sd = Notifier.from_env()
+    agent.on_ready.append(sd.ready)
+    try:
+        asyncio.run(agent.run_forever())
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        pass

@@ -1,9 +1,197 @@
-"""STUB: medic status (being written)."""
+"""``medic status``: what the running agent is doing, asked over its HTTP API.
+
+Reads ``/health`` and ``/api/v1/policies`` and prints one line per policy target
+(state, since when, incident, attempts, the probe's key values), then the policy
+files the agent rejected with their first error. Plain ``urllib`` with a timeout: the
+command must answer quickly even when the agent is wedged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
 
 import click
 
+from medic.clock import parse_iso
+from medic.config import DEFAULT_PORT, AgentConfig, load_config
+from medic.errors import ConfigError
+from medic.policy.durations import format_duration
+
+DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+TIMEOUT = 5.0
+VALUES_WIDTH = 60
+COLUMNS = ("POLICY", "TARGET", "STATE", "SINCE", "INCIDENT", "ATTEMPTS", "VALUES")
+
+
+class StatusFailed(click.ClickException):
+    """Printed as ``medic status: <message>`` on stderr, exit status 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"medic status: {self.message}", err=True)
+
+
+def url_from_config(config: AgentConfig) -> str:
+    """Where the agent's API answers on this host, from ``api.listen``."""
+    host = config.api.host
+    if host in {"", "0.0.0.0"}:  # noqa: S104 -- reading a wildcard bind, not binding one
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{config.api.port}"
+
+
+def fetch(base: str, path: str, token: str | None) -> Any:
+    """GET ``base + path`` as JSON; agent errors and silence become StatusFailed."""
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(base + path, headers=headers)  # noqa: S310 -- the URL is the operator's own --url, http(s) only (checked)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 -- same URL as above
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        raise StatusFailed(_http_error(base, exc)) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise StatusFailed(f"no agent answering at {base} (start it with: medic run)") from exc
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise StatusFailed(f"{base}{path} did not answer like a medic agent (not JSON)") from exc
+
+
+def _http_error(base: str, exc: urllib.error.HTTPError) -> str:
+    try:
+        error = json.loads(exc.read())["error"]
+        text = f"the agent at {base} answered {exc.code}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return f"the agent at {base} answered {exc.code} {exc.reason}"
+    if exc.code == 401:
+        return text + " (pass --token-env NAME, the variable that holds the API token)"
+    return text + (f" (hint: {error['hint']})" if error.get("hint") else "")
+
+
+def ago(since: Any, now: float) -> str:
+    """``3m ago`` for a wall-clock time in seconds or ISO text; ``-`` when unknown."""
+    if since is None or since == "":
+        return "-"
+    try:
+        then = parse_iso(since) if isinstance(since, str) else float(since)
+    except (TypeError, ValueError):
+        return str(since)
+    seconds = max(0.0, now - then)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+def key_values(values: Any) -> str:
+    """``name=value`` pairs of a target's last measurement, cut to fit one line."""
+    if not isinstance(values, dict) or not values:
+        return "-"
+    parts = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()]
+    text = " ".join(parts)
+    return text if len(text) <= VALUES_WIDTH else text[: VALUES_WIDTH - 1] + "…"
+
+
+def rows(policies: list[dict[str, Any]], now: float) -> list[tuple[str, ...]]:
+    """One row per policy target; a policy with no targets gets one row of its own."""
+    out: list[tuple[str, ...]] = []
+    for policy in policies:
+        name = str(policy.get("name")) + (" [dry-run]" if policy.get("dry_run") else "")
+        targets = policy.get("targets") or []
+        if not targets:
+            out.append((name, "-", "no targets", "-", "-", "-", "-"))
+        for target in targets:
+            out.append(
+                (
+                    name,
+                    str(target.get("target", "-")),
+                    str(target.get("state", "-")),
+                    ago(target.get("since"), now),
+                    str(target.get("incident") or "-"),
+                    str(target.get("attempts", 0)),
+                    key_values(target.get("values")),
+                )
+            )
+    return out
+
+
+def render_table(health: dict[str, Any], body: dict[str, Any], now: float) -> str:
+    """The whole report: a headline, the aligned target table, the rejected files."""
+    rejected = body.get("rejected") or []
+    lines = [
+        f"medic {health.get('version')} on {health.get('host')}, "
+        f"up {format_duration(float(health.get('uptime_seconds', 0)))}: "
+        f"{health.get('policies')} policies, {len(rejected)} rejected files",
+        "",
+    ]
+    table = [COLUMNS, *rows(body.get("policies") or [], now)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
+    for row in table:
+        lines.append(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    if rejected:
+        lines += ["", "rejected policy files:"]
+        for item in rejected:
+            errors = item.get("errors") or ["(no error recorded)"]
+            more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+            lines.append(f"  {item.get('file')}: {errors[0]}{more}")
+    return "\n".join(lines)
+
+
+def _token(token_env: str | None, config: AgentConfig | None) -> str | None:
+    if token_env:
+        value = os.environ.get(token_env)
+        if not value:
+            raise StatusFailed(f"--token-env names {token_env} but it is not set")
+        return value
+    if config is not None:
+        return config.api.token
+    return os.environ.get("MEDIC_API_TOKEN") or None
+
 
 @click.command("status")
-def command() -> None:
-    """(not yet written)"""
-    raise click.ClickException("not yet written")
+@click.option("--url", help=f"The agent's API [default: from --config, else {DEFAULT_URL}].")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Agent config file whose api.listen and token to use.",
+)
+@click.option("--token-env", metavar="NAME", help="Environment variable holding the API token.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A table for people, JSON for scripts.",
+)
+def command(url: str | None, config_path: Path | None, token_env: str | None, fmt: str) -> None:
+    """Show each policy target's live state, asked of the running agent's API."""
+    config = None
+    if config_path is not None:
+        try:
+            config = load_config(config_path)
+        except ConfigError as exc:
+            raise StatusFailed(str(exc)) from exc
+    base = (url or (url_from_config(config) if config else DEFAULT_URL)).rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise StatusFailed(f"--url {base!r} is not an http:// or https:// URL")
+    token = _token(token_env, config)
+    health = fetch(base, "/health", token)
+    body = fetch(base, "/api/v1/policies", token)
+    if fmt == "json":
+        report = {"agent": health, **body}
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        click.echo(render_table(health, body, time.time()))

@@ -1,0 +1,62 @@
+# The only commands anyone needs to remember. `make run` and `make test` set up
+# everything they need on a fresh Debian machine (as root for the system services).
+
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+PYTHON ?= python3
+
+.PHONY: help install run test unit lint format provision bench schema docs clean
+
+help:
+	@echo "make run        start the agent on the example policies (dry-run, audit in .medic/)"
+	@echo "make test       install everything the tests need and run them all"
+	@echo "make lint       ruff and mypy"
+	@echo "make bench      run the benchmarks under bench/ and print their figures"
+	@echo "make docs       regenerate the reference pages in docs/reference/"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/medic run --config medic.yaml
+
+# System components the integration tests run against (Docker engine, ...).
+# They need root; without it the tests that need them fail and say what is missing.
+provision:
+	@if [ "$$(id -u)" = "0" ]; then \
+		bash scripts/provision-docker.sh && bash scripts/build-test-images.sh; \
+	else \
+		echo "provision: not root; skipping system packages (docker integration tests will fail)"; \
+	fi
+
+lint: install
+	$(BIN)/ruff check daemon tests bench
+	$(BIN)/ruff format --check daemon tests bench
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format daemon tests bench
+	$(BIN)/ruff check --fix daemon tests bench
+
+test: install provision lint
+	$(BIN)/pytest -q -p no:cacheprovider
+
+unit: install
+	$(BIN)/pytest -q -m "not integration"
+
+bench: install
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+docs: install
+	$(BIN)/medic schema --output docs/reference/policy.schema.json
+	$(BIN)/python -m medic.docs_reference docs/reference
+
+clean:
+	rm -rf $(VENV) .medic .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The HTTP API (aiohttp): health, metrics, policies and live state, incidents, audit."""

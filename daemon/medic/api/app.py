@@ -1,0 +1,34 @@
+"""The aiohttp application: middlewares in order, then every route module.
+
+``create_app`` is all the agent and the tests need; ``server.start_api`` runs it.
+Middlewares run outside-in: the error envelope wraps everything (so auth failures and
+router 404/405s are rendered the same way), then the token check.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from medic.api import routes_audit, routes_control, routes_health, routes_index, routes_policies
+from medic.api.appkeys import VIEW
+from medic.api.auth import auth_middleware
+from medic.api.errors import error_middleware
+
+if TYPE_CHECKING:
+    from medic.api.view import AgentView
+
+ROUTE_MODULES = (routes_health, routes_index, routes_policies, routes_audit, routes_control)
+
+# Request bodies are small JSON documents at most; refuse anything bigger early.
+MAX_BODY = 64 * 1024
+
+
+def create_app(view: AgentView) -> web.Application:
+    """The API application serving ``view`` (the running agent, or a fake in tests)."""
+    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY)
+    app[VIEW] = view
+    for module in ROUTE_MODULES:
+        app.add_routes(module.routes())
+    return app

@@ -1,0 +1,29 @@
+"""Routes that change the agent's state. Every one of them needs the API token."""
+
+from __future__ import annotations
+
+import structlog
+from aiohttp import web
+
+from medic.api.appkeys import VIEW
+from medic.api.errors import ApiError, dumps
+from medic.errors import MedicError
+
+log = structlog.get_logger("medic.api")
+
+
+async def reload(request: web.Request) -> web.Response:
+    """Reload the policy files now; answers which policies loaded and which files failed."""
+    try:
+        result = await request.app[VIEW].reload()
+    except MedicError as exc:
+        log.warning("api.reload_failed", error=exc.message)
+        raise ApiError(
+            500, f"reload failed: {exc.message}", code="reload_failed", hint=exc.hint
+        ) from exc
+    log.info("api.reload", loaded=len(result.get("loaded", [])))
+    return web.json_response(result, dumps=dumps)
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.post("/api/v1/reload", reload)]

@@ -1,0 +1,40 @@
+"""Liveness and Prometheus metrics: what health checks and scrapers call.
+
+``/health`` is what the Docker HEALTHCHECK and systemd's watchdog script poll; it is
+cheap (no database query) and answers as long as the event loop turns.
+"""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from medic import __version__
+from medic.api.appkeys import VIEW
+from medic.api.errors import dumps
+
+
+async def health(request: web.Request) -> web.Response:
+    """Liveness: version, host, uptime, how many policies run and files were rejected."""
+    view = request.app[VIEW]
+    body = {
+        "status": "ok",
+        "version": __version__,
+        "host": view.config.host,
+        "uptime_seconds": round(max(0.0, time.time() - view.started_at), 3),
+        "policies": len(view.policy_states()),
+        "rejected_files": len(view.rejected_files()),
+    }
+    return web.json_response(body, dumps=dumps)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of the agent's own metrics registry."""
+    payload = generate_latest(request.app[VIEW].metrics.registry)
+    return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/health", health), web.get("/metrics", metrics)]

@@ -1,0 +1,98 @@
+"""Start and stop the API inside the agent's event loop.
+
+The agent calls ``server = await start_api(view)`` after loading its config and
+``await server.stop()`` on shutdown. Access lines go through structlog (event
+``http.request``) like every other log line, never aiohttp's Apache-style format, and
+carry neither headers nor the token.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import structlog
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
+
+from medic.api.app import create_app
+from medic.errors import ConfigError
+
+if TYPE_CHECKING:
+    from medic.api.view import AgentView
+
+log = structlog.get_logger("medic.api")
+
+# How long in-flight requests may run on when the agent stops.
+SHUTDOWN_TIMEOUT = 5.0
+
+
+class StructlogAccessLogger(AbstractAccessLogger):
+    """One structured ``http.request`` line per request: method, path, status, duration."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        fields = {
+            "method": request.method,
+            "path": request.path,
+            "status": response.status,
+            "duration_ms": round(time * 1000, 2),
+            "remote": request.remote,
+        }
+        if request.query_string:
+            fields["query"] = request.query_string
+        if response.status >= 500:
+            log.error("http.request", **fields)
+        elif response.status >= 400:
+            log.warning("http.request", **fields)
+        else:
+            log.info("http.request", **fields)
+
+
+class ApiServer:
+    """A running API: where it listens, and how to stop it."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int) -> None:
+        self._runner = runner
+        self.host = host
+        self.port = port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def stop(self) -> None:
+        """Stop listening, let in-flight requests finish (bounded), free the port."""
+        await self._runner.cleanup()
+        log.info("api.stopped", url=self.url)
+
+
+async def start_api(view: AgentView) -> ApiServer:
+    """Serve the API for ``view`` on ``config.api`` host and port (0 picks a free port)."""
+    api = view.config.api
+    runner = web.AppRunner(
+        create_app(view),
+        access_log_class=StructlogAccessLogger,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, api.host, api.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(
+            f"the API cannot listen on {api.host}:{api.port}: {exc.strerror or exc}",
+            file=str(view.config.source) if view.config.source else None,
+            hint="is another medic running? change api.listen, or set api.enabled: false",
+        ) from exc
+    port = int(runner.addresses[0][1])
+    server = ApiServer(runner, api.host, port)
+    log.info(
+        "api.listening",
+        url=server.url,
+        loopback=api.loopback,
+        token_configured=bool(api.token),
+    )
+    return server

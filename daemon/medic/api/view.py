@@ -1,0 +1,37 @@
+"""What the API and `medic status` may see of a running agent.
+
+The engine's Agent implements this protocol; the API depends on nothing else of it,
+so routes are tested against a small fake.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from medic.audit.store import AuditStore
+from medic.config import AgentConfig
+from medic.metrics import Metrics
+
+
+class AgentView(Protocol):
+    config: AgentConfig
+    metrics: Metrics
+    audit: AuditStore
+    started_at: float  # wall-clock seconds
+
+    def policy_states(self) -> list[dict[str, Any]]:
+        """Every loaded policy with its live per-target state.
+
+        Each item: ``{"name", "description", "probe", "every", "dry_run", "source",
+        "targets": [{"target", "state", "incident", "since", "attempts", "values"}]}``
+        where state is one of ok, pending, firing, remediating, verifying, escalated.
+        """
+        ...
+
+    def rejected_files(self) -> list[dict[str, Any]]:
+        """Policy files whose last load failed: ``{"file", "errors": [str, ...]}``."""
+        ...
+
+    async def reload(self) -> dict[str, Any]:
+        """Reload policy files now: ``{"loaded": [names], "rejected": [{"file", "errors"}]}``."""
+        ...

@@ -1,0 +1,169 @@
+"""The audit database's schema, as an ordered list of migrations.
+
+Each migration is a function of a :class:`sqlite_utils.Database`, run once, inside one
+transaction together with the row in ``_migrations`` that records it, so a crash
+mid-migration leaves the database as it was. New migrations are appended, never
+edited: a database written by an older agent is brought forward on the next start.
+
+Columns are chosen for people who open the file in Datasette or ``sqlite3``: readable
+names, times as fixed-width ISO-8601 UTC text (text order is time order), JSON columns
+as JSON text.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+import sqlite_utils
+
+from medic.clock import iso
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+# The columns of ``events`` a writer supplies, in order (``id`` is assigned by SQLite).
+EVENT_COLUMNS: tuple[str, ...] = (
+    "time",
+    "host",
+    "kind",
+    "policy",
+    "target",
+    "incident",
+    "action",
+    "outcome",
+    "values",
+    "details",
+    "prev_hash",
+    "hash",
+)
+
+
+def _events_and_incidents(db: sqlite_utils.Database) -> None:
+    """The event log with its hash chain, and the incidents it opens and closes."""
+    db.table("events").create(
+        {
+            "id": int,
+            "time": str,
+            "host": str,
+            "kind": str,
+            "policy": str,
+            "target": str,
+            "incident": str,
+            "action": str,
+            "outcome": str,
+            "values": str,
+            "details": str,
+            "prev_hash": str,
+            "hash": str,
+        },
+        pk="id",
+        not_null={"time", "host", "kind", "details", "prev_hash", "hash"},
+    )
+    events = db.table("events")
+    events.create_index(["time"], index_name="events_time")
+    events.create_index(["policy", "time"], index_name="events_policy_time")
+    events.create_index(["incident"], index_name="events_incident")
+    events.create_index(["kind", "time"], index_name="events_kind_time")
+    events.create_index(["action"], index_name="events_action")
+    db.table("incidents").create(
+        {
+            "id": str,
+            "policy": str,
+            "target": str,
+            "host": str,
+            "opened": str,
+            "closed": str,
+            "status": str,
+            "escalated": int,
+            "last_event": str,
+        },
+        pk="id",
+        not_null={"opened", "status", "escalated"},
+        defaults={"status": "open", "escalated": 0},
+    )
+    incidents = db.table("incidents")
+    incidents.create_index(["status"], index_name="incidents_status")
+    incidents.create_index(["policy", "opened"], index_name="incidents_policy_opened")
+    db.execute(_INCIDENT_TRIGGER)
+
+
+# The writer's inserts keep ``incidents`` in step, inside the same transaction: the
+# first event naming an incident opens its row (normally incident.detected),
+# incident.escalated marks it, verify.healed / incident.cleared close it. A trigger
+# rather than Python, so every writer (the store, a bulk import, a test) agrees. The
+# kind names are literal on purpose: a migration is frozen once shipped.
+_INCIDENT_TRIGGER = """
+CREATE TRIGGER events_maintain_incidents AFTER INSERT ON events
+WHEN NEW.incident IS NOT NULL
+BEGIN
+  INSERT OR IGNORE INTO incidents
+    (id, policy, target, host, opened, closed, status, escalated, last_event)
+  VALUES (NEW.incident, NEW.policy, NEW.target, NEW.host, NEW.time, NULL, 'open', 0, NEW.time);
+  UPDATE incidents SET last_event = NEW.time WHERE id = NEW.incident AND last_event < NEW.time;
+  UPDATE incidents SET escalated = 1
+    WHERE id = NEW.incident AND NEW.kind = 'incident.escalated';
+  UPDATE incidents
+    SET closed = NEW.time,
+        status = CASE NEW.kind WHEN 'verify.healed' THEN 'healed' ELSE 'cleared' END
+    WHERE id = NEW.incident AND closed IS NULL
+      AND NEW.kind IN ('verify.healed', 'incident.cleared');
+END
+"""
+
+
+# Append only. The name is what ``_migrations`` records; never rename one.
+MIGRATIONS: tuple[tuple[str, Migration], ...] = (
+    ("0001_events_and_incidents", _events_and_incidents),
+)
+
+
+def applied(conn: sqlite3.Connection) -> set[str]:
+    """Names of the migrations this database has had (empty for a new file)."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied TEXT NOT NULL)"
+    )
+    return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Bring the schema up to date; returns the names of the migrations it ran.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``): each migration
+    runs in its own ``BEGIN IMMEDIATE`` transaction, so two processes starting at
+    once cannot both apply the same one.
+    """
+    if conn.isolation_level is not None:
+        raise ValueError("migrate() needs a connection opened with isolation_level=None")
+    done = applied(conn)
+    ran: list[str] = []
+    db = sqlite_utils.Database(conn)
+    for name, migration in MIGRATIONS:
+        if name in done:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if name in applied(conn):  # another process got here first
+                conn.execute("ROLLBACK")
+                continue
+            migration(db)
+            conn.execute(
+                "INSERT INTO _migrations (name, applied) VALUES (?, ?)",
+                (name, iso(time.time())),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        ran.append(name)
+    return ran
+
+
+def is_current(conn: sqlite3.Connection) -> bool:
+    """True when every migration has been applied (a read-only check)."""
+    try:
+        rows = conn.execute("SELECT name FROM _migrations").fetchall()
+    except sqlite3.OperationalError:
+        return False
+    return {name for name, _ in MIGRATIONS} <= {row[0] for row in rows}

@@ -1,0 +1,239 @@
+"""Reading the audit database: the queries the store, the CLI and the API share.
+
+Plain functions of a :class:`sqlite3.Connection`, so the CLI can run them on the file
+directly (read-only, no agent needed) and the store on its own read connection. They
+return dicts, one per row, with the JSON columns (``values``, ``details``) decoded.
+
+The hash chain is defined here too, next to :func:`verify_chain` that checks it: each
+event's ``hash`` is the SHA-256 of its ``prev_hash`` followed by the canonical JSON of
+the row's stored columns (all but ``id`` and ``hash``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+from medic.audit.events import ACTION_OUTCOMES, Kind
+from medic.audit.migrations import EVENT_COLUMNS
+from medic.clock import iso
+
+GENESIS = "0" * 64  # prev_hash of the first event
+_HASHED = EVENT_COLUMNS[:-1]  # every stored column but id and hash itself
+_JSON_COLUMNS = ("values", "details")
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters for events. ``kinds`` holds exact kinds or prefixes ending in ``.``
+    (``"action."`` matches every action kind); ``limit=0`` means no limit."""
+
+    since: float | None = None
+    until: float | None = None
+    policy: str | None = None
+    target: str | None = None
+    incident: str | None = None
+    kinds: tuple[str, ...] = ()
+    outcome: str | None = None
+    limit: int = 1000
+    order: Literal["asc", "desc"] = "desc"
+
+
+def chain_hash(prev_hash: str, row: Sequence[Any]) -> str:
+    """The hash of one event: ``row`` holds the values of ``time`` .. ``prev_hash``."""
+    canonical = json.dumps(
+        dict(zip(_HASHED, row, strict=True)),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open the database read-only (``mode=ro``); raises sqlite3 errors as they come."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    return conn
+
+
+def _decode(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    names = [column[0] for column in cursor.description]
+    for row in cursor:
+        item = dict(zip(names, row, strict=True))
+        for column in _JSON_COLUMNS:
+            if isinstance(item.get(column), str):
+                item[column] = json.loads(item[column])
+        yield item
+
+
+def kind_clause(kinds: Sequence[str]) -> tuple[str, list[Any]]:
+    """SQL matching any of ``kinds``; a kind ending in ``.`` (or without a dot at
+    all, like ``action``) is a prefix. Prefixes become index-friendly ranges."""
+    parts: list[str] = []
+    params: list[Any] = []
+    exact = [k for k in kinds if "." in k and not k.endswith(".")]
+    if exact:
+        parts.append(f"kind IN ({', '.join('?' * len(exact))})")
+        params.extend(exact)
+    for kind in kinds:
+        if kind in exact:
+            continue
+        prefix = kind if kind.endswith(".") else kind + "."
+        parts.append("(kind >= ? AND kind < ?)")
+        params.extend([prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)])
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def _where(q: AuditQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if q.since is not None:
+        clauses.append("time >= ?")
+        params.append(iso(q.since))
+    if q.until is not None:
+        clauses.append("time < ?")
+        params.append(iso(q.until))
+    for column in ("policy", "target", "incident", "outcome"):
+        value = getattr(q, column)
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if q.kinds:
+        sql, kind_params = kind_clause(q.kinds)
+        clauses.append(sql)
+        params.extend(kind_params)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def iter_events(conn: sqlite3.Connection, q: AuditQuery) -> Iterator[dict[str, Any]]:
+    """Events matching ``q``, streamed (for exports of any size)."""
+    where, params = _where(q)
+    direction = "ASC" if q.order == "asc" else "DESC"
+    sql = f"SELECT * FROM events{where} ORDER BY time {direction}, id {direction}"  # noqa: S608 -- only fixed column names and ? placeholders are spliced in
+    if q.limit > 0:
+        sql += " LIMIT ?"
+        params.append(q.limit)
+    return _decode(conn.execute(sql, params))
+
+
+def list_events(conn: sqlite3.Connection, q: AuditQuery) -> list[dict[str, Any]]:
+    """Events matching ``q``, newest first unless ``q.order`` is ``asc``."""
+    return list(iter_events(conn, q))
+
+
+def count_by_kind(
+    conn: sqlite3.Connection, since: float, until: float | None = None
+) -> dict[str, int]:
+    """How many events of each kind were written in ``[since, until)``."""
+    sql = "SELECT kind, count(*) FROM events WHERE time >= ?"
+    params: list[Any] = [iso(since)]
+    if until is not None:
+        sql += " AND time < ?"
+        params.append(iso(until))
+    rows = conn.execute(sql + " GROUP BY kind ORDER BY kind", params)
+    return {kind: count for kind, count in rows}
+
+
+def incident_events(conn: sqlite3.Connection, incident: str) -> list[dict[str, Any]]:
+    """The whole story of one incident, in time order."""
+    cursor = conn.execute("SELECT * FROM events WHERE incident = ? ORDER BY time, id", [incident])
+    return list(_decode(cursor))
+
+
+def _incident(item: dict[str, Any]) -> dict[str, Any]:
+    item["escalated"] = bool(item["escalated"])
+    return item
+
+
+def get_incident(conn: sqlite3.Connection, incident: str) -> dict[str, Any] | None:
+    """One incident's row, or None."""
+    rows = list(_decode(conn.execute("SELECT * FROM incidents WHERE id = ?", [incident])))
+    return _incident(rows[0]) if rows else None
+
+
+def match_incidents(conn: sqlite3.Connection, prefix: str, limit: int = 5) -> list[str]:
+    """Incident ids equal to ``prefix`` or starting with it (for short ids on the CLI)."""
+    if conn.execute("SELECT 1 FROM incidents WHERE id = ?", [prefix]).fetchone():
+        return [prefix]
+    rows = conn.execute(
+        "SELECT id FROM incidents WHERE substr(id, 1, ?) = ? ORDER BY opened DESC LIMIT ?",
+        [len(prefix), prefix, limit],
+    )
+    return [row[0] for row in rows]
+
+
+def list_incidents(
+    conn: sqlite3.Connection,
+    *,
+    open_only: bool = False,
+    policy: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Incidents, most recently opened first; ``escalated`` is a bool."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if open_only:
+        clauses.append("status = 'open'")
+    if policy is not None:
+        clauses.append("policy = ?")
+        params.append(policy)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    sql = f"SELECT * FROM incidents{where} ORDER BY opened DESC, id"  # noqa: S608 -- fixed clauses and ? placeholders only
+    if limit > 0:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [_incident(item) for item in _decode(conn.execute(sql, params))]
+
+
+def open_incident_ids(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """(policy, target) -> id of its open incident (the latest, should there be two)."""
+    rows = conn.execute(
+        "SELECT policy, target, id FROM incidents WHERE status = 'open' ORDER BY opened, id"
+    )
+    return {(policy, target): incident for policy, target, incident in rows}
+
+
+def started_actions(conn: sqlite3.Connection, since: float) -> list[dict[str, Any]]:
+    """``action.started`` and ``action.would_run`` events since ``since``, oldest first."""
+    cursor = conn.execute(
+        "SELECT * FROM events WHERE kind IN (?, ?) AND time >= ? ORDER BY time, id",
+        [Kind.ACTION_STARTED.value, Kind.ACTION_WOULD_RUN.value, iso(since)],
+    )
+    return list(_decode(cursor))
+
+
+def unfinished_actions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """``action.started`` events with no outcome event for the same ``action`` after them."""
+    outcomes = json.dumps(sorted(kind.value for kind in ACTION_OUTCOMES))
+    sql = (
+        "SELECT * FROM events AS s WHERE s.kind = ? AND NOT EXISTS ("
+        " SELECT 1 FROM events AS o WHERE o.action IS s.action AND o.id > s.id"
+        " AND o.kind IN (SELECT value FROM json_each(?))) ORDER BY s.id"
+    )
+    return list(_decode(conn.execute(sql, [Kind.ACTION_STARTED.value, outcomes])))
+
+
+def verify_chain(conn: sqlite3.Connection) -> tuple[bool, int | None, int]:
+    """Recompute the hash chain: ``(ok, id of the first bad event or None, events checked)``.
+
+    An event is bad when its own hash does not match its columns (it was edited) or its
+    ``prev_hash`` is not the hash of the event before it (one was deleted or inserted).
+    """
+    columns = ", ".join(f'"{column}"' for column in EVENT_COLUMNS)
+    expected = GENESIS
+    count = 0
+    for row in conn.execute(f"SELECT id, {columns} FROM events ORDER BY id"):  # noqa: S608 -- fixed column names
+        count += 1
+        stored = row[1:-1]
+        if stored[-1] != expected or chain_hash(expected, stored) != row[-1]:
+            return False, row[0], count
+        expected = row[-1]
+    return True, None, count

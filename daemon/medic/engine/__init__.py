@@ -1,0 +1,1 @@
+"""The engine: pure decisions (state.py, limits.py) driven by the scheduler and runner."""

@@ -1,0 +1,249 @@
+"""The agent: loads policies, runs one runner per policy, reloads, and shuts down cleanly.
+
+Start-up order matters for safety: the audit log opens first, actions a previous run
+left unfinished are marked interrupted, the limits ledger and open incidents are
+rebuilt from the log, and only then do policies start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from medic import __version__
+from medic.audit.events import AuditEvent, Kind
+from medic.audit.store import AuditStore
+from medic.clock import Clock, SystemClock
+from medic.config import AgentConfig
+from medic.engine.context import EngineContext
+from medic.engine.escalation import Escalator, build_notifiers
+from medic.engine.limits import MAX_WINDOW, Attempt
+from medic.engine.runner import PolicyRunner
+from medic.metrics import Metrics
+from medic.policy.loader import FileResult, load_paths
+from medic.policy.model import Policy
+
+log = structlog.get_logger("medic.agent")
+
+
+class Agent:
+    """Implements :class:`medic.api.view.AgentView` for the API."""
+
+    def __init__(self, config: AgentConfig, *, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.metrics = Metrics()
+        self.audit = AuditStore(config.audit_path, host=config.host)
+        channels = build_notifiers(config.notifiers)
+        self.escalator = Escalator(channels, self.audit, self.clock, config.host)
+        self.engine = EngineContext(
+            clock=self.clock,
+            audit=self.audit,
+            metrics=self.metrics,
+            escalator=self.escalator,
+            limits=config.limits,
+            host=config.host,
+            dry_run=config.dry_run,
+        )
+        self.runners: dict[str, PolicyRunner] = {}
+        self.started_at = self.clock.wall()
+        self._good_files: dict[Path, FileResult] = {}
+        self._rejected: dict[Path, FileResult] = {}
+        self._stop = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._background: list[asyncio.Task[Any]] = []
+        self.api: Any = None
+        self.on_ready: list[Callable[[], None]] = []
+
+    # -- start and stop --------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.audit.start()
+        self.audit.on_event(self._observe_event)
+        interrupted = await self.audit.recover_interrupted()
+        for event in interrupted:
+            log.warning("action_interrupted", policy=event.policy, target=event.target,
+                        incident=event.incident)
+        now = self.clock.wall()
+        history = await self.audit.action_history(now - MAX_WINDOW)
+        self.engine.ledger.load(
+            Attempt(r.policy, r.target, r.time, r.dry) for r in history if r.step == 0
+        )
+        self.engine.inherited_incidents = dict(await self.audit.open_incidents())
+        self.audit.emit(
+            AuditEvent(
+                Kind.AGENT_STARTED,
+                now,
+                details={
+                    "version": __version__,
+                    "dry_run": self.config.dry_run,
+                    "interrupted_actions": len(interrupted),
+                    "policy_paths": [str(p) for p in self.config.policy_paths],
+                },
+            )
+        )
+        await self.reload()
+        if self.config.api.enabled:
+            from medic.api.server import start_api
+
+            self.api = await start_api(self)
+        if self.config.watch:
+            self._background.append(asyncio.get_running_loop().create_task(self._watch_files()))
+        for callback in self.on_ready:
+            callback()
+
+    async def stop(self, reason: str = "stopped") -> None:
+        for task in self._background:
+            task.cancel()
+        for runner in self.runners.values():
+            await runner.stop()
+        for runner in self.runners.values():
+            await runner.cancel_remediations()
+        if self.api is not None:
+            await self.api.stop()
+        await self.escalator.drain()
+        self.audit.emit(AuditEvent(Kind.AGENT_STOPPED, self.clock.wall(), details={"reason": reason}))
+        await self.audit.close()
+
+    async def run_forever(self) -> None:
+        """Run until SIGINT or SIGTERM; SIGHUP reloads."""
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop.set)
+        await self.start()
+        try:
+            await self._stop.wait()
+        finally:
+            for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._background.append(task)
+
+    # -- policies ----------------------------------------------------------------------
+
+    async def reload(self) -> dict[str, Any]:
+        """Load policy files; a file with errors keeps its previous good version running."""
+        async with self._reload_lock:
+            result = await asyncio.to_thread(
+                load_paths, list(self.config.policy_paths), notifiers=set(self.config.notifiers)
+            )
+            now = self.clock.wall()
+            seen: set[Path] = set()
+            self._rejected = {}
+            for fr in result.files:
+                seen.add(fr.path)
+                if fr.errors:
+                    self._rejected[fr.path] = fr
+                    kept = fr.path in self._good_files
+                    self.audit.emit(
+                        AuditEvent(
+                            Kind.POLICY_REJECTED,
+                            now,
+                            outcome="rejected",
+                            details={
+                                "file": str(fr.path),
+                                "errors": [str(e) for e in fr.errors],
+                                "kept_previous": kept,
+                            },
+                        )
+                    )
+                    for err in fr.errors:
+                        log.error("policy_rejected", error=str(err), kept_previous=kept)
+                else:
+                    self._good_files[fr.path] = fr
+            for path in [p for p in self._good_files if p not in seen]:
+                del self._good_files[path]  # the file was deleted
+            policies: dict[str, Policy] = {}
+            for fr in self._good_files.values():
+                for policy in fr.policies:
+                    policies.setdefault(policy.name, policy)
+            await self._apply(policies, now)
+            self.metrics.policies.set(len(self.runners))
+            return {
+                "loaded": sorted(self.runners),
+                "rejected": self.rejected_files(),
+            }
+
+    async def _apply(self, policies: dict[str, Policy], now: float) -> None:
+        for name in [n for n in self.runners if n not in policies]:
+            await self.runners.pop(name).stop()
+            self.audit.emit(AuditEvent(Kind.POLICY_REMOVED, now, policy=name))
+        for name, policy in policies.items():
+            old = self.runners.get(name)
+            if old is not None and old.policy.digest == policy.digest:
+                continue
+            states = None
+            if old is not None:
+                await old.stop()
+                if old.policy.probe == policy.probe:
+                    states = old.states  # same targets: keep their state across the edit
+            try:
+                runner = PolicyRunner(policy, self.engine, states)
+            except Exception as exc:  # a plugin that fails to build rejects just this policy
+                log.error("policy_start_failed", policy=name, error=str(exc))
+                continue
+            self.runners[name] = runner
+            runner.start()
+            self.audit.emit(
+                AuditEvent(
+                    Kind.POLICY_LOADED,
+                    now,
+                    policy=name,
+                    details={
+                        "file": str(policy.source) if policy.source else None,
+                        "digest": policy.digest,
+                        "dry_run": runner.dry_run,
+                        "changed": old is not None,
+                    },
+                )
+            )
+
+    async def _watch_files(self) -> None:
+        from watchfiles import awatch
+
+        paths = [p for p in self.config.policy_paths if p.exists()]
+        if not paths:
+            return
+        with contextlib.suppress(asyncio.CancelledError):
+            async for _changes in awatch(*paths, debounce=300, recursive=True):
+                log.info("policy_files_changed")
+                await self.reload()
+
+    # -- AgentView ---------------------------------------------------------------------
+
+    def policy_states(self) -> list[dict[str, Any]]:
+        return [self.runners[name].snapshot() for name in sorted(self.runners)]
+
+    def rejected_files(self) -> list[dict[str, Any]]:
+        return [
+            {"file": str(path), "errors": [str(e) for e in fr.errors]}
+            for path, fr in sorted(self._rejected.items())
+        ]
+
+    def _observe_event(self, event: AuditEvent) -> None:
+        self.metrics.audit_events.labels(event.kind.value).inc()
+        fields = {k: v for k, v in (("policy", event.policy), ("target", event.target),
+                                    ("incident", event.incident), ("outcome", event.outcome))
+                  if v is not None}
+        level = "warning" if event.kind in _LOUD else "info"
+        getattr(log, level)(event.kind.value, **fields, **dict(event.details))
+
+
+_LOUD = frozenset(
+    {Kind.ACTION_FAILED, Kind.ACTION_TIMED_OUT, Kind.ACTION_INTERRUPTED, Kind.ESCALATED,
+     Kind.PROBE_FAILED, Kind.POLICY_REJECTED, Kind.BREAKER_OPENED, Kind.NOTIFY_FAILED,
+     Kind.VERIFY_NOT_HEALED}
+)

@@ -1,0 +1,140 @@
+"""Carrying out a policy's remediation steps for one target, with intent before outcome.
+
+For each step the intent (``action.started``) is committed to the audit log before
+the action runs; the outcome (succeeded, failed, timed out) is written after. The
+first step that fails ends the attempt: later steps usually assume earlier ones
+worked. In dry-run nothing runs; each step is recorded as ``action.would_run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from medic.actions.base import Action, ActionContext, ActionResult, actions
+from medic.audit.events import AuditEvent, Kind
+from medic.engine.context import EngineContext
+from medic.errors import ActionError
+from medic.policy.model import Policy, Step
+
+log = structlog.get_logger("medic.remediation")
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    step: int
+    type: str
+    kind: Kind
+    summary: str
+    details: Mapping[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return self.kind in (Kind.ACTION_SUCCEEDED, Kind.ACTION_WOULD_RUN)
+
+    def as_history(self) -> dict[str, Any]:
+        return {"step": self.step, "action": self.type, "outcome": self.kind.value,
+                "summary": self.summary}
+
+
+def build_actions(policy: Policy) -> list[Action]:
+    out = []
+    for step in policy.remediate:
+        cls = actions.get(step.type)
+        if cls is None:  # the loader rejects unknown types; a plugin may have vanished
+            raise ActionError(f"action type {step.type!r} is not registered")
+        out.append(cls(step.options))
+    return out
+
+
+async def _run_one(action: Action, ctx: ActionContext) -> tuple[Kind, ActionResult]:
+    try:
+        result = await asyncio.wait_for(action.run(ctx), ctx.timeout)
+    except TimeoutError:
+        return Kind.ACTION_TIMED_OUT, ActionResult(False, f"timed out after {ctx.timeout:g}s")
+    except ActionError as exc:
+        return Kind.ACTION_FAILED, ActionResult(False, exc.message, exc.fields)
+    except Exception as exc:  # an action bug must end in an audited failure, not a crash
+        log.exception("action_crashed", action=action.type_name)
+        return Kind.ACTION_FAILED, ActionResult(False, f"{type(exc).__name__}: {exc}")
+    return (Kind.ACTION_SUCCEEDED if result.ok else Kind.ACTION_FAILED), result
+
+
+async def run_steps(
+    engine: EngineContext,
+    policy: Policy,
+    steps: list[Action],
+    *,
+    target: str,
+    incident: str,
+    fields: Mapping[str, Any],
+    attempt: int,
+    dry_run: bool,
+) -> list[StepOutcome]:
+    outcomes: list[StepOutcome] = []
+    base = {"policy": policy.name, "target": target, "incident": incident, "values": fields}
+    for index, (spec, action) in enumerate(zip(policy.remediate, steps, strict=True)):
+        ctx = _context(engine, policy, spec, target, incident, fields, attempt, dry_run)
+        plan = action.describe(ctx)
+        step_info = {"step": index, "type": spec.type, "attempt": attempt, "plan": plan}
+        if dry_run:
+            engine.audit.emit(
+                AuditEvent(Kind.ACTION_WOULD_RUN, engine.clock.wall(), outcome="dry_run",
+                           details=step_info, **base)
+            )
+            outcomes.append(StepOutcome(index, spec.type, Kind.ACTION_WOULD_RUN, plan, {}))
+            continue
+        action_id = uuid.uuid4().hex[:16]
+        intent = AuditEvent(Kind.ACTION_STARTED, engine.clock.wall(), action=action_id,
+                            details={**step_info, "timeout": spec.timeout}, **base)
+        await engine.audit.emit_durable(intent)
+        engine.running_actions += 1
+        try:
+            kind, result = await _run_one(action, ctx)
+        except asyncio.CancelledError:
+            engine.audit.emit(
+                AuditEvent(Kind.ACTION_INTERRUPTED, engine.clock.wall(), action=action_id,
+                           outcome="interrupted",
+                           details={**step_info, "reason": "agent stopping"}, **base)
+            )
+            raise
+        finally:
+            engine.running_actions -= 1
+        outcome = {Kind.ACTION_SUCCEEDED: "ok", Kind.ACTION_FAILED: "failed"}.get(kind, "timeout")
+        engine.metrics.actions.labels(spec.type, outcome).inc()
+        engine.audit.emit(
+            AuditEvent(kind, engine.clock.wall(), action=action_id, outcome=outcome,
+                       details={**step_info, "summary": result.summary, **result.details},
+                       **base)
+        )
+        outcomes.append(StepOutcome(index, spec.type, kind, result.summary, result.details))
+        if kind != Kind.ACTION_SUCCEEDED:
+            break
+    return outcomes
+
+
+def _context(
+    engine: EngineContext,
+    policy: Policy,
+    step: Step,
+    target: str,
+    incident: str,
+    fields: Mapping[str, Any],
+    attempt: int,
+    dry_run: bool,
+) -> ActionContext:
+    return ActionContext(
+        policy=policy.name,
+        target=target,
+        incident=incident,
+        fields=fields,
+        timeout=step.timeout,
+        dry_run=dry_run,
+        host=engine.host,
+        attempt=attempt,
+    )

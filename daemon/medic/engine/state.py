@@ -1,0 +1,229 @@
+"""What happens next to one target under one policy: a pure function of state and time.
+
+Nothing here sleeps, reads a clock, touches the database or runs an action. The
+scheduler feeds measurements and the runner reports what it did; each function
+returns the new state and the audit notes that the transition produces. Tests drive
+it with plain numbers for time.
+
+    ok --condition--> pending --held for `for:`--> firing
+    firing --admitted--> remediating --steps done--> verifying
+    verifying --cleared--> ok (healed)      verifying --still bad--> firing (next attempt)
+    firing --suppressed--> firing (audited with the reason)
+    pending/firing --cleared--> ok (cleared)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from medic.audit.events import Kind
+from medic.policy.model import Policy
+
+# Repeated suppressions for the same reason are folded into one audit line this often.
+SUPPRESSION_REPEAT = 60.0
+
+
+class Phase(StrEnum):
+    OK = "ok"
+    PENDING = "pending"
+    FIRING = "firing"
+    REMEDIATING = "remediating"
+    VERIFYING = "verifying"
+
+
+@dataclass(frozen=True)
+class Note:
+    """An audit event the transition calls for (the runner adds policy, target, time)."""
+
+    kind: Kind
+    outcome: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Escalate:
+    """A request to tell humans; ``resolve`` when an escalated incident healed."""
+
+    reason: str
+    summary: str
+    resolve: bool = False
+
+
+@dataclass(frozen=True)
+class TargetState:
+    phase: Phase = Phase.OK
+    since: float = 0.0
+    incident: str | None = None
+    detected_at: float | None = None
+    attempts: int = 0
+    failures: int = 0
+    escalated: bool = False
+    verify_at: float | None = None
+    last_suppression: str | None = None
+    last_suppression_at: float = 0.0
+    suppressed_repeats: int = 0
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        """Acted on and not yet verified: counts against the blast radius."""
+        return self.phase in (Phase.REMEDIATING, Phase.VERIFYING)
+
+    def label(self) -> str:
+        """The state as shown to people: an escalated firing target reads 'escalated'."""
+        if self.escalated and self.phase == Phase.FIRING:
+            return "escalated"
+        return self.phase.value
+
+
+@dataclass(frozen=True)
+class Transition:
+    state: TargetState
+    notes: tuple[Note, ...] = ()
+    wants_action: bool = False
+    escalate: Escalate | None = None
+
+
+def new_incident_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _enter(state: TargetState, phase: Phase, now: float, **changes: Any) -> TargetState:
+    return replace(state, phase=phase, since=now, **changes)
+
+
+def _closed(now: float, values: Mapping[str, Any]) -> TargetState:
+    return TargetState(phase=Phase.OK, since=now, values=values)
+
+
+def observe(
+    state: TargetState,
+    policy: Policy,
+    fields: Mapping[str, Any],
+    now: float,
+    incident_id: str | None = None,
+) -> Transition:
+    """Feed one measurement of the target. ``incident_id`` names a new incident if one opens."""
+    state = replace(state, values=fields)
+    firing_now = bool(policy.when.evaluate(fields))
+
+    if state.phase == Phase.OK:
+        if not firing_now:
+            return Transition(state)
+        incident = incident_id or new_incident_id()
+        notes = [Note(Kind.DETECTED, details={"condition": policy.when.text})]
+        if policy.hold > 0:
+            pending = _enter(state, Phase.PENDING, now, incident=incident, detected_at=now)
+            notes.append(Note(Kind.PENDING, details={"hold_seconds": policy.hold}))
+            return Transition(pending, tuple(notes))
+        fired = _enter(state, Phase.FIRING, now, incident=incident, detected_at=now)
+        notes.append(Note(Kind.FIRED))
+        return _fire(fired, policy, notes)
+
+    if state.phase == Phase.PENDING:
+        if not firing_now:
+            reason = "condition did not hold for the `for:` period"
+            return Transition(
+                _closed(now, fields), (Note(Kind.CLEARED, "cleared", {"reason": reason}),)
+            )
+        if state.detected_at is not None and now - state.detected_at >= policy.hold:
+            fired = _enter(state, Phase.FIRING, now)
+            return _fire(fired, policy, [Note(Kind.FIRED)])
+        return Transition(state)
+
+    if state.phase == Phase.FIRING:
+        if policy.is_cleared(fields):
+            return _cleared(state, now, fields, "condition cleared")
+        return _fire(state, policy, [])
+
+    if state.phase == Phase.VERIFYING:
+        if state.verify_at is None or now < state.verify_at:
+            return Transition(state)
+        return _verify(state, policy, fields, now)
+
+    # REMEDIATING: the runner owns the target until its steps are done.
+    return Transition(state)
+
+
+def _fire(state: TargetState, policy: Policy, notes: list[Note]) -> Transition:
+    """A firing target wants remediation, or, with none configured, a human."""
+    if policy.remediate:
+        return Transition(state, tuple(notes), wants_action=True)
+    if state.escalated:
+        return Transition(state, tuple(notes))
+    escalation = Escalate("no_remediation", f"{policy.name}: {policy.when.text}")
+    return Transition(replace(state, escalated=True), tuple(notes), escalate=escalation)
+
+
+def _cleared(
+    state: TargetState, now: float, fields: Mapping[str, Any], reason: str
+) -> Transition:
+    notes = (Note(Kind.CLEARED, "cleared", {"reason": reason}),)
+    resolve = Escalate("cleared", reason, resolve=True) if state.escalated else None
+    return Transition(_closed(now, fields), notes, escalate=resolve)
+
+
+def _verify(
+    state: TargetState, policy: Policy, fields: Mapping[str, Any], now: float
+) -> Transition:
+    if policy.is_cleared(fields):
+        notes = (Note(Kind.VERIFY_HEALED, "healed", {"attempts": state.attempts}),)
+        resolve = Escalate("healed", "healed by remediation", resolve=True)
+        return Transition(
+            _closed(now, fields), notes, escalate=resolve if state.escalated else None
+        )
+    failures = state.failures + 1
+    notes = [Note(Kind.VERIFY_NOT_HEALED, "not_healed", {"attempt": state.attempts})]
+    nxt = _enter(state, Phase.FIRING, now, failures=failures, verify_at=None)
+    escalation = None
+    esc = policy.escalate
+    if not state.escalated and failures >= esc.after_failures:
+        summary = f"{failures} remediation attempt(s) did not heal {policy.name}"
+        escalation = Escalate("remediation_failed", summary)
+        nxt = replace(nxt, escalated=True)
+    return Transition(nxt, tuple(notes), wants_action=True, escalate=escalation)
+
+
+def admit(state: TargetState, now: float) -> TargetState:
+    """Limits allowed an attempt: the runner starts the remediation steps."""
+    return _enter(
+        state, Phase.REMEDIATING, now, attempts=state.attempts + 1, last_suppression=None
+    )
+
+
+def finish(state: TargetState, policy: Policy, now: float) -> TargetState:
+    """The steps ran (whatever their outcome): verify after ``verify.after``."""
+    return _enter(state, Phase.VERIFYING, now, verify_at=now + policy.verify.after)
+
+
+def suppress(
+    state: TargetState, policy: Policy, reason: str, now: float, details: Mapping[str, Any]
+) -> Transition:
+    """Limits refused an attempt. Audited (repeats folded), escalated once per incident."""
+    repeat = state.last_suppression == reason
+    notes: tuple[Note, ...] = ()
+    repeats = state.suppressed_repeats + 1 if repeat else 0
+    if not repeat or now - state.last_suppression_at >= SUPPRESSION_REPEAT:
+        extra = {"repeats": repeats} if repeat else {}
+        notes = (Note(Kind.SUPPRESSED, reason, {"reason": reason, **details, **extra}),)
+        nxt = replace(
+            state, last_suppression=reason, last_suppression_at=now, suppressed_repeats=0
+        )
+    else:
+        nxt = replace(state, suppressed_repeats=repeats)
+    escalation = None
+    if policy.escalate.on_suppressed and not state.escalated and reason != "dry_run":
+        escalation = Escalate(f"suppressed:{reason}", f"{policy.name}: action suppressed ({reason})")
+        nxt = replace(nxt, escalated=True)
+    return Transition(nxt, notes, escalate=escalation)
+
+
+def vanish(state: TargetState, now: float) -> Transition:
+    """The target is no longer selected (container removed, mount gone)."""
+    if state.incident is None or state.phase == Phase.REMEDIATING:
+        return Transition(state)
+    return _cleared(state, now, state.values, "target no longer selected")

@@ -1,0 +1,157 @@
+"""The ``webhook`` notifier: POST each escalation and resolve as signed JSON.
+
+The body is the notification as compact JSON with sorted keys, so a receiver can
+verify the exact bytes. ``X-Medic-Delivery`` (``<incident>:<kind>``) stays the same
+across retries, so receivers can drop duplicates. With ``secret_env`` set, each
+delivery carries ``X-Medic-Timestamp`` and an HMAC-SHA256 ``X-Medic-Signature``
+(see :mod:`medic.notify.signing`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import aiohttp
+from yarl import URL
+
+from medic import __version__
+from medic.errors import ConfigError, NotifyError
+from medic.notify.base import Notification, Notifier, notifiers
+from medic.notify.signing import sign
+from medic.policy.durations import PATTERN as DURATION_PATTERN
+from medic.policy.durations import DurationError, format_duration, parse_duration
+
+DEFAULT_TIMEOUT = 10.0
+REASON_EXCERPT = 200
+
+
+def encode(notification: Notification) -> bytes:
+    """The exact bytes sent (and signed): compact, sorted keys, UTF-8."""
+    text = json.dumps(
+        notification.to_dict(),
+        separators=(",", ":"),
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    return text.encode("utf-8")
+
+
+def _display(url: str) -> str:
+    """``url`` without a password in it, for error messages."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return url
+    return str(parsed.with_password("***")) if parsed.password else url
+
+
+@notifiers.register("webhook")
+class WebhookNotifier(Notifier):
+    """POST escalations and resolves as JSON, signed with HMAC-SHA256 when a secret is set."""
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "url": {
+                "type": "string",
+                "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+                "description": "Where to POST; http:// or https://.",
+            },
+            "secret_env": {
+                "type": "string",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                "description": "Environment variable holding the HMAC key.",
+            },
+            "headers": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Extra request headers.",
+            },
+            "timeout": {
+                "type": ["string", "number"],
+                "pattern": DURATION_PATTERN,
+                "description": "Seconds or a duration like 10s (default 10s).",
+            },
+        },
+        "required": ["url"],
+        "additionalProperties": False,
+    }
+
+    def __init__(self, name: str, options: Mapping[str, Any]) -> None:
+        super().__init__(name, options)
+        self.url = str(options.get("url", ""))
+        if not self.url:
+            raise ConfigError(
+                f"notifiers.{name}: url is required", hint="add url: https://... to the notifier"
+            )
+        try:
+            self.timeout = parse_duration(options.get("timeout", DEFAULT_TIMEOUT))
+        except DurationError as exc:
+            raise ConfigError(f"notifiers.{name}.timeout: {exc}") from exc
+        self.secret_env: str | None = options.get("secret_env")
+        self.extra_headers: dict[str, str] = {
+            str(k): str(v) for k, v in (options.get("headers") or {}).items()
+        }
+
+    def _secret(self) -> str | None:
+        if not self.secret_env:
+            return None
+        secret = os.environ.get(self.secret_env)
+        if not secret:
+            raise NotifyError(
+                f"webhook {self.name}: secret_env names {self.secret_env} but it is not set",
+                hint=f"export {self.secret_env}=... for the agent, or remove secret_env",
+                notifier=self.name,
+            )
+        return secret
+
+    def headers(self, notification: Notification, body: bytes) -> dict[str, str]:
+        """Request headers for one delivery (signed when a secret is configured)."""
+        headers = {
+            **self.extra_headers,
+            "Content-Type": "application/json",
+            "User-Agent": f"medic/{__version__}",
+            "X-Medic-Event": notification.kind,
+            "X-Medic-Delivery": f"{notification.incident}:{notification.kind}",
+        }
+        if (secret := self._secret()) is not None:
+            timestamp = int(time.time())
+            headers["X-Medic-Timestamp"] = str(timestamp)
+            headers["X-Medic-Signature"] = sign(secret, timestamp, body)
+        return headers
+
+    async def send(self, notification: Notification) -> None:
+        body = encode(notification)
+        headers = self.headers(notification, body)
+        where = _display(self.url)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as s,
+                s.post(self.url, data=body, headers=headers, allow_redirects=False) as response,
+            ):
+                if 200 <= response.status < 300:
+                    return
+                excerpt = (await response.content.read(REASON_EXCERPT)).decode("utf-8", "replace")
+                status, reason = response.status, response.reason or ""
+        except TimeoutError as exc:
+            raise NotifyError(
+                f"webhook {self.name}: {where} did not answer within "
+                f"{format_duration(self.timeout)}",
+                notifier=self.name,
+            ) from exc
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise NotifyError(
+                f"webhook {self.name}: cannot reach {where}: {exc or type(exc).__name__}",
+                notifier=self.name,
+            ) from exc
+        raise NotifyError(
+            f"webhook {self.name}: {where} answered {status} {reason}".rstrip(),
+            notifier=self.name,
+            status=status,
+            body=excerpt.strip() or None,
+        )

@@ -1,0 +1,186 @@
+"""Stage 2 of policy validation: JSON-Schema errors, told plainly, at the right line.
+
+jsonschema's own messages describe the schema ("Additional properties are not allowed
+('evrey' was unexpected)"); operators need the fix ("unknown key 'evrey' in probe;
+did you mean 'every'? valid keys: every, timeout, type"). :func:`schema_errors`
+validates one piece of a policy file and turns every error into a
+:class:`~medic.errors.PolicyError` at the line and column stage 1 recorded.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from medic.errors import Location, PolicyError
+from medic.policy.durations import PATTERN as DURATION_PATTERN
+from medic.policy.durations import HINT as DURATION_HINT
+from medic.policy.durations import DurationError, parse_duration
+from medic.policy.schema import NAME_PATTERN, PERCENT_PATTERN
+from medic.policy.yamlpos import Document, JsonPath
+
+_TYPE_WORDS = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "object": "a mapping (key: value)",
+    "array": "a list",
+    "null": "nothing",
+}
+_REQUIRED_HINTS = {
+    "version": "start the file with `version: 1`",
+    "policies": "list the policies under `policies:`",
+    "name": "give the policy a unique name, like `name: web-memory-leak`",
+    "probe": "say what to measure, like `probe: {type: host.memory}`",
+    "when": "add the condition that fires the policy, like `when: percent > 90`",
+    "type": "name the probe type, like `type: host.memory`",
+}
+STEP_HINT = "write each step as `- <action>: {options}`; a step's timeout goes inside its options"
+
+
+def show(value: Any) -> str:
+    """A value as an operator would recognise it in their YAML."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest choice, or nothing."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def policy_name(data: Any, path: JsonPath) -> str | None:
+    """The name of the policy that ``path`` lies in, when it has a usable one."""
+    if len(path) >= 2 and path[0] == "policies" and isinstance(path[1], int):
+        try:
+            name = data["policies"][path[1]].get("name")
+        except (AttributeError, IndexError, KeyError, TypeError):
+            return None
+        return name if isinstance(name, str) else None
+    return None
+
+
+def label(path: JsonPath) -> str:
+    """What the mapping at ``path`` is called in messages: ``probe``, ``action 'command'``."""
+    if not path:
+        return "the file"
+    if len(path) == 2 and path[0] == "policies":
+        return "policy"
+    if len(path) == 5 and path[2] == "remediate":
+        return f"action {path[4]!r}"
+    return str(path[-1]) if isinstance(path[-1], str) else "this item"
+
+
+def schema_errors(
+    validator: Draft202012Validator, instance: Any, base: JsonPath, doc: Document, file: str
+) -> list[PolicyError]:
+    """Every schema error in ``instance`` (found at ``base`` in ``doc``), as PolicyErrors."""
+    out: list[PolicyError] = []
+    for error in validator.iter_errors(instance):
+        leaf = best_match([error])  # descends into anyOf/oneOf to the most specific error
+        out.extend(_translate(leaf, (*base, *leaf.absolute_path), doc, file))
+    return out
+
+
+def error_at(
+    doc: Document, file: str, path: JsonPath, message: str, hint: str | None, *, key: bool = False
+) -> PolicyError:
+    where = doc.locate(path, key=key)
+    return PolicyError(
+        message,
+        location=Location(file, where.line, where.column),
+        policy=policy_name(doc.data, path),
+        hint=hint,
+    )
+
+
+def _translate(err: ValidationError, path: JsonPath, doc: Document, file: str) -> list[PolicyError]:
+    kind, value, schema = err.validator, err.instance, err.schema
+    if kind == "additionalProperties" and isinstance(value, dict):
+        valid = sorted(schema.get("properties", {}))
+        return [
+            error_at(
+                doc,
+                file,
+                (*path, key),
+                f"unknown key {key!r} in {label(path)}{did_you_mean(key, valid)}; "
+                f"valid keys: {', '.join(valid)}",
+                "check the spelling and the indentation",
+                key=True,
+            )
+            for key in sorted(k for k in value if k not in schema.get("properties", {}))
+        ]
+    if kind == "required" and isinstance(value, dict):
+        where = "" if label(path) == "policy" else f" in {label(path)}"
+        return [
+            error_at(doc, file, path, f"missing required key {key!r}{where}", _REQUIRED_HINTS.get(key))
+            for key in err.validator_value
+            if key not in value
+        ]
+    if kind in ("minProperties", "maxProperties") and len(path) == 4 and path[2] == "remediate":
+        found = ", ".join(str(k) for k in value) or "none"
+        message = f"a remediation step names exactly one action; found {len(value)}: {found}"
+        return [error_at(doc, file, path, message, STEP_HINT)]
+    message, hint = _plain(err, path)
+    return [error_at(doc, file, path, message, hint)]
+
+
+def _plain(err: ValidationError, path: JsonPath) -> tuple[str, str | None]:
+    """Message and hint for errors about one value."""
+    kind, value, schema, expected = err.validator, err.instance, err.schema, err.validator_value
+    is_duration = schema.get("pattern") == DURATION_PATTERN
+    if is_duration and kind in ("pattern", "minimum", "type"):
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            return f"{show(value)} is not a duration: {DURATION_HINT}", None
+        try:
+            parse_duration(value)
+        except DurationError as exc:
+            return str(exc), None
+    if kind == "type":
+        types = [expected] if isinstance(expected, str) else list(expected)
+        wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+        hint = STEP_HINT if len(path) == 4 and path[2] == "remediate" else None
+        return f"expected {wanted}, got {show(value)}", hint
+    if kind == "pattern" and expected == NAME_PATTERN:
+        return (
+            f"policy name {value!r} may use only lowercase letters, digits, '_', '.' and '-', "
+            "and must start with a letter or digit",
+            None,
+        )
+    if kind == "pattern" and expected == PERCENT_PATTERN:
+        return (
+            f"{value!r} is neither a count nor a percentage: "
+            "write an integer like 2 or a percentage like '20%'",
+            None,
+        )
+    if kind == "pattern":
+        return f"{value!r} does not have the expected form {expected}", None
+    if kind in ("minimum", "exclusiveMinimum"):
+        word = "at least" if kind == "minimum" else "more than"
+        return f"expected {word} {expected}, got {show(value)}", None
+    if kind in ("maximum", "exclusiveMaximum"):
+        word = "at most" if kind == "maximum" else "less than"
+        return f"expected {word} {expected}, got {show(value)}", None
+    if kind == "const" and path == ("version",):
+        return f"unsupported version {show(value)}; this medic reads version 1", "write `version: 1`"
+    if kind == "const":
+        return f"expected {show(expected)}, got {show(value)}", None
+    if kind == "enum":
+        return f"{show(value)} is not one of: {', '.join(str(v) for v in expected)}", None
+    if kind == "minLength" and expected == 1:
+        return "expected a non-empty string", None
+    if kind == "minItems" and expected == 1:
+        return "expected a list with at least one item", None
+    return err.message, None

@@ -1,0 +1,260 @@
+"""The policy file's JSON Schema (Draft 2020-12), generated from the registries.
+
+Nothing here lists a probe or an action by hand: each registered class brings its
+options schema, its docstring (the first line becomes the editor's help text, the
+fenced ``yaml`` block is its example) and, for probes, the fields ``when:`` may name.
+``medic schema`` prints :func:`policy_file_schema`; editors use it through the
+``# yaml-language-server: $schema=...`` modeline.
+
+The loader does not validate against the whole schema at once: it validates the
+envelope (:func:`envelope_schema`, where a probe ``type`` is any string and each
+remediation step any one-key mapping), then each probe's and each action's options
+against their own schema, so every message is about one thing. Both views are built
+from the same pieces here, so they cannot drift apart. Validators are compiled once
+per schema (:func:`envelope_validator`, :func:`probe_validator`,
+:func:`action_validator`) because compiling costs far more than validating.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from medic.actions.base import Action, actions
+from medic.policy.durations import PATTERN as DURATION_PATTERN
+from medic.probes.base import Probe, probes
+from medic.registry import Registry
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
+PERCENT_PATTERN = r"^\d+(\.\d+)?%$"
+_EXAMPLE = re.compile(r"```ya?ml[ \t]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
+
+
+def duration(description: str, default: str | None = None) -> dict[str, Any]:
+    """A duration value: ``30s``, ``5m``, ``1h30m`` or a number of seconds."""
+    out: dict[str, Any] = {
+        "type": ["string", "number"],
+        "pattern": DURATION_PATTERN,
+        "minimum": 0,
+        "description": f"{description} A duration like 500ms, 30s, 5m, 1h30m, or seconds.",
+    }
+    if default is not None:
+        out["default"] = default
+    return out
+
+
+def summary(cls: type) -> str:
+    """The first line of a class's own docstring (not an inherited one)."""
+    doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
+    return doc.splitlines()[0].strip() if doc else ""
+
+
+def docstring_example(cls: type) -> str | None:
+    """The fenced ```yaml block in a class's own docstring: a complete policy file."""
+    doc = inspect.cleandoc(cls.__dict__.get("__doc__") or "")
+    match = _EXAMPLE.search(doc)
+    return inspect.cleandoc(match.group(1)) + "\n" if match else None
+
+
+def _closed(properties: dict[str, Any], required: list[str], description: str) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+        "description": description,
+    }
+    if required:
+        out["required"] = required
+    return out
+
+
+def _shared_probe_keys(cls: type[Probe] | None) -> dict[str, Any]:
+    every = f" Default {cls.default_every:g}s." if cls else ""
+    timeout = f" Default {cls.default_timeout:g}s." if cls else ""
+    return {
+        "every": duration(f"How often the probe runs.{every}"),
+        "timeout": duration(f"How long one run may take before it is killed.{timeout}"),
+    }
+
+
+def _probe_description(cls: type[Probe]) -> str:
+    text = summary(cls)
+    if cls.fields:
+        listed = "; ".join(
+            f"{f.name} ({f.type}{', ' + f.unit if f.unit else ''}): {f.help}" for f in cls.fields
+        )
+        text += f"\n\nFields for when: {listed}"
+    if cls.dynamic_fields:
+        text += "\n\nMore fields are discovered when it runs."
+    return text
+
+
+def probe_options_schema(cls: type[Probe]) -> dict[str, Any]:
+    """A probe's own options merged with ``type``, ``every`` and ``timeout``: a closed object."""
+    own = cls.schema
+    properties = {
+        **own.get("properties", {}),
+        "type": {"const": cls.type_name, "description": summary(cls)},
+        **_shared_probe_keys(cls),
+    }
+    required = ["type", *own.get("required", [])]
+    merged = {**own, **_closed(properties, required, _probe_description(cls))}
+    return merged
+
+
+def action_options_schema(cls: type[Action]) -> dict[str, Any]:
+    """An action's own options merged with the shared ``timeout``: a closed object."""
+    own = cls.schema
+    properties = {
+        **own.get("properties", {}),
+        "timeout": duration(
+            f"How long the step may take before it is killed. Default {cls.default_timeout:g}s."
+        ),
+    }
+    return {**own, **_closed(properties, list(own.get("required", [])), summary(cls))}
+
+
+def action_step_schema(cls: type[Action]) -> dict[str, Any]:
+    """One remediation step using ``cls``: ``{<type>: options}`` (or ``{<type>: null}``)."""
+    options = action_options_schema(cls)
+    value = options if options.get("required") else {"anyOf": [{"type": "null"}, options]}
+    return _closed({cls.type_name: value}, [cls.type_name], summary(cls))
+
+
+def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[str, Any]:
+    limits = {
+        "max": {"type": "integer", "minimum": 1, "default": 3, "description": "Actions per window."},
+        "per": duration("The window that max counts actions in.", "1h"),
+        "cooldown": duration("Quiet time after each action on a target.", "5m"),
+        "max_targets": {
+            "type": ["integer", "string"],
+            "minimum": 1,
+            "pattern": PERCENT_PATTERN,
+            "description": "Targets under remediation at once: a count (2) or a share ('20%').",
+        },
+    }
+    escalate = {
+        "after_failures": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 1,
+            "description": "Failed remediations before a human is notified.",
+        },
+        "notify": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Notifier names from the agent config.",
+        },
+        "on_suppressed": {
+            "type": "boolean",
+            "default": True,
+            "description": "Also notify when limits or dry-run stopped an action.",
+        },
+    }
+    properties = {
+        "name": {
+            "type": "string",
+            "pattern": NAME_PATTERN,
+            "description": "Unique name: lowercase letters, digits, '_', '.', '-'.",
+        },
+        "description": {"type": "string", "description": "What the policy is for, for humans."},
+        "probe": probe,
+        "when": {"type": "string", "minLength": 1, "description": "Condition that fires."},
+        "clear_when": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Condition that counts as healed (default: when no longer holds).",
+        },
+        "for": duration("How long when must hold before the policy fires.", "0s"),
+        "remediate": {
+            "type": "array",
+            "items": step,
+            "description": "Steps, each one action: `- <action>: {options}`.",
+        },
+        "verify": _closed(
+            {"after": duration("Wait before re-probing to see if it healed.", "30s")},
+            [],
+            "How to check that the remediation healed the problem.",
+        ),
+        "limits": _closed(limits, [], "How often the policy may act on one target."),
+        "escalate": _closed(escalate, [], "When and whom to notify."),
+        "dry_run": {
+            "type": "boolean",
+            "default": False,
+            "description": "Evaluate and audit, never act.",
+        },
+    }
+    return _closed(properties, ["name", "probe", "when"], "One detect -> act rule.")
+
+
+def _file_schema(policy: dict[str, Any]) -> dict[str, Any]:
+    properties = {
+        "version": {"const": 1, "description": "Policy file format version: 1."},
+        "policies": {"type": "array", "items": policy, "description": "The policies."},
+    }
+    return {
+        "$schema": DRAFT,
+        "title": "Medic policy file",
+        **_closed(properties, ["version", "policies"], "Detect -> act policies for Medic."),
+    }
+
+
+def envelope_schema() -> dict[str, Any]:
+    """The file with probe options and action steps left open (checked one by one)."""
+    probe = {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"type": "string"}, **_shared_probe_keys(None)},
+    }
+    step = {"type": "object", "minProperties": 1, "maxProperties": 1}
+    return _file_schema(_policy_schema(probe, step))
+
+
+def policy_file_schema(
+    probe_registry: Registry[type[Probe]] = probes,
+    action_registry: Registry[type[Action]] = actions,
+) -> dict[str, Any]:
+    """The whole policy-file schema, one branch per registered probe and action."""
+    branches = [
+        {
+            "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+            "then": probe_options_schema(cls),
+        }
+        for name, cls in probe_registry.items()
+    ]
+    probe = {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"enum": probe_registry.names(), "description": "Probe type."}},
+        "description": "What to measure; the options depend on the type.",
+        "allOf": branches,
+    }
+    steps = [action_step_schema(cls) for _, cls in action_registry.items()]
+    step: dict[str, Any] | bool = {"oneOf": steps} if steps else False
+    return _file_schema(_policy_schema(probe, step))
+
+
+@functools.cache
+def envelope_validator() -> Draft202012Validator:
+    return Draft202012Validator(envelope_schema())
+
+
+@functools.cache
+def probe_validator(cls: type[Probe]) -> Draft202012Validator:
+    """The compiled options schema of one probe class (raises SchemaError if it is broken)."""
+    schema = probe_options_schema(cls)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+@functools.cache
+def action_validator(cls: type[Action]) -> Draft202012Validator:
+    """The compiled options schema of one action class (raises SchemaError if it is broken)."""
+    schema = action_options_schema(cls)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)

@@ -1,0 +1,276 @@
+"""How Medic reaches the Docker Engine, shared by the container probes and actions.
+
+One place decides where the engine is (``DOCKER_HOST``, else the default socket), keeps
+one client per process for short calls (the SDK is blocking: callers run its calls with
+:func:`asyncio.to_thread`), knows which container Medic itself runs in (so it never
+selects or acts on it), and follows the engine's event stream across engine restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import docker
+import requests
+import structlog
+from docker.errors import DockerException
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+API_TIMEOUT = 30.0
+POOL_SIZE = 16
+HINT = "mount /var/run/docker.sock into Medic's container, or set DOCKER_HOST"
+
+# What a failed engine call raises: the SDK does not wrap every transport error.
+ENGINE_ERRORS: tuple[type[BaseException], ...] = (
+    DockerException,
+    requests.exceptions.RequestException,
+    OSError,
+)
+
+
+def engine_url() -> str:
+    """Where the engine is expected, for messages."""
+    return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+
+def unreachable(exc: BaseException) -> str:
+    """One sentence saying the engine could not be reached, and why."""
+    return f"cannot reach the Docker engine at {engine_url()}: {exc}"
+
+
+def connect(timeout: float = API_TIMEOUT) -> Any:
+    """A new client (blocking: it asks the engine which API version to speak)."""
+    return docker.from_env(version="auto", timeout=timeout, max_pool_size=POOL_SIZE)
+
+
+class _SharedClient:
+    """The process-wide client for short calls, created on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._client: Any = None
+
+    def get_blocking(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = connect()
+            return self._client
+
+
+_shared = _SharedClient()
+
+
+async def shared_client() -> Any:
+    """The process-wide :class:`docker.DockerClient` (connects in a thread the first time)."""
+    return await asyncio.to_thread(_shared.get_blocking)
+
+
+# --- Medic's own container -------------------------------------------------------------
+
+_CGROUP_ID = re.compile(r"docker[/-]([0-9a-f]{64})")
+_MOUNT_ID = re.compile(r"/containers/([0-9a-f]{64})/(?:hostname|hosts|resolv\.conf)\s")
+_SHORT_ID = re.compile(r"^[0-9a-f]{12}$")
+
+
+def detect_own_container_id(
+    cgroup: str, mountinfo: str, hostname: str, in_container: bool
+) -> str | None:
+    """The id (full, or 12-character short) of the container these texts come from.
+
+    cgroup v1 names the container in ``/proc/self/cgroup``; with cgroup v2 and a
+    private cgroup namespace only the bind mounts of ``/etc/hostname`` and friends in
+    ``/proc/self/mountinfo`` still do; last comes Docker's default hostname, the
+    short id, trusted only inside a container (``/.dockerenv``).
+    """
+    for pattern, text in ((_CGROUP_ID, cgroup), (_MOUNT_ID, mountinfo)):
+        found = pattern.search(text)
+        if found:
+            return found.group(1)
+    if in_container and _SHORT_ID.match(hostname):
+        return hostname
+    return None
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+@functools.cache
+def own_container_id() -> str | None:
+    """The container Medic runs in, or None on a host (read once per process)."""
+    return detect_own_container_id(
+        _read("/proc/self/cgroup"),
+        _read("/proc/self/mountinfo"),
+        os.environ.get("HOSTNAME", ""),
+        Path("/.dockerenv").exists(),
+    )
+
+
+def is_own_container(container_id: str) -> bool:
+    """True when ``container_id`` (full id) is the container Medic runs in."""
+    own = own_container_id()
+    return bool(own) and container_id.startswith(own or "")
+
+
+# --- the event stream ------------------------------------------------------------------
+
+
+class EventStream(Protocol):
+    """What :class:`EventFollower` reads: decoded events until the stream ends."""
+
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class _EngineEvents:
+    """Container events from a client of its own; closing it closes both."""
+
+    def __init__(self, since: int | None) -> None:
+        self._client = connect()
+        try:
+            self._stream = self._client.api.events(
+                since=since, decode=True, filters={"type": "container"}
+            )
+        except BaseException:
+            self._client.close()
+            raise
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._stream)
+
+    def close(self) -> None:
+        with contextlib.suppress(*ENGINE_ERRORS):
+            self._stream.close()
+        with contextlib.suppress(*ENGINE_ERRORS):
+            self._client.close()
+
+
+def open_container_events(since: int | None) -> EventStream:
+    """Container events from the engine, replaying those since ``since`` (epoch seconds)."""
+    return _EngineEvents(since)
+
+
+class EventFollower:
+    """Follows an event stream in a thread and hands the events to the event loop.
+
+    When the stream breaks (the engine restarted, the connection dropped) it reconnects
+    with backoff (``min_backoff`` doubling up to ``max_backoff``), asks for the events
+    it may have missed, and hands over ``None`` first: "something may have changed
+    unseen, re-measure everything". :meth:`stop` ends the thread promptly.
+    """
+
+    def __init__(
+        self,
+        open_stream: Callable[[int | None], EventStream],
+        *,
+        min_backoff: float = 0.5,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self._open = open_stream
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._stream: EventStream | None = None
+        self._thread: threading.Thread | None = None
+
+    async def events(self) -> AsyncIterator[dict[str, Any] | None]:
+        """Events as they come; ``None`` after each reconnect. Stops when closed."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+        def hand(item: dict[str, Any] | None) -> bool:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                return False
+            return True
+
+        self._thread = threading.Thread(
+            target=self._follow, args=(hand,), name="medic-docker-events", daemon=True
+        )
+        self._thread.start()
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self.stop()
+
+    def _follow(self, hand: Callable[[dict[str, Any] | None], bool]) -> None:
+        delay = self.min_backoff
+        since: int | None = None
+        connected_before = False
+        while not self._stop.is_set():
+            try:
+                stream = self._open(since)
+            except Exception as exc:  # any failure to connect is retried, never fatal
+                log.warning("docker_events_connect_failed", error=str(exc), retry_in=delay)
+                if self._stop.wait(delay):
+                    return
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            with self._lock:
+                self._stream = stream
+            if self._stop.is_set() or (connected_before and not hand(None)):
+                stream.close()
+                return
+            connected_before = True
+            opened = time.monotonic()
+            # Without events seen, replay from when this stream opened.
+            since = since or int(time.time())
+            try:
+                for event in stream:
+                    delay = self.min_backoff
+                    since = event.get("time", since)
+                    if not hand(event):
+                        return
+            except Exception as exc:  # a broken stream is reconnected below
+                log.warning("docker_events_stream_broke", error=str(exc))
+            finally:
+                with self._lock:
+                    self._stream = None
+                with contextlib.suppress(Exception):
+                    stream.close()
+            if self._stop.is_set():
+                return
+            if time.monotonic() - opened >= self.max_backoff:
+                delay = self.min_backoff
+            log.warning("docker_events_reconnecting", retry_in=delay)
+            if self._stop.wait(delay):
+                return
+            delay = min(delay * 2, self.max_backoff)
+
+    def stop(self) -> None:
+        """Ask the thread to end, and cut the stream it may be blocked reading."""
+        self._stop.set()
+        with self._lock:
+            stream = self._stream
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
+
+    async def aclose(self, wait: float = 5.0) -> None:
+        """Stop, and wait (in a thread, at most ``wait`` seconds) for the thread to end."""
+        self.stop()
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            await asyncio.to_thread(thread.join, wait)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
