@@ -55,7 +55,6 @@ bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 docs: install
-	$(BIN)/medic schema --output docs/reference/policy.schema.json
 	$(BIN)/python -m medic.docs_reference docs/reference
 
 clean:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 import time
@@ -36,6 +37,16 @@ def gone(pid: int) -> bool:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def wait_gone(pid: int, within: float) -> bool:
+    """Poll until ``pid`` is gone; killed processes take a moment to be reaped."""
+    deadline = time.monotonic() + within
+    while not gone(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_registered_under_its_name() -> None:
@@ -145,7 +156,7 @@ async def test_target_cannot_inject_in_argv_mode() -> None:
     )
     assert result.ok
     assert result.details["stdout"] == f"1\n{target}\n"
-    assert not marker.exists()
+    assert not await asyncio.to_thread(marker.exists)
 
 
 @pytest.mark.integration
@@ -158,7 +169,7 @@ async def test_target_cannot_inject_in_shell_mode() -> None:
     result = await action.run(make_ctx(target=target))
     assert result.ok
     assert result.details["stdout"] == target
-    assert not marker.exists()
+    assert not await asyncio.to_thread(marker.exists)
 
 
 @pytest.mark.integration
@@ -189,8 +200,7 @@ async def test_missing_program_is_reported() -> None:
     result = await CommandAction({"argv": ["/nonexistent/medic-fixer"]}).run(make_ctx())
     assert not result.ok
     assert result.summary == (
-        "cannot start /nonexistent/medic-fixer: No such file or directory: "
-        "/nonexistent/medic-fixer"
+        "cannot start /nonexistent/medic-fixer: No such file or directory: /nonexistent/medic-fixer"
     )
 
 
@@ -207,14 +217,10 @@ async def test_timeout_kills_program_and_grandchild(tmp_path: Path) -> None:
     assert result.details["timed_out"] is True
     assert result.details["exit_code"] is None
     assert result.summary == (
-        "timed out after 500ms, process group killed: "
-        'sleep 60 & echo $! > "$PIDFILE"; wait'
+        'timed out after 500ms, process group killed: sleep 60 & echo $! > "$PIDFILE"; wait'
     )
     grandchild = int(pidfile.read_text())
-    deadline = time.monotonic() + 5
-    while not gone(grandchild) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert gone(grandchild)
+    assert await asyncio.to_thread(wait_gone, grandchild, 5.0)
 
 
 def test_validate_rejects_placeholders_in_shell_text() -> None:
@@ -270,4 +276,3 @@ def test_describe_quotes_arguments_for_display() -> None:
     assert shell.describe(make_ctx()) == "would run in /bin/sh: systemctl restart web"
     broken = CommandAction({"argv": ["echo", "{nope}"]})
     assert broken.describe(make_ctx()) == "would run: echo '{nope}' (unknown placeholder {nope})"
-

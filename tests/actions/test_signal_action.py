@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -33,7 +34,7 @@ def spawn() -> Iterator[Spawn]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(["sleep", "60"])
+        proc = subprocess.Popen(["/bin/sleep", "60"])
         started.append(proc)
         return proc
 
@@ -106,9 +107,7 @@ async def test_never_signals_unlisted_processes(spawn: Spawn) -> None:
     ],
 )
 @pytest.mark.asyncio
-async def test_refuses_dangerous_pids_and_signals_nothing(
-    spawn: Spawn, pid: int, why: str
-) -> None:
+async def test_refuses_dangerous_pids_and_signals_nothing(spawn: Spawn, pid: int, why: str) -> None:
     """A forbidden pid anywhere in the list stops the whole step before any signal."""
     innocent = spawn()
     result = await SignalAction({"signal": "USR1"}).run(make_ctx(pids=[innocent.pid, pid]))
@@ -132,8 +131,8 @@ async def test_no_pids_in_measurement() -> None:
 @pytest.mark.asyncio
 async def test_process_already_gone() -> None:
     """A pid whose process has exited is reported gone, and the step fails."""
-    proc = subprocess.Popen(["true"])
-    proc.wait()
+    proc = await asyncio.create_subprocess_exec("/bin/true")
+    await proc.wait()
     result = await SignalAction({"signal": "TERM"}).run(make_ctx(pids=[proc.pid]))
     assert not result.ok
     assert result.summary == f"no process left to signal: pid {proc.pid} gone"
@@ -146,9 +145,7 @@ async def test_pidfile_without_pids_field(spawn: Spawn, tmp_path: Path) -> None:
     proc = spawn()
     pidfile = tmp_path / "app.pid"
     pidfile.write_text(f"{proc.pid}\n")
-    result = await SignalAction({"signal": "TERM", "pidfile": str(pidfile)}).run(
-        make_ctx(age=900)
-    )
+    result = await SignalAction({"signal": "TERM", "pidfile": str(pidfile)}).run(make_ctx(age=900))
     assert result.ok
     assert proc.wait(timeout=5) == -signal.SIGTERM
 

@@ -178,7 +178,9 @@ class HttpRequestAction(Action):
             )
         shown = display_url(url)
         details: dict[str, Any] = {"method": self.method, "url": shown}
-        headers = {"User-Agent": f"medic/{__version__}", **(self.options.get("headers") or {})}
+        headers = {str(k): str(v) for k, v in (self.options.get("headers") or {}).items()}
+        if not any(name.lower() == "user-agent" for name in headers):
+            headers["User-Agent"] = f"medic/{__version__}"
         token = ""
         if token_env := self.options.get("token_env"):
             token = os.environ.get(token_env, "")
@@ -189,6 +191,7 @@ class HttpRequestAction(Action):
                     f"export {token_env}=... for the agent",
                     details,
                 )
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             headers["Authorization"] = f"Bearer {token}"
 
         def scrub(text: str) -> str:

@@ -6,8 +6,10 @@ handle errors in one place::
 
     {"error": {"status": 404, "code": "not_found", "message": "...", "hint": "..."}}
 
-``hint`` is present when there is something useful to say about the fix. Unexpected
-exceptions are logged with their traceback and answered with a 500 that leaks nothing.
+``hint`` is present when there is something useful to say about the fix. A
+:class:`~medic.errors.MedicError` (raised on purpose, written for people) becomes a 500
+carrying its message; any other exception is logged with its traceback and answered
+with a 500 that leaks nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+
+from medic.errors import MedicError
 
 log = structlog.get_logger("medic.api")
 
@@ -109,6 +113,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _from_http_exception(request, exc).response()
     except asyncio.CancelledError:
         raise
+    except MedicError as exc:
+        # Raised on purpose (the audit store is closed, ...): its message is written
+        # for people and safe to show.
+        log.warning("api.agent_error", method=request.method, path=request.path, error=exc.message)
+        return ApiError(500, exc.message, code="agent_error", hint=exc.hint).response()
     except Exception:
         log.exception("api.unhandled_error", method=request.method, path=request.path)
         return ApiError(

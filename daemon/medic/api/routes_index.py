@@ -14,10 +14,11 @@ from aiohttp import web
 from medic import __version__
 from medic.api.appkeys import VIEW
 from medic.api.auth import token_required
-from medic.api.errors import dumps
+from medic.api.errors import ApiError, dumps
 
 STATIC_DIR = Path(__file__).parent / "static"
-STATIC_DESCRIPTION = "The web page's script and styles."
+# The only files /static serves: what ships in the package, nothing found at request time.
+STATIC_FILES = frozenset(p.name for p in STATIC_DIR.iterdir() if p.suffix in {".js", ".css"})
 PAGE_HEADERS = {
     # The page loads nothing but its own files and talks to nothing but this API.
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -29,8 +30,6 @@ PAGE_HEADERS = {
 def _describe(route: web.AbstractRoute) -> tuple[str, str]:
     """The path template and one-line description of a route."""
     resource = route.resource
-    if isinstance(resource, web.StaticResource):
-        return resource.canonical + "/{file}", STATIC_DESCRIPTION
     path = resource.canonical if resource is not None else ""
     doc = (route.handler.__doc__ or "").strip().splitlines()
     return path, doc[0] if doc else ""
@@ -71,9 +70,19 @@ async def page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / "index.html", headers=PAGE_HEADERS)
 
 
-def routes() -> list[web.AbstractRouteDef]:
+async def static_file(request: web.Request) -> web.FileResponse:
+    """The web page's script and styles."""
+    name = request.match_info["file"]
+    if name not in STATIC_FILES:
+        raise ApiError(
+            404, f"no such file: /static/{name}", hint=f"files: {', '.join(sorted(STATIC_FILES))}"
+        )
+    return web.FileResponse(STATIC_DIR / name, headers={"X-Content-Type-Options": "nosniff"})
+
+
+def routes() -> list[web.RouteDef]:
     return [
         web.get("/", page),
         web.get("/api/v1/", introspect),
-        web.static("/static", STATIC_DIR, follow_symlinks=False),
+        web.get("/static/{file}", static_file),
     ]

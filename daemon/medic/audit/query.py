@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from medic.audit.events import ACTION_OUTCOMES, Kind
 from medic.audit.migrations import EVENT_COLUMNS
-from medic.clock import iso
+from medic.clock import iso, parse_iso
 
 GENESIS = "0" * 64  # prev_hash of the first event
 _HASHED = EVENT_COLUMNS[:-1]  # every stored column but id and hash itself
@@ -201,13 +201,40 @@ def open_incident_ids(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
     return {(policy, target): incident for policy, target, incident in rows}
 
 
-def started_actions(conn: sqlite3.Connection, since: float) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ActionRecord:
+    """One action the engine started (or would have, in dry-run): what limits count.
+
+    ``action_type`` is ``details.type`` when the engine recorded it there, else the
+    event's ``action`` column."""
+
+    policy: str
+    target: str
+    time: float
+    dry: bool
+    action_type: str | None
+
+
+def action_records(conn: sqlite3.Connection, since: float) -> list[ActionRecord]:
     """``action.started`` and ``action.would_run`` events since ``since``, oldest first."""
     cursor = conn.execute(
         "SELECT * FROM events WHERE kind IN (?, ?) AND time >= ? ORDER BY time, id",
         [Kind.ACTION_STARTED.value, Kind.ACTION_WOULD_RUN.value, iso(since)],
     )
-    return list(_decode(cursor))
+    records = []
+    for row in _decode(cursor):
+        details = row["details"] if isinstance(row["details"], dict) else {}
+        kind_of = details.get("type")
+        records.append(
+            ActionRecord(
+                policy=row["policy"] or "",
+                target=row["target"] or "",
+                time=parse_iso(row["time"]),
+                dry=row["kind"] == Kind.ACTION_WOULD_RUN.value,
+                action_type=kind_of if isinstance(kind_of, str) else row["action"],
+            )
+        )
+    return records
 
 
 def unfinished_actions(conn: sqlite3.Connection) -> list[dict[str, Any]]:

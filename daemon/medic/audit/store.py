@@ -32,7 +32,8 @@ import structlog
 from medic.audit import query as q
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.migrations import migrate
-from medic.clock import iso, parse_iso
+from medic.audit.query import ActionRecord
+from medic.clock import iso
 from medic.errors import MedicError
 from medic.redact import redact, redact_text
 
@@ -48,17 +49,6 @@ _INSERT = (
 _STOP = object()
 _RETRIES = 3
 INTERRUPTED_REASON = "agent stopped before the action finished"
-
-
-@dataclass(frozen=True)
-class ActionRecord:
-    """One action the engine started (or would have, in dry-run): what limits count."""
-
-    policy: str
-    target: str
-    time: float
-    dry: bool
-    action_type: str | None
 
 
 @dataclass(frozen=True)
@@ -126,14 +116,14 @@ class AuditStore:
             self._state = "closed"
             return
         self._state = "closed"
+        if self._rconn is not None:  # first, so the writer's close checkpoints the WAL
+            with self._rlock:
+                self._rconn.close()
         self._queue.put(_STOP)  # after every row queued before it
         assert self._thread is not None
         await asyncio.to_thread(self._thread.join, 60.0)
         if self._thread.is_alive():
             log.error("audit writer did not stop within 60s", path=str(self.path))
-        if self._rconn is not None:
-            with self._rlock:
-                self._rconn.close()
 
     # -- writing -----------------------------------------------------------------
 
@@ -196,8 +186,10 @@ class AuditStore:
             try:
                 if rows or waiters:
                     self._commit(rows, waiters)
-            except Exception:  # keep writing later events whatever one batch did
+            except Exception as exc:  # keep writing later events whatever one batch did
                 log.exception("audit writer failed on a batch", events=len(rows))
+                for waiter in waiters:
+                    self._resolve(waiter, exc)
             if stop:
                 break
         assert self._wconn is not None
@@ -251,7 +243,8 @@ class AuditStore:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 log.warning("audit write failed", attempt=attempt, error=str(exc))
-                time.sleep(0.1 * attempt)
+                if attempt < _RETRIES:
+                    time.sleep(0.1 * attempt)
         if error is None:
             self._last_hash = prev
         else:
@@ -306,17 +299,7 @@ class AuditStore:
 
     async def action_history(self, since: float) -> list[ActionRecord]:
         """Actions started (or would-run in dry-run) since ``since``, oldest first."""
-        rows = await self._read(q.started_actions, since)
-        return [
-            ActionRecord(
-                policy=row["policy"] or "",
-                target=row["target"] or "",
-                time=parse_iso(row["time"]),
-                dry=row["kind"] == Kind.ACTION_WOULD_RUN,
-                action_type=_action_type(row),
-            )
-            for row in rows
-        ]
+        return await self._read(q.action_records, since)
 
     async def recover_interrupted(self) -> list[AuditEvent]:
         """Mark every action started but never finished (the agent died in between)
@@ -343,30 +326,29 @@ class AuditStore:
         return events
 
 
-def _action_type(row: dict[str, Any]) -> str | None:
-    """The action type: ``details.type`` when the engine recorded it, else the
-    ``action`` column (which holds the type when the engine uses it that way)."""
-    details = row.get("details")
-    if isinstance(details, dict) and isinstance(details.get("type"), str):
-        return str(details["type"])
-    action = row.get("action")
-    return str(action) if action is not None else None
-
-
 # -- rows: what one event becomes --------------------------------------------------
 
 
-def _text(value: str | None) -> str | None:
-    """Redacted text that SQLite can store (lone surrogates escaped, not fatal)."""
-    if value is None:
-        return None
-    value = redact_text(value)
-    if not value.isascii():
+def _storable(text: str) -> str:
+    """``text`` as SQLite can store it: lone surrogates escaped rather than fatal."""
+    if not text.isascii():
         try:
-            value.encode()
+            text.encode()
         except UnicodeEncodeError:
-            value = value.encode("utf-8", "backslashreplace").decode()
-    return value
+            text = text.encode("utf-8", "backslashreplace").decode()
+    return text
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else _storable(redact_text(value))
+
+
+def _when(ts: float) -> str:
+    """The event's time as ISO text; an impossible time becomes now, not a crash."""
+    try:
+        return iso(ts)
+    except (ValueError, OverflowError, OSError, TypeError):
+        return iso(time.time())
 
 
 def _plain(value: Any) -> Any:
@@ -390,7 +372,7 @@ def to_json(value: Any) -> str:
         )
     except (TypeError, ValueError):
         text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return _text(text) if not text.isascii() else text  # type: ignore[return-value]
+    return _storable(text)
 
 
 def encode_event(event: AuditEvent, host: str) -> tuple[tuple[Any, ...], AuditEvent]:
@@ -398,7 +380,7 @@ def encode_event(event: AuditEvent, host: str) -> tuple[tuple[Any, ...], AuditEv
     values = None if event.values is None else redact(dict(event.values))
     details = redact(dict(event.details))
     row = (
-        iso(event.time),
+        _when(event.time),
         host,
         str(event.kind),
         _text(event.policy),
@@ -409,5 +391,10 @@ def encode_event(event: AuditEvent, host: str) -> tuple[tuple[Any, ...], AuditEv
         None if values is None else to_json(values),
         to_json(details),
     )
-    redacted = replace(event, target=row[4], values=values, details=details)
+    redacted = replace(
+        event, policy=row[3], target=row[4], action=row[6], values=values, details=details
+    )
     return row, redacted
+
+
+__all__ = ["INTERRUPTED_REASON", "ActionRecord", "AuditStore", "encode_event", "to_json"]

@@ -1,9 +1,352 @@
-"""STUB: medic audit (being written)."""
+"""``medic audit``: read the audit log straight from its SQLite file.
+
+No agent is needed: every sub-command opens the database read-only (``--db``, or the
+``state_dir`` of an agent config given with ``--config``) and runs the same queries
+as the API (:mod:`medic.audit.query`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 import click
 
+from medic.audit import query as q
+from medic.audit.migrations import is_current
+from medic.clock import parse_iso
+from medic.config import load_config
+from medic.errors import ConfigError
+from medic.policy.durations import DurationError, format_duration, parse_duration
 
-@click.command("audit")
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_DB = Path(".medic/audit.db")
+EVENT_FIELDS = ["id", "time", "host", "kind", "policy", "target", "incident", "action"]
+EVENT_FIELDS += ["outcome", "values", "details"]
+HASH_FIELDS = ["prev_hash", "hash"]
+INCIDENT_FIELDS = ["id", "policy", "target", "host", "status", "escalated", "opened", "closed"]
+
+
+class When(click.ParamType[float, Any]):
+    """A moment: a duration meaning that long ago (``24h``) or an ISO time (UTC if bare)."""
+
+    name = "when"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        text = str(value).strip()
+        try:
+            return time.time() - parse_duration(text)
+        except DurationError:
+            pass
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            self.fail(
+                f"{text!r} is neither a duration (24h, 30m) nor an ISO time (2024-05-01T12:00:00Z)",
+                param,
+                ctx,
+            )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+
+
+def _source(fn: F) -> F:
+    fn = click.option(
+        "--config",
+        "config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Agent config file; its state_dir names the database.",
+    )(fn)
+    return click.option(
+        "--db",
+        "db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"The audit database [default: {DEFAULT_DB}].",
+    )(fn)
+
+
+def _filters(fn: F) -> F:
+    options = [
+        click.option("--since", type=When(), help="Events at or after: 24h (ago) or ISO time."),
+        click.option("--until", type=When(), help="Events before: 1h (ago) or ISO time."),
+        click.option("--policy", help="Only this policy."),
+        click.option("--target", help="Only this target."),
+        click.option("--incident", help="Only this incident (a unique prefix is enough)."),
+        click.option("--kind", "kinds", multiple=True, help="Kind or prefix (action.); repeat."),
+        click.option("--outcome", help="Only events with this outcome."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@contextmanager
+def _database(db: Path | None, config: Path | None) -> Iterator[tuple[sqlite3.Connection, Path]]:
+    """The database, opened read-only, or a ClickException that says what to do."""
+    if db is not None and config is not None:
+        raise click.ClickException("pass either --db or --config, not both")
+    if config is not None:
+        try:
+            db = load_config(config).audit_path
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+    path = db or DEFAULT_DB
+    if not path.is_file():
+        raise click.ClickException(
+            f"no audit database at {path}: start the agent with medic run, or pass --db"
+        )
+    try:
+        conn = q.connect_readonly(path)
+        current = is_current(conn)
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"cannot read the audit database {path}: {exc}") from exc
+    if not current:
+        conn.close()
+        raise click.ClickException(
+            f"{path} is not a Medic audit database: pass --db with the agent's audit.db"
+        )
+    with closing(conn):
+        yield conn, path
+
+
+def _incident_id(conn: sqlite3.Connection, text: str, path: Path) -> str:
+    matches = q.match_incidents(conn, text)
+    if not matches:
+        raise click.ClickException(f"no incident {text!r} in {path}")
+    if len(matches) > 1:
+        raise click.ClickException(
+            f"incident {text!r} is ambiguous ({', '.join(matches)}): give more of the id"
+        )
+    return matches[0]
+
+
+def _query(
+    conn: sqlite3.Connection, path: Path, *, limit: int, order: str, **f: Any
+) -> q.AuditQuery:
+    incident = _incident_id(conn, f["incident"], path) if f["incident"] else None
+    return q.AuditQuery(
+        since=f["since"],
+        until=f["until"],
+        policy=f["policy"],
+        target=f["target"],
+        incident=incident,
+        kinds=tuple(f["kinds"]),
+        outcome=f["outcome"],
+        limit=limit,
+        order="asc" if order == "asc" else "desc",
+    )
+
+
+# -- rendering ---------------------------------------------------------------------
+
+
+def _when(text: str | None) -> str:
+    return "-" if not text else text[:19] + "Z"
+
+
+def _short_id(text: str | None) -> str:
+    return "" if not text else (text[:8] if len(text) > 12 else text)
+
+
+def _pairs(data: Any, sep: str = " ") -> str:
+    if not isinstance(data, dict):
+        return "" if data is None else json.dumps(data)
+    return sep.join(
+        f"{k}={v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
+        for k, v in data.items()
+    )
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(headers: list[str], rows: list[list[str]], out: IO[str]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    for line in [headers, *rows]:
+        out.write("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+        out.write("\n")
+
+
+def _write(rows: Iterable[dict[str, Any]], fields: list[str], fmt: str, out: IO[str]) -> int:
+    """jsonl or csv, streamed; returns how many rows were written."""
+    count = 0
+    writer = csv.writer(out) if fmt == "csv" else None
+    if writer is not None:
+        writer.writerow(fields)
+    for row in rows:
+        count += 1
+        if writer is None:
+            out.write(json.dumps({k: row[k] for k in fields}, ensure_ascii=False) + "\n")
+            continue
+        writer.writerow([_cell(row[k]) for k in fields])
+    return count
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell: text as is, None empty, anything else (JSON columns) as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+# -- commands ----------------------------------------------------------------------
+
+
+@click.group("audit")
 def command() -> None:
-    """(not yet written)"""
-    raise click.ClickException("not yet written")
+    """Read the audit log: what Medic saw, decided and did (no agent needed)."""
+
+
+@command.command("list")
+@_source
+@_filters
+@click.option("--limit", default=100, show_default=True, help="At most this many events.")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table")
+def list_cmd(db: Path | None, config: Path | None, limit: int, fmt: str, **filters: Any) -> None:
+    """Events, newest first, filtered."""
+    with _database(db, config) as (conn, path):
+        events = q.list_events(conn, _query(conn, path, limit=limit, order="desc", **filters))
+    out = sys.stdout
+    if fmt != "table":
+        _write(events, EVENT_FIELDS, fmt, out)
+        return
+    if not events:
+        click.echo("no events match")
+        return
+    headers = ["TIME", "KIND", "POLICY", "TARGET", "INCIDENT", "OUTCOME", "SUMMARY"]
+    rows = [
+        [
+            _when(e["time"]),
+            e["kind"],
+            _cut(e["policy"] or "", 28),
+            _cut(e["target"] or "", 32),
+            _short_id(e["incident"]),
+            e["outcome"] or "",
+            _cut(_pairs(e["details"]) or _pairs(e["values"]), 80),
+        ]
+        for e in events
+    ]
+    _table(headers, rows, out)
+
+
+@command.command("show")
+@_source
+@click.argument("incident")
+def show_cmd(db: Path | None, config: Path | None, incident: str) -> None:
+    """One incident, the whole story: its header, then every event in time order."""
+    with _database(db, config) as (conn, path):
+        found = q.get_incident(conn, _incident_id(conn, incident, path))
+        assert found is not None
+        events = q.incident_events(conn, found["id"])
+    closed = _when(found["closed"])
+    if found["closed"]:
+        took = parse_iso(found["closed"]) - parse_iso(found["opened"])
+        closed += f" ({format_duration(took)} after it opened)"
+    click.echo(f"incident {found['id']}")
+    for label, value in (
+        ("policy", found["policy"]),
+        ("target", found["target"]),
+        ("host", found["host"]),
+        ("status", found["status"]),
+        ("escalated", "yes" if found["escalated"] else "no"),
+        ("opened", _when(found["opened"])),
+        ("closed", closed),
+    ):
+        click.echo(f"  {label:<10} {value if value is not None else '-'}")
+    click.echo("")
+    for e in events:
+        line = [_when(e["time"]), e["kind"]]
+        line += [f"{k}={e[k]}" for k in ("action", "outcome") if e[k]]
+        click.echo("  ".join(line))
+        if e["values"]:
+            click.echo(f"    values:  {_pairs(e['values'], '  ')}")
+        if e["details"]:
+            click.echo(f"    details: {_pairs(e['details'], '  ')}")
+
+
+@command.command("export")
+@_source
+@_filters
+@click.option("--limit", default=0, help="At most this many events (0: all).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File.")
+def export_cmd(
+    db: Path | None,
+    config: Path | None,
+    limit: int,
+    fmt: str,
+    output: Path | None,
+    **filters: Any,
+) -> None:
+    """Events, oldest first, with their hash columns, as jsonl or csv."""
+    with _database(db, config) as (conn, path):
+        rows = q.iter_events(conn, _query(conn, path, limit=limit, order="asc", **filters))
+        if output is None:
+            _write(rows, EVENT_FIELDS + HASH_FIELDS, fmt, sys.stdout)
+            return
+        with output.open("w", newline="", encoding="utf-8") as out:
+            count = _write(rows, EVENT_FIELDS + HASH_FIELDS, fmt, out)
+    click.echo(f"wrote {count} events to {output}", err=True)
+
+
+@command.command("verify")
+@_source
+def verify_cmd(db: Path | None, config: Path | None) -> None:
+    """Recompute the hash chain; exit 1 and name the first bad event if it is broken."""
+    with _database(db, config) as (conn, path):
+        ok, bad, count = q.verify_chain(conn)
+    if ok:
+        click.echo(f"ok: {count} events in {path}, hash chain intact")
+        return
+    click.echo(
+        f"broken: event {bad} in {path} does not match the hash chain (edited, inserted,"
+        " or an event before it deleted)"
+    )
+    raise click.exceptions.Exit(1)
+
+
+@command.command("incidents")
+@_source
+@click.option("--open", "open_only", is_flag=True, help="Only incidents not yet closed.")
+@click.option("--policy", help="Only this policy.")
+@click.option("--limit", default=100, show_default=True, help="At most this many.")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table")
+def incidents_cmd(
+    *,
+    db: Path | None,
+    config: Path | None,
+    open_only: bool,
+    policy: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
+    """Incidents, most recently opened first."""
+    with _database(db, config) as (conn, _):
+        found = q.list_incidents(conn, open_only=open_only, policy=policy, limit=limit)
+    out = sys.stdout
+    if fmt != "table":
+        _write(found, INCIDENT_FIELDS, fmt, out)
+        return
+    if not found:
+        click.echo("no incidents match")
+        return
+    rows = [[i["id"], i["policy"] or "", i["target"] or "", i["status"]] for i in found]
+    for row, i in zip(rows, found, strict=True):
+        row += ["yes" if i["escalated"] else "no", _when(i["opened"]), _when(i["closed"])]
+    _table([f.upper() for f in INCIDENT_FIELDS if f != "host"], rows, out)

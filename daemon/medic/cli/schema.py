@@ -1,9 +1,52 @@
-"""STUB: medic schema (being written)."""
+"""``medic schema``: print the JSON Schema editors use to check policy files.
+
+The schema is generated from the installed probes and actions, so it always matches
+what this agent accepts. Save it and point the editor at it with a modeline::
+
+    medic schema --output .medic/policy.schema.json
+    # yaml-language-server: $schema=../.medic/policy.schema.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
 
 import click
 
+from medic.config import SCHEMA as CONFIG_SCHEMA
+from medic.policy.schema import DRAFT, policy_file_schema
+
+
+def render(schema: dict[str, Any]) -> str:
+    """Stable text: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
 
 @click.command("schema")
-def command() -> None:
-    """(not yet written)"""
-    raise click.ClickException("not yet written")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file (its directory is created) instead of standard output.",
+)
+@click.option(
+    "--config",
+    "config",
+    is_flag=True,
+    help="Print the agent config (medic.yaml) schema instead of the policy schema.",
+)
+def command(output: Path | None, config: bool) -> None:
+    """Print the policy file JSON Schema (Draft 2020-12), generated from the plugins."""
+    if config:
+        schema = {"$schema": DRAFT, "title": "Medic agent config", **CONFIG_SCHEMA}
+    else:
+        schema = policy_file_schema()
+    text = render(schema)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {output}", err=True)

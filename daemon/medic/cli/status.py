@@ -124,13 +124,18 @@ def rows(policies: list[dict[str, Any]], now: float) -> list[tuple[str, ...]]:
     return out
 
 
+def _count(n: Any, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def render_table(health: dict[str, Any], body: dict[str, Any], now: float) -> str:
     """The whole report: a headline, the aligned target table, the rejected files."""
     rejected = body.get("rejected") or []
     lines = [
         f"medic {health.get('version')} on {health.get('host')}, "
         f"up {format_duration(float(health.get('uptime_seconds', 0)))}: "
-        f"{health.get('policies')} policies, {len(rejected)} rejected files",
+        f"{_count(health.get('policies', 0), 'policy', 'policies')}, "
+        f"{_count(len(rejected), 'rejected file', 'rejected files')}",
         "",
     ]
     table = [COLUMNS, *rows(body.get("policies") or [], now)]

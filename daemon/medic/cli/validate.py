@@ -1,9 +1,71 @@
-"""STUB: medic validate (being written)."""
+"""``medic validate``: check policy files the way the agent will load them.
+
+Meant for CI and for the editor loop: every problem in every file is printed on its
+own line as ``file:line:column: policy 'name': message (hint: ...)``, then a summary;
+the exit status is 0 when everything would load and 1 when anything would not.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 
+from medic.config import load_config
+from medic.errors import ConfigError
+from medic.policy.loader import load_paths
+
+
+def _plural(count: int, word: str) -> str:
+    if count == 1:
+        return f"1 {word}"
+    return f"{count} {'policies' if word == 'policy' else word + 's'}"
+
 
 @click.command("validate")
-def command() -> None:
-    """(not yet written)"""
-    raise click.ClickException("not yet written")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Agent config: check escalate.notify against its notifiers; its policy "
+    "paths are the default PATHS.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json prints a list of error objects.",
+)
+def command(paths: tuple[Path, ...], config_path: Path | None, output_format: str) -> None:
+    """Validate policy files and directories (default: policies).
+
+    Exit status 0 when every file is valid, 1 otherwise.
+    """
+    notifiers: set[str] | None = None
+    targets = list(paths)
+    if config_path is not None:
+        try:
+            config = load_config(config_path)
+        except ConfigError as exc:
+            click.echo(str(exc), err=True)
+            raise SystemExit(1) from exc
+        notifiers = set(config.notifiers)
+        targets = targets or list(config.policy_paths)
+    result = load_paths(targets or [Path("policies")], notifiers=notifiers)
+    errors = result.errors
+    if output_format == "json":
+        click.echo(json.dumps([e.to_dict() for e in errors], indent=2))
+    else:
+        for error in errors:
+            click.echo(str(error))
+        if errors:
+            bad = sum(1 for f in result.files if f.errors)
+            click.echo(f"{_plural(len(errors), 'error')} in {_plural(bad, 'file')}")
+        else:
+            policies, files = len(result.policies), len(result.files)
+            click.echo(f"ok: {_plural(policies, 'policy')} in {_plural(files, 'file')}")
+    raise SystemExit(1 if errors else 0)

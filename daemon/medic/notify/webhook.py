@@ -112,8 +112,14 @@ class WebhookNotifier(Notifier):
 
     def headers(self, notification: Notification, body: bytes) -> dict[str, str]:
         """Request headers for one delivery (signed when a secret is configured)."""
+        # Medic's own headers win over configured ones, whatever their case.
         headers = {
-            **self.extra_headers,
+            name: value
+            for name, value in self.extra_headers.items()
+            if name.lower() not in {"content-type", "user-agent"}
+            and not name.lower().startswith("x-medic-")
+        }
+        headers |= {
             "Content-Type": "application/json",
             "User-Agent": f"medic/{__version__}",
             "X-Medic-Event": notification.kind,

@@ -16,8 +16,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from medic.errors import Location, PolicyError
-from medic.policy.durations import PATTERN as DURATION_PATTERN
 from medic.policy.durations import HINT as DURATION_HINT
+from medic.policy.durations import PATTERN as DURATION_PATTERN
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import NAME_PATTERN, PERCENT_PATTERN
 from medic.policy.yamlpos import Document, JsonPath
@@ -55,10 +55,11 @@ def show(value: Any) -> str:
     return repr(value)
 
 
-def did_you_mean(word: str, choices: list[str]) -> str:
-    """``"; did you mean 'x'?"`` for the closest choice, or nothing."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+def choices(word: str, valid: list[str], what: str) -> str:
+    """``"; did you mean 'x'? valid keys: a, b"``; the guess only when one is close."""
+    close = difflib.get_close_matches(word, valid, n=1, cutoff=0.6)
+    guess = f"; did you mean {close[0]!r}? " if close else "; "
+    return f"{guess}{what}: {', '.join(valid) or '(none)'}"
 
 
 def policy_name(data: Any, path: JsonPath) -> str | None:
@@ -107,7 +108,8 @@ def error_at(
 
 
 def _translate(err: ValidationError, path: JsonPath, doc: Document, file: str) -> list[PolicyError]:
-    kind, value, schema = err.validator, err.instance, err.schema
+    kind, schema = err.validator, _schema_of(err)
+    value: Any = err.instance
     if kind == "additionalProperties" and isinstance(value, dict):
         valid = sorted(schema.get("properties", {}))
         return [
@@ -115,8 +117,7 @@ def _translate(err: ValidationError, path: JsonPath, doc: Document, file: str) -
                 doc,
                 file,
                 (*path, key),
-                f"unknown key {key!r} in {label(path)}{did_you_mean(key, valid)}; "
-                f"valid keys: {', '.join(valid)}",
+                f"unknown key {key!r} in {label(path)}{choices(key, valid, 'valid keys')}",
                 "check the spelling and the indentation",
                 key=True,
             )
@@ -125,8 +126,10 @@ def _translate(err: ValidationError, path: JsonPath, doc: Document, file: str) -
     if kind == "required" and isinstance(value, dict):
         where = "" if label(path) == "policy" else f" in {label(path)}"
         return [
-            error_at(doc, file, path, f"missing required key {key!r}{where}", _REQUIRED_HINTS.get(key))
-            for key in err.validator_value
+            error_at(
+                doc, file, path, f"missing required key {key!r}{where}", _REQUIRED_HINTS.get(key)
+            )
+            for key in _expected(err)
             if key not in value
         ]
     if kind in ("minProperties", "maxProperties") and len(path) == 4 and path[2] == "remediate":
@@ -137,50 +140,74 @@ def _translate(err: ValidationError, path: JsonPath, doc: Document, file: str) -
     return [error_at(doc, file, path, message, hint)]
 
 
+def _schema_of(err: ValidationError) -> dict[str, Any]:
+    return err.schema if isinstance(err.schema, dict) else {}
+
+
+def _expected(err: ValidationError) -> Any:
+    """The failing keyword's value in the schema (``minimum: 1`` -> 1)."""
+    return err.validator_value
+
+
 def _plain(err: ValidationError, path: JsonPath) -> tuple[str, str | None]:
     """Message and hint for errors about one value."""
-    kind, value, schema, expected = err.validator, err.instance, err.schema, err.validator_value
-    is_duration = schema.get("pattern") == DURATION_PATTERN
-    if is_duration and kind in ("pattern", "minimum", "type"):
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            return f"{show(value)} is not a duration: {DURATION_HINT}", None
-        try:
-            parse_duration(value)
-        except DurationError as exc:
-            return str(exc), None
+    kind, value, expected = err.validator, err.instance, _expected(err)
+    if _schema_of(err).get("pattern") == DURATION_PATTERN and kind in (
+        "pattern",
+        "minimum",
+        "type",
+    ):
+        return _duration(value), None
     if kind == "type":
         types = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
         hint = STEP_HINT if len(path) == 4 and path[2] == "remediate" else None
         return f"expected {wanted}, got {show(value)}", hint
-    if kind == "pattern" and expected == NAME_PATTERN:
-        return (
-            f"policy name {value!r} may use only lowercase letters, digits, '_', '.' and '-', "
-            "and must start with a letter or digit",
-            None,
-        )
-    if kind == "pattern" and expected == PERCENT_PATTERN:
-        return (
-            f"{value!r} is neither a count nor a percentage: "
-            "write an integer like 2 or a percentage like '20%'",
-            None,
-        )
     if kind == "pattern":
-        return f"{value!r} does not have the expected form {expected}", None
-    if kind in ("minimum", "exclusiveMinimum"):
-        word = "at least" if kind == "minimum" else "more than"
-        return f"expected {word} {expected}, got {show(value)}", None
-    if kind in ("maximum", "exclusiveMaximum"):
-        word = "at most" if kind == "maximum" else "less than"
-        return f"expected {word} {expected}, got {show(value)}", None
+        return _pattern(value, expected), None
+    if kind in _BOUNDS:
+        return f"expected {_BOUNDS[kind]} {expected}, got {show(value)}", None
     if kind == "const" and path == ("version",):
-        return f"unsupported version {show(value)}; this medic reads version 1", "write `version: 1`"
+        return (
+            f"unsupported version {show(value)}; this medic reads version 1",
+            "write `version: 1`",
+        )
     if kind == "const":
         return f"expected {show(expected)}, got {show(value)}", None
     if kind == "enum":
         return f"{show(value)} is not one of: {', '.join(str(v) for v in expected)}", None
     if kind == "minLength" and expected == 1:
         return "expected a non-empty string", None
-    if kind == "minItems" and expected == 1:
-        return "expected a list with at least one item", None
     return err.message, None
+
+
+_BOUNDS = {
+    "minimum": "at least",
+    "exclusiveMinimum": "more than",
+    "maximum": "at most",
+    "exclusiveMaximum": "less than",
+}
+
+
+def _duration(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return f"{show(value)} is not a duration: {DURATION_HINT}"
+    try:
+        parse_duration(value)
+    except DurationError as exc:
+        return str(exc)
+    return f"{show(value)} is not a duration: {DURATION_HINT}"
+
+
+def _pattern(value: Any, pattern: Any) -> str:
+    if pattern == NAME_PATTERN:
+        return (
+            f"policy name {value!r} may use only lowercase letters, digits, '_', '.' and '-', "
+            "and must start with a letter or digit"
+        )
+    if pattern == PERCENT_PATTERN:
+        return (
+            f"{value!r} is neither a count nor a percentage: "
+            "write an integer like 2 or a percentage like '20%'"
+        )
+    return f"{value!r} does not have the expected form {pattern}"

@@ -128,7 +128,12 @@ def action_step_schema(cls: type[Action]) -> dict[str, Any]:
 
 def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[str, Any]:
     limits = {
-        "max": {"type": "integer", "minimum": 1, "default": 3, "description": "Actions per window."},
+        "max": {
+            "type": "integer",
+            "minimum": 1,
+            "default": 3,
+            "description": "Actions per window.",
+        },
         "per": duration("The window that max counts actions in.", "1h"),
         "cooldown": duration("Quiet time after each action on a target.", "5m"),
         "max_targets": {

@@ -4,16 +4,17 @@ For one policy (already through the envelope schema): is the probe type register
 do its options fit that probe's schema and ``validate()``, do ``when:`` and
 ``clear_when:`` compile and name only fields the probe yields, is every remediation
 step a registered action with valid options, do ``escalate.notify`` names exist in the
-agent config. Every check tolerates malformed input (the envelope has already said
-what is wrong with it) and records what it learned in a :class:`PolicyCheck`, which
-the loader turns into a :class:`~medic.policy.model.Policy` when nothing failed.
+agent config. Every check tolerates malformed input (the envelope schema has already
+said what is wrong with it) and records what it learned in a :class:`PolicyCheck`,
+from which the loader builds a :class:`~medic.policy.model.Policy` when nothing failed.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -21,4 +22,217 @@ from jsonschema.exceptions import SchemaError
 
 from medic.actions.base import Action
 from medic.errors import ExpressionError, Location, PolicyError
-from medic.policy.durations import PERCENT_SIGN if False else DurationError, parse_duration  # noqa: F401
+from medic.policy.durations import DurationError, parse_duration
+from medic.policy.expr import Expression, compile_expression
+from medic.policy.messages import choices, error_at, schema_errors
+from medic.policy.schema import action_validator, probe_validator
+from medic.policy.yamlpos import Document, JsonPath
+from medic.probes.base import Probe
+from medic.registry import Registry
+
+SHARED_PROBE_KEYS = ("type", "every", "timeout")
+_PLUGIN_BUG = "this is a bug in the plugin that provides it"
+
+
+@dataclass
+class PolicyCheck:
+    """What stage 3 learned about one policy: its classes, compiled conditions, problems."""
+
+    probe_cls: type[Probe] | None = None
+    when: Expression | None = None
+    clear_when: Expression | None = None
+    step_classes: dict[int, type[Action]] = field(default_factory=dict)
+    errors: list[PolicyError] = field(default_factory=list)
+
+
+class PolicyChecker:
+    """Runs every stage-3 check on ``policies[index]`` of a parsed file."""
+
+    def __init__(
+        self,
+        doc: Document,
+        file: str,
+        index: int,
+        *,
+        probe_registry: Registry[type[Probe]],
+        action_registry: Registry[type[Action]],
+        notifiers: Collection[str] | None,
+    ) -> None:
+        self.doc, self.file = doc, file
+        self.base: JsonPath = ("policies", index)
+        self.raw: Mapping[str, Any] = doc.data["policies"][index]
+        self.probes, self.actions, self.notifiers = probe_registry, action_registry, notifiers
+        self.result = PolicyCheck()
+
+    def run(self) -> PolicyCheck:
+        self._probe()
+        for key in ("when", "clear_when"):
+            self._condition(key)
+        self._steps()
+        self._limits()
+        self._notify()
+        return self.result
+
+    def _error(self, path: JsonPath, message: str, hint: str | None = None, **kw: Any) -> None:
+        self.result.errors.append(error_at(self.doc, self.file, path, message, hint, **kw))
+
+    def _positive(self, container: Any, key: str, path: JsonPath) -> None:
+        """A duration that must be more than zero (schema already checked its form)."""
+        if not isinstance(container, dict) or key not in container:
+            return
+        try:
+            seconds = parse_duration(container[key])
+        except (DurationError, AttributeError, TypeError):
+            return
+        if seconds == 0:
+            self._error((*path, key), f"{key} must be more than 0", "like 500ms, 10s or 1m")
+
+    def _options(
+        self, validator: Callable[[], Draft202012Validator], options: Any, path: JsonPath
+    ) -> bool:
+        """Check ``options`` against a plugin's compiled schema; True when they fit."""
+        try:
+            compiled = validator()
+        except SchemaError as exc:
+            self._error(path, f"its options schema is broken: {exc.message}", _PLUGIN_BUG)
+            return False
+        errors = schema_errors(compiled, options, path, self.doc, self.file)
+        self.result.errors.extend(errors)
+        return not errors
+
+    def _plugin_validate(
+        self, what: str, check: Callable[[Mapping[str, Any]], list[str]], options: Any, at: JsonPath
+    ) -> None:
+        try:
+            problems = check(options)
+        except Exception as exc:  # a plugin's bug must not crash loading
+            self._error(at, f"{what} could not check its options: {exc!r}", _PLUGIN_BUG, key=True)
+            return
+        for problem in problems:
+            self._error(at, f"{what}: {problem}", key=True)
+
+    def _probe(self) -> None:
+        probe = self.raw.get("probe")
+        if not isinstance(probe, dict) or not isinstance(probe.get("type"), str):
+            return
+        path = (*self.base, "probe")
+        kind = probe["type"]
+        cls = self.probes.get(kind)
+        if cls is None:
+            names = self.probes.names()
+            self._error(
+                (*path, "type"),
+                f"unknown probe type {kind!r}{choices(kind, names, 'valid types')}",
+            )
+            return
+        self.result.probe_cls = cls
+        for key in ("every", "timeout"):
+            self._positive(probe, key, path)
+        options = {k: v for k, v in probe.items() if k not in ("every", "timeout")}
+        if self._options(partial(probe_validator, cls), options, path):
+            own = {k: v for k, v in probe.items() if k not in SHARED_PROBE_KEYS}
+            self._plugin_validate(f"probe {kind!r}", cls.validate, own, path)
+
+    def _condition(self, key: str) -> None:
+        text = self.raw.get(key)
+        if not isinstance(text, str) or not text:
+            return  # the envelope schema has reported it
+        path = (*self.base, key)
+        where = self.doc.locate(path)
+        start = self.doc.text_columns.get(path)
+        try:
+            expression = compile_expression(text)
+        except ExpressionError as exc:
+            column = exc.column or 1
+            column = start + column - 1 if start is not None else column
+            self._at(where.line, column, f"bad condition in {key}: {_plain(exc)}", exc.hint)
+            return
+        except RecursionError:
+            self._error(path, f"the condition in {key} is nested too deeply", "simplify it")
+            return
+        setattr(self.result, key, expression)
+        cls = self.result.probe_cls
+        if cls is None or cls.dynamic_fields:
+            return
+        fields = sorted(cls.field_names())
+        for name in sorted(expression.names - set(fields)):
+            found = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text)
+            column = start + found.start() if start is not None and found else where.column
+            self._at(
+                where.line,
+                column,
+                f"field {name!r} is not yielded by probe {cls.type_name!r}"
+                f"{choices(name, fields, 'fields')}",
+                f"`medic probe {cls.type_name}` runs the probe once and prints its fields",
+            )
+
+    def _at(self, line: int, column: int, message: str, hint: str | None) -> None:
+        name = self.raw.get("name")
+        self.result.errors.append(
+            PolicyError(
+                message,
+                location=Location(self.file, line, column),
+                policy=name if isinstance(name, str) else None,
+                hint=hint,
+            )
+        )
+
+    def _steps(self) -> None:
+        steps = self.raw.get("remediate")
+        if not isinstance(steps, list):
+            return
+        names = self.actions.names()
+        for index, item in enumerate(steps):
+            if not isinstance(item, dict) or len(item) != 1:
+                continue  # the envelope schema has reported it
+            ((kind, options),) = item.items()
+            path = (*self.base, "remediate", index, kind)
+            cls = self.actions.get(kind)
+            if cls is None:
+                self._error(
+                    path,
+                    f"unknown action type {kind!r}{choices(kind, names, 'valid types')}",
+                    key=True,
+                )
+                continue
+            self.result.step_classes[index] = cls
+            options = {} if options is None else options
+            self._positive(options, "timeout", path)
+            if self._options(partial(action_validator, cls), options, path):
+                own = {k: v for k, v in options.items() if k != "timeout"}
+                self._plugin_validate(f"action {kind!r}", cls.validate, own, path)
+
+    def _limits(self) -> None:
+        limits = self.raw.get("limits")
+        share = limits.get("max_targets") if isinstance(limits, dict) else None
+        if isinstance(share, str) and share.endswith("%"):
+            try:
+                percent = float(share[:-1])
+            except ValueError:
+                return
+            if not 0 < percent <= 100:
+                self._error(
+                    (*self.base, "limits", "max_targets"),
+                    f"max_targets {share!r} is not a share of the targets",
+                    "write a percentage from 1% to 100%, or a count",
+                )
+
+    def _notify(self) -> None:
+        escalate = self.raw.get("escalate")
+        names = escalate.get("notify") if isinstance(escalate, dict) else None
+        if self.notifiers is None or not isinstance(names, list):
+            return
+        known = sorted(self.notifiers)
+        for index, name in enumerate(names):
+            if isinstance(name, str) and name not in self.notifiers:
+                self._error(
+                    (*self.base, "escalate", "notify", index),
+                    f"unknown notifier {name!r}"
+                    f"{choices(name, known, 'notifiers in the agent config')}",
+                    "add it under `notifiers:` in the agent config, or fix the name",
+                )
+
+
+def _plain(exc: ExpressionError) -> str:
+    """The message without its own "at column N": the error's location carries it."""
+    return re.sub(rf" at column {exc.column}(?!\d)", "", exc.message, count=1)

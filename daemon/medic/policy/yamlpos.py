@@ -109,13 +109,16 @@ class _Builder:
         if isinstance(node, ScalarNode):
             return self._scalar(node, path)
         if id(node) in self.active:
-            raise _Problem("an alias refers to the mapping or list that contains it", node.start_mark)
+            raise _Problem(
+                "an alias refers to the mapping or list that contains it", node.start_mark
+            )
         self.active.add(id(node))
         try:
             if isinstance(node, SequenceNode):
                 return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
             out: dict[str, Any] = {}
-            self._fill(node, path, out, merged=False)
+            if isinstance(node, MappingNode):
+                self._fill(node, path, out, merged=False)
             return out
         finally:
             self.active.discard(id(node))
@@ -142,7 +145,9 @@ class _Builder:
                 self.doc.text_columns[path] = start.column + 2
         return value
 
-    def _fill(self, node: MappingNode, path: JsonPath, out: dict[str, Any], *, merged: bool) -> None:
+    def _fill(
+        self, node: MappingNode, path: JsonPath, out: dict[str, Any], *, merged: bool
+    ) -> None:
         """Add ``node``'s entries to ``out``; merged (``<<``) entries never override."""
         merges: list[Node] = []
         seen: dict[str, Position] = {}

@@ -165,6 +165,10 @@ def open_container_events(since: int | None) -> EventStream:
     return _EngineEvents(since)
 
 
+class _Ended:
+    """Handed over when the follower's thread ends: the event generator returns."""
+
+
 class EventFollower:
     """Follows an event stream in a thread and hands the events to the event loop.
 
@@ -190,28 +194,32 @@ class EventFollower:
         self._thread: threading.Thread | None = None
 
     async def events(self) -> AsyncIterator[dict[str, Any] | None]:
-        """Events as they come; ``None`` after each reconnect. Stops when closed."""
+        """Events as they come; ``None`` after each reconnect. Ends once stopped."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        queue: asyncio.Queue[dict[str, Any] | _Ended | None] = asyncio.Queue()
 
-        def hand(item: dict[str, Any] | None) -> bool:
+        def hand(item: dict[str, Any] | _Ended | None) -> bool:
             try:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
             except RuntimeError:  # the loop is closed: nobody is listening any more
                 return False
             return True
 
-        self._thread = threading.Thread(
-            target=self._follow, args=(hand,), name="medic-docker-events", daemon=True
-        )
+        def follow() -> None:
+            try:
+                self._follow(hand)
+            finally:
+                hand(_Ended())
+
+        self._thread = threading.Thread(target=follow, name="medic-docker-events", daemon=True)
         self._thread.start()
         try:
-            while True:
-                yield await queue.get()
+            while not isinstance(item := await queue.get(), _Ended):
+                yield item
         finally:
             self.stop()
 
-    def _follow(self, hand: Callable[[dict[str, Any] | None], bool]) -> None:
+    def _follow(self, hand: Callable[[dict[str, Any] | _Ended | None], bool]) -> None:
         delay = self.min_backoff
         since: int | None = None
         connected_before = False

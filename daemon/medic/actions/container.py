@@ -1,0 +1,288 @@
+"""Container actions: restart, start, stop, kill, or run a command in the target container.
+
+Every one acts on the container named by the target (``ctx.target``, as the container
+probes name their targets), and every one looks at that container again first: it
+refuses to act on the container Medic itself runs in, and on a container labelled
+``medic.ignore=true`` (labels may have changed since the measurement). The engine is
+reached through :mod:`medic.probes.docker_client`; its blocking calls run in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from docker.errors import APIError, NotFound
+
+from medic.actions.base import Action, ActionContext, ActionResult, actions
+from medic.errors import ActionError
+from medic.policy.durations import DurationError, format_duration, parse_duration
+from medic.policy.schema import duration
+from medic.probes.container_select import IGNORE_LABEL, is_true
+from medic.probes.docker_client import (
+    ENGINE_ERRORS,
+    HINT,
+    is_own_container,
+    shared_client,
+    unreachable,
+)
+
+SIGNALS = ("HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM", "WINCH")
+_STOP_TIMEOUT = duration("Seconds the container gets to stop before it is killed.", "10s")
+
+
+def refusal(container: Any, target: str) -> str | None:
+    """Why Medic must not touch this container, or None."""
+    if is_own_container(str(container.id)):
+        return f"refused to act on container {target}: it is the container Medic runs in"
+    if is_true((container.labels or {}).get(IGNORE_LABEL)):
+        return f"refused to act on container {target}: it is labelled {IGNORE_LABEL}=true"
+    return None
+
+
+def signal_name(value: str | int) -> str:
+    """``KILL``, ``SIGKILL`` -> ``SIGKILL``; numbers stay numbers."""
+    if isinstance(value, int):
+        return str(value)
+    return "SIG" + value.upper().removeprefix("SIG")
+
+
+class ContainerAction(Action):
+    """What every container action shares: find the target, refuse, act, report."""
+
+    verb: ClassVar[str] = "act on"
+
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        try:
+            client = await shared_client()
+            container = await asyncio.to_thread(client.containers.get, ctx.target)
+        except NotFound:
+            return ActionResult(False, f"no container named {ctx.target}")
+        except ENGINE_ERRORS as exc:
+            raise ActionError(unreachable(exc), hint=HINT) from exc
+        # The engine also resolves id prefixes: insist on the name.
+        if container.name != ctx.target:
+            return ActionResult(False, f"no container named {ctx.target}")
+        details: dict[str, Any] = {"container_id": container.short_id}
+        if (why := refusal(container, ctx.target)) is not None:
+            return ActionResult(False, why, details)
+        details["status_before"] = container.status
+        try:
+            return await self.act(container, ctx, details)
+        except NotFound:
+            return ActionResult(False, f"container {ctx.target} is gone", details)
+        except APIError as exc:
+            reason = exc.explanation or str(exc)
+            return ActionResult(
+                False, f"could not {self.verb} container {ctx.target}: {reason}", details
+            )
+        except ENGINE_ERRORS as exc:
+            raise ActionError(unreachable(exc), hint=HINT) from exc
+
+    async def act(
+        self, container: Any, ctx: ActionContext, details: dict[str, Any]
+    ) -> ActionResult:
+        """Do the one thing this action does; engine errors are reported by :meth:`run`."""
+        raise NotImplementedError
+
+    @staticmethod
+    async def settled(container: Any, details: dict[str, Any]) -> str:
+        """Re-read the container's state into ``details`` and return its status."""
+        await asyncio.to_thread(container.reload)
+        details["status_after"] = container.status
+        return str(container.status)
+
+
+class StopTimeoutMixin:
+    """The ``stop_timeout`` option, shared by restart and stop."""
+
+    options: Mapping[str, Any]
+
+    @property
+    def stop_timeout(self) -> float:
+        return parse_duration(self.options.get("stop_timeout", 10))
+
+    @property
+    def engine_stop_timeout(self) -> int:
+        return math.ceil(self.stop_timeout)
+
+    @classmethod
+    def validate(cls, options: Mapping[str, Any]) -> list[str]:
+        try:
+            stop = parse_duration(options.get("stop_timeout", 10))
+            step = parse_duration(options["timeout"]) if "timeout" in options else None
+        except DurationError:
+            return []  # the schema reports malformed durations
+        if step is not None and step <= stop:
+            return [
+                f"timeout ({format_duration(step)}) must be longer than stop_timeout "
+                f"({format_duration(stop)}), or Medic gives up while the engine still stops it"
+            ]
+        return []
+
+
+@actions.register("container.restart")
+class RestartAction(StopTimeoutMixin, ContainerAction):
+    """Restart the target container (stop, with ``stop_timeout`` to exit, then start).
+
+    ```yaml
+    version: 1
+    policies:
+      - name: web-memory-leak
+        description: Restart the web container when it holds more than 90% of its limit.
+        probe: {type: container, name: web, every: 15s}
+        when: memory_percent > 90
+        for: 2m
+        remediate:
+          - container.restart: {stop_timeout: 10, timeout: 60s}
+        verify: {after: 30s}
+        limits: {max: 3, per: 1h, cooldown: 5m}
+    ```
+    """
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"stop_timeout": _STOP_TIMEOUT},
+        "additionalProperties": False,
+    }
+    verb = "restart"
+
+    def describe(self, ctx: ActionContext) -> str:
+        stop = format_duration(self.stop_timeout)
+        return f"would restart container {ctx.target} (stop timeout {stop})"
+
+    async def act(
+        self, container: Any, ctx: ActionContext, details: dict[str, Any]
+    ) -> ActionResult:
+        await asyncio.to_thread(container.restart, timeout=self.engine_stop_timeout)
+        status = await self.settled(container, details)
+        details["started_at"] = container.attrs.get("State", {}).get("StartedAt")
+        if status != "running":
+            return ActionResult(False, f"container {ctx.target} is {status} after restart", details)
+        return ActionResult(True, f"restarted container {ctx.target}", details)
+
+
+@actions.register("container.start")
+class StartAction(ContainerAction):
+    """Start the target container when it is not running (a running one is left alone).
+
+    ```yaml
+    version: 1
+    policies:
+      - name: worker-stopped
+        description: Start any opted-in container that exited.
+        probe: {type: container, opt_in_label: true, every: 30s}
+        when: not running
+        remediate:
+          - container.start: {timeout: 30s}
+        verify: {after: 10s}
+        limits: {max: 3, per: 1h, cooldown: 2m, max_targets: 2}
+    ```
+    """
+
+    verb = "start"
+
+    def describe(self, ctx: ActionContext) -> str:
+        return f"would start container {ctx.target}"
+
+    async def act(
+        self, container: Any, ctx: ActionContext, details: dict[str, Any]
+    ) -> ActionResult:
+        if container.status == "running":
+            details["status_after"] = "running"
+            return ActionResult(True, f"container {ctx.target} was already running", details)
+        await asyncio.to_thread(container.start)
+        status = await self.settled(container, details)
+        if status != "running":
+            return ActionResult(False, f"container {ctx.target} is {status} after start", details)
+        return ActionResult(True, f"started container {ctx.target}", details)
+
+
+@actions.register("container.stop")
+class StopAction(StopTimeoutMixin, ContainerAction):
+    """Stop the target container: SIGTERM (or its stop signal), SIGKILL after ``stop_timeout``.
+
+    ```yaml
+    version: 1
+    policies:
+      - name: batch-runaway
+        description: Stop the batch container when it has used all its CPU for 10 minutes.
+        probe: {type: container, labels: {app: batch}, every: 30s}
+        when: cpu_percent > 95
+        for: 10m
+        remediate:
+          - container.stop: {stop_timeout: 30s, timeout: 1m}
+        limits: {max: 1, per: 1d}
+    ```
+    """
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"stop_timeout": _STOP_TIMEOUT},
+        "additionalProperties": False,
+    }
+    verb = "stop"
+
+    def describe(self, ctx: ActionContext) -> str:
+        stop = format_duration(self.stop_timeout)
+        return f"would stop container {ctx.target} (stop timeout {stop})"
+
+    async def act(
+        self, container: Any, ctx: ActionContext, details: dict[str, Any]
+    ) -> ActionResult:
+        await asyncio.to_thread(container.stop, timeout=self.engine_stop_timeout)
+        status = await self.settled(container, details)
+        if status == "running":
+            return ActionResult(False, f"container {ctx.target} is still running", details)
+        return ActionResult(True, f"stopped container {ctx.target}", details)
+
+
+@actions.register("container.kill")
+class KillAction(ContainerAction):
+    """Send a signal to the target container's main process (default KILL).
+
+    ```yaml
+    version: 1
+    policies:
+      - name: proxy-reload-on-errors
+        description: Ask the proxy to reload its configuration when upstream errors pile up.
+        probe: {type: container.logs, name: proxy, pattern: "upstream timed out", window: 5m}
+        when: matches > 50
+        remediate:
+          - container.kill: {signal: HUP, timeout: 10s}
+        verify: {after: 5m}
+        limits: {max: 2, per: 1h, cooldown: 10m}
+    ```
+    """
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "signal": {
+                "type": ["string", "integer"],
+                "if": {"type": "string"},
+                "then": {"enum": [*SIGNALS, *(f"SIG{n}" for n in SIGNALS)]},
+                "else": {"minimum": 1, "maximum": 64},
+                "description": f"{', '.join(SIGNALS)} (default KILL), or a number.",
+            },
+        },
+        "additionalProperties": False,
+    }
+    verb = "kill"
+
+    @property
+    def signal(self) -> str:
+        return signal_name(self.options.get("signal", "KILL"))
+
+    def describe(self, ctx: ActionContext) -> str:
+        return f"would send {self.signal} to container {ctx.target}"
+
+    async def act(
+        self, container: Any, ctx: ActionContext, details: dict[str, Any]
+    ) -> ActionResult:
+        details["signal"] = self.signal
+        await asyncio.to_thread(container.kill, signal=self.signal)
+        await self.settled(container, details)
+        return ActionResult(True, f"sent {self.signal} to container {ctx.target}", details)

@@ -1,0 +1,262 @@
+"""The ``container`` probe: state, health and resource use of Docker containers.
+
+A measurement lists the selected containers once, then inspects them and reads one
+stats sample per running one, concurrently in threads. ``watch()`` follows the engine's
+event stream so a container that dies, is OOM-killed or turns unhealthy is evaluated
+at once; polling stays the source of truth for anything the stream missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+
+import structlog
+from docker.errors import NotFound
+from docker.utils import version_lt
+
+from medic.clock import parse_iso
+from medic.errors import ProbeError
+from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.container_select import (
+    SELECTION_PROPERTIES,
+    Selection,
+    select_containers,
+    validate_selection,
+)
+from medic.probes.docker_client import (
+    ENGINE_ERRORS,
+    HINT,
+    EventFollower,
+    open_container_events,
+    shared_client,
+    unreachable,
+)
+
+log = structlog.get_logger(__name__)
+
+# Engine events that change what a measurement would say.
+WATCHED_ACTIONS = frozenset({"die", "oom", "kill", "stop", "start", "restart", "health_status"})
+# Event attributes that are not labels (Docker merges labels into the attributes).
+_EVENT_ATTRIBUTES = frozenset({"name", "image", "exitCode", "signal", "execID"})
+STATS_CONCURRENCY = 8
+
+
+def cpu_percent(
+    total: int, system: int, previous: tuple[int, int] | None, cpus: int
+) -> float | None:
+    """Share of the host's CPUs used between two samples, 100 per CPU (like ``docker stats``)."""
+    if previous is None:
+        return None
+    cpu_delta, system_delta = total - previous[0], system - previous[1]
+    if cpu_delta < 0 or system_delta <= 0:  # restarted container, or no time passed
+        return None
+    return round(cpu_delta / system_delta * max(cpus, 1) * 100.0, 2)
+
+
+def memory_used(stats: Mapping[str, Any]) -> int | None:
+    """Bytes in use without the reclaimable page cache (what ``docker stats`` shows)."""
+    memory = stats.get("memory_stats") or {}
+    usage = memory.get("usage")
+    if usage is None:
+        return None
+    detail = memory.get("stats") or {}
+    cache = detail.get("total_inactive_file", detail.get("inactive_file", 0))
+    return int(usage - cache) if cache < usage else int(usage)
+
+
+@probes.register("container")
+class ContainerProbe(Probe):
+    """State, health and memory/CPU use of Docker containers, reacting to engine events.
+
+    Select containers by ``name``, ``id``, ``labels``, ``compose`` project/service, or
+    ``opt_in_label`` (every container labelled ``medic.enable=true``). Stopped
+    containers stay targets (``all: true``) so a dead one can be started again;
+    containers labelled ``medic.ignore=true`` and Medic's own container never are.
+
+    ```yaml
+    version: 1
+    policies:
+      - name: web-down
+        description: Start the web container again when it stopped.
+        probe: {type: container, name: web, every: 30s}
+        when: not running
+        remediate:
+          - container.start: {timeout: 30s}
+        verify: {after: 10s}
+        limits: {max: 3, per: 1h, cooldown: 1m}
+    ```
+    """
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": SELECTION_PROPERTIES,
+        "additionalProperties": False,
+    }
+    fields: ClassVar[tuple[Field, ...]] = (
+        Field("running", "boolean", "The container is running."),
+        Field("status", "string", "created, running, paused, restarting, exited or dead."),
+        Field("health", "string", "healthy, unhealthy, starting, or none without HEALTHCHECK."),
+        Field("exit_code", "number", "Exit code of the last run (0 while running)."),
+        Field("oom_killed", "boolean", "The last run ended because it ran out of memory."),
+        Field("restart_count", "number", "Restarts done by the engine's restart policy."),
+        Field("uptime", "number", "Seconds since it started; null when not running.", "s"),
+        Field("memory_bytes", "number", "Memory in use, page cache excluded.", "bytes"),
+        Field(
+            "memory_limit_bytes", "number", "Its memory limit (the host's memory if none).", "bytes"
+        ),
+        Field("memory_percent", "number", "memory_bytes as a share of the limit.", "%"),
+        Field("cpu_percent", "number", "CPU since the last run, 100 per core; null at first.", "%"),
+        Field("pids", "number", "Processes and threads in the container."),
+        Field("image", "string", "The image it was created from."),
+        Field("id", "string", "Short container id (12 characters)."),
+    )
+    default_every = 15.0
+    default_timeout = 10.0
+    watches = True
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__(options)
+        self.selection = Selection.from_options(options)
+        self._cpu: dict[str, tuple[int, int]] = {}
+        self._followers: set[EventFollower] = set()
+
+    @classmethod
+    def validate(cls, options: Mapping[str, Any]) -> list[str]:
+        return validate_selection(options)
+
+    async def measure(self) -> Measurement:
+        try:
+            client = await shared_client()
+            summaries = await select_containers(client, self.selection)
+        except ENGINE_ERRORS as exc:
+            raise ProbeError(unreachable(exc), hint=HINT) from exc
+        limit = asyncio.Semaphore(STATS_CONCURRENCY)
+        results = await asyncio.gather(
+            *(self._measure_one(client, s["Id"], limit) for s in summaries)
+        )
+        seen = {s["Id"] for s in summaries}
+        self._cpu = {cid: sample for cid, sample in self._cpu.items() if cid in seen}
+        return {name: fields for name, fields in results if name is not None}
+
+    async def _measure_one(
+        self, client: Any, container_id: str, limit: asyncio.Semaphore
+    ) -> tuple[str | None, dict[str, Any]]:
+        try:
+            info = await asyncio.to_thread(client.api.inspect_container, container_id)
+        except NotFound:  # removed since the listing: no longer a target
+            return None, {}
+        except ENGINE_ERRORS as exc:
+            raise ProbeError(unreachable(exc), hint=HINT) from exc
+        fields = self._state_fields(info)
+        if fields["running"]:
+            async with limit:
+                stats = await self._stats(client, container_id)
+            fields.update(self._usage_fields(container_id, stats))
+        else:
+            self._cpu.pop(container_id, None)
+        return str(info.get("Name", "")).lstrip("/"), fields
+
+    @staticmethod
+    def _state_fields(info: Mapping[str, Any]) -> dict[str, Any]:
+        state = info.get("State") or {}
+        running = bool(state.get("Running"))
+        uptime = None
+        if running and state.get("StartedAt"):
+            uptime = round(max(0.0, time.time() - parse_iso(state["StartedAt"])), 3)
+        return {
+            "running": running,
+            "status": state.get("Status", "unknown"),
+            "health": (state.get("Health") or {}).get("Status", "none"),
+            "exit_code": state.get("ExitCode"),
+            "oom_killed": bool(state.get("OOMKilled")),
+            "restart_count": info.get("RestartCount", 0),
+            "uptime": uptime,
+            "memory_bytes": None,
+            "memory_limit_bytes": None,
+            "memory_percent": None,
+            "cpu_percent": None,
+            "pids": None,
+            "image": (info.get("Config") or {}).get("Image"),
+            "id": str(info.get("Id", ""))[:12],
+        }
+
+    @staticmethod
+    async def _stats(client: Any, container_id: str) -> Mapping[str, Any]:
+        """One stats sample; empty when the container stopped meanwhile."""
+        api = client.api
+        # One-shot (API 1.41+) answers at once instead of waiting for a second sample.
+        one_shot = None if version_lt(api.api_version, "1.41") else True
+        try:
+            result: Mapping[str, Any] = await asyncio.to_thread(
+                api.stats, container_id, stream=False, one_shot=one_shot
+            )
+        except NotFound:
+            return {}
+        except ENGINE_ERRORS as exc:
+            raise ProbeError(unreachable(exc), hint=HINT) from exc
+        return result
+
+    def _usage_fields(self, container_id: str, stats: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        used = memory_used(stats)
+        limit = (stats.get("memory_stats") or {}).get("limit")
+        out["memory_bytes"] = used
+        out["memory_limit_bytes"] = limit
+        if used is not None and limit:
+            out["memory_percent"] = round(used / limit * 100.0, 2)
+        out["pids"] = (stats.get("pids_stats") or {}).get("current")
+        cpu = stats.get("cpu_stats") or {}
+        total = (cpu.get("cpu_usage") or {}).get("total_usage")
+        system = cpu.get("system_cpu_usage")
+        if total is None or system is None:
+            return out
+        cpus = cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or [])
+        pre = stats.get("precpu_stats") or {}
+        pre_total = (pre.get("cpu_usage") or {}).get("total_usage")
+        pre_system = pre.get("system_cpu_usage")
+        previous = self._cpu.get(container_id)
+        if pre_system and pre_total is not None:  # a two-sample read carries its own
+            previous = (pre_total, pre_system)
+        out["cpu_percent"] = cpu_percent(total, system, previous, cpus)
+        self._cpu[container_id] = (total, system)
+        return out
+
+    def wants(self, event: Mapping[str, Any]) -> str | None:
+        """The target an engine event is about, when it matters to this probe."""
+        action = str(event.get("Action") or event.get("status") or "")
+        if action.split(":", 1)[0].strip() not in WATCHED_ACTIONS:
+            return None
+        actor = event.get("Actor") or {}
+        attributes: Mapping[str, str] = actor.get("Attributes") or {}
+        name = attributes.get("name")
+        container_id = str(actor.get("ID") or event.get("id") or "")
+        labels = {k: v for k, v in attributes.items() if k not in _EVENT_ATTRIBUTES}
+        if not name or not self.selection.matches(name, container_id, labels):
+            return None
+        return name
+
+    async def watch(self) -> AsyncIterator[str | None]:
+        follower = EventFollower(open_container_events)
+        self._followers.add(follower)
+        try:
+            async for event in follower.events():
+                if event is None:
+                    yield None
+                    continue
+                target = self.wants(event)
+                if target is not None:
+                    yield target
+        finally:
+            self._followers.discard(follower)
+            await follower.aclose()
+
+    async def close(self) -> None:
+        followers = list(self._followers)
+        self._followers.clear()
+        await asyncio.gather(*(f.aclose() for f in followers))
+
+
+__all__ = ["ContainerProbe", "cpu_percent", "memory_used"]

@@ -1,0 +1,198 @@
+"""The ``container.logs`` probe: count log lines matching a pattern in a recent window.
+
+It reads each selected container's log (stdout and stderr) since ``window`` ago and
+counts lines matching ``pattern``, streaming, so memory stays small whatever the log
+holds. At most ``MAX_BYTES`` are read per container and run: a container that logs more
+in the window is reported with ``truncated: true`` and counts from what was read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import structlog
+from docker.errors import APIError, NotFound
+
+from medic.errors import ProbeError
+from medic.policy.durations import DurationError, parse_duration
+from medic.policy.schema import duration
+from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.container_select import (
+    SELECTION_PROPERTIES,
+    Selection,
+    primary_name,
+    select_containers,
+    validate_selection,
+)
+from medic.probes.docker_client import ENGINE_ERRORS, HINT, shared_client, unreachable
+
+log = structlog.get_logger(__name__)
+
+MAX_BYTES = 8 * 1024 * 1024
+LAST_MATCH_CHARS = 500
+CONCURRENCY = 4
+
+
+@dataclass
+class LogCount:
+    """What one read of one container's log found."""
+
+    matches: int = 0
+    lines: int = 0
+    last_match: str | None = None
+    truncated: bool = False
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "matches": self.matches,
+            "lines": self.lines,
+            "last_match": self.last_match,
+            "truncated": self.truncated,
+        }
+
+
+def count_lines(chunks: Iterable[bytes], pattern: re.Pattern[str], max_bytes: int) -> LogCount:
+    """Count lines (and matching lines) in a stream of byte chunks, reading ``max_bytes``."""
+    found = LogCount()
+    pending = b""
+    read = 0
+
+    def take(raw: bytes) -> None:
+        line = raw.decode("utf-8", "replace").rstrip("\r")
+        found.lines += 1
+        if pattern.search(line):
+            found.matches += 1
+            found.last_match = line[:LAST_MATCH_CHARS]
+
+    for chunk in chunks:
+        if read + len(chunk) > max_bytes:
+            chunk = chunk[: max_bytes - read]  # noqa: PLW2901 - the cut is the point
+            found.truncated = True
+        read += len(chunk)
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for raw in complete:
+            take(raw)
+        if found.truncated:
+            return found  # a partial last line is not counted
+    if pending:
+        take(pending)
+    return found
+
+
+@probes.register("container.logs")
+class ContainerLogsProbe(Probe):
+    """Count recent log lines of Docker containers that match a regular expression.
+
+    Selects containers like the ``container`` probe (``name``, ``id``, ``labels``,
+    ``compose`` or ``opt_in_label``) and reads what each logged in the last ``window``
+    (default 1h). ``ignore_case`` (default true) makes ``pattern`` match either case.
+
+    ```yaml
+    version: 1
+    policies:
+      - name: api-database-errors
+        description: Restart the api container when it keeps losing its database.
+        probe:
+          type: container.logs
+          compose: {project: shop, service: api}
+          pattern: "database connection (lost|refused)"
+          window: 5m
+          every: 1m
+        when: matches >= 10
+        remediate:
+          - container.restart: {stop_timeout: 20, timeout: 60s}
+        verify: {after: 5m}
+        limits: {max: 2, per: 1h, cooldown: 15m}
+    ```
+    """
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            **SELECTION_PROPERTIES,
+            "pattern": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Regular expression (Python syntax) a line must contain.",
+            },
+            "window": duration("How far back to read the log.", "1h"),
+            "ignore_case": {
+                "type": "boolean",
+                "default": True,
+                "description": "Match letters in either case (default true).",
+            },
+        },
+        "required": ["pattern"],
+        "additionalProperties": False,
+    }
+    fields: ClassVar[tuple[Field, ...]] = (
+        Field("matches", "number", "Lines in the window that match pattern."),
+        Field("lines", "number", "Lines read in the window."),
+        Field("last_match", "string", "The last matching line (500 characters at most)."),
+        Field("truncated", "boolean", "The window held more than 8 MiB; counts are partial."),
+    )
+    default_every = 60.0
+    default_timeout = 20.0
+    max_bytes: int = MAX_BYTES
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__(options)
+        self.selection = Selection.from_options(options)
+        flags = re.IGNORECASE if options.get("ignore_case", True) else 0
+        self.pattern = re.compile(str(options["pattern"]), flags)
+        self.window = parse_duration(options.get("window", "1h"))
+
+    @classmethod
+    def validate(cls, options: Mapping[str, Any]) -> list[str]:
+        problems = validate_selection(options)
+        try:
+            re.compile(str(options.get("pattern", "")))
+        except re.error as exc:
+            problems.append(f"pattern is not a valid regular expression: {exc}")
+        try:
+            parse_duration(options.get("window", "1h"))
+        except DurationError as exc:
+            problems.append(f"window: {exc}")
+        return problems
+
+    async def measure(self) -> Measurement:
+        try:
+            client = await shared_client()
+            summaries = await select_containers(client, self.selection)
+        except ENGINE_ERRORS as exc:
+            raise ProbeError(unreachable(exc), hint=HINT) from exc
+        since = max(1.0, round(time.time() - self.window, 3))
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(summary: Mapping[str, Any]) -> tuple[str, LogCount | None]:
+            async with limit:
+                found = await asyncio.to_thread(self._read, client, summary["Id"], since)
+            return primary_name(summary), found
+
+        results = await asyncio.gather(*(one(s) for s in summaries))
+        return {name: found.fields() for name, found in results if found is not None}
+
+    def _read(self, client: Any, container_id: str, since: float) -> LogCount | None:
+        """Read and count one container's log (blocking: runs in a thread)."""
+        try:
+            stream = client.api.logs(
+                container_id, stdout=True, stderr=True, stream=True, follow=False,
+                since=since, timestamps=False,
+            )  # fmt: skip
+        except NotFound:
+            return None
+        except APIError as exc:  # e.g. a log driver that cannot be read back
+            log.warning("container_logs_unreadable", container=container_id[:12], error=str(exc))
+            return None
+        except ENGINE_ERRORS as exc:
+            raise ProbeError(unreachable(exc), hint=HINT) from exc
+        try:
+            return count_lines(stream, self.pattern, self.max_bytes)
+        finally:
+            stream.close()
