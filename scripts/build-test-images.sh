@@ -7,7 +7,7 @@
 set -euo pipefail
 
 IMAGE=medic-test/busybox:1
-APPLETS=(sh sleep httpd wget kill echo cat rm touch test ls ps true false printf head seq yes)
+APPLETS=(sh sleep httpd wget kill echo cat rm touch test ls ps id true false printf head seq yes)
 
 if docker image inspect "$IMAGE" >/dev/null 2>&1; then
     exit 0

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 MAX_OUTPUT = 16 * 1024
+# How long to keep reading output after the child exited (descendants may hold the pipe).
+OUTPUT_GRACE = 0.5
 
 
 @dataclass(frozen=True)
@@ -33,19 +35,46 @@ class CompletedRun:
         return not self.timed_out and self.exit_code == 0
 
 
-async def _read_capped(stream: asyncio.StreamReader | None, cap: int) -> tuple[bytes, bool]:
-    """Read a stream to its end, keeping at most ``cap`` bytes."""
-    if stream is None:
-        return b"", False
-    kept = bytearray()
-    truncated = False
-    while chunk := await stream.read(65536):
-        room = cap - len(kept)
-        if room > 0:
-            kept += chunk[:room]
-        if len(chunk) > room:
-            truncated = True
-    return bytes(kept), truncated
+class _Capture:
+    """Bytes read from one pipe, at most ``cap`` of them kept, readable at any moment."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.data = bytearray()
+        self.truncated = False
+
+    async def drain(self, stream: asyncio.StreamReader | None) -> None:
+        if stream is None:
+            return
+        while chunk := await stream.read(65536):
+            room = self.cap - len(self.data)
+            if room > 0:
+                self.data += chunk[:room]
+            if len(chunk) > room:
+                self.truncated = True
+
+
+async def _exited(pid: int, timeout: float) -> bool:
+    """True once process ``pid`` has exited (a pidfd becomes readable), False at the timeout.
+
+    asyncio's ``Process.wait()`` on Python 3.11 also waits for the pipes to close, which
+    a detached grandchild can hold open for ever; the pidfd says when the child itself ends.
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(pidfd, lambda: done.done() or done.set_result(None))
+    try:
+        await asyncio.wait_for(done, timeout)
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:
@@ -56,7 +85,7 @@ def _kill_group(proc: asyncio.subprocess.Process) -> None:
 async def run_process(
     argv: Sequence[str],
     *,
-    timeout: float,
+    timeout: float,  # noqa: ASYNC109 - the timeout must kill the process group, not just cancel
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
     max_output: int = MAX_OUTPUT,
@@ -73,21 +102,10 @@ async def run_process(
         cwd=cwd,
         start_new_session=True,
     )
-    readers = asyncio.gather(
-        _read_capped(proc.stdout, max_output), _read_capped(proc.stderr, max_output)
-    )
-    timed_out = False
+    stdout, stderr = _Capture(max_output), _Capture(max_output)
+    readers = asyncio.gather(stdout.drain(proc.stdout), stderr.drain(proc.stderr))
     try:
-        (out, out_cut), (err, err_cut) = await asyncio.wait_for(readers, timeout)
-        await asyncio.wait_for(proc.wait(), max(0.1, timeout - (time.monotonic() - start)))
-    except TimeoutError:
-        timed_out = True
-        _kill_group(proc)
-        readers.cancel()
-        out, err, out_cut, err_cut = b"", b"", False, False
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await readers
-        await proc.wait()
+        timed_out = not await _exited(proc.pid, timeout)
     except asyncio.CancelledError:
         _kill_group(proc)
         readers.cancel()
@@ -95,14 +113,28 @@ async def run_process(
             await readers
         await proc.wait()
         raise
-    # Anything the child left running in its group goes with it.
+    # Whatever the child left running in its process group goes with it.
     _kill_group(proc)
+    # A program it detached into a session of its own (setsid, a daemon) may still hold
+    # the pipes open: read what is there for a moment, never wait for its end-of-file.
+    cut_short = False
+    try:
+        await asyncio.wait_for(asyncio.shield(readers), OUTPUT_GRACE)
+    except TimeoutError:
+        cut_short = True
+        readers.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await readers
+        transport = getattr(proc, "_transport", None)  # no public way to let go of the pipes
+        if transport is not None:
+            transport.close()
+    await proc.wait()
     return CompletedRun(
         argv=tuple(argv),
         exit_code=None if timed_out else proc.returncode,
-        stdout=out.decode("utf-8", "replace"),
-        stderr=err.decode("utf-8", "replace"),
+        stdout=stdout.data.decode("utf-8", "replace"),
+        stderr=stderr.data.decode("utf-8", "replace"),
         timed_out=timed_out,
         duration=time.monotonic() - start,
-        truncated=out_cut or err_cut,
+        truncated=stdout.truncated or stderr.truncated or cut_short,
     )

@@ -58,7 +58,7 @@ EVENTS = [
     event(8, "agent.started", None, policy=None, target=None),
 ]
 
-INCIDENTS = [
+INCIDENTS: list[dict[str, Any]] = [
     {
         "id": "inc-2",
         "policy": "disk-full",
@@ -68,7 +68,7 @@ INCIDENTS = [
         "closed": None,
         "status": "open",
         "escalated": True,
-        "last_event": "action.failed",
+        "last_event": iso(T0 + 7),
     },
     {
         "id": "inc-1",
@@ -79,7 +79,7 @@ INCIDENTS = [
         "closed": iso(T0 + 5),
         "status": "healed",
         "escalated": False,
-        "last_event": "verify.healed",
+        "last_event": iso(T0 + 5),
     },
 ]
 

@@ -141,7 +141,9 @@ async def test_audit_time_bounds_accept_iso_and_durations(client: Client, view: 
     assert query.until == datetime(2030, 1, 1, tzinfo=UTC).timestamp()
     # An unencoded '+' arrives as a space; the offset is still honoured.
     await client.get("/api/v1/audit?since=2023-11-14T23:13:24+01:00")
-    assert view.audit.queries[-1].since == datetime(2023, 11, 14, 22, 13, 24, tzinfo=UTC).timestamp()
+    assert (
+        view.audit.queries[-1].since == datetime(2023, 11, 14, 22, 13, 24, tzinfo=UTC).timestamp()
+    )
 
 
 BAD_PARAMETERS = [
@@ -323,12 +325,6 @@ async def test_web_page_and_its_files_are_served(client: Client) -> None:
     assert script.status == 200
     assert "sessionStorage" in await script.text()
     assert (await client.get("/static/style.css")).status == 200
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.integration

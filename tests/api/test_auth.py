@@ -53,10 +53,15 @@ async def test_state_change_needs_the_right_token(new_view: Any, client_for: Any
     assert missing.headers["WWW-Authenticate"] == 'Bearer realm="medic"'
     error = await envelope(missing, 401)
     assert error["message"] == "this request needs a bearer token"
-    assert error["hint"] == "send the header 'Authorization: Bearer <token>' with the agent's API token"
+    assert (
+        error["hint"]
+        == "send the header 'Authorization: Bearer <token>' with the agent's API token"
+    )
     wrong = await client.post("/api/v1/reload", headers={"Authorization": "Bearer nope"})
     assert wrong.headers["WWW-Authenticate"].startswith("Bearer ")
-    assert (await envelope(wrong, 401))["message"] == "the bearer token is not the agent's API token"
+    assert (await envelope(wrong, 401))[
+        "message"
+    ] == "the bearer token is not the agent's API token"
     basic = await client.post("/api/v1/reload", headers={"Authorization": f"Basic {TOKEN}"})
     await envelope(basic, 401)
     assert view.reloads == 0

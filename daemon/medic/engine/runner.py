@@ -28,6 +28,9 @@ from medic.probes.base import Measurement, Probe, probes
 log = structlog.get_logger("medic.runner")
 
 WATCH_RETRY = 5.0
+# The scheduler's hard stop comes a little after a probe's own timeout, so a probe that
+# handles its timeout (a Nagios check reports "unknown") gets to say so first.
+PROBE_GRACE = 0.5
 
 
 class PolicyRunner:
@@ -149,7 +152,9 @@ class PolicyRunner:
         kind = self.policy.probe.type
         started = time.perf_counter()
         try:
-            result = await asyncio.wait_for(self.probe.measure(), self.policy.probe.timeout)
+            result = await asyncio.wait_for(
+                self.probe.measure(), self.policy.probe.timeout + PROBE_GRACE
+            )
         except TimeoutError:
             self._probe_failed(f"timed out after {self.policy.probe.timeout:g}s", "timeout")
             return None

@@ -62,17 +62,6 @@ def choices(word: str, valid: list[str], what: str) -> str:
     return f"{guess}{what}: {', '.join(valid) or '(none)'}"
 
 
-def policy_name(data: Any, path: JsonPath) -> str | None:
-    """The name of the policy that ``path`` lies in, when it has a usable one."""
-    if len(path) >= 2 and path[0] == "policies" and isinstance(path[1], int):
-        try:
-            name = data["policies"][path[1]].get("name")
-        except (AttributeError, IndexError, KeyError, TypeError):
-            return None
-        return name if isinstance(name, str) else None
-    return None
-
-
 def label(path: JsonPath) -> str:
     """What the mapping at ``path`` is called in messages: ``probe``, ``action 'command'``."""
     if not path:
@@ -102,7 +91,7 @@ def error_at(
     return PolicyError(
         message,
         location=Location(file, where.line, where.column),
-        policy=policy_name(doc.data, path),
+        policy=doc.policy_name(path),
         hint=hint,
     )
 

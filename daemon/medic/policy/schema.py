@@ -169,7 +169,11 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
         },
         "description": {"type": "string", "description": "What the policy is for, for humans."},
         "probe": probe,
-        "when": {"type": "string", "minLength": 1, "description": "Condition that fires."},
+        "when": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Condition over the probe's fields that fires, like `percent > 90`.",
+        },
         "clear_when": {
             "type": "string",
             "minLength": 1,

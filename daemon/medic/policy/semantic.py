@@ -26,7 +26,7 @@ from medic.policy.durations import DurationError, parse_duration
 from medic.policy.expr import Expression, compile_expression
 from medic.policy.messages import choices, error_at, schema_errors
 from medic.policy.schema import action_validator, probe_validator
-from medic.policy.yamlpos import Document, JsonPath
+from medic.policy.yamlpos import Document, JsonPath, Position
 from medic.probes.base import Probe
 from medic.registry import Registry
 
@@ -139,13 +139,13 @@ class PolicyChecker:
             return  # the envelope schema has reported it
         path = (*self.base, key)
         where = self.doc.locate(path)
-        start = self.doc.text_columns.get(path)
         try:
             expression = compile_expression(text)
         except ExpressionError as exc:
             column = exc.column or 1
-            column = start + column - 1 if start is not None else column
-            self._at(where.line, column, f"bad condition in {key}: {_plain(exc)}", exc.hint)
+            # Exact when the text maps to its source; else the value's line, expression column.
+            at = self.doc.text_position(path, column - 1) or Position(where.line, column)
+            self._at(at, f"bad condition in {key}: {_plain(exc)}", exc.hint)
             return
         except RecursionError:
             self._error(path, f"the condition in {key} is nested too deeply", "simplify it")
@@ -157,21 +157,20 @@ class PolicyChecker:
         fields = sorted(cls.field_names())
         for name in sorted(expression.names - set(fields)):
             found = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text)
-            column = start + found.start() if start is not None and found else where.column
+            at = (self.doc.text_position(path, found.start()) if found else None) or where
             self._at(
-                where.line,
-                column,
+                at,
                 f"field {name!r} is not yielded by probe {cls.type_name!r}"
                 f"{choices(name, fields, 'fields')}",
                 f"`medic probe {cls.type_name}` runs the probe once and prints its fields",
             )
 
-    def _at(self, line: int, column: int, message: str, hint: str | None) -> None:
+    def _at(self, at: Position, message: str, hint: str | None) -> None:
         name = self.raw.get("name")
         self.result.errors.append(
             PolicyError(
                 message,
-                location=Location(self.file, line, column),
+                location=Location(self.file, at.line, at.column),
                 policy=name if isinstance(name, str) else None,
                 hint=hint,
             )

@@ -7,9 +7,10 @@ duplicate key is an error at the second occurrence instead of a silent overwrite
 
 Positions are keyed by JSON paths: tuples such as ``("policies", 0, "probe", "every")``.
 For every path there is the position of its value and, for mapping entries, of its
-key. For scalars written on one line, :attr:`Document.text_columns` holds the file
-column where the value's text starts, so a column inside a ``when:`` expression can
-be mapped to a column in the file.
+key. :meth:`Document.text_position` maps a character inside a string value (a column
+inside a ``when:`` expression) to its line and column in the file, whenever the
+value's text can be matched to its source exactly (plain, quoted on one line, or a
+``|``/``>`` block without extra indentation).
 """
 
 from __future__ import annotations
@@ -54,9 +55,30 @@ class Document:
     """A parsed policy file: plain data plus where each piece of it was written."""
 
     data: Any
-    keys: dict[JsonPath, Position] = field(default_factory=dict)
-    values: dict[JsonPath, Position] = field(default_factory=dict)
-    text_columns: dict[JsonPath, int] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+    # Nodes, not positions: most are never asked for, so marks are read on demand.
+    keys: dict[JsonPath, Node] = field(default_factory=dict)
+    values: dict[JsonPath, Node] = field(default_factory=dict)
+
+    def policy_name(self, path: JsonPath) -> str | None:
+        """The name of the policy that ``path`` lies in, when it has a usable one."""
+        if len(path) < 2 or path[0] != "policies" or not isinstance(path[1], int):
+            return None
+        try:
+            name = self.data["policies"][path[1]].get("name")
+        except (AttributeError, IndexError, KeyError, TypeError):
+            return None
+        return name if isinstance(name, str) else None
+
+    def text_position(self, path: JsonPath, offset: int) -> Position | None:
+        """Where character ``offset`` (0-based) of the string at ``path`` is in the file."""
+        node = self.values.get(path)
+        if not isinstance(node, ScalarNode) or not isinstance(node.value, str):
+            return None
+        for start, line, column in reversed(_segments(node, self.lines)):
+            if offset >= start:
+                return Position(line + 1, column + offset - start + 1)
+        return None
 
     def locate(self, path: JsonPath, *, key: bool = False) -> Position:
         """Where ``path`` was written (its key when ``key``), else its nearest ancestor."""
@@ -65,7 +87,7 @@ class Document:
             if found is None and key:
                 found = self.values.get(path)
             if found is not None:
-                return found
+                return _position(found.start_mark)
             if not path:
                 return Position(1, 1)
             path = path[:-1]
@@ -89,10 +111,9 @@ class _Builder:
     """Walks composed nodes into plain data, recording positions and duplicate keys."""
 
     def __init__(self, text: str, file: str) -> None:
-        self.lines = text.splitlines()
         self.file = file
-        self.doc = Document(data=None)
-        self.errors: list[PolicyError] = []
+        self.doc = Document(data=None, lines=text.splitlines())
+        self.duplicates: list[tuple[JsonPath, Position, str]] = []
         self.constructor = SafeConstructor()
         self.count = 0
         self.active: set[int] = set()
@@ -105,9 +126,9 @@ class _Builder:
                 node.start_mark,
                 "aliases (*name) nested inside each other multiply; write the values out",
             )
-        self.doc.values[path] = _position(node.start_mark)
+        self.doc.values[path] = node
         if isinstance(node, ScalarNode):
-            return self._scalar(node, path)
+            return self._scalar(node)
         if id(node) in self.active:
             raise _Problem(
                 "an alias refers to the mapping or list that contains it", node.start_mark
@@ -123,7 +144,7 @@ class _Builder:
         finally:
             self.active.discard(id(node))
 
-    def _scalar(self, node: ScalarNode, path: JsonPath) -> Any:
+    def _scalar(self, node: ScalarNode) -> Any:
         if node.tag == _STR_TAG:
             value: Any = node.value
         else:
@@ -135,14 +156,6 @@ class _Builder:
                     node.start_mark,
                     "policy files use plain YAML: no custom tags (!name)",
                 ) from exc
-        start, end = node.start_mark, node.end_mark
-        if start.line == end.line and start.line < len(self.lines):
-            source = self.lines[start.line][start.column : end.column]
-            # The pure-Python parser marks plain scalars with style None, libyaml with "".
-            if not node.style and source == node.value:
-                self.doc.text_columns[path] = start.column + 1
-            elif node.style in ("'", '"') and source == f"{node.style}{node.value}{node.style}":
-                self.doc.text_columns[path] = start.column + 2
         return value
 
     def _fill(
@@ -150,7 +163,7 @@ class _Builder:
     ) -> None:
         """Add ``node``'s entries to ``out``; merged (``<<``) entries never override."""
         merges: list[Node] = []
-        seen: dict[str, Position] = {}
+        seen: dict[str, Node] = {}
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
                 merges.append(value_node)
@@ -162,20 +175,15 @@ class _Builder:
                     "write keys as `name: value`",
                 )
             key = str(key_node.value)
-            where = _position(key_node.start_mark)
             if key in seen:
-                self.errors.append(
-                    PolicyError(
-                        f"duplicate key {key!r} (first at line {seen[key].line})",
-                        location=Location(self.file, where.line, where.column),
-                        hint="a key may appear once in a mapping; remove or rename one",
-                    )
-                )
+                first = seen[key].start_mark.line + 1
+                message = f"duplicate key {key!r} (first at line {first})"
+                self.duplicates.append(((*path, key), _position(key_node.start_mark), message))
                 continue
-            seen[key] = where
+            seen[key] = key_node
             if merged and key in out:
                 continue
-            self.doc.keys[(*path, key)] = where
+            self.doc.keys[(*path, key)] = key_node
             out[key] = self.build(value_node, (*path, key))
         for merge in merges:
             sources = merge.value if isinstance(merge, SequenceNode) else [merge]
@@ -210,13 +218,19 @@ def parse_yaml(text: str, file: str) -> tuple[Document | None, list[PolicyError]
         builder.doc.data = builder.build(node, ())
     except _Problem as exc:
         where = _position(exc.mark)
-        builder.errors.append(
-            PolicyError(
-                exc.message, location=Location(file, where.line, where.column), hint=exc.hint
-            )
+        location = Location(file, where.line, where.column)
+        return None, [PolicyError(exc.message, location=location, hint=exc.hint)]
+    doc = builder.doc
+    errors = [
+        PolicyError(
+            message,
+            location=Location(file, where.line, where.column),
+            policy=doc.policy_name(path),
+            hint="a key may appear once in a mapping; remove or rename one",
         )
-        return None, builder.errors
-    return builder.doc, builder.errors
+        for path, where, message in builder.duplicates
+    ]
+    return doc, errors
 
 
 def _syntax_error(file: str, text: str, problem: str, mark: Any) -> PolicyError:
@@ -233,3 +247,49 @@ def _tab_at(text: str, line: int, column: int) -> bool:
     """True when the character YAML stumbled on is a tab (libyaml does not say so)."""
     lines = text.splitlines()
     return line < len(lines) and lines[line][column : column + 1] == "\t"
+
+
+def _segments(node: ScalarNode, lines: list[str]) -> list[tuple[int, int, int]]:
+    """``(offset in value, line, column)`` (0-based) where each source line's text starts.
+
+    Empty when the value's text cannot be matched to its source exactly (escapes,
+    blank lines in a folded block, ...); callers then fall back to the value's start.
+    """
+    start, end, style = node.start_mark, node.end_mark, node.style or None
+    try:
+        if style in ("|", ">"):
+            content = lines[start.line + 1 : end.line + 1]
+            while content and not content[-1].strip():
+                content.pop()
+            indent = min((len(t) - len(t.lstrip(" ")) for t in content if t.strip()), default=0)
+            pieces = [(start.line + 1 + i, indent, t[indent:]) for i, t in enumerate(content)]
+            joiner, expected = ("\n" if style == "|" else " "), node.value.rstrip("\n")
+        elif style in ("'", '"') and start.line == end.line:
+            source = lines[start.line][start.column + 1 : end.column - 1]
+            pieces, joiner, expected = [(start.line, start.column + 1, source)], "", node.value
+        elif style is None:
+            pieces = _plain_pieces(start, end, lines)
+            joiner, expected = " ", node.value
+        else:
+            return []
+    except IndexError:
+        return []
+    if joiner.join(text for _, _, text in pieces) != expected:
+        return []
+    out, offset = [], 0
+    for line, column, text in pieces:
+        out.append((offset, line, column))
+        offset += len(text) + len(joiner)
+    return out
+
+
+def _plain_pieces(start: Any, end: Any, lines: list[str]) -> list[tuple[int, int, str]]:
+    """A plain scalar's source lines: YAML folds them with single spaces."""
+    if start.line == end.line:
+        return [(start.line, start.column, lines[start.line][start.column : end.column])]
+    pieces = [(start.line, start.column, lines[start.line][start.column :].rstrip())]
+    for number in range(start.line + 1, end.line + 1):
+        raw = lines[number][: end.column] if number == end.line else lines[number]
+        text = raw.lstrip()
+        pieces.append((number, len(raw) - len(text), text.rstrip()))
+    return pieces

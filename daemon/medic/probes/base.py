@@ -84,7 +84,7 @@ class Probe(ABC):
             yield None
         return
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook; probes holding resources override it
         """Release what the probe holds (file descriptors, connections)."""
 
 

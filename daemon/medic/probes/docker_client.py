@@ -221,47 +221,60 @@ class EventFollower:
 
     def _follow(self, hand: Callable[[dict[str, Any] | _Ended | None], bool]) -> None:
         delay = self.min_backoff
-        since: int | None = None
-        connected_before = False
+        # Replaying from the start second loses nothing that happened while connecting.
+        since = int(time.time())
+        first = True
         while not self._stop.is_set():
             try:
                 stream = self._open(since)
             except Exception as exc:  # any failure to connect is retried, never fatal
                 log.warning("docker_events_connect_failed", error=str(exc), retry_in=delay)
-                if self._stop.wait(delay):
+            else:
+                opened, opened_wall = time.monotonic(), int(time.time())
+                if not self._adopt(stream) or not (first or hand(None)):
                     return
-                delay = min(delay * 2, self.max_backoff)
-                continue
-            with self._lock:
-                self._stream = stream
-            if self._stop.is_set() or (connected_before and not hand(None)):
-                stream.close()
-                return
-            connected_before = True
-            opened = time.monotonic()
-            # Without events seen, replay from when this stream opened.
-            since = since or int(time.time())
-            try:
-                for event in stream:
+                first = False
+                last = self._drain(stream, hand)
+                if last is None:
+                    return
+                # Everything up to the break was seen, but a stream that ends at once
+                # must not reconnect in a tight loop: only a lasting one resets the delay.
+                since = max(since, last, opened_wall)
+                if last > opened_wall or time.monotonic() - opened >= self.max_backoff:
                     delay = self.min_backoff
-                    since = event.get("time", since)
-                    if not hand(event):
-                        return
-            except Exception as exc:  # a broken stream is reconnected below
-                log.warning("docker_events_stream_broke", error=str(exc))
-            finally:
-                with self._lock:
-                    self._stream = None
-                with contextlib.suppress(Exception):
-                    stream.close()
-            if self._stop.is_set():
-                return
-            if time.monotonic() - opened >= self.max_backoff:
-                delay = self.min_backoff
-            log.warning("docker_events_reconnecting", retry_in=delay)
+                log.warning("docker_events_reconnecting", retry_in=delay)
             if self._stop.wait(delay):
                 return
             delay = min(delay * 2, self.max_backoff)
+
+    def _adopt(self, stream: EventStream) -> bool:
+        """Make ``stream`` the one :meth:`stop` cuts; False (and closed) when stopping."""
+        with self._lock:
+            self._stream = stream
+        if self._stop.is_set():
+            stream.close()
+            return False
+        return True
+
+    def _drain(
+        self, stream: EventStream, hand: Callable[[dict[str, Any] | _Ended | None], bool]
+    ) -> int | None:
+        """Hand over events until the stream ends: the last event's time (0 if none), or
+        None when the follower should end (stopped, or nobody listens any more)."""
+        last = 0
+        try:
+            for event in stream:
+                last = max(last, int(event.get("time") or 0))
+                if not hand(event):
+                    return None
+        except Exception as exc:  # a broken stream is reconnected by the caller
+            log.warning("docker_events_stream_broke", error=str(exc))
+        finally:
+            with self._lock:
+                self._stream = None
+            with contextlib.suppress(Exception):
+                stream.close()
+        return None if self._stop.is_set() else last
 
     def stop(self) -> None:
         """Ask the thread to end, and cut the stream it may be blocked reading."""

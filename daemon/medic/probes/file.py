@@ -12,6 +12,7 @@ import os
 import stat
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from medic.errors import ProbeError
@@ -105,7 +106,7 @@ class FileProbe(Probe):
                 return dict(_MISSING) if st is None else _describe(st, 1)
             newest: os.stat_result | None = None
             count = 0
-            for match in glob.iglob(self.path):
+            for match in glob.iglob(self.path):  # noqa: PTH207 - absolute patterns; Path.glob wants relative ones
                 st = _stat(match)
                 if st is None:
                     continue  # vanished or a dangling link
@@ -119,7 +120,7 @@ class FileProbe(Probe):
 
 def _stat(path: str) -> os.stat_result | None:
     try:
-        return os.stat(path)
+        return Path(path).stat()
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:

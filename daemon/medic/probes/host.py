@@ -220,7 +220,8 @@ class DiskProbe(Probe):
 
     Without ``mounts`` every real filesystem is measured, minus the types in
     ``exclude_fstypes`` (default: tmpfs, devtmpfs, overlay, squashfs and other
-    memory-backed or read-only images). Listed ``mounts`` are always measured; one
+    memory-backed or read-only images). The target is the mount point (``/var``,
+    without a trailing slash). Listed ``mounts`` are always measured; one
     that is not mounted yields ``mounted: false`` with its other fields null, so
     ``when: not mounted`` can catch a lost mount. If a previous measurement is still
     stuck in the kernel (a dead NFS server), the probe fails fast instead of piling up

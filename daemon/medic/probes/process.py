@@ -36,6 +36,7 @@ log = structlog.get_logger(__name__)
 SNAPSHOT_MAX_AGE = 0.5
 SELECTORS = ("name", "cmdline", "pidfile")
 _COMM_LEN = 15  # the kernel truncates process names to 15 bytes
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +136,10 @@ class ProcessProbe(Probe):
     ``pidfile`` (the pid written in that file); ``user`` narrows to one owner. The
     policy has one target, named by the selector, which exists even when nothing
     matches: that is how ``not running`` is seen. Zombies count as dead, and Medic
-    never matches itself. A death is reported the moment it happens (pidfd), so the
-    restart below starts within milliseconds, whatever ``every`` says.
+    never matches itself. ``cpu_percent`` covers the time since the policy's previous
+    run (a process seen for the first time adds 0). A death is reported the moment it
+    happens (pidfd), so the restart below starts within milliseconds, whatever
+    ``every`` says.
 
     ```yaml
     version: 1
@@ -235,12 +238,16 @@ class ProcessProbe(Probe):
             entry = read_entry(pid) if pid else None
             return [entry] if entry and self._wanted(entry, []) else []
         snapshot = TABLE.snapshot(started - SNAPSHOT_MAX_AGE)
-        found = [e for e in snapshot.entries if self._matches(e, snapshot)]
-        if not found and snapshot.taken < started:
-            snapshot = TABLE.snapshot(started)  # never report "not running" from an old list
-            found = [e for e in snapshot.entries if self._matches(e, snapshot)]
+        confirmed = self._confirmed(snapshot)
+        if not confirmed and snapshot.taken < started:
+            # Never report "not running" from a listing older than this call.
+            confirmed = self._confirmed(TABLE.snapshot(started))
+        return confirmed
+
+    def _confirmed(self, snapshot: Snapshot) -> list[ProcEntry]:
+        """Matches in the listing that still match the live process."""
         confirmed = []
-        for old in found:
+        for old in [e for e in snapshot.entries if self._matches(e, snapshot)]:
             entry = read_entry(old.pid)
             live_argv = read_argv(old.pid) if entry and self._needs_argv(entry) else []
             if entry and entry.start == old.start and self._wanted(entry, live_argv):
@@ -249,7 +256,6 @@ class ProcessProbe(Probe):
 
     def _measure_sync(self) -> tuple[dict[str, Any], list[int]]:
         uid = _uid(self._user) if self._user else None
-        now = time.time()
         kept: dict[int, tuple[int, psutil.Process]] = {}
         rss, cpu, threads, fds, starts = 0, 0.0, 0, 0, []
         fds_known = True
@@ -264,7 +270,6 @@ class ProcessProbe(Probe):
                     rss += proc.memory_info().rss
                     cpu += max(0.0, proc.cpu_percent(None))
                     threads += proc.num_threads()
-                    starts.append(proc.create_time())
                     try:
                         fds += proc.num_fds()
                     except psutil.AccessDenied:
@@ -272,6 +277,7 @@ class ProcessProbe(Probe):
             except psutil.NoSuchProcess:  # also covers a process that became a zombie
                 continue
             kept[entry.pid] = (entry.start, proc)
+            starts.append(entry.start)
         self._procs = kept
         pids = sorted(kept)
         return {
@@ -281,7 +287,7 @@ class ProcessProbe(Probe):
             "rss_bytes": rss,
             "cpu_percent": round(cpu, 2),
             "open_files": fds if fds_known else None,
-            "uptime": round(now - min(starts), 3) if starts else None,
+            "uptime": _age(min(starts)) if starts else None,
             "threads": threads,
         }, pids
 
@@ -343,9 +349,18 @@ class ProcessProbe(Probe):
         self._procs.clear()
 
 
+def _age(start_ticks: int) -> float:
+    """Seconds since a process started, from boot-relative clock ticks (10 ms precise;
+    psutil's create_time rests on a boot time rounded to the second)."""
+    with open("/proc/uptime", "rb") as f:  # noqa: PTH123 - hot path, as above
+        since_boot = float(f.read().split()[0])
+    return round(max(0.0, since_boot - start_ticks / _CLOCK_TICKS), 2)
+
+
 def _read_pidfile(path: str) -> int | None:
     try:
-        text = Path(path).read_text(encoding="ascii", errors="replace")[:64].strip()
+        with Path(path).open("rb") as f:
+            text = f.read(64).decode("ascii", "replace").strip()
     except FileNotFoundError:
         return None
     except OSError as exc:

@@ -159,7 +159,7 @@ async function loadIncidents() {
     link.href = "#incident=" + encodeURIComponent(id);
     link.textContent = id;
     cell(row, link);
-    cell(row, inc.last_event, kindClass(String(inc.last_event || "")));
+    cell(row, timeNode(inc.last_event));
     row.addEventListener("click", (event) => {
       if (event.target.tagName !== "A") location.hash = "incident=" + encodeURIComponent(id);
     });

@@ -1,0 +1,110 @@
+"""What one run of each host-level probe costs: median and p99 wall time, and CPU.
+
+Run: ``.venv/bin/python bench/bench_probe_cost.py``. Each probe's ``measure()`` runs
+200 times back to back (the command probe 50 times, with ``/bin/true``); the figures
+are wall time per run and how many runs one core could do per second, counting the
+CPU of every thread of the agent and of the programs it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from medic.probes.base import Probe
+from medic.probes.command import CommandProbe
+from medic.probes.file import FileProbe
+from medic.probes.host import CpuProbe, DiskProbe, LoadProbe, MemoryProbe
+from medic.probes.process import ProcessProbe
+
+
+def cpu_seconds() -> float:
+    """CPU of every thread of this process plus its reaped children (microsecond grain)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def p99(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+async def bench(label: str, make: Callable[[], Probe], runs: int) -> None:
+    probe = make()
+    await probe.measure()  # first run: baselines, imports, caches
+    walls: list[float] = []
+    cpu_start = cpu_seconds()
+    for _ in range(runs):
+        start = time.perf_counter()
+        await probe.measure()
+        walls.append(time.perf_counter() - start)
+    cpu = cpu_seconds() - cpu_start
+    await probe.close()
+    print(
+        f"{label:<37} {runs:>4}  median {statistics.median(walls) * 1000:6.3f} ms"
+        f"  p99 {p99(walls) * 1000:6.3f} ms  cpu {cpu / runs * 1000:6.3f} ms"
+        f"  {runs / cpu:7.0f} runs/s/core"
+    )
+
+
+def setup() -> tuple[Path, subprocess.Popen[bytes], str]:
+    """A scratch directory with 20 files, and a running process to look for."""
+    work = Path(tempfile.mkdtemp(prefix="medic-bench-"))
+    name = "mdc-bench-slp"
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", work / name)
+    sleeper = subprocess.Popen([str(work / name), "3600"])
+    for i in range(20):
+        (work / f"db-{i}.dump").write_bytes(b"x" * i)
+    (work / "app.pid").write_text(str(sleeper.pid))
+    return work, sleeper, name
+
+
+async def main() -> None:
+    work, sleeper, name = setup()
+    options: list[tuple[str, Callable[[], Probe], int]] = [
+        ("host.memory", lambda: MemoryProbe({}), 200),
+        ("host.cpu", lambda: CpuProbe({}), 200),
+        ("host.load", lambda: LoadProbe({}), 200),
+        ("host.disk (discovered mounts)", lambda: DiskProbe({}), 200),
+        ("host.disk (mounts: [/])", lambda: DiskProbe({"mounts": ["/"]}), 200),
+        ("process name (shared /proc listing)", lambda: ProcessProbe({"name": name}), 200),
+        ("process cmdline (shared listing)", lambda: ProcessProbe({"cmdline": f"{name} 36"}), 200),
+        ("process pidfile", lambda: ProcessProbe({"pidfile": str(work / "app.pid")}), 200),
+        ("process absent (fresh /proc scan)", lambda: ProcessProbe({"name": "absent-x"}), 200),
+        ("file", lambda: FileProbe({"path": str(work / "db-3.dump")}), 200),
+        (
+            "file glob (20 matches)",
+            lambda: FileProbe({"path": f"{work}/db-*.dump", "glob": True}),
+            200,
+        ),
+        ("command /bin/true", lambda: CommandProbe({"argv": ["/bin/true"]}), 50),
+    ]
+    procs = sum(1 for p in os.listdir("/proc") if p.isdigit())  # noqa: PTH208 - a count
+    print(f"host: {os.cpu_count()} CPUs, {procs} processes; wall time and CPU per run")
+    try:
+        for label, make, runs in options:
+            await bench(label, make, runs)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        shutil.rmtree(work)
+
+
+def run() -> Any:
+    return asyncio.run(main())
+
+
+if __name__ == "__main__":
+    run()

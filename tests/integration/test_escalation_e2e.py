@@ -1,0 +1,86 @@
+"""The real agent pages a real local webhook receiver, signed, and resolves when healed."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agent_harness import AgentProcess
+from medic.notify.signing import verify
+
+pytestmark = pytest.mark.integration
+
+SECRET = "e2e-secret"
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                ok = verify(SECRET, self.headers["X-Medic-Timestamp"], body,
+                            self.headers["X-Medic-Signature"])
+                outer.received.append({"signed": ok, "event": self.headers["X-Medic-Event"],
+                                       "body": json.loads(body)})
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def test_escalation_then_resolve_reach_a_signed_webhook(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A firing escalate-only policy pages once; when it clears, a resolve follows."""
+    monkeypatch.setenv("MEDIC_HOOK_SECRET", SECRET)
+    flag = tmp_path / "problem"
+    flag.write_text("x")
+    agent = AgentProcess(tmp_path)
+    config = yaml.safe_load(agent.config.read_text())
+    config["notifiers"] = {"oncall": {"type": "webhook", "url": receiver.url,
+                                      "secret_env": "MEDIC_HOOK_SECRET"}}
+    agent.config.write_text(yaml.safe_dump(config))
+    agent.write_policy("esc.yaml", [{
+        "name": "flag-present",
+        "probe": {"type": "file", "path": str(flag), "every": "1s"},
+        "when": "exists",
+        "escalate": {"notify": ["oncall"]},
+    }])
+    try:
+        agent.start()
+        agent.wait_for(lambda: len(receiver.received) == 1, what="the escalation")
+        flag.unlink()
+        agent.wait_for(lambda: len(receiver.received) == 2, what="the resolve")
+    finally:
+        agent.stop()
+    first, second = receiver.received
+    assert first["signed"] and second["signed"]
+    assert (first["event"], second["event"]) == ("escalation", "resolve")
+    assert first["body"]["reason"] == "no_remediation"
+    assert first["body"]["policy"] == "flag-present"
+    assert first["body"]["incident"] == second["body"]["incident"]
+    sent = agent.events("notification.sent")
+    assert [e["details"]["notification"] for e in sent] == ["escalation", "resolve"]
+    assert len(agent.events("incident.escalated")) == 1
