@@ -29,9 +29,11 @@ run: install
 
 # System components the integration tests run against (Docker engine, ...).
 # They need root; without it the tests that need them fail and say what is missing.
+# Each scripts/provision-*.sh installs and starts one component; each is idempotent.
 provision:
 	@if [ "$$(id -u)" = "0" ]; then \
-		bash scripts/provision-docker.sh && bash scripts/build-test-images.sh; \
+		set -e; for s in scripts/provision-*.sh; do echo "== $$s"; bash $$s; done; \
+		bash scripts/build-test-images.sh; \
 	else \
 		echo "provision: not root; skipping system packages (docker integration tests will fail)"; \
 	fi

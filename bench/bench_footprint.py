@@ -21,8 +21,12 @@ import psutil
 import yaml
 
 PROBES = ["host.memory", "host.load", "host.disk", "host.cpu"]
-WHEN = {"host.memory": "percent > 1000", "host.load": "load1 > 100000",
-        "host.disk": "percent > 1000", "host.cpu": "percent > 1000"}
+WHEN = {
+    "host.memory": "percent > 1000",
+    "host.load": "load1 > 100000",
+    "host.disk": "percent > 1000",
+    "host.cpu": "percent > 1000",
+}
 
 
 def free_port() -> int:
@@ -51,14 +55,22 @@ def main() -> None:
         (root / "policies" / "fp.yaml").write_text(
             yaml.safe_dump({"version": 1, "policies": policies})
         )
-        (root / "medic.yaml").write_text(yaml.safe_dump({
-            "state_dir": "state", "policies": ["policies"], "watch": True,
-            "api": {"listen": f"127.0.0.1:{free_port()}"}, "log": {"format": "json",
-                                                                   "level": "warning"},
-        }))
+        (root / "medic.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "state_dir": "state",
+                    "policies": ["policies"],
+                    "watch": True,
+                    "api": {"listen": f"127.0.0.1:{free_port()}"},
+                    "log": {"format": "json", "level": "warning"},
+                }
+            )
+        )
         proc = subprocess.Popen(
             [sys.executable, "-m", "medic", "run", "--config", str(root / "medic.yaml")],
-            cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             p = psutil.Process(proc.pid)

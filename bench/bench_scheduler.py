@@ -85,10 +85,14 @@ def main() -> None:
         samples, cpu = asyncio.run(measure(config, args.seconds))
     samples.sort()
     q = statistics.quantiles(samples, n=100)
-    print(f"scheduler lag, {args.policies} policies every {args.every} ({args.probe}), one core, "
-          f"{len(samples)} evaluations in {args.seconds:g}s")
-    print(f"  p50 {q[49] * 1000:.2f} ms   p99 {q[98] * 1000:.2f} ms   max {samples[-1] * 1000:.2f} ms"
-          f"   (target p99 <= 50 ms)")
+    print(
+        f"scheduler lag, {args.policies} policies every {args.every} ({args.probe}), one core, "
+        f"{len(samples)} evaluations in {args.seconds:g}s"
+    )
+    print(
+        f"  p50 {q[49] * 1000:.2f} ms   p99 {q[98] * 1000:.2f} ms   max {samples[-1] * 1000:.2f} ms"
+        f"   (target p99 <= 50 ms)"
+    )
     print(f"  agent CPU {cpu * 100:.1f}% of one core")
 
 

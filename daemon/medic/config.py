@@ -156,6 +156,25 @@ def _secret(spec: Mapping[str, Any], file: str) -> str | None:
     return os.environ.get("MEDIC_API_TOKEN") or None
 
 
+def _check_notifier(cfg: NotifierConfig, file: str) -> None:
+    """A notifier's options checked against its type's own schema, at load time."""
+    from medic.notify.base import notifiers
+
+    cls = notifiers.get(cfg.type)
+    if cls is None:
+        raise ConfigError(
+            f"notifiers.{cfg.name}: unknown notifier type {cfg.type!r}",
+            file=file,
+            hint=f"valid types: {', '.join(notifiers.names())}",
+        )
+    validator = jsonschema.Draft202012Validator(cls.schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(dict(cfg.options)))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path)
+        at = f"notifiers.{cfg.name}" + (f".{where}" if where else "")
+        raise ConfigError(f"{at}: {error.message}", file=file)
+
+
 def parse_listen(text: str, file: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
@@ -213,6 +232,8 @@ def load_config(path: Path | None) -> AgentConfig:
         )
         for name, spec in raw.get("notifiers", {}).items()
     }
+    for cfg in notifiers.values():
+        _check_notifier(cfg, file)
     log = raw.get("log", {})
     return AgentConfig(
         host=raw.get("host") or socket.gethostname(),

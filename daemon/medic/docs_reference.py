@@ -35,8 +35,9 @@ def _options_table(schema: dict[str, Any], common: Iterable[tuple[str, str]]) ->
     required = set(schema.get("required", []))
     lines = ["| option | type | required | description |", "| --- | --- | --- | --- |"]
     for name, spec in props.items():
-        kind = spec.get("type") or ("one of " + ", ".join(map(str, spec["enum"]))
-                                    if "enum" in spec else "")
+        kind = spec.get("type") or (
+            "one of " + ", ".join(map(str, spec["enum"])) if "enum" in spec else ""
+        )
         if isinstance(kind, list):
             kind = " or ".join(kind)
         desc = str(spec.get("description", "")).replace("|", "\\|")
@@ -47,18 +48,26 @@ def _options_table(schema: dict[str, Any], common: Iterable[tuple[str, str]]) ->
 
 
 def probes_page() -> str:
-    out = [HEADER, "# Probes\n",
-           "Every probe type, the options it takes under `probe:` and the fields it yields "
-           "per target (what `when:` can name). Run `medic probe TYPE key=value` to see live "
-           "values.\n"]
+    out = [
+        HEADER,
+        "# Probes\n",
+        "Every probe type, the options it takes under `probe:` and the fields it yields "
+        "per target (what `when:` can name). Run `medic probe TYPE key=value` to see live "
+        "values.\n",
+    ]
     for name, cls in probes.items():
         summary, body = _doc(cls)
         out.append(f"## {name}\n\n{summary}\n\n{body}\n")
         out.append("### Options\n")
-        out.extend(_options_table(cls.schema, [
-            ("every", f"how often to measure (default {cls.default_every:g}s)"),
-            ("timeout", f"give up after this long (default {cls.default_timeout:g}s)"),
-        ]))
+        out.extend(
+            _options_table(
+                cls.schema,
+                [
+                    ("every", f"how often to measure (default {cls.default_every:g}s)"),
+                    ("timeout", f"give up after this long (default {cls.default_timeout:g}s)"),
+                ],
+            )
+        )
         out.append("\n### Fields\n")
         out.append("| field | type | unit | meaning |\n| --- | --- | --- | --- |")
         for f in cls.fields:
@@ -66,29 +75,35 @@ def probes_page() -> str:
         if cls.dynamic_fields:
             out.append("\nMore fields are discovered at run time (see above).")
         if cls.watches:
-            out.append("\nEvent-driven: changes are noticed as they happen, not only at "
-                       "the next interval.")
+            out.append(
+                "\nEvent-driven: changes are noticed as they happen, not only at the next interval."
+            )
         out.append("")
     return "\n".join(out)
 
 
 def actions_page() -> str:
-    out = [HEADER, "# Actions\n",
-           "Every action type a `remediate:` step can name, with its options. Every step "
-           "also takes `timeout`.\n"]
+    out = [
+        HEADER,
+        "# Actions\n",
+        "Every action type a `remediate:` step can name, with its options. Every step "
+        "also takes `timeout`.\n",
+    ]
     for name, cls in actions.items():
         summary, body = _doc(cls)
         out.append(f"## {name}\n\n{summary}\n\n{body}\n\n### Options\n")
-        out.extend(_options_table(cls.schema, [
-            ("timeout", f"killed after this long (default {cls.default_timeout:g}s)")
-        ]))
+        out.extend(
+            _options_table(
+                cls.schema,
+                [("timeout", f"killed after this long (default {cls.default_timeout:g}s)")],
+            )
+        )
         out.append("")
     return "\n".join(out)
 
 
 def notifiers_page() -> str:
-    out = [HEADER, "# Notifier types\n",
-           "Channel types for `notifiers:` in the agent config.\n"]
+    out = [HEADER, "# Notifier types\n", "Channel types for `notifiers:` in the agent config.\n"]
     for name, cls in notifiers.items():
         summary, body = _doc(cls)
         out.append(f"## {name}\n\n{summary}\n\n{body}\n\n### Options\n")

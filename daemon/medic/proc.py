@@ -54,7 +54,7 @@ class _Capture:
                 self.truncated = True
 
 
-async def _exited(pid: int, timeout: float) -> bool:
+async def _exited(pid: int, timeout: float) -> bool:  # noqa: ASYNC109 - see run_process
     """True once process ``pid`` has exited (a pidfd becomes readable), False at the timeout.
 
     asyncio's ``Process.wait()`` on Python 3.11 also waits for the pipes to close, which
@@ -66,7 +66,12 @@ async def _exited(pid: int, timeout: float) -> bool:
         return True
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    loop.add_reader(pidfd, lambda: done.done() or done.set_result(None))
+
+    def readable() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(pidfd, readable)
     try:
         await asyncio.wait_for(done, timeout)
         return True

@@ -17,11 +17,13 @@ Two rules, both conservative (a false positive hides a harmless value; a miss le
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 REDACTED = "[redacted]"
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 # Deeper structures than this are cut rather than walked (and a cycle cannot hang us).
 MAX_DEPTH = 32
@@ -40,9 +42,14 @@ _SECRET_PAIR = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # the same few keys come by on every event
+def _secret_name(key: str) -> bool:
+    return _SECRET_KEY.search(key.replace("-", "_")) is not None
+
+
 def is_secret_key(key: object) -> bool:
     """True when a mapping key names something that must not be written down."""
-    return isinstance(key, str) and _SECRET_KEY.search(key.replace("-", "_")) is not None
+    return isinstance(key, str) and _secret_name(key)
 
 
 def redact_text(text: str) -> str:
@@ -62,7 +69,10 @@ def redact(value: Any, _depth: int = 0) -> Any:
     Mappings become dicts, lists and tuples keep their type, strings are masked,
     anything else (numbers, booleans, None, objects) is returned as it is.
     """
-    if isinstance(value, str):
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is str:
         return redact_text(value)
     if _depth >= MAX_DEPTH:
         return "[too deep]"
@@ -71,6 +81,8 @@ def redact(value: Any, _depth: int = 0) -> Any:
             key: (REDACTED if item is not None and is_secret_key(key) else redact(item, _depth + 1))
             for key, item in value.items()
         }
+    if isinstance(value, str):  # a str subclass
+        return redact_text(value)
     if isinstance(value, list):
         return [redact(item, _depth + 1) for item in value]
     if isinstance(value, tuple):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,8 +12,8 @@ import pytest
 import pytest_asyncio
 
 from medic.audit import query as q
-from medic.audit.events import INCIDENT_CLOSERS, AuditEvent, Kind
-from medic.audit.migrations import MIGRATIONS, is_current, migrate
+from medic.audit.events import AuditEvent, Kind
+from medic.audit.migrations import is_current, migrate
 from medic.audit.store import AuditStore
 
 pytestmark = pytest.mark.integration
@@ -85,6 +87,14 @@ FILTER_CASES = [
 def test_list_events_filters(conn: sqlite3.Connection, query: q.AuditQuery, ids: list[int]) -> None:
     """Each filter narrows the events; kinds take exact names or prefixes."""
     assert [e["id"] for e in q.list_events(conn, query)] == ids
+
+
+def test_kind_prefixes_become_known_kinds() -> None:
+    """A prefix expands to the kinds it covers; an unknown prefix stays a text range."""
+    assert q.kind_clause(["verify.", "incident.fired", "custom"]) == (
+        "(kind IN (?, ?, ?) OR (kind >= ? AND kind < ?))",
+        ["verify.healed", "verify.not_healed", "incident.fired", "custom.", "custom/"],
+    )
 
 
 def test_events_come_back_decoded(conn: sqlite3.Connection) -> None:
@@ -162,6 +172,20 @@ def test_action_records_and_unfinished_actions(conn: sqlite3.Connection) -> None
     assert q.unfinished_actions(conn) == []
 
 
+def test_hash_is_computed_as_documented(db_path: Path) -> None:
+    """hash = sha256(prev_hash + compact JSON array of time .. prev_hash), as docs/audit.md says."""
+    conn = sqlite3.connect(db_path)
+    columns = 'time, host, kind, policy, target, incident, action, outcome, "values", details'
+    first, second = conn.execute(
+        f"SELECT {columns}, prev_hash, hash FROM events ORDER BY id LIMIT 2"  # noqa: S608 -- fixed text
+    ).fetchall()
+    conn.close()
+    for row, prev in ((first, "0" * 64), (second, first[-1])):
+        canonical = json.dumps(list(row[:-1]), separators=(",", ":"), ensure_ascii=False)
+        assert row[-2] == prev
+        assert row[-1] == hashlib.sha256((prev + canonical).encode()).hexdigest()
+
+
 def test_verify_chain_reports_the_first_broken_event(db_path: Path) -> None:
     """Deleting an event breaks the link of the one after it."""
     conn = q.connect_readonly(db_path)
@@ -190,24 +214,3 @@ def test_migrations_refuse_implicit_transactions(tmp_path: Path) -> None:
         migrate(conn)
     assert not is_current(conn)
     conn.close()
-
-
-def test_incident_trigger_knows_every_closer() -> None:
-    """The schema's incident trigger closes on exactly the kinds events.py calls closers."""
-    (sql,) = [
-        r[0]
-        for r in _schema_rows()
-        if r[0] and r[0].startswith("CREATE TRIGGER events_maintain_incidents")
-    ]
-    for kind in INCIDENT_CLOSERS:
-        assert f"'{kind.value}'" in sql
-    assert f"'{Kind.ESCALATED.value}'" in sql
-    assert len(MIGRATIONS) >= 1
-
-
-def _schema_rows() -> list[tuple[str]]:
-    conn = sqlite3.connect(":memory:", isolation_level=None)
-    migrate(conn)
-    found = conn.execute("SELECT sql FROM sqlite_master").fetchall()
-    conn.close()
-    return found

@@ -163,6 +163,9 @@ async def test_incidents_follow_their_events(store: AuditStore) -> None:
     store.emit(ev(Kind.CLEARED, 6, policy="web", target="c2", incident="b"))
     store.emit(ev(Kind.NOTIFY_SENT, 7, policy="web", target="c1", incident="a"))
     store.emit(ev(Kind.CLEARED, 8, policy="web", target="c1", incident="a"))  # already closed
+    store.emit(ev(Kind.DETECTED, 9, policy="db", target="pg2", incident="d"))
+    store.emit(ev(Kind.VERIFY_HEALED, 10, policy="db", target="pg2", incident="d"))
+    store.emit(ev(Kind.CLEARED, 11, policy="db", target="pg3", incident="e"))  # first and last
     await store.flush()
     summary = {
         i["id"]: (i["status"], i["escalated"], i["opened"], i["closed"], i["last_event"])
@@ -184,10 +187,25 @@ async def test_incidents_follow_their_events(store: AuditStore) -> None:
             "2023-11-14T22:13:26.000000Z",
         ),
         "c": ("open", False, "2023-11-14T22:13:22.000000Z", None, "2023-11-14T22:13:22.000000Z"),
+        "d": (
+            "healed",
+            False,
+            "2023-11-14T22:13:29.000000Z",
+            "2023-11-14T22:13:30.000000Z",
+            "2023-11-14T22:13:30.000000Z",
+        ),
+        "e": (
+            "cleared",
+            False,
+            "2023-11-14T22:13:31.000000Z",
+            "2023-11-14T22:13:31.000000Z",
+            "2023-11-14T22:13:31.000000Z",
+        ),
     }
     assert await store.open_incidents() == {("db", "pg"): "c"}
     assert [i["id"] for i in await store.incidents(open_only=True)] == ["c"]
     assert [i["id"] for i in await store.incidents(policy="web", limit=1)] == ["b"]
+    assert [i["id"] for i in await store.incidents(limit=2)] == ["e", "d"]
     story = await store.incident_events("a")
     assert [e["kind"] for e in story] == [
         "incident.detected",
@@ -236,12 +254,25 @@ async def test_action_history_is_what_limits_need(store: AuditStore) -> None:
     store.emit(
         ev(Kind.ACTION_STARTED, 10, policy="p", target="t", action="i/1", details={"type": "kill"})
     )
+    store.emit(
+        ev(
+            Kind.ACTION_STARTED,
+            12,
+            policy="p",
+            target="t",
+            action="i/2",
+            details={"type": "command", "step": 1},
+        )
+    )
     store.emit(ev(Kind.ACTION_SUCCEEDED, 11, policy="p", target="t", action="i/1"))
     store.emit(ev(Kind.ACTION_WOULD_RUN, 20, policy="q", target="u", action="container.restart"))
     store.emit(ev(Kind.SUPPRESSED, 30, policy="q", target="u"))
     await store.flush()
     assert await store.action_history(T0 + 5) == [
         ActionRecord(policy="p", target="t", time=T0 + 10, dry=False, action_type="kill"),
+        ActionRecord(
+            policy="p", target="t", time=T0 + 12, dry=False, action_type="command", step=1
+        ),
         ActionRecord(
             policy="q", target="u", time=T0 + 20, dry=True, action_type="container.restart"
         ),

@@ -14,8 +14,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import docker
 import pytest
+from docker.client import DockerClient
 from docker.errors import DockerException, ImageNotFound, NotFound
 
 from medic.clock import parse_iso
@@ -33,7 +33,7 @@ WaitUntil = Callable[..., Any]
 def docker_client() -> Iterator[Any]:
     """A client of the real engine (DOCKER_HOST or /var/run/docker.sock)."""
     try:
-        client = docker.from_env(version="auto", timeout=60)
+        client = DockerClient.from_env(version="auto", timeout=60)
         client.ping()
     except DockerException as exc:
         pytest.fail(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from policy_factory import make_policy
+
 from medic.audit.events import Kind
 from medic.engine.state import (
     SUPPRESSION_REPEAT,
@@ -14,7 +16,6 @@ from medic.engine.state import (
     vanish,
 )
 from medic.policy.model import Escalation
-from policy_factory import make_policy
 
 HIGH = {"value": 95}
 LOW = {"value": 10}

@@ -122,8 +122,11 @@ class AgentProcess:
             if check():
                 return
             if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"agent exited ({self.proc.returncode}) waiting for {what}:\n"
-                                     + self.log.read_text()[-4000:])
+                raise AssertionError(
+                    f"agent exited ({self.proc.returncode}) waiting for {what}:\n"
+                    + self.log.read_text()[-4000:]
+                )
             time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; events: {self.kinds()}\n"
-                             + self.log.read_text()[-4000:])
+        raise AssertionError(
+            f"timed out waiting for {what}; events: {self.kinds()}\n" + self.log.read_text()[-4000:]
+        )

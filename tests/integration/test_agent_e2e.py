@@ -13,7 +13,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from agent_harness import AgentProcess
 
 pytestmark = pytest.mark.integration
@@ -52,29 +51,51 @@ def marker() -> Iterator[str]:
 def test_killed_process_is_brought_back_and_verified(agent: AgentProcess, marker: str) -> None:
     """A watched process killed by hand is restarted by policy, verified and audited in order."""
     first = start_sleeper(marker)
-    agent.write_policy("proc.yaml", [{
-        "name": "sleeper-down",
-        "probe": {"type": "process", "cmdline": marker, "every": "30s"},
-        "when": "not running",
-        "remediate": [{"command": {
-            "argv": ["setsid", "-f", sys.executable, "-c", "import time; time.sleep(3600)", marker],
-            "timeout": "10s"}}],
-        "verify": {"after": "1s"},
-        "limits": {"max": 3, "per": "1h", "cooldown": "0s"},
-    }])
+    agent.write_policy(
+        "proc.yaml",
+        [
+            {
+                "name": "sleeper-down",
+                "probe": {"type": "process", "cmdline": marker, "every": "30s"},
+                "when": "not running",
+                "remediate": [
+                    {
+                        "command": {
+                            "argv": [
+                                "setsid",
+                                "-f",
+                                sys.executable,
+                                "-c",
+                                "import time; time.sleep(3600)",
+                                marker,
+                            ],
+                            "timeout": "10s",
+                        }
+                    }
+                ],
+                "verify": {"after": "1s"},
+                "limits": {"max": 3, "per": "1h", "cooldown": "0s"},
+            }
+        ],
+    )
     agent.start()
     agent.wait_for(lambda: "policy.loaded" in agent.kinds(), what="policy.loaded")
     time.sleep(2.5)  # the first poll (jittered up to 2 s) has seen the process running
     first.kill()
     first.wait()
     # The interval is 30 s: only the pidfd notices the death this fast.
-    agent.wait_for(lambda: len(sleepers(marker)) == 1, what="the process to be restarted",
-                   timeout=10)
+    agent.wait_for(
+        lambda: len(sleepers(marker)) == 1, what="the process to be restarted", timeout=10
+    )
     agent.wait_for(lambda: "verify.healed" in agent.kinds(), what="verify.healed")
-    story = [e["kind"] for e in agent.events() if e["policy"] == "sleeper-down"
-             and e["incident"]]
-    assert story == ["incident.detected", "incident.fired", "action.started",
-                     "action.succeeded", "verify.healed"]
+    story = [e["kind"] for e in agent.events() if e["policy"] == "sleeper-down" and e["incident"]]
+    assert story == [
+        "incident.detected",
+        "incident.fired",
+        "action.started",
+        "action.succeeded",
+        "verify.healed",
+    ]
     incidents = {e["incident"] for e in agent.events() if e["incident"]}
     assert len(incidents) == 1
 
@@ -83,18 +104,26 @@ def test_hung_check_and_hung_action_are_killed_at_their_timeouts(
     agent: AgentProcess, marker: str
 ) -> None:
     """A check that never returns and an action that never ends are killed, with their children."""
-    agent.write_policy("hung.yaml", [
-        {
-            "name": "hung-check",
-            "probe": {"type": "command", "argv": ["sh", "-c", f"sleep 60 # {marker}"],
-                      "every": "1s", "timeout": "500ms"},
-            "when": "status != 'ok'",
-            "remediate": [{"command": {"argv": ["sh", "-c", f"sleep 61 # {marker}"],
-                                       "timeout": "1s"}}],
-            "verify": {"after": "1s"},
-            "limits": {"max": 1, "per": "1h", "cooldown": "0s"},
-        },
-    ])
+    agent.write_policy(
+        "hung.yaml",
+        [
+            {
+                "name": "hung-check",
+                "probe": {
+                    "type": "command",
+                    "argv": ["sh", "-c", f"sleep 60 # {marker}"],
+                    "every": "1s",
+                    "timeout": "500ms",
+                },
+                "when": "status != 'ok'",
+                "remediate": [
+                    {"command": {"argv": ["sh", "-c", f"sleep 61 # {marker}"], "timeout": "1s"}}
+                ],
+                "verify": {"after": "1s"},
+                "limits": {"max": 1, "per": "1h", "cooldown": "0s"},
+            },
+        ],
+    )
     agent.start()
     agent.wait_for(lambda: "action.timed_out" in agent.kinds(), what="action.timed_out")
     timed_out = agent.events("action.timed_out")[0]
@@ -103,30 +132,45 @@ def test_hung_check_and_hung_action_are_killed_at_their_timeouts(
     checks = [e for e in agent.events("action.started") if e["policy"] == "hung-check"]
     assert checks[0]["values"]["timed_out"] is True  # the check itself reported its timeout
     assert agent.stop() == 0  # a check may be in flight right now: stopping kills it too
-    leftovers = [p for p in psutil.process_iter(["cmdline"])
-                 if any(marker in part for part in (p.info["cmdline"] or []))]
+    leftovers = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if any(marker in part for part in (p.info["cmdline"] or []))
+    ]
     assert leftovers == []
 
 
 def test_sighup_reload_keeps_policies_of_a_broken_file(agent: AgentProcess) -> None:
     """A broken edit is rejected with its file and line; the previous version keeps running."""
-    good = [{"name": "disk-check", "probe": {"type": "host.disk", "every": "1s"},
-             "when": "percent > 101", "remediate": [{"command": {"argv": ["true"]}}]}]
+    good = [
+        {
+            "name": "disk-check",
+            "probe": {"type": "host.disk", "every": "1s"},
+            "when": "percent > 101",
+            "remediate": [{"command": {"argv": ["true"]}}],
+        }
+    ]
     path = agent.write_policy("disk.yaml", good)
     agent.start()
     agent.wait_for(lambda: len(agent.events("policy.loaded")) == 1, what="policy.loaded")
-    path.write_text("version: 1\npolicies:\n  - name: disk-check\n    probe: {type: host.dsk}\n"
-                    "    when: percent > 101\n")
-    agent.write_policy("new.yaml", [{"name": "mem-check", "probe": {"type": "host.memory"},
-                                     "when": "percent > 101"}])
+    path.write_text(
+        "version: 1\npolicies:\n  - name: disk-check\n    probe: {type: host.dsk}\n"
+        "    when: percent > 101\n"
+    )
+    agent.write_policy(
+        "new.yaml",
+        [{"name": "mem-check", "probe": {"type": "host.memory"}, "when": "percent > 101"}],
+    )
     agent.signal(signal.SIGHUP)
     agent.wait_for(lambda: bool(agent.events("policy.rejected")), what="policy.rejected")
     rejected = agent.events("policy.rejected")[0]["details"]
     assert rejected["kept_previous"] is True
     assert rejected["errors"][0].startswith(f"{path}:4:")
     assert "unknown probe type 'host.dsk'" in rejected["errors"][0]
-    agent.wait_for(lambda: any(e["policy"] == "mem-check" for e in agent.events("policy.loaded")),
-                   what="the new file's policy")
+    agent.wait_for(
+        lambda: any(e["policy"] == "mem-check" for e in agent.events("policy.loaded")),
+        what="the new file's policy",
+    )
     removed = agent.events("policy.removed")
     assert removed == []  # disk-check is still running from the last good version
     assert agent.proc is not None and agent.proc.poll() is None
@@ -137,15 +181,21 @@ def test_sigkill_mid_action_leaves_it_interrupted_and_limits_hold(
 ) -> None:
     """Killed during an action, the agent marks it interrupted on restart and does not act again."""
     missing = tmp_path / "never-there"
-    agent.write_policy("slow.yaml", [{
-        "name": "slow-fix",
-        "probe": {"type": "file", "path": str(missing), "every": "1s"},
-        "when": "not exists",
-        "remediate": [{"command": {"argv": ["sh", "-c", f"sleep 30 # {marker}"],
-                                   "timeout": "60s"}}],
-        "verify": {"after": "1s"},
-        "limits": {"max": 1, "per": "1h", "cooldown": "0s"},
-    }])
+    agent.write_policy(
+        "slow.yaml",
+        [
+            {
+                "name": "slow-fix",
+                "probe": {"type": "file", "path": str(missing), "every": "1s"},
+                "when": "not exists",
+                "remediate": [
+                    {"command": {"argv": ["sh", "-c", f"sleep 30 # {marker}"], "timeout": "60s"}}
+                ],
+                "verify": {"after": "1s"},
+                "limits": {"max": 1, "per": "1h", "cooldown": "0s"},
+            }
+        ],
+    )
     agent.start()
     agent.wait_for(lambda: bool(agent.events("action.started")), what="action.started")
     started = agent.events("action.started")[0]
@@ -158,6 +208,8 @@ def test_sigkill_mid_action_leaves_it_interrupted_and_limits_hold(
     interrupted = agent.events("action.interrupted")
     assert len(interrupted) == 1
     assert interrupted[0]["action"] == started["action"]
-    agent.wait_for(lambda: any(e["outcome"] == "rate_limit" for e in agent.events("action.suppressed")),
-                   what="a rate-limit suppression")
+    agent.wait_for(
+        lambda: any(e["outcome"] == "rate_limit" for e in agent.events("action.suppressed")),
+        what="a rate-limit suppression",
+    )
     assert len(agent.events("action.started")) == 1  # the limit survived the restart

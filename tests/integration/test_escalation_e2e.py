@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-
 from agent_harness import AgentProcess
+
 from medic.notify.signing import verify
 
 pytestmark = pytest.mark.integration
@@ -28,10 +28,15 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                ok = verify(SECRET, self.headers["X-Medic-Timestamp"], body,
-                            self.headers["X-Medic-Signature"])
-                outer.received.append({"signed": ok, "event": self.headers["X-Medic-Event"],
-                                       "body": json.loads(body)})
+                ok = verify(
+                    SECRET,
+                    self.headers["X-Medic-Timestamp"],
+                    body,
+                    self.headers["X-Medic-Signature"],
+                )
+                outer.received.append(
+                    {"signed": ok, "event": self.headers["X-Medic-Event"], "body": json.loads(body)}
+                )
                 self.send_response(204)
                 self.end_headers()
 
@@ -59,15 +64,21 @@ def test_escalation_then_resolve_reach_a_signed_webhook(
     flag.write_text("x")
     agent = AgentProcess(tmp_path)
     config = yaml.safe_load(agent.config.read_text())
-    config["notifiers"] = {"oncall": {"type": "webhook", "url": receiver.url,
-                                      "secret_env": "MEDIC_HOOK_SECRET"}}
+    config["notifiers"] = {
+        "oncall": {"type": "webhook", "url": receiver.url, "secret_env": "MEDIC_HOOK_SECRET"}
+    }
     agent.config.write_text(yaml.safe_dump(config))
-    agent.write_policy("esc.yaml", [{
-        "name": "flag-present",
-        "probe": {"type": "file", "path": str(flag), "every": "1s"},
-        "when": "exists",
-        "escalate": {"notify": ["oncall"]},
-    }])
+    agent.write_policy(
+        "esc.yaml",
+        [
+            {
+                "name": "flag-present",
+                "probe": {"type": "file", "path": str(flag), "every": "1s"},
+                "when": "exists",
+                "escalate": {"notify": ["oncall"]},
+            }
+        ],
+    )
     try:
         agent.start()
         agent.wait_for(lambda: len(receiver.received) == 1, what="the escalation")

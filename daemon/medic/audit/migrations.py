@@ -85,35 +85,6 @@ def _events_and_incidents(db: sqlite_utils.Database) -> None:
     incidents = db.table("incidents")
     incidents.create_index(["status"], index_name="incidents_status")
     incidents.create_index(["policy", "opened"], index_name="incidents_policy_opened")
-    db.execute(_INCIDENT_TRIGGER)
-
-
-# The writer's inserts keep ``incidents`` in step, inside the same transaction: the
-# first event naming an incident opens its row (normally incident.detected),
-# incident.escalated marks it, verify.healed / incident.cleared close it, every event
-# moves last_event. A trigger rather than Python, so every writer (the store, a bulk
-# import, a test) agrees; one upsert, so one index lookup per event. The kind names
-# are literal on purpose: a migration is frozen once shipped.
-_INCIDENT_TRIGGER = """
-CREATE TRIGGER events_maintain_incidents AFTER INSERT ON events
-WHEN NEW.incident IS NOT NULL
-BEGIN
-  INSERT INTO incidents
-    (id, policy, target, host, opened, closed, status, escalated, last_event)
-  VALUES (
-    NEW.incident, NEW.policy, NEW.target, NEW.host, NEW.time,
-    CASE WHEN NEW.kind IN ('verify.healed', 'incident.cleared') THEN NEW.time END,
-    CASE NEW.kind WHEN 'verify.healed' THEN 'healed'
-                  WHEN 'incident.cleared' THEN 'cleared' ELSE 'open' END,
-    NEW.kind = 'incident.escalated',
-    NEW.time)
-  ON CONFLICT (id) DO UPDATE SET
-    last_event = max(incidents.last_event, excluded.last_event),
-    escalated = max(incidents.escalated, excluded.escalated),
-    status = CASE WHEN incidents.closed IS NULL THEN excluded.status ELSE incidents.status END,
-    closed = coalesce(incidents.closed, excluded.closed);
-END
-"""
 
 
 # Append only. The name is what ``_migrations`` records; never rename one.

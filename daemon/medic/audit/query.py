@@ -6,7 +6,7 @@ return dicts, one per row, with the JSON columns (``values``, ``details``) decod
 
 The hash chain is defined here too, next to :func:`verify_chain` that checks it: each
 event's ``hash`` is the SHA-256 of its ``prev_hash`` followed by the canonical JSON of
-the row's stored columns (all but ``id`` and ``hash``).
+the row's stored columns (all but ``id`` and ``hash``, as an array in column order).
 """
 
 from __future__ import annotations
@@ -45,14 +45,15 @@ class AuditQuery:
     order: Literal["asc", "desc"] = "desc"
 
 
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def chain_hash(prev_hash: str, row: Sequence[Any]) -> str:
-    """The hash of one event: ``row`` holds the values of ``time`` .. ``prev_hash``."""
-    canonical = json.dumps(
-        dict(zip(_HASHED, row, strict=True)),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    """The hash of one event: SHA-256 of ``prev_hash`` + the canonical JSON of ``row``,
+    the stored values of ``time`` .. ``prev_hash`` as one array in column order."""
+    if len(row) != len(_HASHED):
+        raise ValueError(f"a hashed row has {len(_HASHED)} columns, not {len(row)}")
+    canonical = _CANONICAL.encode(list(row))
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
@@ -75,18 +76,28 @@ def _decode(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
 
 
 def kind_clause(kinds: Sequence[str]) -> tuple[str, list[Any]]:
-    """SQL matching any of ``kinds``; a kind ending in ``.`` (or without a dot at
-    all, like ``action``) is a prefix. Prefixes become index-friendly ranges."""
-    parts: list[str] = []
-    params: list[Any] = []
-    exact = [k for k in kinds if "." in k and not k.endswith(".")]
-    if exact:
-        parts.append(f"kind IN ({', '.join('?' * len(exact))})")
-        params.extend(exact)
+    """SQL matching any of ``kinds``. A kind ending in ``.`` (or without a dot at all,
+    like ``action``) is a prefix: it becomes the known kinds it covers, so the
+    ``(kind, time)`` index serves it; a prefix no known kind has stays a text range."""
+    exact: list[str] = []
+    ranges: list[str] = []
     for kind in kinds:
-        if kind in exact:
+        if "." in kind and not kind.endswith("."):
+            exact.append(kind)
             continue
         prefix = kind if kind.endswith(".") else kind + "."
+        known = [k.value for k in Kind if k.value.startswith(prefix)]
+        if known:
+            exact.extend(known)
+        else:
+            ranges.append(prefix)
+    parts: list[str] = []
+    params: list[Any] = []
+    if exact:
+        unique = list(dict.fromkeys(exact))
+        parts.append(f"kind IN ({', '.join('?' * len(unique))})")
+        params.extend(unique)
+    for prefix in ranges:
         parts.append("(kind >= ? AND kind < ?)")
         params.extend([prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)])
     return "(" + " OR ".join(parts) + ")", params
@@ -138,7 +149,8 @@ def count_by_kind(
     if until is not None:
         sql += " AND time < ?"
         params.append(iso(until))
-    rows = conn.execute(sql + " GROUP BY kind ORDER BY kind", params)
+    # "+kind": group on the time range, not by scanning the whole (kind, time) index.
+    rows = conn.execute(sql + " GROUP BY +kind ORDER BY 1", params)
     return {kind: count for kind, count in rows}
 
 
@@ -206,13 +218,15 @@ class ActionRecord:
     """One action the engine started (or would have, in dry-run): what limits count.
 
     ``action_type`` is ``details.type`` when the engine recorded it there, else the
-    event's ``action`` column."""
+    event's ``action`` column; ``step`` is ``details.step`` (0, the first step of a
+    remediation, when absent), so limits can count one attempt per remediation."""
 
     policy: str
     target: str
     time: float
     dry: bool
     action_type: str | None
+    step: int = 0
 
 
 def action_records(conn: sqlite3.Connection, since: float) -> list[ActionRecord]:
@@ -224,7 +238,7 @@ def action_records(conn: sqlite3.Connection, since: float) -> list[ActionRecord]
     records = []
     for row in _decode(cursor):
         details = row["details"] if isinstance(row["details"], dict) else {}
-        kind_of = details.get("type")
+        kind_of, step = details.get("type"), details.get("step")
         records.append(
             ActionRecord(
                 policy=row["policy"] or "",
@@ -232,6 +246,7 @@ def action_records(conn: sqlite3.Connection, since: float) -> list[ActionRecord]
                 time=parse_iso(row["time"]),
                 dry=row["kind"] == Kind.ACTION_WOULD_RUN.value,
                 action_type=kind_of if isinstance(kind_of, str) else row["action"],
+                step=step if isinstance(step, int) and not isinstance(step, bool) else 0,
             )
         )
     return records

@@ -23,14 +23,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import structlog
 
 from medic.audit import query as q
-from medic.audit.events import AuditEvent, Kind
+from medic.audit.events import INCIDENT_CLOSERS, AuditEvent, Kind
 from medic.audit.migrations import migrate
 from medic.audit.query import ActionRecord
 from medic.clock import iso
@@ -93,6 +93,7 @@ class AuditStore:
         self._state = "running"
 
     def _open(self) -> None:
+        conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -105,6 +106,8 @@ class AuditStore:
             self._wconn = conn
             self._rconn = q.connect_readonly(self.path)
         except (OSError, sqlite3.Error) as exc:
+            if conn is not None:
+                conn.close()
             raise MedicError(
                 f"cannot open the audit database {self.path}: {exc}",
                 hint="check that the state_dir is writable and the file is a Medic audit database",
@@ -235,6 +238,7 @@ class AuditStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(_INSERT, params)
+                update_incidents(conn, rows)
                 conn.execute("COMMIT")
                 error = None
                 break
@@ -364,21 +368,24 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+
 def to_json(value: Any) -> str:
     """Compact JSON text with sorted keys; never raises on odd values."""
     try:
-        text = json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        text = _JSON(value)
     except (TypeError, ValueError):
-        text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = _JSON(_plain(value))
     return _storable(text)
 
 
 def encode_event(event: AuditEvent, host: str) -> tuple[tuple[Any, ...], AuditEvent]:
     """The row for ``event`` (``time`` .. ``details``) and the redacted event."""
-    values = None if event.values is None else redact(dict(event.values))
-    details = redact(dict(event.details))
+    values = None if event.values is None else redact(event.values)
+    details = redact(event.details)
     row = (
         _when(event.time),
         host,
@@ -391,10 +398,58 @@ def encode_event(event: AuditEvent, host: str) -> tuple[tuple[Any, ...], AuditEv
         None if values is None else to_json(values),
         to_json(details),
     )
-    redacted = replace(
-        event, policy=row[3], target=row[4], action=row[6], values=values, details=details
+    redacted = AuditEvent(
+        event.kind, event.time, row[3], row[4], row[5], row[6], row[7], values, details
     )
     return row, redacted
 
 
-__all__ = ["INTERRUPTED_REASON", "ActionRecord", "AuditStore", "encode_event", "to_json"]
+# -- incidents: kept in step with the events, in the same transaction -----------------
+
+_CLOSED_STATUS = {Kind.VERIFY_HEALED.value: "healed", Kind.CLEARED.value: "cleared"}
+_CLOSERS = frozenset(kind.value for kind in INCIDENT_CLOSERS)
+
+
+def update_incidents(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Apply a batch of event rows to ``incidents``: the first event naming an incident
+    opens its row (normally incident.detected), incident.escalated marks it, the
+    closers (verify.healed, incident.cleared) close it, every event moves last_event.
+
+    Done per batch rather than by a trigger per row: a batch touches few incidents,
+    while a trigger cost about 30 µs of CPU per row, three times the insert itself."""
+    first: dict[str, tuple[Any, ...]] = {}
+    last: dict[str, str] = {}
+    changes: list[tuple[str, tuple[Any, ...]]] = []
+    for when, host, kind, policy, target, incident, *_ in rows:
+        if incident is None:
+            continue
+        first.setdefault(incident, (incident, policy, target, host, when, when))
+        last[incident] = max(last.get(incident, when), when)
+        if kind == Kind.ESCALATED:
+            changes.append(("UPDATE incidents SET escalated = 1 WHERE id = ?", (incident,)))
+        elif kind in _CLOSERS:
+            changes.append((_CLOSE, (when, _CLOSED_STATUS.get(kind, "cleared"), incident)))
+    if not first:
+        return
+    conn.executemany(_OPEN, list(first.values()))
+    for sql, params in changes:
+        conn.execute(sql, params)
+    conn.executemany(_TOUCH, [(when, incident, when) for incident, when in last.items()])
+
+
+_OPEN = (
+    "INSERT OR IGNORE INTO incidents (id, policy, target, host, opened, last_event, status,"
+    " escalated) VALUES (?, ?, ?, ?, ?, ?, 'open', 0)"
+)
+_CLOSE = "UPDATE incidents SET closed = ?, status = ? WHERE id = ? AND closed IS NULL"
+_TOUCH = "UPDATE incidents SET last_event = ? WHERE id = ? AND last_event < ?"
+
+
+__all__ = [
+    "INTERRUPTED_REASON",
+    "ActionRecord",
+    "AuditStore",
+    "encode_event",
+    "to_json",
+    "update_incidents",
+]

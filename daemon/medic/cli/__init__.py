@@ -11,6 +11,11 @@ from medic import __version__
 @click.version_option(__version__, prog_name="medic")
 def main() -> None:
     """Medic: executable runbooks with limits, verification and an audit trail."""
+    from medic import logsetup
+
+    # Log lines go to stderr, so stdout stays clean for JSON and CSV output;
+    # `medic run` configures logging again from the agent config.
+    logsetup.configure("auto", "warning")
 
 
 def _register() -> None:

@@ -119,7 +119,10 @@ def _database(db: Path | None, config: Path | None) -> Iterator[tuple[sqlite3.Co
             f"{path} is not a Medic audit database: pass --db with the agent's audit.db"
         )
     with closing(conn):
-        yield conn, path
+        try:
+            yield conn, path
+        except sqlite3.Error as exc:  # locked for too long, corrupt page, ...
+            raise click.ClickException(f"reading {path} failed: {exc}") from exc
 
 
 def _incident_id(conn: sqlite3.Connection, text: str, path: Path) -> str:

@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import faulthandler
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from medic.config import load_config
 from medic.errors import ConfigError
 
+if TYPE_CHECKING:
+    from medic.engine.agent import Agent
+    from medic.systemd_notify import SystemdNotifier
+
 
 @click.command("run")
-@click.option("--config", "-c", "config_path", type=click.Path(path_type=Path),
-              help="Agent config (YAML). Without it: policies/ and .medic/ in the cwd.")
-@click.option("--policies", "-p", "policy_paths", multiple=True, type=click.Path(path_type=Path),
-              help="Policy files or directories (replaces the config's list).")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Agent config (YAML). Without it: policies/ and .medic/ in the cwd.",
+)
+@click.option(
+    "--policies",
+    "-p",
+    "policy_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Policy files or directories (replaces the config's list).",
+)
 @click.option("--dry-run", is_flag=True, help="Evaluate and audit everything, act on nothing.")
 @click.option("--state-dir", type=click.Path(path_type=Path), help="Where the audit DB lives.")
 @click.option("--listen", help="API address host:port (default 127.0.0.1:9325).")
@@ -38,7 +56,7 @@ def command(
     from medic import logsetup
     from medic.config import parse_listen
     from medic.engine.agent import Agent
-    from medic.systemd_notify import Notifier
+    from medic.systemd_notify import SystemdNotifier
 
     try:
         config = load_config(config_path)
@@ -58,18 +76,45 @@ def command(
             host, port = parse_listen(listen, "--listen")
             api = replace(api, host=host, port=port)
             if not api.loopback and not api.token:
-                raise ConfigError(f"--listen {listen} is beyond loopback and no API token is set",
-                                  hint="export MEDIC_API_TOKEN=... or listen on 127.0.0.1")
+                raise ConfigError(
+                    f"--listen {listen} is beyond loopback and no API token is set",
+                    hint="export MEDIC_API_TOKEN=... or listen on 127.0.0.1",
+                )
         if no_api:
             api = replace(api, enabled=False)
         config = replace(config, api=api, **changes)  # type: ignore[arg-type]
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     logsetup.configure(config.log_format, config.log_level)
+    # A watchdog abort (SIGABRT) or a crash in C code prints every thread's stack to
+    # stderr, i.e. the journal: where the event loop was stuck when systemd gave up.
+    faulthandler.enable()
     agent = Agent(config)
-    sd = Notifier.from_env()
-    agent.on_ready.append(sd.ready)
+    notifier = SystemdNotifier.from_env()
+    hook_service_manager(agent, notifier)
     try:
-        asyncio.run(agent.run_forever())
-    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
-        pass
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown
+            asyncio.run(agent.run_forever())
+    finally:
+        notifier.close()
+
+
+def hook_service_manager(agent: Agent, notifier: SystemdNotifier) -> None:
+    """Tell systemd what the agent does: READY once policies are loaded and the API
+    listens, then watchdog pings from the event loop; RELOADING/READY around reloads
+    (SIGHUP, ``systemctl reload medic``, edited files); STOPPING on the way out."""
+
+    def status() -> str:
+        text = f"{len(agent.runners)} policies running"
+        if rejected := agent.rejected_files():
+            text += f", {len(rejected)} file(s) rejected"
+        return text + (" (dry-run)" if agent.config.dry_run else "")
+
+    def ready() -> None:
+        notifier.ready(status())
+        notifier.start_watchdog()
+
+    agent.on_ready.append(ready)
+    agent.on_reload_start.append(notifier.reloading)
+    agent.on_reload_done.append(lambda: notifier.reloaded(status()))
+    agent.on_stopping.append(notifier.stopping)

@@ -40,7 +40,7 @@ class Agent:
         self.clock: Clock = clock or SystemClock()
         self.metrics = Metrics()
         self.audit = AuditStore(config.audit_path, host=config.host)
-        channels = build_notifiers(config.notifiers)
+        channels = build_notifiers(config.notifiers, config.api.public_url)
         self.escalator = Escalator(channels, self.audit, self.clock, config.host)
         self.engine = EngineContext(
             clock=self.clock,
@@ -59,7 +59,11 @@ class Agent:
         self._reload_lock = asyncio.Lock()
         self._background: list[asyncio.Task[Any]] = []
         self.api: Any = None
+        # Hooks for the service manager (systemd: READY=1, RELOADING=1, ...).
         self.on_ready: list[Callable[[], None]] = []
+        self.on_reload_start: list[Callable[[], None]] = []
+        self.on_reload_done: list[Callable[[], None]] = []
+        self.on_stopping: list[Callable[[], None]] = []
 
     # -- start and stop --------------------------------------------------------------
 
@@ -68,12 +72,18 @@ class Agent:
         self.audit.on_event(self._observe_event)
         interrupted = await self.audit.recover_interrupted()
         for event in interrupted:
-            log.warning("action_interrupted", policy=event.policy, target=event.target,
-                        incident=event.incident)
+            log.warning(
+                "action_interrupted",
+                policy=event.policy,
+                target=event.target,
+                incident=event.incident,
+            )
         now = self.clock.wall()
         history = await self.audit.action_history(now - MAX_WINDOW)
         self.engine.ledger.load(
-            Attempt(r.policy, r.target, r.time, r.dry) for r in history if getattr(r, "step", 0) == 0
+            Attempt(r.policy, r.target, r.time, r.dry)
+            for r in history
+            if getattr(r, "step", 0) == 0
         )
         self.engine.inherited_incidents = dict(await self.audit.open_incidents())
         self.audit.emit(
@@ -99,6 +109,8 @@ class Agent:
             callback()
 
     async def stop(self, reason: str = "stopped") -> None:
+        for callback in self.on_stopping:
+            callback()
         for task in self._background:
             task.cancel()
         for runner in self.runners.values():
@@ -108,7 +120,9 @@ class Agent:
         if self.api is not None:
             await self.api.stop()
         await self.escalator.drain()
-        self.audit.emit(AuditEvent(Kind.AGENT_STOPPED, self.clock.wall(), details={"reason": reason}))
+        self.audit.emit(
+            AuditEvent(Kind.AGENT_STOPPED, self.clock.wall(), details={"reason": reason})
+        )
         await self.audit.close()
 
     async def run_forever(self) -> None:
@@ -137,6 +151,8 @@ class Agent:
     async def reload(self) -> dict[str, Any]:
         """Load policy files; a file with errors keeps its previous good version running."""
         async with self._reload_lock:
+            for callback in self.on_reload_start:
+                callback()
             result = await asyncio.to_thread(
                 load_paths, list(self.config.policy_paths), notifiers=set(self.config.notifiers)
             )
@@ -172,6 +188,8 @@ class Agent:
                     policies.setdefault(policy.name, policy)
             await self._apply(policies, now)
             self.metrics.policies.set(len(self.runners))
+            for callback in self.on_reload_done:
+                callback()
             return {
                 "loaded": sorted(self.runners),
                 "rejected": self.rejected_files(),
@@ -235,15 +253,30 @@ class Agent:
 
     def _observe_event(self, event: AuditEvent) -> None:
         self.metrics.audit_events.labels(event.kind.value).inc()
-        fields = {k: v for k, v in (("policy", event.policy), ("target", event.target),
-                                    ("incident", event.incident), ("outcome", event.outcome))
-                  if v is not None}
+        fields = {
+            k: v
+            for k, v in (
+                ("policy", event.policy),
+                ("target", event.target),
+                ("incident", event.incident),
+                ("outcome", event.outcome),
+            )
+            if v is not None
+        }
         level = "warning" if event.kind in _LOUD else "info"
         getattr(log, level)(event.kind.value, **fields, **dict(event.details))
 
 
 _LOUD = frozenset(
-    {Kind.ACTION_FAILED, Kind.ACTION_TIMED_OUT, Kind.ACTION_INTERRUPTED, Kind.ESCALATED,
-     Kind.PROBE_FAILED, Kind.POLICY_REJECTED, Kind.BREAKER_OPENED, Kind.NOTIFY_FAILED,
-     Kind.VERIFY_NOT_HEALED}
+    {
+        Kind.ACTION_FAILED,
+        Kind.ACTION_TIMED_OUT,
+        Kind.ACTION_INTERRUPTED,
+        Kind.ESCALATED,
+        Kind.PROBE_FAILED,
+        Kind.POLICY_REJECTED,
+        Kind.BREAKER_OPENED,
+        Kind.NOTIFY_FAILED,
+        Kind.VERIFY_NOT_HEALED,
+    }
 )

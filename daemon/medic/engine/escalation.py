@@ -27,15 +27,26 @@ log = structlog.get_logger("medic.escalation")
 RETRY_DELAYS = (1.0, 5.0, 15.0)
 
 
-def build_notifiers(configs: Mapping[str, NotifierConfig]) -> dict[str, Notifier]:
-    """Instances for the agent config's named channels; unknown types are skipped loudly."""
+def build_notifiers(
+    configs: Mapping[str, NotifierConfig], public_url: str | None = None
+) -> dict[str, Notifier]:
+    """Instances for the agent config's named channels; unknown types are skipped loudly.
+
+    Notifier types that put a link to the incident in their message (``link_base``)
+    get the API's ``public_url`` unless their own config says otherwise.
+    """
     out: dict[str, Notifier] = {}
     for name, cfg in configs.items():
         cls = notifiers.get(cfg.type)
         if cls is None:
-            log.error("unknown_notifier_type", notifier=name, type=cfg.type, valid=notifiers.names())
+            log.error(
+                "unknown_notifier_type", notifier=name, type=cfg.type, valid=notifiers.names()
+            )
             continue
-        out[name] = cls(name, cfg.options)
+        options = dict(cfg.options)
+        if public_url and "link_base" in cls.schema.get("properties", {}):
+            options.setdefault("link_base", public_url)
+        out[name] = cls(name, options)
     return out
 
 
@@ -143,7 +154,7 @@ class Escalator:
             )
         )
 
-    async def drain(self, timeout: float = 5.0) -> None:
+    async def drain(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a bound, not a deadline
         """Give in-flight deliveries a moment on shutdown."""
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=timeout)

@@ -42,8 +42,12 @@ class StepOutcome:
         return self.kind in (Kind.ACTION_SUCCEEDED, Kind.ACTION_WOULD_RUN)
 
     def as_history(self) -> dict[str, Any]:
-        return {"step": self.step, "action": self.type, "outcome": self.kind.value,
-                "summary": self.summary}
+        return {
+            "step": self.step,
+            "action": self.type,
+            "outcome": self.kind.value,
+            "summary": self.summary,
+        }
 
 
 def build_actions(policy: Policy) -> list[Action]:
@@ -85,30 +89,50 @@ async def run_steps(
     dry_run: bool,
 ) -> list[StepOutcome]:
     outcomes: list[StepOutcome] = []
-    base = {"policy": policy.name, "target": target, "incident": incident, "values": fields}
+
+    def event(
+        kind: Kind,
+        details: Mapping[str, Any],
+        *,
+        outcome: str | None = None,
+        action: str | None = None,
+    ) -> AuditEvent:
+        return AuditEvent(
+            kind,
+            engine.clock.wall(),
+            policy=policy.name,
+            target=target,
+            incident=incident,
+            action=action,
+            outcome=outcome,
+            values=fields,
+            details=details,
+        )
+
     for index, (spec, action) in enumerate(zip(policy.remediate, steps, strict=True)):
         ctx = _context(engine, policy, spec, target, incident, fields, attempt, dry_run)
         plan = action.describe(ctx)
         step_info = {"step": index, "type": spec.type, "attempt": attempt, "plan": plan}
         if dry_run:
-            engine.audit.emit(
-                AuditEvent(Kind.ACTION_WOULD_RUN, engine.clock.wall(), outcome="dry_run",
-                           details=step_info, **base)
-            )
+            engine.audit.emit(event(Kind.ACTION_WOULD_RUN, step_info, outcome="dry_run"))
             outcomes.append(StepOutcome(index, spec.type, Kind.ACTION_WOULD_RUN, plan, {}))
             continue
         action_id = uuid.uuid4().hex[:16]
-        intent = AuditEvent(Kind.ACTION_STARTED, engine.clock.wall(), action=action_id,
-                            details={**step_info, "timeout": spec.timeout}, **base)
+        intent = event(
+            Kind.ACTION_STARTED, {**step_info, "timeout": spec.timeout}, action=action_id
+        )
         await engine.audit.emit_durable(intent)
         engine.running_actions += 1
         try:
             kind, result = await _run_one(action, ctx)
         except asyncio.CancelledError:
             engine.audit.emit(
-                AuditEvent(Kind.ACTION_INTERRUPTED, engine.clock.wall(), action=action_id,
-                           outcome="interrupted",
-                           details={**step_info, "reason": "agent stopping"}, **base)
+                event(
+                    Kind.ACTION_INTERRUPTED,
+                    {**step_info, "reason": "agent stopping"},
+                    outcome="interrupted",
+                    action=action_id,
+                )
             )
             raise
         finally:
@@ -116,9 +140,12 @@ async def run_steps(
         outcome = {Kind.ACTION_SUCCEEDED: "ok", Kind.ACTION_FAILED: "failed"}.get(kind, "timeout")
         engine.metrics.actions.labels(spec.type, outcome).inc()
         engine.audit.emit(
-            AuditEvent(kind, engine.clock.wall(), action=action_id, outcome=outcome,
-                       details={**step_info, "summary": result.summary, **result.details},
-                       **base)
+            event(
+                kind,
+                {**step_info, "summary": result.summary, **result.details},
+                outcome=outcome,
+                action=action_id,
+            )
         )
         outcomes.append(StepOutcome(index, spec.type, kind, result.summary, result.details))
         if kind != Kind.ACTION_SUCCEEDED:

@@ -178,8 +178,12 @@ class PolicyRunner:
     def _note_selection(self, measurement: Measurement, now: float) -> None:
         empty = not measurement
         if empty and self._was_empty is not True:
-            self._emit(None, Kind.SELECTION_EMPTY, None,
-                       {"note": "the probe selected no targets; nothing is acted on"})
+            self._emit(
+                None,
+                Kind.SELECTION_EMPTY,
+                None,
+                {"note": "the probe selected no targets; nothing is acted on"},
+            )
         self._was_empty = empty
 
     def _observe(self, target: str, fields: Mapping[str, Any], now: float) -> None:
@@ -188,9 +192,14 @@ class PolicyRunner:
         tr = st.observe(old, self.policy, fields, now, incident_id=inherited)
         if inherited and tr.state.incident != inherited:
             # The agent restarted with this incident open and the problem is gone.
-            self._emit(target, Kind.CLEARED, inherited,
-                       {"reason": "cleared while the agent was not running"},
-                       outcome="cleared", values=fields)
+            self._emit(
+                target,
+                Kind.CLEARED,
+                inherited,
+                {"reason": "cleared while the agent was not running"},
+                outcome="cleared",
+                values=fields,
+            )
         self._apply(target, old, tr)
         if tr.wants_action:
             self._try_act(target, now)
@@ -221,7 +230,7 @@ class PolicyRunner:
         if not dry and engine.breaker is not None:
             verdict, note = engine.breaker.check(engine.ledger, now)
             if note is not None:
-                self._emit(None, note.kind, None, note.details, note.outcome, policy=None)
+                self._emit(None, note.kind, None, note.details, note.outcome, policy=False)
             if not verdict.allowed:
                 return verdict
         verdict = check_rate(limits, engine.ledger, self.policy.name, target, dry=dry, now=now)
@@ -233,7 +242,9 @@ class PolicyRunner:
             return verdict
         cap = engine.limits.max_concurrent_actions
         if not dry and engine.running_actions >= cap:
-            return Verdict(False, Reason.CONCURRENCY, {"running": engine.running_actions, "cap": cap})
+            return Verdict(
+                False, Reason.CONCURRENCY, {"running": engine.running_actions, "cap": cap}
+            )
         return Verdict(True)
 
     def _try_act(self, target: str, now: float) -> None:
@@ -286,13 +297,13 @@ class PolicyRunner:
         details: Mapping[str, Any],
         outcome: str | None = None,
         values: Mapping[str, Any] | None = None,
-        policy: str | None | bool = True,
+        policy: bool = True,
     ) -> None:
         self.engine.audit.emit(
             AuditEvent(
                 kind,
                 self.engine.clock.wall(),
-                policy=self.policy.name if policy is True else None,
+                policy=self.policy.name if policy else None,
                 target=target,
                 incident=incident,
                 outcome=outcome,

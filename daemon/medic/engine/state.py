@@ -159,9 +159,7 @@ def _fire(state: TargetState, policy: Policy, notes: list[Note]) -> Transition:
     return Transition(replace(state, escalated=True), tuple(notes), escalate=escalation)
 
 
-def _cleared(
-    state: TargetState, now: float, fields: Mapping[str, Any], reason: str
-) -> Transition:
+def _cleared(state: TargetState, now: float, fields: Mapping[str, Any], reason: str) -> Transition:
     notes = (Note(Kind.CLEARED, "cleared", {"reason": reason}),)
     resolve = Escalate("cleared", reason, resolve=True) if state.escalated else None
     return Transition(_closed(now, fields), notes, escalate=resolve)
@@ -171,10 +169,10 @@ def _verify(
     state: TargetState, policy: Policy, fields: Mapping[str, Any], now: float
 ) -> Transition:
     if policy.is_cleared(fields):
-        notes = (Note(Kind.VERIFY_HEALED, "healed", {"attempts": state.attempts}),)
+        healed_notes = (Note(Kind.VERIFY_HEALED, "healed", {"attempts": state.attempts}),)
         resolve = Escalate("healed", "healed by remediation", resolve=True)
         return Transition(
-            _closed(now, fields), notes, escalate=resolve if state.escalated else None
+            _closed(now, fields), healed_notes, escalate=resolve if state.escalated else None
         )
     failures = state.failures + 1
     notes = [Note(Kind.VERIFY_NOT_HEALED, "not_healed", {"attempt": state.attempts})]
@@ -190,9 +188,7 @@ def _verify(
 
 def admit(state: TargetState, now: float) -> TargetState:
     """Limits allowed an attempt: the runner starts the remediation steps."""
-    return _enter(
-        state, Phase.REMEDIATING, now, attempts=state.attempts + 1, last_suppression=None
-    )
+    return _enter(state, Phase.REMEDIATING, now, attempts=state.attempts + 1, last_suppression=None)
 
 
 def finish(state: TargetState, policy: Policy, now: float) -> TargetState:
@@ -210,14 +206,14 @@ def suppress(
     if not repeat or now - state.last_suppression_at >= SUPPRESSION_REPEAT:
         extra = {"repeats": repeats} if repeat else {}
         notes = (Note(Kind.SUPPRESSED, reason, {"reason": reason, **details, **extra}),)
-        nxt = replace(
-            state, last_suppression=reason, last_suppression_at=now, suppressed_repeats=0
-        )
+        nxt = replace(state, last_suppression=reason, last_suppression_at=now, suppressed_repeats=0)
     else:
         nxt = replace(state, suppressed_repeats=repeats)
     escalation = None
     if policy.escalate.on_suppressed and not state.escalated and reason != "dry_run":
-        escalation = Escalate(f"suppressed:{reason}", f"{policy.name}: action suppressed ({reason})")
+        escalation = Escalate(
+            f"suppressed:{reason}", f"{policy.name}: action suppressed ({reason})"
+        )
         nxt = replace(nxt, escalated=True)
     return Transition(nxt, notes, escalate=escalation)
 

@@ -43,7 +43,7 @@ def format_duration(seconds: float) -> str:
     """The shortest readable form: 90 -> '1m30s', 0.25 -> '250ms'."""
     if seconds < 1:
         return f"{round(seconds * 1000)}ms"
-    remaining = int(round(seconds))
+    remaining = round(seconds)
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if remaining >= size:

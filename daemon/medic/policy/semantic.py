@@ -154,7 +154,9 @@ class PolicyChecker:
         cls = self.result.probe_cls
         if cls is None or cls.dynamic_fields:
             return
-        fields = sorted(cls.field_names())
+        probe_raw = self.raw.get("probe")
+        options = probe_raw if isinstance(probe_raw, dict) else {}
+        fields = sorted({*cls.field_names(), *cls.option_fields(options)})
         for name in sorted(expression.names - set(fields)):
             found = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text)
             at = (self.doc.text_position(path, found.start()) if found else None) or where

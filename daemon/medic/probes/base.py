@@ -69,6 +69,14 @@ class Probe(ABC):
     def field_names(cls) -> list[str]:
         return [f.name for f in cls.fields]
 
+    @classmethod
+    def option_fields(cls, options: Mapping[str, Any]) -> list[str]:
+        """Fields the options add (a JSON field picked from an HTTP body, a list key).
+
+        The loader accepts these names in ``when:`` on top of the declared ``fields``.
+        """
+        return []
+
     @abstractmethod
     async def measure(self) -> Measurement:
         """Measure every selected target once: ``{target_id: {field: value}}``."""

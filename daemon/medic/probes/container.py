@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 import structlog
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
 from docker.utils import version_lt
 
 from medic.clock import parse_iso
@@ -148,13 +148,17 @@ class ContainerProbe(Probe):
             info = await asyncio.to_thread(client.api.inspect_container, container_id)
         except NotFound:  # removed since the listing: no longer a target
             return None, {}
+        except APIError as exc:  # one odd container must not blind the whole policy
+            log.warning("container_inspect_failed", container=container_id[:12], error=str(exc))
+            return None, {}
         except ENGINE_ERRORS as exc:
             raise ProbeError(unreachable(exc), hint=HINT) from exc
         fields = self._state_fields(info)
         if fields["running"]:
             async with limit:
                 stats = await self._stats(client, container_id)
-            fields.update(self._usage_fields(container_id, stats))
+            configured = (info.get("HostConfig") or {}).get("Memory") or None
+            fields.update(self._usage_fields(container_id, stats, configured))
         else:
             self._cpu.pop(container_id, None)
         return str(info.get("Name", "")).lstrip("/"), fields
@@ -193,16 +197,20 @@ class ContainerProbe(Probe):
             result: Mapping[str, Any] = await asyncio.to_thread(
                 api.stats, container_id, stream=False, one_shot=one_shot
             )
-        except NotFound:
+        except APIError as exc:  # gone or being removed meanwhile: no figures this time
+            log.debug("container_stats_failed", container=container_id[:12], error=str(exc))
             return {}
         except ENGINE_ERRORS as exc:
             raise ProbeError(unreachable(exc), hint=HINT) from exc
         return result
 
-    def _usage_fields(self, container_id: str, stats: Mapping[str, Any]) -> dict[str, Any]:
+    def _usage_fields(
+        self, container_id: str, stats: Mapping[str, Any], configured: int | None
+    ) -> dict[str, Any]:
+        """Usage from one stats sample; the configured limit wins over the sampled one."""
         out: dict[str, Any] = {}
         used = memory_used(stats)
-        limit = (stats.get("memory_stats") or {}).get("limit")
+        limit = configured or (stats.get("memory_stats") or {}).get("limit")
         out["memory_bytes"] = used
         out["memory_limit_bytes"] = limit
         if used is not None and limit:

@@ -42,14 +42,14 @@ CONCURRENCY = 4
 class LogCount:
     """What one read of one container's log found."""
 
-    matches: int = 0
+    match_count: int = 0
     lines: int = 0
     last_match: str | None = None
     truncated: bool = False
 
     def fields(self) -> dict[str, Any]:
         return {
-            "matches": self.matches,
+            "match_count": self.match_count,
             "lines": self.lines,
             "last_match": self.last_match,
             "truncated": self.truncated,
@@ -66,7 +66,7 @@ def count_lines(chunks: Iterable[bytes], pattern: re.Pattern[str], max_bytes: in
         line = raw.decode("utf-8", "replace").rstrip("\r")
         found.lines += 1
         if pattern.search(line):
-            found.matches += 1
+            found.match_count += 1
             found.last_match = line[:LAST_MATCH_CHARS]
 
     for chunk in chunks:
@@ -104,7 +104,7 @@ class ContainerLogsProbe(Probe):
           pattern: "database connection (lost|refused)"
           window: 5m
           every: 1m
-        when: matches >= 10
+        when: match_count >= 10
         remediate:
           - container.restart: {stop_timeout: 20, timeout: 60s}
         verify: {after: 5m}
@@ -132,7 +132,7 @@ class ContainerLogsProbe(Probe):
         "additionalProperties": False,
     }
     fields: ClassVar[tuple[Field, ...]] = (
-        Field("matches", "number", "Lines in the window that match pattern."),
+        Field("match_count", "number", "Lines in the window that match pattern."),
         Field("lines", "number", "Lines read in the window."),
         Field("last_match", "string", "The last matching line (500 characters at most)."),
         Field("truncated", "boolean", "The window held more than 8 MiB; counts are partial."),

@@ -15,13 +15,13 @@ import os
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-import docker
 import requests
 import structlog
+from docker.client import DockerClient
 from docker.errors import DockerException
 
 log = structlog.get_logger(__name__)
@@ -51,7 +51,7 @@ def unreachable(exc: BaseException) -> str:
 
 def connect(timeout: float = API_TIMEOUT) -> Any:
     """A new client (blocking: it asks the engine which API version to speak)."""
-    return docker.from_env(version="auto", timeout=timeout, max_pool_size=POOL_SIZE)
+    return DockerClient.from_env(version="auto", timeout=timeout, max_pool_size=POOL_SIZE)
 
 
 class _SharedClient:
@@ -72,7 +72,7 @@ _shared = _SharedClient()
 
 
 async def shared_client() -> Any:
-    """The process-wide :class:`docker.DockerClient` (connects in a thread the first time)."""
+    """The process-wide :class:`DockerClient` (connects in a thread the first time)."""
     return await asyncio.to_thread(_shared.get_blocking)
 
 
@@ -193,7 +193,7 @@ class EventFollower:
         self._stream: EventStream | None = None
         self._thread: threading.Thread | None = None
 
-    async def events(self) -> AsyncIterator[dict[str, Any] | None]:
+    async def events(self) -> AsyncGenerator[dict[str, Any] | None, None]:
         """Events as they come; ``None`` after each reconnect. Ends once stopped."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[dict[str, Any] | _Ended | None] = asyncio.Queue()
@@ -218,6 +218,8 @@ class EventFollower:
                 yield item
         finally:
             self.stop()
+            with contextlib.suppress(RuntimeError):  # the loop's executor may be gone
+                await self.aclose()
 
     def _follow(self, hand: Callable[[dict[str, Any] | _Ended | None], bool]) -> None:
         delay = self.min_backoff

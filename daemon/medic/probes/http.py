@@ -1,0 +1,405 @@
+"""The ``http`` and ``tcp`` probes: does a service answer, how fast, and what does it say?
+
+Made for the runbook lines "health endpoint down -> restart", "the API answers 5xx",
+"the port is closed". A service that cannot be reached is a *reading*, not a probe
+failure: ``ok`` is false and ``error`` says why in a few words, so ``when: not ok``
+fires on it. Only a broken option (an unreadable ``ca_file``, an unset secret) makes
+the probe itself fail. Secrets (header values, the bearer token, a URL's password)
+are resolved at each run and never appear in the target, the fields or an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import socket
+import ssl
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import aiohttp
+from yarl import URL
+
+from medic import __version__, secrets
+from medic.errors import ProbeError
+from medic.probes.base import Field, Measurement, Probe, probes
+from medic.redact import is_secret_key, redact_text
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+DEFAULT_MAX_BODY = 1024 * 1024
+_NAME = "^[A-Za-z_][A-Za-z0-9_]*$"
+_ERRNO_TEXT = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+    errno.ETIMEDOUT: "timed out",
+}
+
+HTTP_FIELDS = (
+    Field("ok", "boolean", "Answered with an expected status (default: any 2xx or 3xx)."),
+    Field("status", "number", "HTTP status code (null when there was no answer)."),
+    Field("latency", "number", "Request sent to body read (null without answer).", "seconds"),
+    Field("error", "string", "Why there was no answer (null when there was one)."),
+    Field("body_bytes", "number", "Bytes of body read, at most max_body.", "bytes"),
+    Field("body_match", "boolean", "The body holds body_contains (null when not asked)."),
+)
+TCP_FIELDS = (
+    Field("ok", "boolean", "A TCP connection was made."),
+    Field("latency", "number", "Time to connect (null when it failed).", "seconds"),
+    Field("error", "string", "Why it failed (null when it worked)."),
+)
+
+
+def os_error_text(exc: OSError) -> str:
+    """A short, secret-free reason for a failed connection ("connection refused")."""
+    if exc.errno in _ERRNO_TEXT:
+        return _ERRNO_TEXT[exc.errno]
+    text = str(exc)
+    # Several addresses failed (localhost -> ::1 and 127.0.0.1): asyncio joins them.
+    if f"[Errno {errno.ECONNREFUSED}]" in text:
+        return "connection refused"
+    return (exc.strerror or text or type(exc).__name__).lower()
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def display_url(url: str) -> str:
+    """The URL as a target: no userinfo, secret-looking query values masked."""
+    return redact_text(str(URL(url).with_user(None)))
+
+
+def pick(document: Any, path: str) -> Any:
+    """The value at a dotted path (``checks.db.status``, ``items.0.id``), else None."""
+    node = document
+    for step in path.split("."):
+        if isinstance(node, dict):
+            node = node.get(step)
+        elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
+            node = node[int(step)]
+        else:
+            return None
+    return node
+
+
+@probes.register("http")
+class HttpProbe(Probe):
+    """Request a URL and read the status, latency and, if asked, fields of a JSON body.
+
+    ``ok`` is true when the answer's status is in ``expect_status`` (default: any 2xx or
+    3xx; redirects are not followed). When no answer came, ``status`` is null and
+    ``error`` says why: ``connection refused``, ``timed out after 5s``, ``TLS:
+    certificate has expired``, ``cannot resolve db.internal``. ``json_fields`` picks
+    values out of a JSON body by dotted path (``checks.db.status``; a list index is a
+    number) and yields each under its own name: null when the body is not JSON, is
+    longer than ``max_body`` or lacks the path. ``body_contains`` sets ``body_match``.
+    Header values and ``token`` (sent as ``Authorization: Bearer``) may be secret
+    references. The target is the URL without user and password. ``timeout`` bounds
+    the whole exchange; every run opens a fresh connection.
+
+    ```yaml
+    version: 1
+    policies:
+      - name: api-health-down
+        description: Restart the API when its health endpoint stops answering well.
+        probe:
+          type: http
+          url: http://127.0.0.1:8080/healthz
+          token: {env: API_HEALTH_TOKEN}
+          json_fields: {health: status, db: checks.db.status}
+          every: 15s
+          timeout: 5s
+        when: not ok or health != "pass"
+        for: 1m
+        remediate:
+          - command: {argv: [systemctl, restart, api], timeout: 60s}
+        verify: {after: 30s}
+        limits: {max: 3, per: 1h, cooldown: 5m}
+        escalate: {after_failures: 2, notify: [oncall]}
+    ```
+    """
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "url": {"type": "string", "minLength": 1, "description": "http:// or https:// URL."},
+            "method": {"enum": list(METHODS), "description": "Default GET."},
+            "headers": {
+                "type": "object",
+                "additionalProperties": {"anyOf": [{"type": "string"}, secrets.SCHEMA]},
+                "description": "Request headers; a value may be a secret {env:}/{file:}.",
+            },
+            "token": {**secrets.SCHEMA, "description": "Bearer token, as a secret reference."},
+            "expect_status": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 100, "maximum": 599},
+                "minItems": 1,
+                "description": "Statuses that count as ok (default any 2xx or 3xx).",
+            },
+            "verify_tls": {"type": "boolean", "description": "Check certificates (default true)."},
+            "ca_file": {"type": "string", "pattern": "^/", "description": "PEM CA bundle."},
+            "json_fields": {
+                "type": "object",
+                "propertyNames": {"pattern": _NAME},
+                "additionalProperties": {"type": "string", "minLength": 1},
+                "description": "Field name -> dotted path into a JSON body.",
+            },
+            "body_contains": {"type": "string", "minLength": 1, "description": "Sets body_match."},
+            "max_body": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Bytes of body to read at most (default 1 MiB).",
+            },
+        },
+        "required": ["url"],
+        "additionalProperties": False,
+    }
+    fields = HTTP_FIELDS
+    default_every = 30.0
+    default_timeout = 10.0
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__(options)
+        self.url = str(options["url"])
+        self.target = display_url(self.url)
+        self.method = str(options.get("method", "GET"))
+        self.expect: frozenset[int] | None = (
+            frozenset(options["expect_status"]) if "expect_status" in options else None
+        )
+        self.json_fields: Mapping[str, str] = options.get("json_fields") or {}
+        needle = options.get("body_contains")
+        self.needle = str(needle).encode() if needle else None
+        self.max_body = int(options.get("max_body", DEFAULT_MAX_BODY))
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def validate(cls, options: Mapping[str, Any]) -> list[str]:
+        problems: list[str] = []
+        url = str(options.get("url", ""))
+        try:
+            parsed = URL(url)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+            problems.append(f"url {display_url(url)!r} must be an http:// or https:// URL")
+        headers = options.get("headers") or {}
+        for name, value in headers.items():
+            if isinstance(value, str) and is_secret_key(name):
+                problems.append(
+                    f"header {name} holds a secret: write it as {{env: NAME}} or "
+                    "{file: /path}, or use token: for a bearer token"
+                )
+        logins = (
+            ("token", "token" in options),
+            ("an Authorization header", any(str(k).lower() == "authorization" for k in headers)),
+            ("a user in the url", parsed is not None and parsed.user is not None),
+        )
+        given = [what for what, present in logins if present]
+        if len(given) > 1:
+            problems.append(f"give one way to log in, not {' and '.join(given)}")
+        taken = set(cls.field_names())
+        for name in options.get("json_fields") or {}:
+            if name in taken:
+                problems.append(f"json_fields name {name!r} is already a field; pick another")
+        return problems
+
+    @classmethod
+    def option_fields(cls, options: Mapping[str, Any]) -> list[str]:
+        return list(options.get("json_fields") or {})
+
+    async def measure(self) -> Measurement:
+        timeout = float(getattr(self, "timeout", self.default_timeout))
+        headers = self._headers()
+        session = self._open()
+        fields: dict[str, Any] = {
+            "ok": False,
+            "status": None,
+            "latency": None,
+            "error": None,
+            "body_bytes": 0,
+            "body_match": None,
+            **dict.fromkeys(self.json_fields),
+        }
+        started = time.perf_counter()
+        try:
+            async with session.request(
+                self.method,
+                self.url,
+                headers=headers,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as response:
+                body, complete = await self._read(response)
+                fields["latency"] = round(time.perf_counter() - started, 6)
+                fields["status"] = response.status
+        except TimeoutError:
+            fields["error"] = f"timed out after {timeout:g}s"
+            return {self.target: fields}
+        except aiohttp.ClientError as exc:
+            fields["error"] = client_error_text(exc)
+            return {self.target: fields}
+        status = int(fields["status"])
+        fields["ok"] = status in self.expect if self.expect else 200 <= status < 400
+        fields["body_bytes"] = len(body)
+        if self.needle is not None:
+            fields["body_match"] = self.needle in body
+        if self.json_fields and complete:
+            fields.update(self._pick_json(body))
+        return {self.target: fields}
+
+    def _headers(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        try:
+            for name, value in (self.options.get("headers") or {}).items():
+                out[str(name)] = value if isinstance(value, str) else secrets.resolve(value)
+            if "token" in self.options:
+                out["Authorization"] = "Bearer " + secrets.resolve(self.options["token"])
+        except secrets.SecretError as exc:
+            raise ProbeError(f"http {self.target}: {exc.message}", hint=exc.hint) from exc
+        return out
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            tls: ssl.SSLContext | bool = self.options.get("verify_tls", True)
+            ca_file = self.options.get("ca_file")
+            if tls and ca_file:
+                try:
+                    tls = ssl.create_default_context(cafile=ca_file)
+                except (OSError, ssl.SSLError) as exc:
+                    raise ProbeError(
+                        f"http {self.target}: cannot load ca_file {ca_file}: {exc}",
+                        hint="point ca_file at a readable PEM bundle",
+                    ) from exc
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(ssl=tls, force_close=True),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                headers={"User-Agent": f"medic/{__version__}"},
+            )
+        return self._session
+
+    async def _read(self, response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
+        """Up to ``max_body`` bytes, and whether that was the whole body."""
+        limit = self.max_body + 1  # one byte more tells a cut body from a whole one
+        kept = bytearray()
+        while len(kept) < limit:
+            chunk = await response.content.read(limit - len(kept))
+            if not chunk:
+                break
+            kept += chunk
+        return bytes(kept[: self.max_body]), len(kept) <= self.max_body
+
+    def _pick_json(self, body: bytes) -> dict[str, Any]:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return {}
+        return {name: pick(document, path) for name, path in self.json_fields.items()}
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def client_error_text(exc: aiohttp.ClientError) -> str:
+    """A short reason for a failed request; never the URL, headers or body."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert_error = exc.certificate_error
+        message = getattr(cert_error, "verify_message", None) or str(cert_error)
+        return "TLS: " + message[:1].lower() + message[1:].rstrip(".")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"cannot resolve {exc.host}"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return "TLS: " + tls_error_text(exc.os_error)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return os_error_text(exc.os_error)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "bad response body"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "bad HTTP response"
+    if isinstance(exc, aiohttp.ClientOSError):
+        if isinstance(exc.__cause__, ssl.SSLError):
+            return "TLS: " + tls_error_text(exc.__cause__)
+        return os_error_text(exc)
+    return f"request failed ({type(exc).__name__})"
+
+
+def tls_error_text(exc: BaseException) -> str:
+    """``WRONG_VERSION_NUMBER`` -> ``handshake failed (wrong version number)``."""
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return exc.verify_message
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str) and reason:
+        return f"handshake failed ({reason.lower().replace('_', ' ')})"
+    return "handshake failed"
+
+
+@probes.register("tcp")
+class TcpProbe(Probe):
+    """Open a TCP connection to a port and say whether and how fast it worked.
+
+    Only the connection is tested: a service that accepts and then says nothing still
+    reads as ``ok``; use the ``http`` probe to check the answer. The target is
+    ``host:port``. A refused or timed-out connection is a reading (``ok`` false and
+    ``error`` set), not a probe failure.
+
+    ```yaml
+    version: 1
+    policies:
+      - name: smtp-port-closed
+        description: Restart the mail relay when its port stops accepting connections.
+        probe: {type: tcp, host: 127.0.0.1, port: 25, every: 30s, timeout: 5s}
+        when: not ok
+        for: 1m
+        remediate:
+          - command: {argv: [systemctl, restart, postfix], timeout: 60s}
+        verify: {after: 20s}
+        limits: {max: 2, per: 1h, cooldown: 10m}
+        escalate: {after_failures: 1, notify: [oncall]}
+    ```
+    """
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "host": {"type": "string", "minLength": 1, "description": "Name or address."},
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "Port."},
+        },
+        "required": ["host", "port"],
+        "additionalProperties": False,
+    }
+    fields = TCP_FIELDS
+    default_every = 30.0
+    default_timeout = 5.0
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__(options)
+        self.host = str(options["host"])
+        self.port = int(options["port"])
+        self.target = host_port(self.host, self.port)
+
+    async def measure(self) -> Measurement:
+        timeout = float(getattr(self, "timeout", self.default_timeout))
+        started = time.perf_counter()
+        fields: dict[str, Any] = {"ok": False, "latency": None, "error": None}
+        try:
+            async with asyncio.timeout(timeout):
+                _, writer = await asyncio.open_connection(self.host, self.port)
+        except TimeoutError:
+            fields["error"] = f"timed out after {timeout:g}s"
+        except socket.gaierror:
+            fields["error"] = f"cannot resolve {self.host}"
+        except OSError as exc:
+            fields["error"] = os_error_text(exc)
+        else:
+            fields["ok"] = True
+            fields["latency"] = round(time.perf_counter() - started, 6)
+            writer.close()
+        return {self.target: fields}

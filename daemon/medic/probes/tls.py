@@ -1,0 +1,337 @@
+"""The ``tls.cert`` probe: when does a certificate expire, and is it still trusted?
+
+Made for the runbook line "certificate expires in < 14 days -> renew, reload, verify".
+A remote certificate is fetched with verification off, so an expired or self-signed one
+is still measured; whether its chain is trusted is a separate answer (a handshake with
+verification on). A certificate file on disk is read and its chain walked in Python.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import ipaddress
+import re
+import socket
+import ssl
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.x509.oid import NameOID
+
+from medic.errors import ProbeError
+from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.http import host_port, os_error_text, tls_error_text
+
+MAX_CHAIN = 8
+# Where Debian, RHEL and friends keep the system CA bundle (for files; ssl finds its own).
+SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+
+FIELDS = (
+    Field("days_left", "number", "Days until not_after; negative once expired.", "days"),
+    Field("not_after", "number", "End of validity, unix seconds.", "seconds"),
+    Field("not_before", "number", "Start of validity, unix seconds.", "seconds"),
+    Field("subject", "string", "Subject, RFC 4514 (CN=example.org)."),
+    Field("issuer", "string", "Issuer, RFC 4514."),
+    Field("sans", "list", "Subject alternative names: DNS names and IP addresses."),
+    Field("serial", "string", "Serial number, lowercase hex."),
+    Field("chain_valid", "boolean", "The chain verifies against the system CAs or ca_file."),
+    Field("hostname_matches", "boolean", "The name (SNI, or hostname for a file) is covered."),
+    Field("error", "string", "Why the certificate could not be read or did not verify."),
+)
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+_UNREAD: dict[str, Any] = {f.name: None for f in FIELDS}
+
+
+@probes.register("tls.cert")
+class TlsCertProbe(Probe):
+    """Read a TLS certificate from a server or a PEM file: expiry, names, trust.
+
+    Give ``host`` (with ``port``, default 443, and ``sni``, default the host) or
+    ``file`` (PEM: the first certificate is the leaf, the rest its chain). The target
+    is ``host:port`` or the file path. ``days_left`` is negative once the certificate
+    has expired. ``chain_valid`` says whether the chain verifies against the system CAs
+    (or ``ca_file``) at this moment, so an expired certificate is not valid either.
+    ``error`` is null when the certificate was read and verified; otherwise it says
+    why not: ``connection refused``, ``timed out after 10s``, ``certificate has
+    expired``, ``self-signed certificate``. A certificate that could not be read at all
+    leaves the other fields null, so write ``error != null and days_left == null`` to
+    catch an endpoint that is down. ``hostname_matches`` compares the SNI name (for a
+    file, ``hostname``) with the names in the certificate.
+
+    ```yaml
+    version: 1
+    policies:
+      - name: web-cert-expiring
+        description: Renew the web certificate when it has less than 14 days left.
+        probe: {type: tls.cert, host: www.example.org, port: 443, every: 6h, timeout: 10s}
+        when: days_left < 14
+        remediate:
+          - command: {argv: [certbot, renew, --cert-name, www.example.org], timeout: 5m}
+          - command: {argv: [nginx, -s, reload], timeout: 30s}
+        verify: {after: 1m}
+        limits: {max: 2, per: 1d, cooldown: 6h}
+        escalate: {after_failures: 1, notify: [oncall]}
+    ```
+    """
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "host": {"type": "string", "minLength": 1, "description": "Server name or address."},
+            "port": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "443."},
+            "sni": {"type": "string", "minLength": 1, "description": "Name sent (default host)."},
+            "file": {"type": "string", "pattern": "^/", "description": "A PEM certificate file."},
+            "hostname": {"type": "string", "minLength": 1, "description": "Name for a file."},
+            "ca_file": {"type": "string", "pattern": "^/", "description": "Trusted CAs (PEM)."},
+        },
+        "additionalProperties": False,
+    }
+    fields = FIELDS
+    default_every = 3600.0
+    default_timeout = 10.0
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__(options)
+        self.host: str | None = options.get("host")
+        self.port = int(options.get("port", 443))
+        self.file: str | None = options.get("file")
+        self.ca_file: str | None = options.get("ca_file")
+        self.name: str | None = (
+            options.get("sni", self.host) if self.host else options.get("hostname")
+        )
+        self.target = self.file if self.file else host_port(str(self.host), self.port)
+        self._contexts: tuple[ssl.SSLContext, ssl.SSLContext] | None = None
+
+    @classmethod
+    def validate(cls, options: Mapping[str, Any]) -> list[str]:
+        if ("host" in options) == ("file" in options):
+            return ["give exactly one of host (a server) or file (a PEM file)."]
+        if "file" in options:
+            extra = sorted({"port", "sni"} & set(options))
+            if extra:
+                return [f"{', '.join(extra)} only apply to host; for a file use hostname."]
+        elif "hostname" in options:
+            return ["hostname only applies to file; for a server, sni names what to check."]
+        return []
+
+    async def measure(self) -> Measurement:
+        timeout = float(getattr(self, "timeout", self.default_timeout))
+        if self.file is not None:
+            return {self.target: await asyncio.to_thread(self._read_file)}
+        try:
+            async with asyncio.timeout(timeout):
+                der, problem = await self._fetch()
+        except TimeoutError:
+            return {self.target: {**_UNREAD, "error": f"timed out after {timeout:g}s"}}
+        except ssl.SSLError as exc:
+            return {self.target: {**_UNREAD, "error": "TLS: " + tls_error_text(exc)}}
+        except socket.gaierror:
+            return {self.target: {**_UNREAD, "error": f"cannot resolve {self.host}"}}
+        except OSError as exc:
+            return {self.target: {**_UNREAD, "error": os_error_text(exc)}}
+        try:
+            leaf = x509.load_der_x509_certificate(der)
+        except ValueError:
+            return {self.target: {**_UNREAD, "error": "the server's certificate does not parse"}}
+        return {self.target: describe(leaf, self.name, chain_valid=problem is None, error=problem)}
+
+    async def _fetch(self) -> tuple[bytes, str | None]:
+        """The leaf (DER) and why the chain did not verify (None when it did).
+
+        The verified handshake comes first: when it works, it is the only one.
+        """
+        verified, unverified = self._tls()
+        try:
+            return await self._handshake(verified), None
+        except ssl.SSLCertVerificationError as exc:
+            problem = exc.verify_message or "certificate verify failed"
+        return await self._handshake(unverified), problem
+
+    async def _handshake(self, context: ssl.SSLContext) -> bytes:
+        sni = self.name if self.name and not _is_ip(self.name) else None
+        _, writer = await asyncio.open_connection(
+            self.host, self.port, ssl=context, server_hostname=sni or ""
+        )
+        try:
+            tls: ssl.SSLObject = writer.get_extra_info("ssl_object")
+            der = tls.getpeercert(binary_form=True)
+        finally:
+            writer.transport.abort()  # no close_notify round trip: a probe only looks
+        if not der:
+            raise ssl.SSLError("the server sent no certificate")
+        return der
+
+    def _tls(self) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+        if self._contexts is None:
+            try:
+                verified = ssl.create_default_context(cafile=self.ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ProbeError(
+                    f"tls.cert {self.target}: cannot load ca_file {self.ca_file}: {exc}",
+                    hint="point ca_file at a readable PEM bundle",
+                ) from exc
+            verified.check_hostname = False  # reported as hostname_matches instead
+            unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            unverified.check_hostname = False
+            unverified.verify_mode = ssl.CERT_NONE
+            self._contexts = (verified, unverified)
+        return self._contexts
+
+    def _read_file(self) -> dict[str, Any]:
+        path = str(self.file)
+        try:
+            certs = x509.load_pem_x509_certificates(Path(path).read_bytes())
+        except OSError as exc:
+            return {**_UNREAD, "error": f"cannot read {path}: {exc.strerror}"}
+        except ValueError:
+            return {**_UNREAD, "error": f"no PEM certificate in {path}"}
+        try:
+            anchors = _load_pem(self.ca_file) if self.ca_file else _system_anchors()
+        except (OSError, ValueError) as exc:
+            raise ProbeError(
+                f"tls.cert {path}: cannot load ca_file {self.ca_file}",
+                hint="point ca_file at a readable PEM bundle",
+            ) from exc
+        problem = chain_problem(certs[0], certs[1:], anchors, datetime.now(UTC))
+        return describe(certs[0], self.name, chain_valid=problem is None, error=problem)
+
+
+def describe(
+    cert: x509.Certificate, name: str | None, *, chain_valid: bool, error: str | None
+) -> dict[str, Any]:
+    """The probe's fields for one leaf certificate."""
+    not_after = cert.not_valid_after_utc.timestamp()
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        san = None
+    dns = san.get_values_for_type(x509.DNSName) if san else []
+    ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] if san else []
+    return {
+        "days_left": round((not_after - time.time()) / 86400, 4),
+        "not_after": not_after,
+        "not_before": cert.not_valid_before_utc.timestamp(),
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "sans": [*dns, *ips],
+        "serial": format(cert.serial_number, "x"),
+        "chain_valid": chain_valid,
+        "hostname_matches": None if name is None else name_matches(cert, name, san),
+        "error": error,
+    }
+
+
+def name_matches(
+    cert: x509.Certificate, name: str, san: x509.SubjectAlternativeName | None
+) -> bool:
+    """RFC 6125 in short: SAN DNS names (one leftmost ``*``) or IPs; CN only without SANs."""
+    if _is_ip(name):
+        wanted = ipaddress.ip_address(name)
+        return san is not None and wanted in san.get_values_for_type(x509.IPAddress)
+    if san is not None:
+        patterns = san.get_values_for_type(x509.DNSName)
+    else:
+        patterns = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    host = name.lower().rstrip(".")
+    for pattern in (p.lower().rstrip(".") for p in patterns):
+        if pattern == host:
+            return True
+        if pattern.startswith("*.") and "." in host:
+            head, _, rest = host.partition(".")
+            if head and rest == pattern[2:]:
+                return True
+    return False
+
+
+def chain_problem(
+    leaf: x509.Certificate,
+    chain: Sequence[x509.Certificate],
+    anchors: Sequence[x509.Certificate],
+    now: datetime,
+) -> str | None:
+    """Why ``leaf`` does not chain up to a trusted anchor (None when it does).
+
+    Each step needs an issuer whose subject matches and whose key verifies the
+    signature; every certificate on the way must be valid at ``now``. The reasons
+    read like OpenSSL's, so files and servers report alike.
+    """
+    trusted = set(anchors)
+    cert = leaf
+    for _ in range(MAX_CHAIN):
+        if now > cert.not_valid_after_utc:
+            return "certificate has expired"
+        if now < cert.not_valid_before_utc:
+            return "certificate is not yet valid"
+        if cert in trusted:
+            return None
+        issuer = next((c for c in (*chain, *anchors) if _issued(cert, c)), None)
+        if issuer is None:
+            if cert.issuer == cert.subject:
+                return (
+                    "self-signed certificate"
+                    if cert is leaf
+                    else "self-signed certificate in chain"
+                )
+            return "unable to get local issuer certificate"
+        if not _is_ca(issuer):
+            return "issuer is not a CA"
+        cert = issuer
+    return "certificate chain too long"
+
+
+def _issued(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    if cert is issuer or cert.issuer != issuer.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    with contextlib.suppress(x509.ExtensionNotFound):
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    return False
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _load_pem(path: str) -> list[x509.Certificate]:
+    return x509.load_pem_x509_certificates(Path(path).read_bytes())
+
+
+@functools.cache
+def _system_anchors() -> tuple[x509.Certificate, ...]:
+    """The system CA bundle, read once per process (about 150 certificates).
+
+    Each certificate is parsed on its own: one odd CA (a zero serial, which
+    ``cryptography`` warns about today and will refuse one day) must not cost the rest.
+    """
+    for bundle in SYSTEM_BUNDLES:
+        try:
+            text = Path(bundle).read_bytes()
+        except OSError:
+            continue
+        found: list[x509.Certificate] = []
+        for block in _PEM_BLOCK.findall(text):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with contextlib.suppress(ValueError):
+                    found.append(x509.load_pem_x509_certificate(block))
+        return tuple(found)
+    return ()
