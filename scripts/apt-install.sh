@@ -13,7 +13,7 @@ if [ "$(id -u)" != "0" ]; then
 fi
 # Refresh the package lists if they are missing or older than a day.
 if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages' -mmin -1440 2>/dev/null | head -1)" ]; then
-  apt-get update -qq
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
 fi
 echo "apt-install: ${missing[*]}"
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

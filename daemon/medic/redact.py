@@ -78,7 +78,13 @@ def redact(value: Any, _depth: int = 0) -> Any:
         return "[too deep]"
     if isinstance(value, Mapping):
         return {
-            key: (REDACTED if item is not None and is_secret_key(key) else redact(item, _depth + 1))
+            # A flag under a secret-sounding key (`token_configured: true`)
+            # says nothing secret; only values that could hold one are masked.
+            key: (
+                REDACTED
+                if is_secret_key(key) and item is not None and not isinstance(item, bool)
+                else redact(item, _depth + 1)
+            )
             for key, item in value.items()
         }
     if isinstance(value, str):  # a str subclass

@@ -128,3 +128,9 @@ def test_processor_signature_is_structlog_compatible() -> None:
     event = {"event": "hi", "token": "t"}
     assert redact_processor(None, "info", event) == {"event": "hi", "token": REDACTED}
     assert event == {"event": "hi", "token": "t"}
+
+
+def test_flags_under_secret_sounding_keys_are_kept() -> None:
+    """`token_configured: true` tells nothing secret and stays readable; values are masked."""
+    out = redact({"token_configured": True, "token": "abc", "pin_secret": 1234})
+    assert out == {"token_configured": True, "token": "[redacted]", "pin_secret": "[redacted]"}

@@ -20,7 +20,7 @@ from agent_harness import AgentProcess
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "metrics"))
-from promstack import (  # noqa: E402 - found through the path inserted just above
+from promstack import (
     NODE_EXPORTER,
     Service,
     StackError,
@@ -30,6 +30,14 @@ from promstack import (  # noqa: E402 - found through the path inserted just abo
 )
 
 pytestmark = pytest.mark.integration
+
+# Start the exporter in a session of its own. Popen returns only after the child has
+# called setsid() and exec'd, so the action's process-group kill cannot catch it the
+# way it can catch `setsid -f`'s child before that child has left the group.
+RESTART = (
+    "import subprocess, sys; subprocess.Popen(sys.argv[1:], start_new_session=True, "
+    "stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)"
+)
 
 
 class BlockNode:
@@ -108,20 +116,20 @@ def test_stalled_counter_restarts_the_node_and_heals(
                     "type": "prometheus",
                     "scrape": block_node.url,
                     "metric": "block_height",
-                    "window": "3s",
-                    "every": "500ms",
+                    "window": "2s",
+                    "every": "250ms",
                     "timeout": "2s",
                 },
                 "when": "window_full and increase == 0",
                 "remediate": [{"command": {"argv": ["touch", str(restarted)], "timeout": "5s"}}],
-                "verify": {"after": "2s"},
+                "verify": {"after": "1500ms"},
                 "limits": {"max": 2, "per": "1h", "cooldown": "0s"},
             }
         ],
     )
     agent.start()
     # A moving counter through more than a whole window: nothing happens.
-    wait(lambda: block_node.scrapes >= 10, "ten scrapes of the moving counter")
+    wait(lambda: block_node.scrapes >= 12, "three seconds of scrapes of the moving counter")
     assert incident_story(agent, "block-height-stalled") == []
     block_node.moving = False
     wait(restarted.exists, "the restart command", timeout=30)
@@ -187,8 +195,9 @@ def test_prometheus_query_sees_the_exporter_die_and_come_back(
                     {
                         "command": {
                             "argv": [
-                                "setsid",
-                                "-f",
+                                sys.executable,
+                                "-c",
+                                RESTART,
                                 NODE_EXPORTER,
                                 f"--web.listen-address={address}",
                             ],
@@ -196,14 +205,14 @@ def test_prometheus_query_sees_the_exporter_die_and_come_back(
                         }
                     }
                 ],
-                "verify": {"after": "3s"},
+                "verify": {"after": "2s"},
                 "limits": {"max": 1, "per": "1h", "cooldown": "0s"},
             }
         ],
     )
     agent.start()
     agent.wait_for(lambda: "policy.loaded" in agent.kinds(), what="policy.loaded")
-    time.sleep(2.5)  # a couple of evaluations with the exporter up: nothing happens
+    time.sleep(1.5)  # a few evaluations with the exporter up: nothing happens
     assert incident_story(agent, "node-exporter-down") == []
     node_exporter.stop()
     agent.wait_for(lambda: "verify.healed" in agent.kinds(), what="verify.healed", timeout=40)

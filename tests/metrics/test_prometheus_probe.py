@@ -341,7 +341,8 @@ async def test_ratio_of_rates(exposition: Exposition, make: Make) -> None:
     assert second["denominator_rate"] == 10.0
     assert second["ratio"] == 0.1 and second["value"] == 0.1
     advance(probe, 60)
-    idle = (await probe.measure())[target]
+    probe.name = "failure-ratio"
+    idle = (await probe.measure())["failure-ratio"]
     assert idle["denominator_rate"] == 0.0
     assert idle["ratio"] is None
     assert idle["window_full"] is True
@@ -419,6 +420,10 @@ RATIO = {"numerator": {"metric": "y"}, "denominator": {"metric": "z"}}
             "with a ratio, put labels inside numerator and denominator.",
         ),
         ({"scrape": S, "metric": "x", "window": "0s"}, "window must be longer than 0s."),
+        (
+            {"scrape": S, "metric": "x", "name": "n"},
+            "name is for a ratio or a query; series of metric are named by their labels.",
+        ),
         (
             {"scrape": S, "metric": "x", "token": {"env": "T"}, "headers": {"authorization": "x"}},
             "give token or an Authorization header, not both.",
@@ -501,6 +506,8 @@ async def test_query_scalar_and_aggregate_results(prometheus: Service, make: Mak
     total = await make(query="sum(up)", server=prometheus.url).measure()
     assert list(total) == ["sum(up)"]
     assert total["sum(up)"]["labels"] == {}
+    named = await make(query="sum(up)", server=prometheus.url, name="targets-up").measure()
+    assert list(named) == ["targets-up"]
 
 
 @pytest.mark.integration

@@ -312,6 +312,12 @@ def test_validate_messages() -> None:
     assert HttpProbe.validate({"url": "ftp://x/"}) == [
         "url 'ftp://x/' must be an http:// or https:// URL"
     ]
+    assert HttpProbe.validate({"url": "http://u:pw@h:99999/"}) == [
+        "url 'http://h:99999/' must be an http:// or https:// URL"  # and without the password
+    ]
+    assert HttpProbe.validate({"url": "http://[bad"}) == [
+        "url 'http://[bad' must be an http:// or https:// URL"
+    ]
     assert HttpProbe.validate({"url": "http://x/", "headers": {"Authorization": "Bearer abc"}}) == [
         "header Authorization holds a secret: write it as {env: NAME} or {file: /path}, "
         "or use token: for a bearer token"

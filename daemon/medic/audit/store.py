@@ -60,6 +60,15 @@ class _Barrier:
     row: tuple[Any, ...] | None
 
 
+@dataclass(frozen=True)
+class _WriteOp:
+    """Another table's write (outbox, silences) run by the one writer, in its transaction."""
+
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    fn: Callable[[sqlite3.Connection], Any]
+
+
 class AuditStore:
     def __init__(
         self, path: Path, *, host: str, batch_size: int = 1000, flush_interval: float = 0.05
@@ -152,6 +161,20 @@ class AuditStore:
         self._notify(redacted)
         await future
 
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` on the writer's connection, in the writer's thread, and return
+        its result once the transaction holding it has committed.
+
+        This is how other tables in the audit database (the notification outbox, silences)
+        are written without a second writer. ``fn`` runs inside a savepoint: if it raises,
+        only its own changes are rolled back and the exception is raised here.
+        """
+        loop = self._require_running()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_WriteOp(loop, future, fn))
+        result: T = await future
+        return result
+
     async def flush(self) -> None:
         """Return once every event emitted before this call has committed."""
         if self._state != "running":
@@ -198,16 +221,20 @@ class AuditStore:
         assert self._wconn is not None
         self._wconn.close()
 
-    def _gather(self, item: object) -> tuple[list[tuple[Any, ...]], list[_Barrier], bool]:
+    def _gather(
+        self, item: object
+    ) -> tuple[list[tuple[Any, ...]], list[_Barrier | _WriteOp], bool]:
         """One batch: up to batch_size rows, waiting at most flush_interval for more
         unless someone awaits the commit."""
         rows: list[tuple[Any, ...]] = []
-        waiters: list[_Barrier] = []
+        waiters: list[_Barrier | _WriteOp] = []
         deadline = time.monotonic() + self._flush_interval
         while True:
             if item is _STOP:
                 return rows, waiters, True
-            if isinstance(item, _Barrier):
+            if isinstance(item, _WriteOp):
+                waiters.append(item)
+            elif isinstance(item, _Barrier):
                 waiters.append(item)
                 if item.row is not None:
                     rows.append(item.row)
@@ -224,7 +251,7 @@ class AuditStore:
             except queue.Empty:
                 return rows, waiters, False
 
-    def _commit(self, rows: list[tuple[Any, ...]], waiters: list[_Barrier]) -> None:
+    def _commit(self, rows: list[tuple[Any, ...]], waiters: list[_Barrier | _WriteOp]) -> None:
         assert self._wconn is not None
         conn = self._wconn
         prev = self._last_hash
@@ -234,11 +261,15 @@ class AuditStore:
             prev = q.chain_hash(prev, chained)
             params.append((*chained, prev))
         error: Exception | None = None
+        results: dict[int, tuple[Any, BaseException | None]] = {}
         for attempt in range(1, _RETRIES + 1):
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(_INSERT, params)
                 update_incidents(conn, rows)
+                results = {
+                    i: _run_op(conn, w.fn) for i, w in enumerate(waiters) if isinstance(w, _WriteOp)
+                }
                 conn.execute("COMMIT")
                 error = None
                 break
@@ -253,18 +284,26 @@ class AuditStore:
             self._last_hash = prev
         else:
             log.error("audit events lost: could not write them", events=len(rows), error=str(error))
-        for waiter in waiters:
-            self._resolve(waiter, error)
+        for i, waiter in enumerate(waiters):
+            value, op_error = results.get(i, (None, None))
+            self._resolve(waiter, error, value, op_error)
 
     @staticmethod
-    def _resolve(waiter: _Barrier, error: Exception | None) -> None:
+    def _resolve(
+        waiter: _Barrier | _WriteOp,
+        error: Exception | None,
+        value: Any = None,
+        op_error: BaseException | None = None,
+    ) -> None:
         def settle() -> None:
             if waiter.future.done():
                 return
-            if error is None:
-                waiter.future.set_result(None)
-            else:
+            if error is not None:
                 waiter.future.set_exception(MedicError(f"audit write failed: {error}"))
+            elif op_error is not None:
+                waiter.future.set_exception(op_error)
+            else:
+                waiter.future.set_result(value)
 
         # RuntimeError: the waiting loop has closed; nobody is left to tell.
         with contextlib.suppress(RuntimeError):
@@ -331,6 +370,21 @@ class AuditStore:
 
 
 # -- rows: what one event becomes --------------------------------------------------
+
+
+def _run_op(
+    conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], Any]
+) -> tuple[Any, BaseException | None]:
+    """One write op inside a savepoint: its failure undoes only its own changes."""
+    conn.execute("SAVEPOINT write_op")
+    try:
+        value = fn(conn)
+    except Exception as exc:  # handed back to the caller, the batch goes on
+        conn.execute("ROLLBACK TO write_op")
+        conn.execute("RELEASE write_op")
+        return None, exc
+    conn.execute("RELEASE write_op")
+    return value, None
 
 
 def _storable(text: str) -> str:

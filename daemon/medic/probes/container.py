@@ -29,6 +29,7 @@ from medic.probes.container_select import (
 from medic.probes.docker_client import (
     ENGINE_ERRORS,
     HINT,
+    STATE_EVENTS,
     EventFollower,
     open_container_events,
     shared_client,
@@ -38,7 +39,7 @@ from medic.probes.docker_client import (
 log = structlog.get_logger(__name__)
 
 # Engine events that change what a measurement would say.
-WATCHED_ACTIONS = frozenset({"die", "oom", "kill", "stop", "start", "restart", "health_status"})
+WATCHED_ACTIONS = frozenset(STATE_EVENTS)
 # Event attributes that are not labels (Docker merges labels into the attributes).
 _EVENT_ATTRIBUTES = frozenset({"name", "image", "exitCode", "signal", "execID"})
 STATS_CONCURRENCY = 8

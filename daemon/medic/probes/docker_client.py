@@ -31,6 +31,10 @@ API_TIMEOUT = 30.0
 POOL_SIZE = 16
 HINT = "mount /var/run/docker.sock into Medic's container, or set DOCKER_HOST"
 
+# Engine events that change what a container measurement says ("health_status: x"
+# is matched on its first part, by the engine's filter and by the probe).
+STATE_EVENTS = ("die", "oom", "kill", "stop", "start", "restart", "health_status")
+
 # What a failed engine call raises: the SDK does not wrap every transport error.
 ENGINE_ERRORS: tuple[type[BaseException], ...] = (
     DockerException,
@@ -54,26 +58,20 @@ def connect(timeout: float = API_TIMEOUT) -> Any:
     return DockerClient.from_env(version="auto", timeout=timeout, max_pool_size=POOL_SIZE)
 
 
-class _SharedClient:
-    """The process-wide client for short calls, created on first use."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._client: Any = None
-
-    def get_blocking(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = connect()
-            return self._client
+_shared_lock = threading.Lock()
+_shared: dict[str, Any] = {}
 
 
-_shared = _SharedClient()
+def _shared_blocking() -> Any:
+    with _shared_lock:
+        if "client" not in _shared:
+            _shared["client"] = connect()
+        return _shared["client"]
 
 
 async def shared_client() -> Any:
     """The process-wide :class:`DockerClient` (connects in a thread the first time)."""
-    return await asyncio.to_thread(_shared.get_blocking)
+    return await asyncio.to_thread(_shared_blocking)
 
 
 # --- Medic's own container -------------------------------------------------------------
@@ -138,13 +136,15 @@ class EventStream(Protocol):
 
 
 class _EngineEvents:
-    """Container events from a client of its own; closing it closes both."""
+    """Container state events from a client of its own; closing it closes both."""
 
     def __init__(self, since: int | None) -> None:
         self._client = connect()
         try:
             self._stream = self._client.api.events(
-                since=since, decode=True, filters={"type": "container"}
+                since=since,
+                decode=True,
+                filters={"type": "container", "event": list(STATE_EVENTS)},
             )
         except BaseException:
             self._client.close()
@@ -161,7 +161,7 @@ class _EngineEvents:
 
 
 def open_container_events(since: int | None) -> EventStream:
-    """Container events from the engine, replaying those since ``since`` (epoch seconds)."""
+    """Container state events (:data:`STATE_EVENTS`), replaying those since ``since``."""
     return _EngineEvents(since)
 
 
@@ -175,7 +175,8 @@ class EventFollower:
     When the stream breaks (the engine restarted, the connection dropped) it reconnects
     with backoff (``min_backoff`` doubling up to ``max_backoff``), asks for the events
     it may have missed, and hands over ``None`` first: "something may have changed
-    unseen, re-measure everything". :meth:`stop` ends the thread promptly.
+    unseen, re-measure everything". :meth:`stop` ends the thread promptly. One follower
+    serves one :meth:`events` iteration.
     """
 
     def __init__(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import re
 import socket
 import ssl
 import time
@@ -30,6 +31,7 @@ from medic.redact import is_secret_key, redact_text
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_MAX_BODY = 1024 * 1024
 _NAME = "^[A-Za-z_][A-Za-z0-9_]*$"
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 _ERRNO_TEXT = {
     errno.ECONNREFUSED: "connection refused",
     errno.ECONNRESET: "connection reset",
@@ -71,7 +73,13 @@ def host_port(host: str, port: int) -> str:
 
 def display_url(url: str) -> str:
     """The URL as a target: no userinfo, secret-looking query values masked."""
-    return redact_text(str(URL(url).with_user(None)))
+    try:
+        parsed = URL(url)
+        if parsed.absolute:
+            return redact_text(str(parsed.with_user(None)))
+    except ValueError:
+        pass
+    return redact_text(_USERINFO.sub(r"\1", url))
 
 
 def pick(document: Any, path: str) -> Any:
@@ -182,10 +190,11 @@ class HttpProbe(Probe):
         problems: list[str] = []
         url = str(options.get("url", ""))
         try:
-            parsed = URL(url)
+            parsed: URL | None = URL(url)
+            port = parsed.port if parsed is not None else None  # parsing the port may fail
         except ValueError:
-            parsed = None
-        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+            parsed, port = None, None
+        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host or not port:
             problems.append(f"url {display_url(url)!r} must be an http:// or https:// URL")
         headers = options.get("headers") or {}
         for name, value in headers.items():

@@ -50,7 +50,7 @@ FIELDS = (
     Field("rate", "number", "With window: increase per second over the window.", "per second"),
     Field("changed", "boolean", "With window: the value changed within the window."),
     Field("window_full", "boolean", "With window: the probe has watched for the whole window."),
-    Field("ratio", "number", "Ratio form: rate(numerator) / rate(denominator); null when 0/0."),
+    Field("ratio", "number", "Ratio form: rate(numerator) / rate(denominator); null if the latter is 0."),
     Field("numerator_rate", "number", "Ratio form: summed per-second rate of numerator."),
     Field("denominator_rate", "number", "Ratio form: summed per-second rate of denominator."),
 )
@@ -88,9 +88,10 @@ class PrometheusProbe(Probe):
     cannot fire just after the agent starts. ``numerator`` and ``denominator`` (each
     ``{metric, labels}``) with ``window`` give one target with the ``ratio`` of their
     rates. With ``query: PROMQL`` and ``server`` (the Prometheus base URL) each series
-    of the instant result is a target (a scalar result is the target ``scalar``); an
-    empty result selects nothing, so compare in ``when:``, not in PromQL. ``token``
-    (sent as a Bearer token) and ``headers`` values may be secret references.
+    of the instant result is a target (a scalar result is the target ``scalar``, a
+    series without labels is named ``name`` or the query); an empty result selects
+    nothing, so compare in ``when:``, not in PromQL. ``token`` (sent as a Bearer
+    token) and ``headers`` values may be secret references.
 
     ```yaml
     version: 1
@@ -131,6 +132,11 @@ class PrometheusProbe(Probe):
             "denominator": {**_SELECTOR, "description": "Ratio form: the counter below."},
             "query": {"type": "string", "minLength": 1, "description": "Instant PromQL query."},
             "server": {**_URL, "description": "Prometheus base URL, for query."},
+            "name": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Target id of a ratio, or of a query result without labels.",
+            },
             "token": {
                 **secrets.SCHEMA,
                 "description": "Bearer token: {env: NAME} or {file: /path}.",
@@ -152,6 +158,7 @@ class PrometheusProbe(Probe):
         self.clock: Clock = SystemClock()
         self.query: str | None = options.get("query")
         self.url = str(options.get("scrape") or options.get("server", ""))
+        self.name: str | None = options.get("name")
         self.selector = Selector.from_options(options) if "metric" in options else None
         self.numerator = Selector.from_options(options.get("numerator"))
         self.denominator = Selector.from_options(options.get("denominator"))
@@ -277,7 +284,7 @@ class PrometheusProbe(Probe):
         if numerator is None and denominator is not None:
             numerator = 0.0  # no numerator series yet: nothing counted
         ratio = numerator / denominator if numerator is not None and denominator else None
-        target = f"{self.numerator} / {self.denominator}"
+        target = self.name or f"{self.numerator} / {self.denominator}"
         fields: dict[str, Any] = {
             "value": ratio,
             "labels": {},
@@ -295,7 +302,7 @@ class PrometheusProbe(Probe):
         timeout = float(getattr(self, "timeout", self.default_timeout))
         params = {"query": query, "timeout": f"{max(timeout, 0.001):g}s"}
         status, _, text = await self._get(url, params)
-        return query_targets(status, text, shown_url(url), query)
+        return query_targets(status, text, shown_url(url), self.name or query)
 
     # --- HTTP -----------------------------------------------------------------
 
@@ -328,6 +335,8 @@ def _scrape_problems(has: set[str]) -> list[str]:
     if not ratio:
         if "metric" not in has:
             return ["scrape needs metric, or numerator and denominator for a ratio of rates."]
+        if "name" in has:
+            return ["name is for a ratio or a query; series of metric are named by their labels."]
         return []
     if len(ratio) == 1:
         return ["a ratio needs both numerator and denominator."]

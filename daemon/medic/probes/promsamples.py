@@ -220,8 +220,11 @@ async def http_text(
         ) from None
 
 
-def query_targets(status: int, text: str, where: str, query: str) -> Measurement:
-    """Targets from a ``/api/v1/query`` answer; ProbeError with Prometheus's own message."""
+def query_targets(status: int, text: str, where: str, unnamed: str) -> Measurement:
+    """Targets from a ``/api/v1/query`` answer; ProbeError with Prometheus's own message.
+
+    ``unnamed`` (the probe's ``name``, else the query) names a series with no labels.
+    """
     hint = "server is the Prometheus base URL, like http://prometheus:9090"
     try:
         body = json.loads(text)
@@ -241,12 +244,12 @@ def query_targets(status: int, text: str, where: str, query: str) -> Measurement
             f"the query returns a {kind}, not an instant vector or a scalar",
             hint="drop the range ([5m]) or wrap it in a function such as rate()",
         )
-    check_count(len(result), query)
+    check_count(len(result), _short(unnamed))
     out: Measurement = {}
     for item in result:
         labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
         name = labels.pop("__name__", "")
-        target = series_id(name, labels) if name or labels else _short(query)
+        target = series_id(name, labels) if name or labels else _short(unnamed)
         value = item.get("value")
         out[target] = {"value": number(value[1] if value else None), "labels": labels}
     return out
