@@ -32,7 +32,7 @@ from medic.probes.logfile import LogProbe
 from medic.probes.prometheus import PrometheusProbe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "metrics"))
-from promstack import (  # noqa: E402 - found through the path inserted just above
+from promstack import (
     Service,
     free_port,
     http_get,

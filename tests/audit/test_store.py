@@ -62,7 +62,11 @@ async def test_start_creates_a_wal_database_with_the_schema(db_path: Path) -> No
         await s.start()
         await s.close()
     assert rows(db_path, "PRAGMA journal_mode") == [("wal",)]
-    assert rows(db_path, "SELECT name FROM _migrations") == [("0001_events_and_incidents",)]
+    assert rows(db_path, "SELECT name FROM _migrations ORDER BY name") == [
+        ("0001_events_and_incidents",),
+        ("0002_outbox",),
+        ("0003_silences_and_approvals",),
+    ]
 
 
 @pytest.mark.asyncio

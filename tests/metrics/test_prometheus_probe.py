@@ -425,8 +425,18 @@ RATIO = {"numerator": {"metric": "y"}, "denominator": {"metric": "z"}}
             "name is for a ratio or a query; series of metric are named by their labels.",
         ),
         (
-            {"scrape": S, "metric": "x", "token": {"env": "T"}, "headers": {"authorization": "x"}},
+            {
+                "scrape": S,
+                "metric": "x",
+                "token": {"env": "T"},
+                "headers": {"authorization": {"env": "A"}},
+            },
             "give token or an Authorization header, not both.",
+        ),
+        (
+            {"scrape": S, "metric": "x", "headers": {"X-Api-Key": "plain"}},
+            "header X-Api-Key holds a secret: write it as {env: NAME} or {file: /path}, "
+            "or use token: for a bearer token.",
         ),
     ],
 )
@@ -492,7 +502,9 @@ async def test_query_a_real_prometheus(
             "labels": {"instance": instance, "job": "node"},
         }
     }
-    compared = await make(query='up{job="node"} == bool 1', server=prometheus.url).measure()
+    compared = await make(
+        timeout=2.5, query='up{job="node"} == bool 1', server=prometheus.url
+    ).measure()
     assert [f["value"] for f in compared.values()] == [1.0]
 
 

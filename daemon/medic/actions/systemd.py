@@ -35,8 +35,9 @@ _SCHEMA: dict[str, Any] = {
     "properties": {"unit": _UNIT_OPTION},
     "additionalProperties": False,
 }
-# Time kept back from the step's timeout for reading the state after systemctl ends.
-_AFTER = 3.0
+# Time kept back from the step's timeout for reading the state after systemctl ends:
+# this share of the timeout, at most AFTER_MAX seconds.
+AFTER_SHARE, AFTER_MAX = 0.25, 3.0
 SUMMARY_LIMIT = 200
 
 
@@ -119,7 +120,8 @@ class UnitAction(Action):
         before = await self._state(unit, deadline, details, "before")
         if before.get("LoadState") == "not-found":
             return ActionResult(False, f"unit {unit} does not exist", details)
-        budget = max(0.5, deadline - time.monotonic() - _AFTER)
+        keep = min(AFTER_MAX, ctx.timeout * AFTER_SHARE)
+        budget = max(0.5, deadline - time.monotonic() - keep)
         run = await systemctl([*self.verb_argv(), "--", unit], budget)
         details["exit_code"] = run.exit_code
         if run.stderr.strip():
@@ -278,7 +280,8 @@ class ResetFailedAction(UnitAction):
     """Forget a unit's failed state and start-rate counter (``systemctl reset-failed``).
 
     Put it before ``systemd.restart`` for a unit that hit its ``StartLimitBurst=``:
-    systemd refuses to start such a unit until its failed state is reset.
+    systemd refuses to start such a unit (result ``start-limit-hit``) until its
+    failed state is reset.
 
     ```yaml
     version: 1
@@ -286,7 +289,7 @@ class ResetFailedAction(UnitAction):
       - name: app-start-limit-hit
         description: Give the app another start after systemd gave up restarting it.
         probe: {type: systemd.unit, unit: app, every: 30s}
-        when: result == "start-limit-hit"
+        when: active_state == "failed" and restarts > 0
         remediate:
           - systemd.reset_failed: {}
           - systemd.restart: {timeout: 60s}

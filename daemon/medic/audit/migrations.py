@@ -87,9 +87,75 @@ def _events_and_incidents(db: sqlite_utils.Database) -> None:
     incidents.create_index(["policy", "opened"], index_name="incidents_policy_opened")
 
 
+def _outbox(db: sqlite_utils.Database) -> None:
+    """Notifications waiting to be delivered, kept across restarts until sent or given up.
+
+    ``key`` is the idempotency key (one row per notification per channel, ever);
+    ``state`` is pending, sent or dead; ``next_attempt`` is when the worker tries again.
+    """
+    db.table("outbox").create(
+        {
+            "id": int,
+            "key": str,
+            "notifier": str,
+            "incident": str,
+            "kind": str,
+            "payload": str,
+            "created": str,
+            "next_attempt": str,
+            "attempts": int,
+            "state": str,
+            "last_error": str,
+            "sent": str,
+        },
+        pk="id",
+        not_null={"key", "notifier", "kind", "payload", "created", "next_attempt", "state"},
+        defaults={"attempts": 0, "state": "pending"},
+    )
+    outbox = db.table("outbox")
+    outbox.create_index(["key"], index_name="outbox_key", unique=True)
+    outbox.create_index(["state", "next_attempt"], index_name="outbox_due")
+
+
+def _silences_and_approvals(db: sqlite_utils.Database) -> None:
+    """Ad-hoc silences (from the CLI or API) and answers to approval requests."""
+    db.table("silences").create(
+        {
+            "id": str,
+            "created": str,
+            "starts": str,
+            "ends": str,
+            "author": str,
+            "reason": str,
+            "matchers": str,
+            "act": int,
+            "expired_early": str,
+        },
+        pk="id",
+        not_null={"created", "starts", "ends", "author", "reason", "matchers", "act"},
+        defaults={"act": 0},
+    )
+    db.table("silences").create_index(["ends"], index_name="silences_ends")
+    db.table("approvals").create(
+        {
+            "incident": str,
+            "requested": str,
+            "expires": str,
+            "decision": str,
+            "decided": str,
+            "by": str,
+            "comment": str,
+        },
+        pk="incident",
+        not_null={"requested", "expires"},
+    )
+
+
 # Append only. The name is what ``_migrations`` records; never rename one.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_events_and_incidents", _events_and_incidents),
+    ("0002_outbox", _outbox),
+    ("0003_silences_and_approvals", _silences_and_approvals),
 )
 
 

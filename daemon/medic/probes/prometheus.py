@@ -39,6 +39,7 @@ from medic.probes.promsamples import (
     shown_url,
 )
 from medic.probes.promwindow import WindowStore
+from medic.redact import is_secret_key
 
 # The labels field is a mapping (`labels.instance == "a"`); see the report on FieldType.
 _MAPPING = cast(FieldType, "mapping")
@@ -50,7 +51,7 @@ FIELDS = (
     Field("rate", "number", "With window: increase per second over the window.", "per second"),
     Field("changed", "boolean", "With window: the value changed within the window."),
     Field("window_full", "boolean", "With window: the probe has watched for the whole window."),
-    Field("ratio", "number", "Ratio form: rate(numerator) / rate(denominator); null if the latter is 0."),
+    Field("ratio", "number", "Ratio form: rate(numerator) / rate(denominator); null at rate 0."),
     Field("numerator_rate", "number", "Ratio form: summed per-second rate of numerator."),
     Field("denominator_rate", "number", "Ratio form: summed per-second rate of denominator."),
 )
@@ -191,8 +192,14 @@ class PrometheusProbe(Probe):
                     problems.append("window must be longer than 0s.")
             except DurationError as exc:
                 problems.append(f"window: {exc}")
-        headers = {str(k).lower() for k in options.get("headers") or {}}
-        if "token" in has and "authorization" in headers:
+        headers = options.get("headers") or {}
+        problems.extend(
+            f"header {name} holds a secret: write it as {{env: NAME}} or {{file: /path}}, "
+            "or use token: for a bearer token."
+            for name, value in headers.items()
+            if isinstance(value, str) and is_secret_key(name)
+        )
+        if "token" in has and any(str(k).lower() == "authorization" for k in headers):
             problems.append("give token or an Authorization header, not both.")
         return problems
 
@@ -300,7 +307,8 @@ class PrometheusProbe(Probe):
     async def _instant_query(self, query: str) -> Measurement:
         url = self.url.rstrip("/") + "/api/v1/query"
         timeout = float(getattr(self, "timeout", self.default_timeout))
-        params = {"query": query, "timeout": f"{max(timeout, 0.001):g}s"}
+        # Prometheus takes plain seconds here; "2.5s" would be rejected.
+        params = {"query": query, "timeout": f"{max(timeout, 0.001):g}"}
         status, _, text = await self._get(url, params)
         return query_targets(status, text, shown_url(url), self.name or query)
 
