@@ -23,6 +23,17 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
+# The packages' maintainer scripts would start the system services (their init scripts
+# run on a machine without systemd). Tests start their own instances, so keep the
+# services from starting while installing, the way Debian chroots do: a policy-rc.d
+# that says no, present only during the install and only if there was none before.
+POLICY=/usr/sbin/policy-rc.d
+if [ ! -e "$POLICY" ]; then
+    printf '#!/bin/sh\n# provision-prometheus.sh: no service starts during the install\nexit 101\n' >"$POLICY"
+    chmod 755 "$POLICY"
+    trap 'rm -f "$POLICY"' EXIT
+fi
+
 bash "$HERE/apt-install.sh" prometheus prometheus-node-exporter
 
 for program in "$PROMETHEUS" "$NODE_EXPORTER"; do

@@ -2,6 +2,8 @@
 
 A YAML file (``/etc/medic/medic.yaml`` on nodes, ``medic.yaml`` next to the policies
 in a repo); every key has a safe default, so an empty file is a valid configuration.
+``maintenance:`` lists recurring windows (cron, duration, time zone) with the matchers
+that say which policies and targets they cover.
 Secrets are never written in it: ``token_env`` / ``token_file`` name where they are.
 """
 
@@ -20,10 +22,36 @@ import yaml
 from medic.errors import ConfigError
 from medic.policy.durations import PATTERN as DURATION_PATTERN
 from medic.policy.durations import parse_duration
+from medic.policy.schema import maintenance_window_schema
+from medic.policy.windows import (
+    CRON_HINT,
+    ZONE_HINT,
+    CronError,
+    CronSchedule,
+    MaintenanceWindow,
+    zone,
+)
 
 DEFAULT_PORT = 9325
 
 _DURATION = {"type": ["string", "number"], "pattern": DURATION_PATTERN}
+
+# What a silence or maintenance window covers: policy and target globs, exact labels.
+MATCHERS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {
+        "policy": {"type": "string", "minLength": 1, "description": "Policy name glob."},
+        "target": {"type": "string", "minLength": 1, "description": "Target glob."},
+        "labels": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "minProperties": 1,
+            "description": "Policy labels that must all be equal.",
+        },
+    },
+}
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -81,6 +109,17 @@ SCHEMA: dict[str, Any] = {
             },
         },
         "watch": {"type": "boolean", "description": "Reload when a policy file changes."},
+        "maintenance": {
+            "type": "array",
+            "items": maintenance_window_schema(
+                {
+                    "matchers": MATCHERS_SCHEMA,
+                    "reason": {"type": "string", "minLength": 1},
+                },
+                "A recurring maintenance window for the policies and targets it matches.",
+            ),
+            "description": "Recurring windows when matching policies page nobody.",
+        },
     },
 }
 
@@ -119,6 +158,17 @@ class NotifierConfig:
 
 
 @dataclass(frozen=True)
+class MaintenanceConfig:
+    """A window from the agent config: when, and which policies and targets it covers."""
+
+    window: MaintenanceWindow
+    reason: str
+    policy: str | None = None
+    target: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     host: str = field(default_factory=socket.gethostname)
     state_dir: Path = Path(".medic")
@@ -130,6 +180,7 @@ class AgentConfig:
     limits: GlobalLimits = field(default_factory=GlobalLimits)
     notifiers: Mapping[str, NotifierConfig] = field(default_factory=dict)
     watch: bool = True
+    maintenance: tuple[MaintenanceConfig, ...] = ()
     source: Path | None = None
 
     @property
@@ -173,6 +224,38 @@ def _check_notifier(cfg: NotifierConfig, file: str) -> None:
         where = ".".join(str(p) for p in error.absolute_path)
         at = f"notifiers.{cfg.name}" + (f".{where}" if where else "")
         raise ConfigError(f"{at}: {error.message}", file=file)
+
+
+def _maintenance(items: list[dict[str, Any]], file: str) -> tuple[MaintenanceConfig, ...]:
+    """The config's windows, their cron expressions, time zones and durations checked."""
+    out = []
+    for index, item in enumerate(items):
+        at = f"maintenance[{index}]"
+        try:
+            schedule = CronSchedule.parse(item["cron"])
+        except CronError as exc:
+            raise ConfigError(
+                f"{at}.cron: bad cron expression {item['cron']!r}: {exc}", file=file, hint=CRON_HINT
+            ) from exc
+        name = item.get("timezone", "UTC")
+        try:
+            zone(name)
+        except CronError as exc:
+            raise ConfigError(f"{at}.timezone: {exc}", file=file, hint=ZONE_HINT) from exc
+        duration = parse_duration(item["duration"])
+        if duration <= 0:
+            raise ConfigError(f"{at}.duration: must be more than 0", file=file, hint="like 2h")
+        matchers = item["matchers"]
+        out.append(
+            MaintenanceConfig(
+                window=MaintenanceWindow(schedule, duration, name, item.get("act", False)),
+                reason=item.get("reason", "maintenance window"),
+                policy=matchers.get("policy"),
+                target=matchers.get("target"),
+                labels=dict(matchers.get("labels", {})),
+            )
+        )
+    return tuple(out)
 
 
 def parse_listen(text: str, file: str) -> tuple[str, int]:
@@ -246,5 +329,6 @@ def load_config(path: Path | None) -> AgentConfig:
         limits=limits,
         notifiers=notifiers,
         watch=raw.get("watch", True),
+        maintenance=_maintenance(raw.get("maintenance", []), file),
         source=path,
     )

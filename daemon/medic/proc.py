@@ -2,7 +2,8 @@
 
 Used by every probe and action that starts a program. The child gets its own session
 (so its own process group); on timeout or cancellation the group is sent SIGKILL, so
-a hung check and anything it forked are gone, not orphaned.
+a hung check and anything it forked are gone, not orphaned. A program that exits on
+its own may leave a detached daemon behind on purpose; that is not killed.
 """
 
 from __future__ import annotations
@@ -118,8 +119,11 @@ async def run_process(
             await readers
         await proc.wait()
         raise
-    # Whatever the child left running in its process group goes with it.
-    _kill_group(proc)
+    if timed_out:
+        # A hung program and everything it forked go. After a normal exit the group is
+        # left alone: a program that detaches a daemon (`setsid -f`, a double fork) is
+        # still in the group until its child calls setsid(), and must not be killed.
+        _kill_group(proc)
     # A program it detached into a session of its own (setsid, a daemon) may still hold
     # the pipes open: read what is there for a moment, never wait for its end-of-file.
     cut_short = False

@@ -1,9 +1,9 @@
 """Fixtures for tests against the real Docker Engine that scripts/provision-docker.sh starts.
 
 Nothing here is mocked: containers are real, made from ``medic-test/busybox:1`` (built
-by scripts/build-test-images.sh), uniquely named, labelled ``medic.test=1`` and removed
-after each test. When the engine or the image is missing the tests fail and say which
-script to run; they are never skipped.
+by scripts/build-test-images.sh), uniquely named, labelled ``medic.test=1`` (and
+``medic.test.suite=docker``) and removed after each test. When the engine or the image
+is missing the tests fail and say which script to run; they are never skipped.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ from medic.clock import parse_iso
 
 IMAGE = "medic-test/busybox:1"
 TEST_LABEL = "medic.test"
+# Marks the containers these fixtures make, so the sweep below touches no others.
+SUITE_LABEL = "medic.test.suite"
+SUITE = "docker"
 # Leftovers of a crashed run are removed; younger ones may belong to a parallel run.
 STALE_AFTER = 15 * 60
 
@@ -42,7 +45,8 @@ def docker_client() -> Iterator[Any]:
             pytrace=False,
         )
     now = time.time()
-    for old in client.containers.list(all=True, filters={"label": f"{TEST_LABEL}=1"}):
+    mine = {"label": [f"{TEST_LABEL}=1", f"{SUITE_LABEL}={SUITE}"]}
+    for old in client.containers.list(all=True, filters=mine):
         created = old.attrs.get("Created", "")
         with contextlib.suppress(DockerException, ValueError):
             if now - parse_iso(created) > STALE_AFTER:
@@ -87,7 +91,7 @@ def run_container(docker_client: Any, busybox_image: str) -> Iterator[RunContain
             busybox_image,
             list(command) or ["sleep", "3600"],
             detach=True,
-            labels={TEST_LABEL: "1", **(labels or {})},
+            labels={TEST_LABEL: "1", SUITE_LABEL: SUITE, **(labels or {})},
             **kwargs,
         )
         made.append(container)

@@ -63,7 +63,7 @@ async def test_first_run_starts_at_the_end(log: Path, make_log: MakeLog) -> None
     append(log, "old error", "old error")
     probe = make_log()
     assert await read(probe) == {
-        "matched": 0,
+        "match_count": 0,
         "lines": 0,
         "last_match": None,
         "file_exists": True,
@@ -72,7 +72,7 @@ async def test_first_run_starts_at_the_end(log: Path, make_log: MakeLog) -> None
     }
     append(log, "fine", "an ERROR here")
     fields = await read(probe)
-    assert (fields["matched"], fields["lines"], fields["last_match"]) == (1, 2, "an ERROR here")
+    assert (fields["match_count"], fields["lines"], fields["last_match"]) == (1, 2, "an ERROR here")
 
 
 @pytest.mark.asyncio
@@ -80,7 +80,7 @@ async def test_from_start_counts_history(log: Path, make_log: MakeLog) -> None:
     """from_start: true counts what the file holds on the first run."""
     append(log, "old error", "ok", "error again")
     fields = await read(make_log(from_start=True))
-    assert (fields["matched"], fields["lines"]) == (2, 3)
+    assert (fields["match_count"], fields["lines"]) == (2, 3)
 
 
 @pytest.mark.asyncio
@@ -112,11 +112,11 @@ async def test_rotation_reads_the_rest_of_the_old_file_then_the_new(
     append(log, "error in the new file", "fine")
     fields = await read(probe)
     assert fields["rotated"] is True
-    assert (fields["matched"], fields["lines"]) == (3, 4)
+    assert (fields["match_count"], fields["lines"]) == (3, 4)
     assert fields["last_match"] == "error in the new file"
     append(log, "another error")
     after = await read(probe)
-    assert (after["rotated"], after["matched"]) == (False, 4)
+    assert (after["rotated"], after["match_count"]) == (False, 4)
 
 
 @pytest.mark.asyncio
@@ -130,10 +130,10 @@ async def test_renamed_file_without_successor_is_still_drained(
     rotate(log)
     append(tmp_path / "app.log.1", "error while rotating")
     gone = await read(probe)
-    assert (gone["file_exists"], gone["matched"], gone["rotated"]) == (False, 1, False)
+    assert (gone["file_exists"], gone["match_count"], gone["rotated"]) == (False, 1, False)
     append(log, "error in the new file")
     back = await read(probe)
-    assert (back["file_exists"], back["matched"], back["rotated"]) == (True, 2, True)
+    assert (back["file_exists"], back["match_count"], back["rotated"]) == (True, 2, True)
 
 
 @pytest.mark.asyncio
@@ -145,7 +145,7 @@ async def test_copytruncate_starts_again_from_the_beginning(log: Path, make_log:
     os.truncate(log, 0)
     append(log, "error after truncation")
     fields = await read(probe)
-    assert (fields["rotated"], fields["matched"], fields["lines"]) == (True, 1, 1)
+    assert (fields["rotated"], fields["match_count"], fields["lines"]) == (True, 1, 1)
 
 
 @pytest.mark.asyncio
@@ -157,7 +157,7 @@ async def test_missing_file_is_a_reading_and_a_new_one_is_read_whole(
     assert (await read(probe))["file_exists"] is False
     append(log, "first error", "second error")
     fields = await read(probe)
-    assert (fields["file_exists"], fields["matched"]) == (True, 2)
+    assert (fields["file_exists"], fields["match_count"]) == (True, 2)
 
 
 @pytest.mark.asyncio
@@ -169,16 +169,16 @@ async def test_matches_expire_after_the_window(log: Path, make_log: MakeLog) -> 
     assert isinstance(probe.clock, FakeClock)
     probe.clock.advance(10)
     append(log, "error one")
-    assert (await read(probe))["matched"] == 1
+    assert (await read(probe))["match_count"] == 1
     probe.clock.advance(30)
     append(log, "error two")
-    assert (await read(probe))["matched"] == 2
+    assert (await read(probe))["match_count"] == 2
     probe.clock.advance(31)  # the first error was read 61 s ago
     fields = await read(probe)
-    assert (fields["matched"], fields["last_match"]) == (1, "error two")
+    assert (fields["match_count"], fields["last_match"]) == (1, "error two")
     probe.clock.advance(60)
     fields = await read(probe)
-    assert (fields["matched"], fields["lines"], fields["last_match"]) == (0, 0, None)
+    assert (fields["match_count"], fields["lines"], fields["last_match"]) == (0, 0, None)
 
 
 @pytest.mark.asyncio
@@ -190,11 +190,11 @@ async def test_case_and_long_lines(log: Path, make_log: MakeLog) -> None:
     await read(exact)
     await read(short)
     append(log, "ERROR upper", "error " + "y" * 1000, "x" * 20 + " error")
-    assert (await read(exact))["matched"] == 2
+    assert (await read(exact))["match_count"] == 2
     fields = await read(short)
-    assert (fields["lines"], fields["matched"], fields["last_match"]) == (3, 2, "error yyyy")
+    assert (fields["lines"], fields["match_count"], fields["last_match"]) == (3, 2, "error yyyy")
     wide = await read(make_log(from_start=True))
-    assert (wide["matched"], wide["last_match"]) == (3, "x" * 20 + " error")
+    assert (wide["match_count"], wide["last_match"]) == (3, "x" * 20 + " error")
     long_last = make_log(from_start=True, pattern="y{100}")
     assert (await read(long_last))["last_match"] == ("error " + "y" * 1000)[:500]
 
@@ -209,12 +209,12 @@ async def test_too_much_new_data_skips_ahead(log: Path, make_log: MakeLog) -> No
     append(log, *(f"error {i:03d} of a flood" for i in range(50)))
     flood = await read(probe)
     assert flood["truncated"] is True
-    assert flood["matched"] < 50
+    assert flood["match_count"] < 50
     append(log, "error after the flood")
     after = await read(probe)
     assert after["truncated"] is False
     assert after["last_match"] == "error after the flood"
-    assert after["matched"] == flood["matched"] + 1
+    assert after["match_count"] == flood["match_count"] + 1
 
 
 @pytest.mark.asyncio

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from medic.api import routes_audit, routes_control, routes_health, routes_index, routes_policies
+from medic.api import (
+    routes_alertmanager,
+    routes_audit,
+    routes_control,
+    routes_health,
+    routes_index,
+    routes_policies,
+)
 from medic.api.appkeys import VIEW
 from medic.api.auth import auth_middleware
 from medic.api.errors import error_middleware
@@ -19,7 +26,14 @@ from medic.api.errors import error_middleware
 if TYPE_CHECKING:
     from medic.api.view import AgentView
 
-ROUTE_MODULES = (routes_health, routes_index, routes_policies, routes_audit, routes_control)
+ROUTE_MODULES = (
+    routes_health,
+    routes_index,
+    routes_policies,
+    routes_audit,
+    routes_control,
+    routes_alertmanager,
+)
 
 # Request bodies are small JSON documents at most; refuse anything bigger early.
 MAX_BODY = 64 * 1024

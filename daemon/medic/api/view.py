@@ -35,3 +35,31 @@ class AgentView(Protocol):
     async def reload(self) -> dict[str, Any]:
         """Reload policy files now: ``{"loaded": [names], "rejected": [{"file", "errors"}]}``."""
         ...
+
+    def silences(self) -> list[dict[str, Any]]:
+        """Ad-hoc silences not yet ended, then every maintenance window (with ``next``)."""
+        ...
+
+    async def add_silence(
+        self,
+        *,
+        matchers: dict[str, Any],
+        ends: float,
+        author: str,
+        reason: str,
+        act: bool = False,
+        starts: float | None = None,
+    ) -> dict[str, Any]:
+        """Create an ad-hoc silence; raises ``BadSilence`` (ValueError) when it cannot."""
+        ...
+
+    async def expire_silence(self, silence_id: str, by: str) -> dict[str, Any]:
+        """End a silence now; raises ``SilenceNotFound`` or ``SilenceEnded``."""
+        ...
+
+    async def answer_approval(
+        self, incident: str, approve: bool, by: str, comment: str | None
+    ) -> dict[str, Any]:
+        """Grant or deny an incident's approval request; raises ``ApprovalNotFound`` or
+        ``NotWaiting``. Answers the request as it now stands."""
+        ...

@@ -19,6 +19,7 @@ class Kind(StrEnum):
     POLICY_LOADED = "policy.loaded"
     POLICY_REJECTED = "policy.rejected"
     POLICY_REMOVED = "policy.removed"
+    POLICY_WARNING = "policy.warning"
     PROBE_FAILED = "probe.failed"
     PROBE_RECOVERED = "probe.recovered"
     SELECTION_EMPTY = "probe.empty"
@@ -40,6 +41,12 @@ class Kind(StrEnum):
     NOTIFY_FAILED = "notification.failed"
     BREAKER_OPENED = "breaker.opened"
     BREAKER_CLOSED = "breaker.closed"
+    APPROVAL_REQUESTED = "approval.requested"
+    APPROVAL_GRANTED = "approval.granted"
+    APPROVAL_DENIED = "approval.denied"
+    APPROVAL_EXPIRED = "approval.expired"
+    SILENCE_CREATED = "silence.created"
+    SILENCE_EXPIRED = "silence.expired"
 
 
 # Kinds that end an action started earlier (the outcome half of intent/outcome).
@@ -60,6 +67,9 @@ class Reason(StrEnum):
     BLAST_RADIUS = "blast_radius"
     CIRCUIT_BREAKER = "circuit_breaker"
     NO_REMEDIATION = "no_remediation"
+    SILENCED = "silenced"
+    MAINTENANCE = "maintenance"
+    INHIBITED = "inhibited"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Start-up order matters for safety: the audit log opens first, actions a previous run
 left unfinished are marked interrupted, the limits ledger and open incidents are
-rebuilt from the log, and only then do policies start.
+rebuilt from the log, silences and pending approvals are read back from their
+tables, and only then do policies start.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,10 @@ from medic.clock import Clock, SystemClock
 from medic.config import AgentConfig
 from medic.engine.context import EngineContext
 from medic.engine.escalation import Escalator, build_notifiers
+from medic.engine.human_input import HumanInput, windows
 from medic.engine.limits import MAX_WINDOW, Attempt
 from medic.engine.runner import PolicyRunner
+from medic.engine.silences import Matchers
 from medic.metrics import Metrics
 from medic.policy.loader import FileResult, load_paths
 from medic.policy.model import Policy
@@ -50,8 +53,11 @@ class Agent:
             limits=config.limits,
             host=config.host,
             dry_run=config.dry_run,
+            public_url=config.api.public_url or _listen_url(config),
         )
+        self.engine.firing = self._firing
         self.runners: dict[str, PolicyRunner] = {}
+        self.humans = HumanInput(self.engine, lambda: self.runners)
         self.started_at = self.clock.wall()
         self._good_files: dict[Path, FileResult] = {}
         self._rejected: dict[Path, FileResult] = {}
@@ -86,6 +92,8 @@ class Agent:
             if getattr(r, "step", 0) == 0
         )
         self.engine.inherited_incidents = dict(await self.audit.open_incidents())
+        await self.humans.load()
+        await self.escalator.start()
         self.audit.emit(
             AuditEvent(
                 Kind.AGENT_STARTED,
@@ -103,6 +111,8 @@ class Agent:
             from medic.api.server import start_api
 
             self.api = await start_api(self)
+            if not self.config.api.public_url:
+                self.engine.public_url = _listen_url(self.config, self.api.port)
         if self.config.watch:
             self._background.append(asyncio.get_running_loop().create_task(self._watch_files()))
         for callback in self.on_ready:
@@ -119,7 +129,7 @@ class Agent:
             await runner.cancel_remediations()
         if self.api is not None:
             await self.api.stop()
-        await self.escalator.drain()
+        await self.escalator.stop()
         self.audit.emit(
             AuditEvent(Kind.AGENT_STOPPED, self.clock.wall(), details={"reason": reason})
         )
@@ -187,6 +197,10 @@ class Agent:
                 for policy in fr.policies:
                     policies.setdefault(policy.name, policy)
             await self._apply(policies, now)
+            self.engine.silences.set_windows(
+                windows(self.config, (r.policy for r in self.runners.values()))
+            )
+            self._check_dependencies(now)
             self.metrics.policies.set(len(self.runners))
             for callback in self.on_reload_done:
                 callback()
@@ -229,6 +243,30 @@ class Agent:
                 )
             )
 
+    def _check_dependencies(self, now: float) -> None:
+        """A ``depends_on`` name with no loaded policy counts as never firing: say so."""
+        for name, runner in sorted(self.runners.items()):
+            for dep in runner.policy.depends_on:
+                if dep not in self.runners:
+                    warning = (
+                        f"depends_on names {dep!r}, which is not loaded; it counts as not firing"
+                    )
+                    self.audit.emit(
+                        AuditEvent(
+                            Kind.POLICY_WARNING,
+                            now,
+                            policy=name,
+                            outcome="unknown_dependency",
+                            details={"warning": warning, "depends_on": dep},
+                        )
+                    )
+
+    def _firing(self, policy: str) -> Sequence[str]:
+        runner = self.runners.get(policy)
+        if runner is None:
+            return ()
+        return sorted(t for t, s in runner.states.items() if s.firing)
+
     async def _watch_files(self) -> None:
         from watchfiles import awatch
 
@@ -251,6 +289,36 @@ class Agent:
             for path, fr in sorted(self._rejected.items())
         ]
 
+    def silences(self) -> list[dict[str, Any]]:
+        return self.humans.silences()
+
+    async def add_silence(
+        self,
+        *,
+        matchers: dict[str, Any],
+        ends: float,
+        author: str,
+        reason: str,
+        act: bool = False,
+        starts: float | None = None,
+    ) -> dict[str, Any]:
+        return await self.humans.add_silence(
+            matchers=Matchers.from_dict(matchers),
+            ends=ends,
+            author=author,
+            reason=reason,
+            act=act,
+            starts=starts,
+        )
+
+    async def expire_silence(self, silence_id: str, by: str) -> dict[str, Any]:
+        return await self.humans.expire_silence(silence_id, by)
+
+    async def answer_approval(
+        self, incident: str, approve: bool, by: str, comment: str | None
+    ) -> dict[str, Any]:
+        return await self.humans.answer(incident, approve, by, comment)
+
     def _observe_event(self, event: AuditEvent) -> None:
         self.metrics.audit_events.labels(event.kind.value).inc()
         fields = {
@@ -267,6 +335,16 @@ class Agent:
         getattr(log, level)(event.kind.value, **fields, **dict(event.details))
 
 
+def _listen_url(config: AgentConfig, port: int | None = None) -> str:
+    """The API's address on this host, for links when no ``api.public_url`` is set
+    (``port``: the one it listens on, when port 0 picked a free one)."""
+    host = config.api.host
+    if host in {"", "0.0.0.0", "::"}:  # noqa: S104 -- reading a wildcard bind, not binding one
+        host = "127.0.0.1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port or config.api.port}"
+
+
 _LOUD = frozenset(
     {
         Kind.ACTION_FAILED,
@@ -278,5 +356,7 @@ _LOUD = frozenset(
         Kind.BREAKER_OPENED,
         Kind.NOTIFY_FAILED,
         Kind.VERIFY_NOT_HEALED,
+        Kind.POLICY_WARNING,
+        Kind.APPROVAL_EXPIRED,
     }
 )

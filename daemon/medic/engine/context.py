@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
 
 from medic.audit.store import AuditStore
 from medic.clock import Clock
 from medic.config import GlobalLimits
+from medic.engine.approvals import ApprovalBook
 from medic.engine.escalation import Escalator
 from medic.engine.limits import Breaker, Ledger
+from medic.engine.silences import SilenceBook
 from medic.metrics import Metrics
+
+log = structlog.get_logger("medic.engine")
+
+
+def _nothing_fires(policy: str) -> Sequence[str]:
+    return ()
 
 
 @dataclass
@@ -26,7 +40,32 @@ class EngineContext:
     running_actions: int = 0
     # (policy, target) -> incident id left open by a previous run of the agent.
     inherited_incidents: dict[tuple[str, str], str] = field(default_factory=dict)
+    silences: SilenceBook = field(default_factory=SilenceBook)
+    approvals: ApprovalBook = field(default_factory=ApprovalBook)
+    # The targets of a policy (by name) whose incident is firing; the agent knows them.
+    firing: Callable[[str], Sequence[str]] = _nothing_fires
+    # Where people reach the API: approve and deny links point there.
+    public_url: str = "http://127.0.0.1:9325"
+    _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.breaker is None:
             self.breaker = Breaker(self.limits.breaker)
+
+    def persist(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        """Write a row of another table (approvals) in the background: the runner's
+        decisions never wait for SQLite, and the memory copy is already up to date."""
+        task = asyncio.get_running_loop().create_task(self._persist(fn))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _persist(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        try:
+            await self.audit.write(fn)
+        except Exception as exc:  # the audit events still tell the story
+            log.error("persist_failed", error=str(exc))
+
+    async def drain_writes(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a bound, not a deadline
+        """Let background writes commit before the store closes."""
+        if self._writes:
+            await asyncio.wait(self._writes, timeout=timeout)

@@ -1,8 +1,10 @@
 """Escalation: telling humans, through the notifiers a policy names.
 
 Every escalation is audited (``incident.escalated``) whether or not a channel is
-configured, and every delivery attempt's outcome is audited too. Delivery retries a
-few times with backoff in the background; it never blocks the scheduler.
+configured. Its notifications (one per channel) are not sent from here: each is
+committed to the outbox (:mod:`medic.notify.outbox`) under an idempotency key, and the
+outbox's worker delivers them, retrying with backoff across restarts and auditing
+every attempt. Nothing here blocks the scheduler.
 """
 
 from __future__ import annotations
@@ -19,12 +21,10 @@ from medic.audit.store import AuditStore
 from medic.clock import Clock, iso
 from medic.config import NotifierConfig
 from medic.engine.state import Escalate
-from medic.errors import NotifyError
 from medic.notify.base import Notification, Notifier, notifiers
+from medic.notify.outbox import DeliveryOptions, Outbox, Pending
 
 log = structlog.get_logger("medic.escalation")
-
-RETRY_DELAYS = (1.0, 5.0, 15.0)
 
 
 def build_notifiers(
@@ -50,21 +50,38 @@ def build_notifiers(
     return out
 
 
+def delivery_key(notification: Notification, notifier: str) -> str:
+    """The outbox's idempotency key: one notification per incident, kind, reason and
+    channel, ever. A repeated decision (the same incident escalated again for the same
+    reason after a restart) maps to the same key and is not queued twice."""
+    n = notification
+    incident = n.incident or f"{n.policy}/{n.target}@{n.time}"
+    return f"{incident}:{n.kind}:{n.reason}:{notifier}"
+
+
 class Escalator:
+    """Audits escalations and queues their notifications in the durable outbox.
+
+    The agent calls :meth:`start` once the audit store is open and :meth:`stop`
+    before it closes; :meth:`escalate` may be called any time in between.
+    """
+
     def __init__(
         self,
         channels: Mapping[str, Notifier],
         audit: AuditStore,
         clock: Clock,
         host: str,
-        retry_delays: Sequence[float] = RETRY_DELAYS,
+        *,
+        delivery: DeliveryOptions | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.channels = channels
         self.audit = audit
         self.clock = clock
         self.host = host
-        self.retry_delays = retry_delays
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.outbox = Outbox(audit, channels, clock, delivery, rng)
+        self._enqueues: set[asyncio.Task[None]] = set()
 
     def escalate(
         self,
@@ -109,52 +126,40 @@ class Escalator:
                     },
                 )
             )
-        if dry_run:
+        if dry_run or not notify:
             return
-        for name in notify:
-            task = asyncio.get_running_loop().create_task(self._deliver(name, notification))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        items = [
+            Pending(delivery_key(notification, name), name, notification)
+            for name in dict.fromkeys(notify)
+        ]
+        # Tasks run in the order they are created, so an escalation's rows are always
+        # queued before its resolve's.
+        task = asyncio.get_running_loop().create_task(self._enqueue(items))
+        self._enqueues.add(task)
+        task.add_done_callback(self._enqueues.discard)
 
-    async def _deliver(self, name: str, notification: Notification) -> None:
-        channel = self.channels.get(name)
-        base = {
-            "notifier": name,
-            "notification": notification.kind,
-            "reason": notification.reason,
-        }
-        if channel is None:
-            self._record(Kind.NOTIFY_FAILED, notification, {**base, "error": "no such notifier"})
+    async def _enqueue(self, items: list[Pending]) -> None:
+        keys = [p.key for p in items]
+        try:
+            added = await self.outbox.enqueue(items)
+        except Exception as exc:  # a closed or failing store: say so loudly, never crash
+            log.error("notification_not_queued", keys=keys, error=str(exc))
             return
-        for attempt in range(len(self.retry_delays) + 1):
-            try:
-                await channel.send(notification)
-            except (NotifyError, OSError, TimeoutError) as exc:
-                last = attempt == len(self.retry_delays)
-                details = {**base, "attempt": attempt + 1, "error": str(exc), "final": last}
-                self._record(Kind.NOTIFY_FAILED, notification, details)
-                if last:
-                    return
-                delay = self.retry_delays[attempt]
-                await asyncio.sleep(delay + random.uniform(0, delay / 4))  # noqa: S311 - jitter, not crypto
-            else:
-                self._record(Kind.NOTIFY_SENT, notification, {**base, "attempt": attempt + 1})
-                return
+        if added < len(items):
+            log.info("notification_already_queued", keys=keys, new=added)
 
-    def _record(self, kind: Kind, n: Notification, details: Mapping[str, Any]) -> None:
-        self.audit.emit(
-            AuditEvent(
-                kind,
-                self.clock.wall(),
-                policy=n.policy,
-                target=n.target,
-                incident=n.incident or None,
-                outcome="sent" if kind == Kind.NOTIFY_SENT else "failed",
-                details=details,
-            )
-        )
+    async def start(self) -> None:
+        """Start delivering: every notification still pending from before goes out now."""
+        await self.outbox.start()
 
-    async def drain(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a bound, not a deadline
-        """Give in-flight deliveries a moment on shutdown."""
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=timeout)
+    async def stop(self, grace: float = 5.0) -> None:
+        """Commit the notifications being queued, give sends in flight ``grace`` seconds,
+        then stop; whatever is not delivered stays pending for the next start."""
+        if self._enqueues:
+            await asyncio.wait(set(self._enqueues), timeout=grace)
+        await self.outbox.stop(grace)
+
+    async def flush(self) -> None:
+        """Return once every escalation made so far is committed to the outbox."""
+        if self._enqueues:
+            await asyncio.wait(set(self._enqueues))

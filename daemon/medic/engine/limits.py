@@ -4,17 +4,21 @@ The ledger holds remediation attempts by (policy, target); it is rebuilt from th
 audit log when the agent starts, so a restart never resets a limit. Dry-run attempts
 are kept apart from real ones: a shadow policy's "would act" never uses up the
 budget of the live policy it becomes.
+
+Before the limits come the humans' word: a silence that forbids acting
+(:func:`check_silence`) and the policies this one depends on (:func:`check_dependencies`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from medic.audit.events import Kind, Reason
 from medic.config import BreakerConfig
+from medic.engine.silences import Silence
 from medic.engine.state import Note
 from medic.policy.durations import format_duration
 from medic.policy.model import Limits
@@ -72,6 +76,30 @@ class Ledger:
         for times in (*self._by_key.values(), self._real):
             while times and times[0] < horizon:
                 times.popleft()
+
+
+def check_silence(silence: Silence | None) -> Verdict:
+    """A silence with ``act: false`` stops acting (reason ``silenced`` or ``maintenance``)."""
+    if silence is None or silence.act:
+        return ALLOW
+    return Verdict(False, silence.code, silence.summary())
+
+
+def check_dependencies(
+    depends_on: Sequence[str], firing: Callable[[str], Sequence[str]]
+) -> Verdict:
+    """While a policy this one depends on fires, this one does not act (``inhibited``).
+
+    ``firing(name)`` gives the targets of policy ``name`` with a firing incident.
+    """
+    causes = [(name, list(targets)) for name in depends_on if (targets := firing(name))]
+    if not causes:
+        return ALLOW
+    cause, targets = causes[0]
+    details: dict[str, Any] = {"cause": cause, "cause_targets": targets}
+    if len(causes) > 1:
+        details["also"] = [name for name, _ in causes[1:]]
+    return Verdict(False, Reason.INHIBITED, details)
 
 
 def check_rate(

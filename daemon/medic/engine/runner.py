@@ -2,8 +2,10 @@
 
 The runner measures on the policy's interval (or at once when the probe's watch()
 reports a change, or when a verification is due), feeds each target's fields to the
-pure functions in :mod:`medic.engine.state`, asks the limits before acting, and
-starts remediations as tasks of their own so no target waits for another.
+pure functions in :mod:`medic.engine.state`, asks the gate before acting (silences,
+dependencies, then limits), asks a human first when the policy needs approval, and
+starts remediations as tasks of their own so no target waits for another. Every
+escalation passes the silences on its way out: a silenced one is audited, not sent.
 """
 
 from __future__ import annotations
@@ -13,15 +15,26 @@ import contextlib
 import random
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 
 from medic.audit.events import AuditEvent, Kind, Reason
+from medic.engine import probehealth as ph
 from medic.engine import state as st
+from medic.engine.approvals import Decision, Next, Request, next_step, save_request
 from medic.engine.context import EngineContext
-from medic.engine.limits import Verdict, check_blast_radius, check_rate
+from medic.engine.limits import (
+    Verdict,
+    check_blast_radius,
+    check_dependencies,
+    check_rate,
+    check_silence,
+)
 from medic.engine.remediation import build_actions, run_steps
+from medic.engine.silences import Silence
 from medic.policy.model import Policy
 from medic.probes.base import Measurement, Probe, probes
 
@@ -59,6 +72,8 @@ class PolicyRunner:
         self._loop_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._was_empty: bool | None = None
+        inherited = engine.inherited_incidents.pop((policy.name, ph.PROBE_TARGET), None)
+        self.health = ph.inherited(inherited)
 
     @property
     def dry_run(self) -> bool:
@@ -167,6 +182,8 @@ class PolicyRunner:
         if self.last_error is not None:
             self._emit(None, Kind.PROBE_RECOVERED, None, {"after": self.last_error})
             self.last_error = None
+        if self.health != ph.ProbeHealth():
+            self._apply_health(ph.recovered(self.health))
         return result
 
     def _probe_failed(self, error: str, outcome: str) -> None:
@@ -174,6 +191,21 @@ class PolicyRunner:
         if error != self.last_error:  # audit each new failure, not every repeat
             self._emit(None, Kind.PROBE_FAILED, None, {"error": error}, outcome=outcome)
         self.last_error = error
+        self._apply_health(ph.failed(self.health, self.policy, error))
+
+    def _apply_health(self, change: ph.HealthChange) -> None:
+        """Audit a change of the probe's health and tell humans when it calls for it."""
+        silence = None
+        if change.escalate is not None and not change.escalate.resolve:
+            silence = self._silence(ph.PROBE_TARGET, self.engine.clock.wall())
+            if silence is not None:
+                change = ph.hush(self.health, change, silence.id)
+        incident = change.health.incident or self.health.incident
+        self.health = change.health
+        for note in change.notes:
+            self._emit(ph.PROBE_TARGET, note.kind, incident, note.details, note.outcome)
+        if change.escalate is not None:
+            self._page(ph.PROBE_TARGET, incident, change.escalate, {}, silence)
 
     def _note_selection(self, measurement: Measurement, now: float) -> None:
         empty = not measurement
@@ -205,28 +237,73 @@ class PolicyRunner:
             self._try_act(target, now)
 
     def _apply(self, target: str, old: st.TargetState, tr: st.Transition) -> None:
+        now = self.engine.clock.wall()
+        silence = None
+        if tr.escalate is not None and not tr.escalate.resolve:
+            silence = self._silence(target, now)
+            if silence is not None:
+                tr = st.hush(old, tr, silence.id)
         self.states[target] = tr.state
         incident = tr.state.incident or old.incident
         for note in tr.notes:
             self._emit(target, note.kind, incident, note.details, note.outcome, tr.state.values)
         if tr.escalate is not None:
-            self.engine.escalator.escalate(
-                policy=self.policy.name,
-                target=target,
-                incident=incident,
-                request=tr.escalate,
-                notify=self.policy.escalate.notify,
-                values=tr.state.values,
-                history=self.history.get(target, ()),
-                dry_run=self.dry_run,
-            )
+            owed = self.policy.approval_notify if old.asked else ()
+            self._page(target, incident, tr.escalate, tr.state.values, silence, owed)
+        if old.phase == st.Phase.AWAITING_APPROVAL and tr.state.phase != old.phase and incident:
+            ended = Decision.EXPIRED if tr.state.approval == "expired" else Decision.CLOSED
+            self._close_request(incident, ended, now)
         if tr.state.incident is None:
             self.history.pop(target, None)
+            if old.incident is not None:
+                self.engine.approvals.forget(old.incident)
+
+    def _page(
+        self,
+        target: str,
+        incident: str | None,
+        request: st.Escalate,
+        values: Mapping[str, Any],
+        silence: Silence | None,
+        also: tuple[str, ...] = (),
+    ) -> None:
+        """Tell humans, unless a silence holds the escalation back (then only audit it)."""
+        notify = request.notify or self.policy.escalate.notify
+        if request.resolve:
+            notify = tuple(dict.fromkeys((*notify, *also)))
+        if request.silenced_by is not None and silence is not None:
+            details = {
+                "reason": request.reason,
+                "summary": request.summary,
+                "notify": list(notify),
+                "silence": silence.summary(),
+            }
+            self._emit(target, Kind.ESCALATED, incident, details, "silenced", values)
+            return
+        self.engine.escalator.escalate(
+            policy=self.policy.name,
+            target=target,
+            incident=incident,
+            request=request,
+            notify=notify,
+            values=values,
+            history=self.history.get(target, ()),
+            dry_run=self.dry_run,
+        )
+
+    def _silence(self, target: str, now: float) -> Silence | None:
+        return self.engine.silences.active(self.policy.name, target, self.policy.labels, now)
 
     # -- acting ------------------------------------------------------------------------
 
     def _gate(self, target: str, now: float) -> Verdict:
         engine, limits, dry = self.engine, self.policy.limits, self.dry_run
+        verdict = check_silence(self._silence(target, now))
+        if not verdict.allowed:
+            return verdict
+        verdict = check_dependencies(self.policy.depends_on, engine.firing)
+        if not verdict.allowed:
+            return verdict
         if not dry and engine.breaker is not None:
             verdict, note = engine.breaker.check(engine.ledger, now)
             if note is not None:
@@ -256,6 +333,12 @@ class PolicyRunner:
             tr = st.suppress(state, self.policy, verdict.reason.value, now, verdict.details)
             self._apply(target, state, tr)
             return
+        if self.policy.approval is not None and state.approval != "granted":
+            self._consult(target, state, now)
+            return
+        self._act(target, state, now)
+
+    def _act(self, target: str, state: st.TargetState, now: float) -> None:
         if self.dry_run:
             self.engine.metrics.suppressions.labels(Reason.DRY_RUN.value).inc()
         self.engine.ledger.record(self.policy.name, target, now, dry=self.dry_run)
@@ -264,6 +347,62 @@ class PolicyRunner:
         task = asyncio.get_running_loop().create_task(self._remediate(target, admitted))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # -- approvals ---------------------------------------------------------------------
+
+    def _consult(self, target: str, state: st.TargetState, now: float) -> None:
+        """The gate admitted an attempt and the policy needs a human's yes for it."""
+        assert state.incident is not None and self.policy.approval is not None
+        approvals = self.engine.approvals
+        request = approvals.get(state.incident)
+        step = next_step(request, now)
+        if step == Next.ASK:
+            expires = now + self.policy.approval.timeout
+            request = Request(state.incident, self.policy.name, target, now, expires)
+            approvals.ask(request)
+            self.engine.persist(partial(save_request, request=request))
+            links = self._approval_links(state.incident)
+            self._apply(
+                target, state, st.await_approval(state, self.policy, now, expires, links=links)
+            )
+            self._wake_at(expires)
+        elif step == Next.WAIT:  # asked before a restart: wait again, ask nobody twice
+            assert request is not None
+            tr = st.await_approval(state, self.policy, now, request.expires, resumed=True)
+            self.states[target] = tr.state
+            self._wake_at(request.expires)
+        elif step == Next.ACT:  # granted while the agent was not watching this target
+            self._act(target, st.answer(state, True, now), now)
+        elif step == Next.EXPIRE:
+            self._apply(target, state, st.expire_approval(state, self.policy, now))
+            self._close_request(state.incident, Decision.EXPIRED, now)
+        else:
+            assert request is not None and request.decision is not None
+            self.states[target] = st.stop_asking(state, request.decision.value)
+
+    def answered(self, target: str, incident: str, granted: bool, now: float) -> None:
+        """A human answered ``incident``'s request (already recorded and audited)."""
+        state = self.states.get(target)
+        if state is None or state.incident != incident:
+            return  # not watched now: the next admitted attempt reads the answer
+        if state.phase != st.Phase.AWAITING_APPROVAL:
+            return
+        self.states[target] = st.answer(state, granted, now)
+        if granted:
+            self._try_act(target, now)  # limits are checked again, now
+
+    def _close_request(self, incident: str, decision: Decision, now: float) -> None:
+        closed = self.engine.approvals.close(incident, decision, now)
+        if closed is not None:
+            self.engine.persist(partial(save_request, request=closed))
+
+    def _approval_links(self, incident: str) -> tuple[tuple[str, str], ...]:
+        base = f"{self.engine.public_url.rstrip('/')}/api/v1/incidents/{quote(incident, safe='')}"
+        return (("Approve (POST)", f"{base}/approve"), ("Deny (POST)", f"{base}/deny"))
+
+    def _wake_at(self, when: float) -> None:
+        delay = max(0.0, when - self.engine.clock.wall()) + 0.01
+        asyncio.get_running_loop().call_later(delay, self.trigger)
 
     async def _remediate(self, target: str, state: st.TargetState) -> None:
         assert state.incident is not None
@@ -330,7 +469,12 @@ class PolicyRunner:
                     "since": s.since,
                     "attempts": s.attempts,
                     "values": dict(s.values),
+                    "approval": s.approval,
                 }
                 for target, s in sorted(self.states.items())
             ],
+            "labels": dict(p.labels),
+            "depends_on": list(p.depends_on),
+            "approval_required": p.approval is not None,
+            "probe_failures": self.health.failures,
         }

@@ -7,9 +7,16 @@ it with plain numbers for time.
 
     ok --condition--> pending --held for `for:`--> firing
     firing --admitted--> remediating --steps done--> verifying
+    firing --admitted, approval required--> awaiting_approval --granted--> firing (acts)
+    awaiting_approval --denied / timed out--> firing (never acts in this incident)
     verifying --cleared--> ok (healed)      verifying --still bad--> firing (next attempt)
     firing --suppressed--> firing (audited with the reason)
-    pending/firing --cleared--> ok (cleared)
+    pending/firing/awaiting_approval --cleared--> ok (cleared)
+
+While a silence covers a target, :func:`hush` keeps its escalations from anyone:
+they are audited with the silence that held them back, once per silence, and the
+target is not marked escalated, so the first escalation-worthy moment after the
+silence pages.
 """
 
 from __future__ import annotations
@@ -20,19 +27,33 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from medic.audit.events import Kind
+from medic.audit.events import Kind, Reason
+from medic.clock import iso
+from medic.policy.durations import format_duration
 from medic.policy.model import Policy
 
 # Repeated suppressions for the same reason are folded into one audit line this often.
 SUPPRESSION_REPEAT = 60.0
+# Suppressions that page nobody: dry-run is a rehearsal, a silence is a human's word,
+# and an inhibited policy's cause pages for itself.
+QUIET_REASONS = frozenset({Reason.DRY_RUN, Reason.SILENCED, Reason.MAINTENANCE, Reason.INHIBITED})
+# An incident's approval answers after which it is never acted on.
+STOPPED = frozenset({"denied", "expired", "closed"})
 
 
 class Phase(StrEnum):
     OK = "ok"
     PENDING = "pending"
     FIRING = "firing"
+    AWAITING_APPROVAL = "awaiting_approval"
     REMEDIATING = "remediating"
     VERIFYING = "verifying"
+
+
+# Phases in which a target's incident counts as firing (for ``depends_on``).
+FIRING_PHASES = frozenset(
+    {Phase.FIRING, Phase.AWAITING_APPROVAL, Phase.REMEDIATING, Phase.VERIFYING}
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,12 @@ class Escalate:
     reason: str
     summary: str
     resolve: bool = False
+    # Channels to use instead of the policy's escalate.notify (approval.notify).
+    notify: tuple[str, ...] = ()
+    # (label, url) pairs the notification carries, e.g. approve and deny.
+    links: tuple[tuple[str, str], ...] = ()
+    # The silence that held it back: audited, delivered to nobody.
+    silenced_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,16 +94,30 @@ class TargetState:
     last_suppression_at: float = 0.0
     suppressed_repeats: int = 0
     values: Mapping[str, Any] = field(default_factory=dict)
+    # The incident's approval: None, requested, granted, denied, expired, closed.
+    approval: str | None = None
+    approval_expires: float | None = None
+    # Someone was asked for approval: a resolve is owed when the incident ends.
+    asked: bool = False
+    # The silence under which an escalation was last held back (audited once per silence).
+    hushed: str | None = None
 
     @property
     def active(self) -> bool:
         """Acted on and not yet verified: counts against the blast radius."""
         return self.phase in (Phase.REMEDIATING, Phase.VERIFYING)
 
+    @property
+    def firing(self) -> bool:
+        """An open incident past ``for:``: what stops the policies that depend on this one."""
+        return self.incident is not None and self.phase in FIRING_PHASES
+
     def label(self) -> str:
         """The state as shown to people: an escalated firing target reads 'escalated'."""
         if self.escalated and self.phase == Phase.FIRING:
             return "escalated"
+        if self.approval == "denied" and self.phase == Phase.FIRING:
+            return "denied"
         return self.phase.value
 
 
@@ -145,12 +186,28 @@ def observe(
             return Transition(state)
         return _verify(state, policy, fields, now)
 
+    if state.phase == Phase.AWAITING_APPROVAL:
+        return _awaiting(state, policy, fields, now)
+
     # REMEDIATING: the runner owns the target until its steps are done.
+    return Transition(state)
+
+
+def _awaiting(
+    state: TargetState, policy: Policy, fields: Mapping[str, Any], now: float
+) -> Transition:
+    """Waiting for a human: the problem may go away, or the time to answer run out."""
+    if policy.is_cleared(fields):
+        return _cleared(state, now, fields, "condition cleared while awaiting approval")
+    if state.approval_expires is not None and now >= state.approval_expires:
+        return expire_approval(state, policy, now)
     return Transition(state)
 
 
 def _fire(state: TargetState, policy: Policy, notes: list[Note]) -> Transition:
     """A firing target wants remediation, or, with none configured, a human."""
+    if state.approval in STOPPED:
+        return Transition(state, tuple(notes))  # a human said no, or nobody said yes
     if policy.remediate:
         return Transition(state, tuple(notes), wants_action=True)
     if state.escalated:
@@ -159,9 +216,14 @@ def _fire(state: TargetState, policy: Policy, notes: list[Note]) -> Transition:
     return Transition(replace(state, escalated=True), tuple(notes), escalate=escalation)
 
 
+def _owed(state: TargetState) -> bool:
+    """Someone was paged or asked about this incident: tell them when it ends."""
+    return state.escalated or state.asked
+
+
 def _cleared(state: TargetState, now: float, fields: Mapping[str, Any], reason: str) -> Transition:
     notes = (Note(Kind.CLEARED, "cleared", {"reason": reason}),)
-    resolve = Escalate("cleared", reason, resolve=True) if state.escalated else None
+    resolve = Escalate("cleared", reason, resolve=True) if _owed(state) else None
     return Transition(_closed(now, fields), notes, escalate=resolve)
 
 
@@ -172,7 +234,7 @@ def _verify(
         healed_notes = (Note(Kind.VERIFY_HEALED, "healed", {"attempts": state.attempts}),)
         resolve = Escalate("healed", "healed by remediation", resolve=True)
         return Transition(
-            _closed(now, fields), healed_notes, escalate=resolve if state.escalated else None
+            _closed(now, fields), healed_notes, escalate=resolve if _owed(state) else None
         )
     failures = state.failures + 1
     notes = [Note(Kind.VERIFY_NOT_HEALED, "not_healed", {"attempt": state.attempts})]
@@ -210,7 +272,7 @@ def suppress(
     else:
         nxt = replace(state, suppressed_repeats=repeats)
     escalation = None
-    if policy.escalate.on_suppressed and not state.escalated and reason != "dry_run":
+    if policy.escalate.on_suppressed and not state.escalated and reason not in QUIET_REASONS:
         escalation = Escalate(
             f"suppressed:{reason}", f"{policy.name}: action suppressed ({reason})"
         )
@@ -223,3 +285,87 @@ def vanish(state: TargetState, now: float) -> Transition:
     if state.incident is None or state.phase == Phase.REMEDIATING:
         return Transition(state)
     return _cleared(state, now, state.values, "target no longer selected")
+
+
+# -- approvals ----------------------------------------------------------------------
+
+
+def await_approval(
+    state: TargetState,
+    policy: Policy,
+    now: float,
+    expires: float,
+    *,
+    links: tuple[tuple[str, str], ...] = (),
+    resumed: bool = False,
+) -> Transition:
+    """The gate admitted an attempt the policy needs approval for: ask, and wait.
+
+    ``resumed``: the request was made before a restart; wait again, ask nobody.
+    """
+    waiting = _enter(
+        state,
+        Phase.AWAITING_APPROVAL,
+        now,
+        approval="requested",
+        approval_expires=expires,
+        asked=True,
+        last_suppression=None,
+    )
+    if resumed:
+        return Transition(waiting)
+    timeout = format_duration(max(expires - now, 0.0))
+    note = Note(
+        Kind.APPROVAL_REQUESTED,
+        "requested",
+        {"timeout": timeout, "expires": iso(expires), "notify": list(policy.approval_notify)},
+    )
+    summary = (
+        f"{policy.name} wants to act and needs approval within {timeout}: "
+        f"`medic approve {state.incident}` or `medic deny {state.incident}`"
+    )
+    escalation = Escalate("approval_required", summary, notify=policy.approval_notify, links=links)
+    return Transition(waiting, (note,), escalate=escalation)
+
+
+def answer(state: TargetState, granted: bool, now: float) -> TargetState:
+    """A human answered. Granted: firing, and the runner re-runs the gate at once.
+    Denied: firing, and nothing is done for this incident."""
+    return _enter(
+        state, Phase.FIRING, now, approval="granted" if granted else "denied", approval_expires=None
+    )
+
+
+def expire_approval(state: TargetState, policy: Policy, now: float) -> Transition:
+    """Nobody answered in time: nothing is done for this incident, and a human is paged."""
+    note = Note(Kind.APPROVAL_EXPIRED, "expired", {"requested_at": state.since})
+    nxt = _enter(
+        state, Phase.FIRING, now, approval="expired", approval_expires=None, escalated=True
+    )
+    summary = f"nobody approved {policy.name}'s action in time; Medic did nothing"
+    return Transition(nxt, (note,), escalate=Escalate("approval_timeout", summary))
+
+
+def stop_asking(state: TargetState, decision: str) -> TargetState:
+    """The incident's request was answered no (or lapsed) before: never act on it."""
+    return replace(state, approval=decision)
+
+
+# -- silences -----------------------------------------------------------------------
+
+
+def hush(old: TargetState, tr: Transition, silence: str) -> Transition:
+    """``tr`` under the silence with id ``silence``: its escalation reaches nobody.
+
+    The escalation is kept, marked with the silence, the first time under each
+    silence (the runner audits it) and dropped on repeats; the target keeps the
+    escalated and asked flags it had, so once the silence ends the first
+    escalation-worthy transition pages. Resolves are never held back.
+    """
+    request = tr.escalate
+    if request is None or request.resolve:
+        return tr
+    state = replace(tr.state, escalated=old.escalated, asked=old.asked, hushed=silence)
+    if old.hushed == silence:
+        return replace(tr, state=state, escalate=None)
+    return replace(tr, state=state, escalate=replace(request, silenced_by=silence))

@@ -31,11 +31,17 @@ class Notification:
     values: Mapping[str, Any] = field(default_factory=dict)
     history: tuple[Mapping[str, Any], ...] = ()
     dry_run: bool = False
+    # (label, url) pairs to act on the incident, e.g. approve and deny an action.
+    links: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["values"] = dict(self.values)
         data["history"] = [dict(h) for h in self.history]
+        if self.links:
+            data["links"] = [{"label": label, "url": url} for label, url in self.links]
+        else:
+            del data["links"]  # absent rather than empty: payloads stay as they were
         return data
 
 

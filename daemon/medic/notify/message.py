@@ -2,8 +2,9 @@
 
 Slack, PagerDuty, e-mail and Alertmanager all say the same things in the same order:
 a title line, the summary, the facts (policy, target, host, incident, reason, time),
-the measured values formatted for reading, what was tried with its outcomes, and a
-link to the incident when the notifier has a ``link_base``. Each channel picks the
+the measured values formatted for reading, what was tried with its outcomes, and links:
+to the incident when the notifier has a ``link_base``, then the notification's own
+(approve and deny an action that waits for a human). Each channel picks the
 pieces it needs and limits their length with :func:`truncate` and :func:`clip_lines`.
 """
 
@@ -155,14 +156,17 @@ def history_lines(n: Notification) -> list[str]:
 
 
 def incident_links(n: Notification, link_base: str | None) -> list[tuple[str, str]]:
-    """``(label, url)`` for the incident's web page and API resource, when known."""
+    """``(label, url)`` for the incident's web page and API resource, when known, then
+    the notification's own links (approve and deny an action)."""
+    own = [(label, url) for label, url in n.links]
     if not link_base or not n.incident:
-        return []
+        return own
     base = link_base.rstrip("/")
     ident = quote(n.incident, safe="")
     return [
         ("Incident in Medic", f"{base}/#incident={ident}"),
         ("Incident (API)", f"{base}/api/v1/incidents/{ident}"),
+        *own,
     ]
 
 

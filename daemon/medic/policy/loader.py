@@ -6,7 +6,8 @@ Each file goes through three stages and every problem found is kept, in line ord
 2. the envelope JSON Schema, then each probe's and action's own options schema
    (:mod:`medic.policy.schema`, told plainly by :mod:`medic.policy.messages`);
 3. semantic checks against the registries, conditions and notifiers
-   (:mod:`medic.policy.semantic`); policy names must be unique across all files.
+   (:mod:`medic.policy.semantic`); policy names must be unique across all files, and
+   ``depends_on`` must name policies defined in some file and make no cycle.
 
 A file with any error contributes no policies: on reload the agent keeps running the
 previous version of that file, while good files still load. Nothing here raises for
@@ -15,6 +16,7 @@ bad input; every problem is a :class:`~medic.errors.PolicyError` in the result.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections.abc import Collection, Iterator, Sequence
@@ -28,9 +30,20 @@ from medic.actions.base import Action, actions
 from medic.errors import Location, PolicyError
 from medic.policy.durations import parse_duration
 from medic.policy.messages import schema_errors
-from medic.policy.model import Escalation, Limits, Policy, ProbeSpec, Step, Verify
+from medic.policy.model import (
+    DEFAULT_APPROVAL_TIMEOUT,
+    DEFAULT_PROBE_FAILURES,
+    Approval,
+    Escalation,
+    Limits,
+    Policy,
+    ProbeSpec,
+    Step,
+    Verify,
+)
 from medic.policy.schema import envelope_validator
 from medic.policy.semantic import SHARED_PROBE_KEYS, PolicyCheck, PolicyChecker
+from medic.policy.windows import MaintenanceWindow
 from medic.policy.yamlpos import Document, parse_yaml
 from medic.probes.base import Probe, probes
 from medic.registry import Registry
@@ -76,6 +89,8 @@ class _Context:
 class _Loaded:
     result: FileResult
     names: tuple[tuple[str, Location], ...]  # every named policy, even in a rejected file
+    # (policy, the policy it depends on, where that name is written)
+    depends: tuple[tuple[str, str, Location], ...] = ()
 
 
 def load_text(
@@ -105,10 +120,10 @@ def load_paths(
     """
     context = _Context(notifiers, probe_registry, action_registry)
     seen: dict[str, Location] = {}
-    files: list[FileResult] = []
+    loaded_files: list[tuple[_Loaded, list[PolicyError]]] = []
     for path, missing in _expand(paths):
         if missing is not None:
-            files.append(FileResult(path, (), (missing,)))
+            loaded_files.append((_Loaded(FileResult(path, (), (missing,)), ()), []))
             continue
         loaded = _load_file(path, context)
         duplicates = []
@@ -117,12 +132,73 @@ def load_paths(
                 duplicates.append(_duplicate(name, where, seen[name]))
             else:
                 seen[name] = where
+        loaded_files.append((loaded, duplicates))
+    _check_dependencies(loaded_files, seen)
+    files: list[FileResult] = []
+    for loaded, problems in loaded_files:
         result = loaded.result
-        if duplicates:
-            errors = _ordered([*result.errors, *duplicates])
+        if problems:
+            errors = _ordered([*result.errors, *problems])
             result = replace(result, policies=(), errors=errors)
         files.append(result)
     return LoadResult(tuple(files))
+
+
+def _check_dependencies(
+    loaded_files: list[tuple[_Loaded, list[PolicyError]]], seen: dict[str, Location]
+) -> None:
+    """``depends_on`` names a policy some file defines, and no dependencies form a cycle.
+
+    A name defined in a rejected file still counts: that file keeps its previous
+    version running, and one typo must not reject the files that depend on it.
+    """
+    graph: dict[str, list[tuple[str, Location]]] = {}
+    owner: dict[str, list[PolicyError]] = {}
+    for loaded, problems in loaded_files:
+        for policy, dep, where in loaded.depends:
+            graph.setdefault(policy, []).append((dep, where))
+            owner[policy] = problems
+            if dep not in seen:
+                close = difflib.get_close_matches(dep, list(seen), n=1, cutoff=0.6)
+                guess = f"; did you mean {close[0]!r}?" if close else ""
+                problems.append(
+                    PolicyError(
+                        f"depends_on names {dep!r}, which no policy file defines{guess}",
+                        location=where,
+                        policy=policy,
+                        hint="name a policy from the loaded files, or remove it",
+                    )
+                )
+    for cycle in _cycles(graph):
+        text = " -> ".join([*cycle, cycle[0]])
+        for index, policy in enumerate(cycle):
+            nxt = cycle[(index + 1) % len(cycle)]
+            where = next(w for d, w in graph[policy] if d == nxt)
+            owner[policy].append(
+                PolicyError(
+                    f"depends_on makes a cycle: {text}",
+                    location=where,
+                    policy=policy,
+                    hint="policies that inhibit each other would never act; remove one link",
+                )
+            )
+
+
+def _cycles(graph: dict[str, list[tuple[str, Location]]]) -> list[list[str]]:
+    """Each dependency cycle once, as the policies in it, in dependency order."""
+    found: list[list[str]] = []
+    for start in sorted(graph):
+        # Walk every path from ``start``; a path that comes back to it is a cycle.
+        paths: list[list[str]] = [[start]]
+        while paths:
+            path = paths.pop()
+            for dep, _ in graph.get(path[-1], ()):
+                if dep == start:
+                    if not any(set(path) == set(c) for c in found):
+                        found.append(path)
+                elif dep not in path and dep > start:  # each cycle from its least member
+                    paths.append([*path, dep])
+    return found
 
 
 def _expand(paths: Sequence[Path]) -> Iterator[tuple[Path, PolicyError | None]]:
@@ -208,10 +284,23 @@ def _validate(text: str, file: str, path: Path, context: _Context) -> _Loaded:
                 errors.append(_duplicate(name, here, names[name]))
             else:
                 names[name] = here
+    depends = tuple(_depends(doc, file, raw if isinstance(raw, list) else []))
     if errors:
-        return _Loaded(FileResult(path, (), _ordered(errors)), tuple(names.items()))
+        return _Loaded(FileResult(path, (), _ordered(errors)), tuple(names.items()), depends)
     policies = tuple(_build(doc, file, index, check) for index, check in checks.items())
-    return _Loaded(FileResult(path, policies, ()), tuple(names.items()))
+    return _Loaded(FileResult(path, policies, ()), tuple(names.items()), depends)
+
+
+def _depends(doc: Document, file: str, raw: list[Any]) -> Iterator[tuple[str, str, Location]]:
+    """Every (policy, depends_on name, where it is written) of a file."""
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        names = item.get("depends_on")
+        for dep_index, dep in enumerate(names if isinstance(names, list) else []):
+            if isinstance(dep, str) and dep != item["name"]:
+                where = doc.locate(("policies", index, "depends_on", dep_index))
+                yield item["name"], dep, Location(file, where.line, where.column)
 
 
 def _duplicate(name: str, here: Location, first: Location) -> PolicyError:
@@ -263,6 +352,7 @@ def _build(doc: Document, file: str, index: int, check: PolicyCheck) -> Policy:
     limits = raw.get("limits", {})
     share = limits.get("max_targets")
     escalate = raw.get("escalate", {})
+    approval = raw.get("approval", {})
     where = doc.locate(("policies", index))
     return Policy(
         name=raw["name"],
@@ -288,9 +378,27 @@ def _build(doc: Document, file: str, index: int, check: PolicyCheck) -> Policy:
             notify=tuple(escalate.get("notify", ())),
             after_failures=escalate.get("after_failures", 1),
             on_suppressed=escalate.get("on_suppressed", True),
+            on_probe_failure=escalate.get("on_probe_failure", DEFAULT_PROBE_FAILURES),
         ),
         dry_run=raw.get("dry_run", False),
         description=raw.get("description", ""),
+        labels=dict(raw.get("labels", {})),
+        depends_on=tuple(raw.get("depends_on", ())),
+        approval=Approval(
+            timeout=parse_duration(approval.get("timeout", DEFAULT_APPROVAL_TIMEOUT)),
+            notify=tuple(approval.get("notify", ())),
+        )
+        if approval.get("required")
+        else None,
+        maintenance=tuple(
+            MaintenanceWindow(
+                schedule=check.schedules[i],
+                duration=parse_duration(window["duration"]),
+                timezone=window.get("timezone", "UTC"),
+                act=window.get("act", False),
+            )
+            for i, window in enumerate(raw.get("maintenance", []))
+        ),
         source=Location(file, where.line, where.column),
         digest=digest(raw),
     )

@@ -12,6 +12,12 @@ from typing import Any
 
 from medic.errors import Location
 from medic.policy.expr import Expression
+from medic.policy.windows import MaintenanceWindow
+
+# Consecutive probe failures before a human is told that Medic cannot see.
+DEFAULT_PROBE_FAILURES = 3
+# How long an approval request waits for an answer by default.
+DEFAULT_APPROVAL_TIMEOUT = 900.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,20 @@ class Escalation:
     notify: tuple[str, ...] = ()
     after_failures: int = 1
     on_suppressed: bool = True
+    # Consecutive probe failures before escalating (``probe_failing``); 0 never does.
+    on_probe_failure: int = DEFAULT_PROBE_FAILURES
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A human must say yes before the steps run; no answer within ``timeout`` escalates.
+
+    ``notify`` names the channels that are asked; empty means the policy's
+    ``escalate.notify``.
+    """
+
+    timeout: float = DEFAULT_APPROVAL_TIMEOUT
+    notify: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,13 @@ class Policy:
     escalate: Escalation = field(default_factory=Escalation)
     dry_run: bool = False
     description: str = ""
+    # Free-form labels that silences and maintenance windows can match on.
+    labels: Mapping[str, str] = field(default_factory=dict)
+    # Policies that, while firing, stop this one from acting (the cause pages, not this).
+    depends_on: tuple[str, ...] = ()
+    # None: act without asking.
+    approval: Approval | None = None
+    maintenance: tuple[MaintenanceWindow, ...] = ()
     source: Location | None = None
     # Hash of the policy's YAML definition: on reload an unchanged policy keeps its state.
     digest: str = ""
@@ -89,3 +116,10 @@ class Policy:
         if self.clear_when is not None:
             return bool(self.clear_when.evaluate(fields))
         return not self.when.evaluate(fields)
+
+    @property
+    def approval_notify(self) -> tuple[str, ...]:
+        """Who is asked for approval: ``approval.notify``, else ``escalate.notify``."""
+        if self.approval is not None and self.approval.notify:
+            return self.approval.notify
+        return self.escalate.notify

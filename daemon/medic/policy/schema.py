@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator
 
 from medic.actions.base import Action, actions
 from medic.policy.durations import PATTERN as DURATION_PATTERN
+from medic.policy.windows import WINDOW_PROPERTIES
 from medic.probes.base import Probe, probes
 from medic.registry import Registry
 
@@ -158,7 +159,14 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
         "on_suppressed": {
             "type": "boolean",
             "default": True,
-            "description": "Also notify when limits or dry-run stopped an action.",
+            "description": "Also notify when limits stopped an action.",
+        },
+        "on_probe_failure": {
+            "type": "integer",
+            "minimum": 0,
+            "default": 3,
+            "description": "Consecutive probe failures before notifying that Medic cannot "
+            "see; 0 never does.",
         },
     }
     properties = {
@@ -197,8 +205,55 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
             "default": False,
             "description": "Evaluate and audit, never act.",
         },
+        **_human_keys(),
     }
     return _closed(properties, ["name", "probe", "when"], "One detect -> act rule.")
+
+
+def maintenance_window_schema(extra: dict[str, Any], description: str) -> dict[str, Any]:
+    """One recurring window; ``extra`` adds keys (the agent config adds matchers)."""
+    properties = {
+        **WINDOW_PROPERTIES,
+        "duration": duration("How long each window lasts."),
+        **extra,
+    }
+    return _closed(properties, ["cron", "duration", *extra], description)
+
+
+def _human_keys() -> dict[str, Any]:
+    """Where people come in: labels to match, dependencies, approval, maintenance."""
+    approval = {
+        "required": {"type": "boolean", "description": "Ask a human before acting."},
+        "timeout": duration("How long to wait for an answer before escalating.", "15m"),
+        "notify": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Notifier names asked for approval (default: escalate.notify).",
+        },
+    }
+    return {
+        "labels": {
+            "type": "object",
+            "propertyNames": {"minLength": 1},
+            "additionalProperties": {"type": "string"},
+            "description": "Free-form key: value labels that silences can match on.",
+        },
+        "depends_on": {
+            "type": "array",
+            "items": {"type": "string", "pattern": NAME_PATTERN},
+            "uniqueItems": True,
+            "description": "Policies that, while firing, stop this one from acting.",
+        },
+        "approval": _closed(
+            approval, ["required"], "Whether a human must approve each incident's action."
+        ),
+        "maintenance": {
+            "type": "array",
+            "items": maintenance_window_schema({}, "A recurring maintenance window."),
+            "description": "Recurring windows when this policy pages nobody (and acts only "
+            "with act: true).",
+        },
+    }
 
 
 def _file_schema(policy: dict[str, Any]) -> dict[str, Any]:

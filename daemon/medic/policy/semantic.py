@@ -4,9 +4,11 @@ For one policy (already through the envelope schema): is the probe type register
 do its options fit that probe's schema and ``validate()``, do ``when:`` and
 ``clear_when:`` compile and name only fields the probe yields, is every remediation
 step a registered action with valid options, do ``escalate.notify`` names exist in the
-agent config. Every check tolerates malformed input (the envelope schema has already
-said what is wrong with it) and records what it learned in a :class:`PolicyCheck`,
-from which the loader builds a :class:`~medic.policy.model.Policy` when nothing failed.
+agent config, are maintenance windows' cron expressions and time zones usable, does
+``depends_on`` avoid naming the policy itself. Every check tolerates malformed input
+(the envelope schema has already said what is wrong with it) and records what it
+learned in a :class:`PolicyCheck`, from which the loader builds a
+:class:`~medic.policy.model.Policy` when nothing failed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from medic.policy.durations import DurationError, parse_duration
 from medic.policy.expr import Expression, compile_expression
 from medic.policy.messages import choices, error_at, schema_errors
 from medic.policy.schema import action_validator, probe_validator
+from medic.policy.windows import CRON_HINT, ZONE_HINT, CronError, CronSchedule, zone
 from medic.policy.yamlpos import Document, JsonPath, Position
 from medic.probes.base import Probe
 from medic.registry import Registry
@@ -42,6 +45,7 @@ class PolicyCheck:
     when: Expression | None = None
     clear_when: Expression | None = None
     step_classes: dict[int, type[Action]] = field(default_factory=dict)
+    schedules: dict[int, CronSchedule] = field(default_factory=dict)
     errors: list[PolicyError] = field(default_factory=list)
 
 
@@ -71,6 +75,9 @@ class PolicyChecker:
         self._steps()
         self._limits()
         self._notify()
+        self._maintenance()
+        self._approval()
+        self._depends_on()
         return self.result
 
     def _error(self, path: JsonPath, message: str, hint: str | None = None, **kw: Any) -> None:
@@ -218,19 +225,56 @@ class PolicyChecker:
                     "write a percentage from 1% to 100%, or a count",
                 )
 
-    def _notify(self) -> None:
-        escalate = self.raw.get("escalate")
-        names = escalate.get("notify") if isinstance(escalate, dict) else None
+    def _notify(self, section: str = "escalate") -> None:
+        block = self.raw.get(section)
+        names = block.get("notify") if isinstance(block, dict) else None
         if self.notifiers is None or not isinstance(names, list):
             return
         known = sorted(self.notifiers)
         for index, name in enumerate(names):
             if isinstance(name, str) and name not in self.notifiers:
                 self._error(
-                    (*self.base, "escalate", "notify", index),
+                    (*self.base, section, "notify", index),
                     f"unknown notifier {name!r}"
                     f"{choices(name, known, 'notifiers in the agent config')}",
                     "add it under `notifiers:` in the agent config, or fix the name",
+                )
+
+    def _maintenance(self) -> None:
+        windows = self.raw.get("maintenance")
+        for index, window in enumerate(windows if isinstance(windows, list) else []):
+            if not isinstance(window, dict):
+                continue
+            path = (*self.base, "maintenance", index)
+            self._positive(window, "duration", path)
+            text = window.get("cron")
+            if isinstance(text, str) and text:
+                try:
+                    self.result.schedules[index] = CronSchedule.parse(text)
+                except CronError as exc:
+                    self._error((*path, "cron"), f"bad cron expression {text!r}: {exc}", CRON_HINT)
+            name = window.get("timezone")
+            if isinstance(name, str) and name:
+                try:
+                    zone(name)
+                except CronError as exc:
+                    self._error((*path, "timezone"), str(exc), ZONE_HINT)
+
+    def _approval(self) -> None:
+        approval = self.raw.get("approval")
+        if isinstance(approval, dict):
+            self._positive(approval, "timeout", (*self.base, "approval"))
+            self._notify("approval")
+
+    def _depends_on(self) -> None:
+        names = self.raw.get("depends_on")
+        own = self.raw.get("name")
+        for index, name in enumerate(names if isinstance(names, list) else []):
+            if name == own:
+                self._error(
+                    (*self.base, "depends_on", index),
+                    "a policy cannot depend on itself",
+                    "name the policies whose firing should stop this one from acting",
                 )
 
 

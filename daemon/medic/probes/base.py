@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Literal
 
 from medic.registry import Registry
 
-FieldType = Literal["number", "boolean", "string", "list"]
+FieldType = Literal["number", "boolean", "string", "list", "mapping"]
 Measurement = dict[str, dict[str, Any]]
 
 

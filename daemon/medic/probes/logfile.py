@@ -7,7 +7,7 @@ descriptor it still holds), then switches to the new file and reads it from the 
 When the file shrinks below the offset (``copytruncate``, ``truncate -s 0``), it starts
 again from the beginning. Both count as ``rotated`` for that run.
 
-Each run stamps what it read with the time it read it; ``matched`` and ``lines`` add up
+Each run stamps what it read with the time it read it; ``match_count`` and ``lines`` add up
 the runs of the last ``window``. The first run starts at the end of the file, so
 history already in the log is not counted (``from_start: true`` counts it). A line is
 counted once its newline is written. At most ``MAX_BYTES`` are read per run: a file
@@ -177,7 +177,7 @@ class LogProbe(Probe):
     The target is ``path``. Each run reads what was appended since the previous one,
     following the file across rotation (renamed and recreated: the rest of the old
     file is read first) and truncation (``copytruncate``: read again from the start),
-    and ``matched`` and ``lines`` count what the runs of the last ``window`` (default
+    and ``match_count`` and ``lines`` count what the runs of the last ``window`` (default
     5m) read. The first run starts at the end of the file unless ``from_start`` is
     true. ``ignore_case`` (default true) matches letters in either case; lines longer
     than ``max_line`` bytes (default 4096) are cut before matching. A missing file is a
@@ -195,7 +195,7 @@ class LogProbe(Probe):
           ignore_case: false
           window: 5m
           every: 30s
-        when: matched >= 20
+        when: match_count >= 20
         escalate: {notify: [oncall]}
     ```
     """
@@ -232,7 +232,7 @@ class LogProbe(Probe):
         "additionalProperties": False,
     }
     fields: ClassVar[tuple[Field, ...]] = (
-        Field("matched", "number", "Lines read within the window that match pattern."),
+        Field("match_count", "number", "Lines read within the window that match pattern."),
         Field("lines", "number", "Lines read within the window."),
         Field("last_match", "string", "The latest matching line in the window (500 chars max)."),
         Field("file_exists", "boolean", "The file exists now."),
@@ -283,7 +283,7 @@ class LogProbe(Probe):
             self.runs.popleft()
         last = next((r.last_match for r in reversed(self.runs) if r.last_match is not None), None)
         fields = {
-            "matched": sum(r.matches for r in self.runs),
+            "match_count": sum(r.matches for r in self.runs),
             "lines": sum(r.lines for r in self.runs),
             "last_match": last,
             "file_exists": run.exists,
