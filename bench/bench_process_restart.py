@@ -34,6 +34,10 @@ from pathlib import Path
 import psutil
 import yaml
 
+from medic.clock import parse_iso
+
+SETSID = shutil.which("setsid") or "/usr/bin/setsid"
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -48,7 +52,7 @@ def wait(
     while not check():
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
+        time.sleep(0.002)
 
 
 def find(argv: list[str]) -> int | None:
@@ -85,7 +89,7 @@ def started_times(db: Path) -> list[float]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
         rows = conn.execute("select time from events where kind = 'action.started' order by id")
-        return [float(r[0]) for r in rows]
+        return [parse_iso(r[0]) for r in rows]
     finally:
         conn.close()
 
@@ -97,7 +101,7 @@ def bench_medic(root: Path, argv: list[str], kills: int) -> list[float]:
         "description": "Start the benchmark's sleeper again the moment it dies.",
         "probe": {"type": "process", "cmdline": pattern, "every": "30s"},
         "when": "not running",
-        "remediate": [{"command": {"argv": ["setsid", "-f", *argv], "timeout": "10s"}}],
+        "remediate": [{"command": {"argv": [SETSID, "-f", *argv], "timeout": "10s"}}],
         "verify": {"after": "200ms"},
         "limits": {"max": 10 * kills, "per": "1h", "cooldown": "0s"},
     }
@@ -115,7 +119,7 @@ def bench_medic(root: Path, argv: list[str], kills: int) -> list[float]:
     }
     (root / "medic.yaml").write_text(yaml.safe_dump(config))
     db = root / "state" / "audit.db"
-    subprocess.run(["setsid", "-f", *argv], check=True)
+    subprocess.run([SETSID, "-f", *argv], check=True)
     agent = subprocess.Popen(
         [sys.executable, "-m", "medic", "run", "--config", str(root / "medic.yaml")],
         cwd=root,
@@ -145,16 +149,15 @@ def bench_monit(root: Path, argv: list[str], kills: int) -> list[float]:
     monit = shutil.which("monit")
     assert monit is not None
     control = root / "monitrc"
-    setsid = shutil.which("setsid")
     pattern = "^" + " ".join(argv).replace(".", r"\.") + "$"
     control.write_text(
         f"set daemon 1\nset logfile {root}/monit.log\nset pidfile {root}/monit.pid\n"
         f"set idfile {root}/monit.id\nset statefile {root}/monit.state\n"
         f'check process bench matching "{pattern}"\n'
-        f'  start program = "{setsid} -f {" ".join(argv)}"\n'
+        f'  start program = "{SETSID} -f {" ".join(argv)}"\n'
     )
     control.chmod(0o600)
-    subprocess.run(["setsid", "-f", *argv], check=True)
+    subprocess.run([SETSID, "-f", *argv], check=True)
     daemon = subprocess.Popen(
         [monit, "-I", "-c", str(control)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -181,7 +181,8 @@ BAD_PARAMETERS = [
         "/api/v1/audit?kind=acton.failed",
         "kind: 'acton.failed' is not an audit event kind",
         "did you mean 'action.failed'? write a kind like action.failed, or a prefix ending "
-        "in a dot: action., agent., breaker., incident., notification., policy., probe., verify.",
+        "in a dot: action., agent., approval., breaker., incident., notification., policy., "
+        "probe., silence., verify.",
     ),
     (
         "/api/v1/audit?polcy=web",
@@ -262,7 +263,7 @@ async def test_every_route_answers_errors_in_the_one_envelope(client: Client) ->
     assert len(routes) >= 10
     for route in routes:
         path = route["path"].replace("{name}", "nope").replace("{incident}", "nope")
-        path = path.replace("{file}", "missing.js")
+        path = path.replace("{file}", "missing.js").replace("{silence}", "nope")
         wrong = "PATCH"
         response = await client.request(wrong, path)
         error = await error_of(response, 405)
@@ -298,9 +299,22 @@ async def test_introspection_lists_routes_with_descriptions(client: Client) -> N
         ("GET", "/api/v1/incidents/{incident}"),
         ("GET", "/api/v1/audit"),
         ("POST", "/api/v1/reload"),
+        ("POST", "/api/v1/alertmanager"),
+        ("GET", "/api/v1/silences"),
+        ("POST", "/api/v1/silences"),
+        ("DELETE", "/api/v1/silences/{silence}"),
+        ("POST", "/api/v1/incidents/{incident}/approve"),
+        ("POST", "/api/v1/incidents/{incident}/deny"),
     }
     assert all(r["description"].endswith(".") for r in body["routes"])
-    assert [k for k, r in by_key.items() if r["token_required"]] == [("POST", "/api/v1/reload")]
+    assert [k for k, r in by_key.items() if r["token_required"]] == [
+        ("POST", "/api/v1/reload"),
+        ("POST", "/api/v1/alertmanager"),
+        ("POST", "/api/v1/silences"),
+        ("DELETE", "/api/v1/silences/{silence}"),
+        ("POST", "/api/v1/incidents/{incident}/approve"),
+        ("POST", "/api/v1/incidents/{incident}/deny"),
+    ]
 
 
 @pytest.mark.asyncio

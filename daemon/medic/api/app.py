@@ -13,11 +13,13 @@ from aiohttp import web
 
 from medic.api import (
     routes_alertmanager,
+    routes_approvals,
     routes_audit,
     routes_control,
     routes_health,
     routes_index,
     routes_policies,
+    routes_silences,
 )
 from medic.api.appkeys import VIEW
 from medic.api.auth import auth_middleware
@@ -33,6 +35,8 @@ ROUTE_MODULES = (
     routes_audit,
     routes_control,
     routes_alertmanager,
+    routes_silences,
+    routes_approvals,
 )
 
 # Request bodies are small JSON documents at most; refuse anything bigger early.

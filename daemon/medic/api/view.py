@@ -44,13 +44,15 @@ class AgentView(Protocol):
         self,
         *,
         matchers: dict[str, Any],
-        ends: float,
+        ends: float | None = None,
+        duration: float | None = None,
         author: str,
         reason: str,
         act: bool = False,
         starts: float | None = None,
     ) -> dict[str, Any]:
-        """Create an ad-hoc silence; raises ``BadSilence`` (ValueError) when it cannot."""
+        """Create an ad-hoc silence ending at ``ends`` or ``duration`` after it starts;
+        raises ``BadSilence`` (a ValueError) when it cannot be created."""
         ...
 
     async def expire_silence(self, silence_id: str, by: str) -> dict[str, Any]:

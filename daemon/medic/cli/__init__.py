@@ -19,10 +19,12 @@ def main() -> None:
 
 
 def _register() -> None:
-    from medic.cli import audit, probe, run, schema, status, validate
+    from medic.cli import approve, audit, probe, run, schema, silence, status, validate
 
-    for module in (run, validate, schema, probe, audit, status):
+    for module in (run, validate, schema, probe, audit, status, silence):
         main.add_command(module.command)
+    main.add_command(approve.approve)
+    main.add_command(approve.deny)
 
 
 _register()

@@ -296,7 +296,8 @@ class Agent:
         self,
         *,
         matchers: dict[str, Any],
-        ends: float,
+        ends: float | None = None,
+        duration: float | None = None,
         author: str,
         reason: str,
         act: bool = False,
@@ -305,6 +306,7 @@ class Agent:
         return await self.humans.add_silence(
             matchers=Matchers.from_dict(matchers),
             ends=ends,
+            duration=duration,
             author=author,
             reason=reason,
             act=act,

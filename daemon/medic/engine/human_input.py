@@ -103,14 +103,20 @@ class HumanInput:
         self,
         *,
         matchers: Matchers,
-        ends: float,
         author: str,
         reason: str,
+        ends: float | None = None,
+        duration: float | None = None,
         act: bool = False,
         starts: float | None = None,
     ) -> dict[str, Any]:
+        """A new ad-hoc silence until ``ends``, or for ``duration`` from its start."""
         now = self.engine.clock.wall()
         begin = now if starts is None else starts
+        if (ends is None) == (duration is None):
+            raise BadSilence("give either a duration or an end time")
+        ends = begin + duration if duration is not None else ends
+        assert ends is not None
         if not matchers.as_dict():
             raise BadSilence("a silence needs a matcher: policy, target or labels")
         if not author.strip() or not reason.strip():

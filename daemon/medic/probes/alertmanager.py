@@ -12,16 +12,14 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from medic.alerts import BOOK, Alert, AlertBook
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import duration
-from medic.probes.base import Field, FieldType, Measurement, Probe, probes
+from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.promsamples import series_id
 
-# Mapping fields (`labels.instance == "a"`), a type FieldType does not list yet.
-_MAPPING = cast(FieldType, "mapping")
 DEFAULT_KEEP_RESOLVED = "10m"
 REGEX_PREFIX = "~"
 
@@ -29,8 +27,8 @@ FIELDS = (
     Field("firing", "boolean", "The alert is firing (false once Alertmanager said resolved)."),
     Field("status", "string", "firing or resolved, as Alertmanager says."),
     Field("fingerprint", "string", "Alertmanager's fingerprint of the alert's labels."),
-    Field("labels", _MAPPING, "The alert's labels, e.g. labels.severity."),
-    Field("annotations", _MAPPING, "The alert's annotations, e.g. annotations.runbook_url."),
+    Field("labels", "mapping", "The alert's labels, e.g. labels.severity."),
+    Field("annotations", "mapping", "The alert's annotations, e.g. annotations.runbook_url."),
     Field("summary", "string", "annotations.summary, or null."),
     Field("starts_at", "number", "When the alert started firing (unix time).", "seconds"),
     Field("ends_at", "number", "When it resolved (unix time), or null while firing.", "seconds"),
