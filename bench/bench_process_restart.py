@@ -17,6 +17,8 @@ time until the new process exists (polled every 2 ms, so slightly generous to Mo
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import os
 import random
 import shutil
@@ -37,6 +39,8 @@ import yaml
 from medic.clock import parse_iso
 
 SETSID = shutil.which("setsid") or "/usr/bin/setsid"
+PR_SET_CHILD_SUBREAPER = 36
+QUIET = "</dev/null >/dev/null 2>&1"
 
 
 def free_port() -> int:
@@ -61,6 +65,21 @@ def find(argv: list[str]) -> int | None:
         if proc.info["cmdline"] == argv and proc.info["status"] != psutil.STATUS_ZOMBIE:
             return int(proc.pid)
     return None
+
+
+def become_subreaper() -> None:
+    """Orphans started with ``setsid -f`` become our children, so a killed sleeper is
+    reaped at once (this machine's PID 1 may leave zombies for seconds, which Monit,
+    unlike Medic, counts as running)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def kill(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def report(name: str, latencies: list[float]) -> None:
@@ -134,13 +153,13 @@ def bench_medic(root: Path, argv: list[str], kills: int) -> list[float]:
             pid = find(argv)
             assert pid is not None, "the sleeper is not running"
             killed_at.append(time.time())
-            os.kill(pid, signal.SIGKILL)
+            kill(pid)
             wait(lambda i=i: count(db, "verify.healed") > i, f"restart {i + 1} to be verified")
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.wait(30)
         if (pid := find(argv)) is not None:
-            os.kill(pid, signal.SIGKILL)
+            kill(pid)
     started = started_times(db)
     return [s - k for s, k in zip(started, killed_at, strict=True)]
 
@@ -154,7 +173,8 @@ def bench_monit(root: Path, argv: list[str], kills: int) -> list[float]:
         f"set daemon 1\nset logfile {root}/monit.log\nset pidfile {root}/monit.pid\n"
         f"set idfile {root}/monit.id\nset statefile {root}/monit.state\n"
         f'check process bench matching "{pattern}"\n'
-        f'  start program = "{SETSID} -f {" ".join(argv)}"\n'
+        # Detached, and off Monit's output pipes, which it otherwise reads until EOF.
+        f"  start program = \"/bin/sh -c '{SETSID} -f {' '.join(argv)} {QUIET}'\"\n"
     )
     control.chmod(0o600)
     subprocess.run([SETSID, "-f", *argv], check=True)
@@ -168,15 +188,19 @@ def bench_monit(root: Path, argv: list[str], kills: int) -> list[float]:
             pid = find(argv)
             assert pid is not None, "the sleeper is not running"
             before = time.time()
-            os.kill(pid, signal.SIGKILL)
-            wait(lambda pid=pid: find(argv) not in (None, pid), "Monit to start it again")
+            kill(pid)
+            try:
+                wait(lambda pid=pid: find(argv) not in (None, pid), "Monit to start it again")
+            except SystemExit:
+                print((root / "monit.log").read_text()[-3000:])
+                raise
             latencies.append(time.time() - before)
             time.sleep(random.uniform(0.0, 1.0))  # kills land anywhere in Monit's cycle
     finally:
         daemon.terminate()
         daemon.wait(30)
         if (pid := find(argv)) is not None:
-            os.kill(pid, signal.SIGKILL)
+            kill(pid)
     return latencies
 
 
@@ -185,6 +209,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--no-monit", action="store_true", help="Medic only.")
     args = parser.parse_args()
+    become_subreaper()
     sleep = shutil.which("sleep") or "/bin/sleep"
     with tempfile.TemporaryDirectory() as tmp:
         # A command line no other process has, so the match is exact.

@@ -117,6 +117,7 @@ SCHEMA: dict[str, Any] = {
                     "reason": {"type": "string", "minLength": 1},
                 },
                 "A recurring maintenance window for the policies and targets it matches.",
+                required=("matchers",),
             ),
             "description": "Recurring windows when matching policies page nobody.",
         },

@@ -18,6 +18,7 @@ def make_policy(
     escalate: Escalation | None = None,
     verify_after: float = 30.0,
     name: str = "p",
+    remediate: tuple[Step, ...] | None = None,
     **extra: Any,
 ) -> Policy:
     return Policy(
@@ -26,7 +27,9 @@ def make_policy(
         when=compile_expression(when),
         clear_when=compile_expression(clear_when) if clear_when else None,
         hold=hold,
-        remediate=tuple(Step("command", {"argv": ["true"]}, 10.0) for _ in range(steps)),
+        remediate=remediate
+        if remediate is not None
+        else tuple(Step("command", {"argv": ["true"]}, 10.0) for _ in range(steps)),
         verify=Verify(after=verify_after),
         limits=limits or Limits(),
         escalate=escalate or Escalation(),

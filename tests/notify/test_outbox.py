@@ -171,6 +171,8 @@ def test_backoff_grows_with_full_jitter_up_to_the_cap() -> None:
         assert all(0.0 <= s <= ceiling for s in samples)
         assert max(samples) > ceiling * 0.8 and min(samples) < ceiling * 0.2
     assert backoff(10_000, options, Ceiling()) == 300.0
+    with pytest.raises(ValueError, match="delivery options must all be more than 0"):
+        DeliveryOptions(max_backoff=0.0)
 
 
 @pytest.mark.asyncio
@@ -386,8 +388,7 @@ def escalate(
 async def test_escalate_audits_and_queues_one_row_per_channel_and_reason(
     store: AuditStore, clock: FakeClock
 ) -> None:
-    """Each escalation is audited; a repeated decision is not queued twice; dry-run queues
-    nothing."""
+    """Every escalation is audited; a repeated one is queued once; dry-run queues nothing."""
     escalator = Escalator({}, store, clock, "node1")
     escalate(escalator, "no_remediation")
     escalate(escalator, "no_remediation")

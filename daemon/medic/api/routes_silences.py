@@ -22,7 +22,6 @@ from medic.clock import parse_iso
 from medic.config import MATCHERS_SCHEMA
 from medic.engine.human_input import BadSilence
 from medic.engine.silences import SilenceEnded, SilenceNotFound
-from medic.policy.durations import PATTERN as DURATION_PATTERN
 from medic.policy.durations import DurationError, parse_duration
 
 CREATE_HINT = (
@@ -37,7 +36,7 @@ _CREATE = {
     "required": ["matchers", "reason", "author"],
     "properties": {
         "matchers": MATCHERS_SCHEMA,
-        "duration": {"type": ["string", "number"], "pattern": DURATION_PATTERN},
+        "duration": {"type": ["string", "number"]},
         "ends": {"type": "string", "minLength": 1},
         "starts": {"type": "string", "minLength": 1},
         "reason": {"type": "string", "minLength": 1},

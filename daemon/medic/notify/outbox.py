@@ -65,6 +65,11 @@ class DeliveryOptions:
     concurrency: int = 4
     send_timeout: float = 60.0
 
+    def __post_init__(self) -> None:
+        values = (self.base, self.max_backoff, self.max_age, self.concurrency, self.send_timeout)
+        if min(values) <= 0:  # a zero backoff would retry a dead receiver in a hot loop
+            raise ValueError(f"delivery options must all be more than 0: {self}")
+
 
 def backoff(attempt: int, options: DeliveryOptions, rng: random.Random) -> float:
     """Seconds to wait after failed attempt ``attempt`` (1-based): full jitter."""

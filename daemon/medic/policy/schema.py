@@ -210,14 +210,16 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
     return _closed(properties, ["name", "probe", "when"], "One detect -> act rule.")
 
 
-def maintenance_window_schema(extra: dict[str, Any], description: str) -> dict[str, Any]:
+def maintenance_window_schema(
+    extra: dict[str, Any], description: str, required: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """One recurring window; ``extra`` adds keys (the agent config adds matchers)."""
     properties = {
         **WINDOW_PROPERTIES,
         "duration": duration("How long each window lasts."),
         **extra,
     }
-    return _closed(properties, ["cron", "duration", *extra], description)
+    return _closed(properties, ["cron", "duration", *required], description)
 
 
 def _human_keys() -> dict[str, Any]:
