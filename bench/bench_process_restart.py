@@ -21,6 +21,7 @@ import contextlib
 import ctypes
 import os
 import random
+import shlex
 import shutil
 import signal
 import socket
@@ -168,13 +169,21 @@ def bench_monit(root: Path, argv: list[str], kills: int) -> list[float]:
     monit = shutil.which("monit")
     assert monit is not None
     control = root / "monitrc"
+    # Detached and off Monit's output pipes (which it reads until they close); the
+    # script returns once the sleeper runs, so Monit's clean-up cannot catch it half-born.
+    start = root / "start.sh"
+    start.write_text(
+        f"#!/bin/sh\n{SETSID} -f {shlex.join(argv)} {QUIET}\n"
+        f"for i in $(seq 200); do pgrep -xf {shlex.quote(' '.join(argv))} >/dev/null && exit 0;"
+        " sleep 0.005; done\nexit 1\n"
+    )
+    start.chmod(0o755)
     pattern = "^" + " ".join(argv).replace(".", r"\.") + "$"
     control.write_text(
         f"set daemon 1\nset logfile {root}/monit.log\nset pidfile {root}/monit.pid\n"
         f"set idfile {root}/monit.id\nset statefile {root}/monit.state\n"
         f'check process bench matching "{pattern}"\n'
-        # Detached, and off Monit's output pipes, which it otherwise reads until EOF.
-        f"  start program = \"/bin/sh -c '{SETSID} -f {' '.join(argv)} {QUIET}'\"\n"
+        f'  start program = "{start}"\n'
     )
     control.chmod(0o600)
     subprocess.run([SETSID, "-f", *argv], check=True)
@@ -208,20 +217,25 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--no-monit", action="store_true", help="Medic only.")
+    parser.add_argument("--monit-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     become_subreaper()
     sleep = shutil.which("sleep") or "/bin/sleep"
+    # A command line no other process has, so the match is exact.
+    argv = [sleep, f"86400.{random.randrange(10**8):08d}"]
     with tempfile.TemporaryDirectory() as tmp:
-        # A command line no other process has, so the match is exact.
-        argv = [sleep, f"86400.{random.randrange(10**8):08d}"]
-        report("medic", bench_medic(Path(tmp) / "medic", argv, args.kills))
-        if args.no_monit:
+        if args.monit_only:
+            report("monit", bench_monit(Path(tmp), argv, args.kills))
             return
-        if shutil.which("monit") is None:
-            print("monit  not installed (scripts/apt-install.sh monit): no comparison")
-            return
-        (Path(tmp) / "monit").mkdir()
-        report("monit", bench_monit(Path(tmp) / "monit", argv, min(args.kills, 20)))
+        report("medic", bench_medic(Path(tmp), argv, args.kills))
+    if args.no_monit:
+        return
+    if shutil.which("monit") is None:
+        print("monit  not installed (scripts/apt-install.sh monit): no comparison")
+        return
+    # In a process of its own: a clean slate of children for the subreaper.
+    kills = str(min(args.kills, 20))
+    subprocess.run([sys.executable, __file__, "--monit-only", "--kills", kills], check=True)
 
 
 if __name__ == "__main__":

@@ -102,7 +102,9 @@ def test_config_checks_notifiers_and_supplies_the_paths(tmp_path: Path, policies
     """--config checks escalate.notify against its notifiers and defaults PATHS to its list."""
     (policies / "c.yaml").write_text(policy_file("gamma", notify="pager"))
     config = tmp_path / "medic.yaml"
-    config.write_text("policies: [policies]\nnotifiers:\n  oncall: {type: webhook}\n")
+    config.write_text(
+        "policies: [policies]\nnotifiers:\n  oncall: {type: webhook, url: http://127.0.0.1:9/}\n"
+    )
     result = CliRunner().invoke(main, ["validate", "--config", str(config)])
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [

@@ -1,7 +1,8 @@
 """A real PolicyRunner on a real audit store, with a probe and an action tests drive.
 
 Time is a FakeClock moved by hand; the runner's schedule loop never starts: tests call
-``evaluate()`` themselves and ``settle()`` to let remediation tasks finish.
+``evaluate()`` themselves and ``settle()`` to let remediation tasks finish. A test
+module gets the ``kit`` fixture by importing ``kit_fixture`` from here.
 """
 
 from __future__ import annotations
@@ -104,8 +105,8 @@ async def settle(runner: PolicyRunner) -> None:
     await runner.engine.drain_writes()
 
 
-@pytest_asyncio.fixture
-async def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Kit]:
+@pytest_asyncio.fixture(name="kit")
+async def kit_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Kit]:
     """An engine over a fresh audit DB, with the test probe and action registered."""
     monkeypatch.setitem(probes._items, "test.value", ValueProbe)
     monkeypatch.setitem(actions._items, "test.record", RecordAction)

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 from policy_factory import make_policy
-from runner_kit import Kit, record_steps, settle
+from runner_kit import (
+    Kit,
+    kit_fixture,  # noqa: F401 -- registers the `kit` fixture
+    record_steps,
+    settle,
+)
 
 from medic.audit.events import Reason
 from medic.engine.limits import check_dependencies

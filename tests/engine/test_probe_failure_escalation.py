@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 from policy_factory import make_policy
-from runner_kit import Kit, settle
+from runner_kit import (
+    Kit,
+    kit_fixture,  # noqa: F401 -- registers the `kit` fixture
+    settle,
+)
 
 from medic.audit.events import Kind
 from medic.engine import probehealth as ph

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from policy_factory import make_policy
-from runner_kit import T0, Kit, record_steps, settle
+from runner_kit import (
+    T0,
+    Kit,
+    kit_fixture,  # noqa: F401 -- registers the `kit` fixture
+    record_steps,
+    settle,
+)
 
 from medic.audit.events import Reason
 from medic.config import AgentConfig, MaintenanceConfig, load_config
+from medic.engine import state as st
 from medic.engine.human_input import BadSilence, HumanInput, windows
 from medic.engine.limits import check_silence
 from medic.engine.silences import (
@@ -293,3 +301,32 @@ def test_config_maintenance_windows_are_read_and_checked(tmp_path: Path) -> None
         "'Europe/Berlin'? (hint: an IANA time zone name like Europe/Berlin, America/New_York "
         "or UTC)"
     )
+
+
+def test_hush_marks_the_first_escalation_and_drops_repeats() -> None:
+    """Pure: under silence s1 the escalation is marked once, the flags stay as they were,
+    a repeat is dropped, and a resolve passes untouched."""
+    policy = make_policy(remediate=())
+    old = st.TargetState()
+    tr = st.observe(old, policy, HIGH, 0.0, incident_id="i")
+    assert tr.escalate is not None and tr.state.escalated
+    hushed = st.hush(old, tr, "s1")
+    assert hushed.escalate is not None and hushed.escalate.silenced_by == "s1"
+    assert not hushed.state.escalated and hushed.state.hushed == "s1"
+    again = st.hush(hushed.state, st.observe(hushed.state, policy, HIGH, 10.0), "s1")
+    assert again.escalate is None
+    other = st.hush(hushed.state, st.observe(hushed.state, policy, HIGH, 20.0), "s2")
+    assert other.escalate is not None and other.escalate.silenced_by == "s2"
+    paged = replace(hushed.state, escalated=True)
+    resolve = st.observe(paged, policy, LOW, 30.0)
+    assert st.hush(paged, resolve, "s1") == resolve
+
+
+@pytest.mark.parametrize("reason", ["silenced", "maintenance", "inhibited", "dry_run"])
+def test_quiet_suppressions_never_escalate(reason: str) -> None:
+    """Pure: a suppression by a silence, a window, a dependency or dry-run pages nobody."""
+    policy = make_policy()
+    state = st.observe(st.TargetState(), policy, HIGH, 0.0, incident_id="i").state
+    tr = st.suppress(state, policy, reason, 1.0, {})
+    assert tr.escalate is None and not tr.state.escalated
+    assert st.suppress(state, policy, "cooldown", 1.0, {}).escalate is not None

@@ -9,6 +9,7 @@ the receiver is back, every notification arrives, none twice (counted per
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -31,12 +32,14 @@ OUTAGE = 10.0  # seconds the receiver stays down at least
 
 class Receiver:
     """A webhook endpoint on a fixed loopback port that can go down (port closed) and
-    come back; counts deliveries per ``X-Medic-Delivery``."""
+    come back; counts deliveries per ``X-Medic-Delivery`` and notes which (incident,
+    kind) each delivery id carried."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self.counts: Counter[str] = Counter()
+        self.carried: dict[str, tuple[str, str]] = {}
         self.last_delivery = 0.0
         self._lock = threading.Lock()
         self._runner: web.AppRunner | None = None
@@ -48,9 +51,11 @@ class Receiver:
         asyncio.run_coroutine_threadsafe(coro, self._loop).result(10)
 
     async def _handle(self, request: web.Request) -> web.Response:
-        await request.read()
+        body = json.loads(await request.read())
+        delivery = request.headers["X-Medic-Delivery"]
         with self._lock:
-            self.counts[request.headers["X-Medic-Delivery"]] += 1
+            self.counts[delivery] += 1
+            self.carried[delivery] = (body["incident"], body["kind"])
             self.last_delivery = time.monotonic()
         return web.Response(status=204)
 
@@ -75,6 +80,10 @@ class Receiver:
     def snapshot(self) -> Counter[str]:
         with self._lock:
             return Counter(self.counts)
+
+    def delivered(self) -> set[tuple[str, str]]:
+        with self._lock:
+            return set(self.carried.values())
 
     def close(self) -> None:
         self.down()

@@ -123,7 +123,7 @@ async def test_signed_delivery(receiver: Receiver, monkeypatch: pytest.MonkeyPat
     assert headers["Content-Type"] == "application/json"
     assert headers["User-Agent"] == f"medic/{__version__}"
     assert headers["X-Medic-Event"] == "escalation"
-    assert headers["X-Medic-Delivery"] == "inc-1:escalation"
+    assert headers["X-Medic-Delivery"] == "inc-1:escalation:verify_failed"
     assert headers["X-Team"] == "web"
     assert delivery.names.count("content-type") == 1
     assert delivery.names.count("x-medic-event") == 1
@@ -148,7 +148,7 @@ async def test_unsigned_without_secret(receiver: Receiver) -> None:
     await WebhookNotifier("oncall", {"url": receiver.url + "/hook"}).send(resolve)
     [delivery] = receiver.deliveries
     assert delivery.headers["X-Medic-Event"] == "resolve"
-    assert delivery.headers["X-Medic-Delivery"] == "inc-1:resolve"
+    assert delivery.headers["X-Medic-Delivery"] == "inc-1:resolve:healed"
     assert "X-Medic-Signature" not in delivery.headers
     assert "X-Medic-Timestamp" not in delivery.headers
 

@@ -464,6 +464,9 @@ _CLOSED_STATUS = {Kind.VERIFY_HEALED.value: "healed", Kind.CLEARED.value: "clear
 _CLOSERS = frozenset(kind.value for kind in INCIDENT_CLOSERS)
 
 
+_NOT_SENT = frozenset({"dry_run", "silenced"})
+
+
 def update_incidents(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     """Apply a batch of event rows to ``incidents``: the first event naming an incident
     opens its row (normally incident.detected), incident.escalated marks it, the
@@ -474,12 +477,13 @@ def update_incidents(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> N
     first: dict[str, tuple[Any, ...]] = {}
     last: dict[str, str] = {}
     changes: list[tuple[str, tuple[Any, ...]]] = []
-    for when, host, kind, policy, target, incident, *_ in rows:
+    for when, host, kind, policy, target, incident, _action, outcome, *_ in rows:
         if incident is None:
             continue
         first.setdefault(incident, (incident, policy, target, host, when, when))
         last[incident] = max(last.get(incident, when), when)
-        if kind == Kind.ESCALATED:
+        # An escalation held back (dry-run, silenced) reached nobody: not "escalated".
+        if kind == Kind.ESCALATED and outcome not in _NOT_SENT:
             changes.append(("UPDATE incidents SET escalated = 1 WHERE id = ?", (incident,)))
         elif kind in _CLOSERS:
             changes.append((_CLOSE, (when, _CLOSED_STATUS.get(kind, "cleared"), incident)))

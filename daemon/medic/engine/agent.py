@@ -129,6 +129,7 @@ class Agent:
             await runner.cancel_remediations()
         if self.api is not None:
             await self.api.stop()
+        await self.engine.drain_writes()
         await self.escalator.stop()
         self.audit.emit(
             AuditEvent(Kind.AGENT_STOPPED, self.clock.wall(), details={"reason": reason})
@@ -227,6 +228,8 @@ class Agent:
             except Exception as exc:  # a plugin that fails to build rejects just this policy
                 log.error("policy_start_failed", policy=name, error=str(exc))
                 continue
+            if old is not None:
+                runner.health = old.health  # an open "(probe)" incident stays open
             self.runners[name] = runner
             runner.start()
             self.audit.emit(

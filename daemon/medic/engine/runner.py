@@ -15,16 +15,14 @@ import contextlib
 import random
 import time
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
-from urllib.parse import quote
 
 import structlog
 
 from medic.audit.events import AuditEvent, Kind, Reason
 from medic.engine import probehealth as ph
 from medic.engine import state as st
-from medic.engine.approvals import Decision, Next, Request, next_step, save_request
+from medic.engine.asking import Asking
 from medic.engine.context import EngineContext
 from medic.engine.limits import (
     Verdict,
@@ -74,6 +72,7 @@ class PolicyRunner:
         self._was_empty: bool | None = None
         inherited = engine.inherited_incidents.pop((policy.name, ph.PROBE_TARGET), None)
         self.health = ph.inherited(inherited)
+        self.asking = Asking(self)
 
     @property
     def dry_run(self) -> bool:
@@ -159,7 +158,7 @@ class PolicyRunner:
             self._observe(target, fields, now)
         for target in [t for t in self.states if t not in measurement]:
             tr = st.vanish(self.states[target], now)
-            self._apply(target, self.states[target], tr)
+            self.apply(target, self.states[target], tr)
             if tr.state.incident is None and tr.state.phase == st.Phase.OK:
                 del self.states[target]
 
@@ -232,11 +231,12 @@ class PolicyRunner:
                 outcome="cleared",
                 values=fields,
             )
-        self._apply(target, old, tr)
+        self.apply(target, old, tr)
         if tr.wants_action:
-            self._try_act(target, now)
+            self.try_act(target, now)
 
-    def _apply(self, target: str, old: st.TargetState, tr: st.Transition) -> None:
+    def apply(self, target: str, old: st.TargetState, tr: st.Transition) -> None:
+        """Take transition ``tr`` of ``target``: audit its notes, page, keep requests in step."""
         now = self.engine.clock.wall()
         silence = None
         if tr.escalate is not None and not tr.escalate.resolve:
@@ -250,13 +250,9 @@ class PolicyRunner:
         if tr.escalate is not None:
             owed = self.policy.approval_notify if old.asked else ()
             self._page(target, incident, tr.escalate, tr.state.values, silence, owed)
-        if old.phase == st.Phase.AWAITING_APPROVAL and tr.state.phase != old.phase and incident:
-            ended = Decision.EXPIRED if tr.state.approval == "expired" else Decision.CLOSED
-            self._close_request(incident, ended, now)
+        self.asking.ended(old, tr.state, now)
         if tr.state.incident is None:
             self.history.pop(target, None)
-            if old.incident is not None:
-                self.engine.approvals.forget(old.incident)
 
     def _page(
         self,
@@ -324,21 +320,23 @@ class PolicyRunner:
             )
         return Verdict(True)
 
-    def _try_act(self, target: str, now: float) -> None:
+    def try_act(self, target: str, now: float) -> None:
+        """The target wants an action: through the gate, then (if needed) a human, then act."""
         state = self.states[target]
         verdict = self._gate(target, now)
         if not verdict.allowed:
             assert verdict.reason is not None
             self.engine.metrics.suppressions.labels(verdict.reason.value).inc()
             tr = st.suppress(state, self.policy, verdict.reason.value, now, verdict.details)
-            self._apply(target, state, tr)
+            self.apply(target, state, tr)
             return
         if self.policy.approval is not None and state.approval != "granted":
-            self._consult(target, state, now)
+            self.asking.consult(target, state, now)
             return
-        self._act(target, state, now)
+        self.act(target, state, now)
 
-    def _act(self, target: str, state: st.TargetState, now: float) -> None:
+    def act(self, target: str, state: st.TargetState, now: float) -> None:
+        """Record the attempt against the limits and start the steps as a task."""
         if self.dry_run:
             self.engine.metrics.suppressions.labels(Reason.DRY_RUN.value).inc()
         self.engine.ledger.record(self.policy.name, target, now, dry=self.dry_run)
@@ -347,62 +345,6 @@ class PolicyRunner:
         task = asyncio.get_running_loop().create_task(self._remediate(target, admitted))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    # -- approvals ---------------------------------------------------------------------
-
-    def _consult(self, target: str, state: st.TargetState, now: float) -> None:
-        """The gate admitted an attempt and the policy needs a human's yes for it."""
-        assert state.incident is not None and self.policy.approval is not None
-        approvals = self.engine.approvals
-        request = approvals.get(state.incident)
-        step = next_step(request, now)
-        if step == Next.ASK:
-            expires = now + self.policy.approval.timeout
-            request = Request(state.incident, self.policy.name, target, now, expires)
-            approvals.ask(request)
-            self.engine.persist(partial(save_request, request=request))
-            links = self._approval_links(state.incident)
-            self._apply(
-                target, state, st.await_approval(state, self.policy, now, expires, links=links)
-            )
-            self._wake_at(expires)
-        elif step == Next.WAIT:  # asked before a restart: wait again, ask nobody twice
-            assert request is not None
-            tr = st.await_approval(state, self.policy, now, request.expires, resumed=True)
-            self.states[target] = tr.state
-            self._wake_at(request.expires)
-        elif step == Next.ACT:  # granted while the agent was not watching this target
-            self._act(target, st.answer(state, True, now), now)
-        elif step == Next.EXPIRE:
-            self._apply(target, state, st.expire_approval(state, self.policy, now))
-            self._close_request(state.incident, Decision.EXPIRED, now)
-        else:
-            assert request is not None and request.decision is not None
-            self.states[target] = st.stop_asking(state, request.decision.value)
-
-    def answered(self, target: str, incident: str, granted: bool, now: float) -> None:
-        """A human answered ``incident``'s request (already recorded and audited)."""
-        state = self.states.get(target)
-        if state is None or state.incident != incident:
-            return  # not watched now: the next admitted attempt reads the answer
-        if state.phase != st.Phase.AWAITING_APPROVAL:
-            return
-        self.states[target] = st.answer(state, granted, now)
-        if granted:
-            self._try_act(target, now)  # limits are checked again, now
-
-    def _close_request(self, incident: str, decision: Decision, now: float) -> None:
-        closed = self.engine.approvals.close(incident, decision, now)
-        if closed is not None:
-            self.engine.persist(partial(save_request, request=closed))
-
-    def _approval_links(self, incident: str) -> tuple[tuple[str, str], ...]:
-        base = f"{self.engine.public_url.rstrip('/')}/api/v1/incidents/{quote(incident, safe='')}"
-        return (("Approve (POST)", f"{base}/approve"), ("Deny (POST)", f"{base}/deny"))
-
-    def _wake_at(self, when: float) -> None:
-        delay = max(0.0, when - self.engine.clock.wall()) + 0.01
-        asyncio.get_running_loop().call_later(delay, self.trigger)
 
     async def _remediate(self, target: str, state: st.TargetState) -> None:
         assert state.incident is not None

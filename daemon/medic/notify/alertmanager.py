@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -83,8 +84,9 @@ def alert(
     else:
         body["startsAt"] = rfc3339(when)
         body["endsAt"] = rfc3339(when + timedelta(seconds=expire_after))
-    if links := message.incident_links(n, link_base):
-        body["generatorURL"] = links[0][1]
+    # generatorURL points at the incident, never at an approve or deny link.
+    if link_base and n.incident:
+        body["generatorURL"] = message.incident_links(replace(n, links=()), link_base)[0][1]
     body["annotations"] = {k: v for k, v in body["annotations"].items() if v}
     return body
 

@@ -1,7 +1,7 @@
 """The ``webhook`` notifier: POST each escalation and resolve as signed JSON.
 
 The body is the notification as compact JSON with sorted keys, so a receiver can
-verify the exact bytes. ``X-Medic-Delivery`` (``<incident>:<kind>``) stays the same
+verify the exact bytes. ``X-Medic-Delivery`` (``<incident>:<kind>:<reason>``) stays the same
 across retries, so receivers can drop duplicates. With ``secret_env`` set, each
 delivery carries ``X-Medic-Timestamp`` and an HMAC-SHA256 ``X-Medic-Signature``
 (see :mod:`medic.notify.signing`).
@@ -39,6 +39,15 @@ def encode(notification: Notification) -> bytes:
         default=str,
     )
     return text.encode("utf-8")
+
+
+def delivery_id(notification: Notification) -> str:
+    """The idempotency key a receiver dedupes on: one per incident, kind and reason.
+
+    The reason is part of it because one incident may rightly page twice for different
+    reasons (approval requested, then approval timed out).
+    """
+    return f"{notification.incident}:{notification.kind}:{notification.reason}"
 
 
 def _display(url: str) -> str:
@@ -123,7 +132,7 @@ class WebhookNotifier(Notifier):
             "Content-Type": "application/json",
             "User-Agent": f"medic/{__version__}",
             "X-Medic-Event": notification.kind,
-            "X-Medic-Delivery": f"{notification.incident}:{notification.kind}",
+            "X-Medic-Delivery": delivery_id(notification),
         }
         if (secret := self._secret()) is not None:
             timestamp = int(time.time())

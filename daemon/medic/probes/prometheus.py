@@ -17,7 +17,7 @@ lines of the wanted metrics are handed to it, so a 1,000-series exporter costs l
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import aiohttp
 
@@ -26,7 +26,7 @@ from medic.clock import Clock, SystemClock
 from medic.errors import ProbeError
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import duration
-from medic.probes.base import Field, FieldType, Measurement, Probe, probes
+from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.promsamples import (
     ExpoSample,
     Selector,
@@ -41,13 +41,9 @@ from medic.probes.promsamples import (
 from medic.probes.promwindow import WindowStore
 from medic.redact import is_secret_key
 
-# The labels field is a mapping (`labels.instance == "a"`), a type FieldType does not
-# list yet; the cast keeps the declaration honest until it does.
-_MAPPING = cast(FieldType, "mapping")
-
 FIELDS = (
     Field("value", "number", "The series' value (null for NaN or infinity); in ratio form, ratio."),
-    Field("labels", _MAPPING, "The series' labels, e.g. labels.instance (empty in ratio form)."),
+    Field("labels", "mapping", "The series' labels, e.g. labels.instance (empty in ratio form)."),
     Field("increase", "number", "With window: growth over the window, counter resets handled."),
     Field("rate", "number", "With window: increase per second over the window.", "per second"),
     Field("changed", "boolean", "With window: the value changed within the window."),
