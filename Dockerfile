@@ -1,20 +1,57 @@
-# The Medic agent image. No registry can be reached on the build machines, so the
-# base image is a build argument: any image with python3 (>= 3.11) and venv.
-#   docker build --build-arg BASE=python:3.11-slim -t medic .
+# The Medic agent image, to run next to the containers it looks after (a sidecar).
+#
+# No registry is reachable on the build machines, so the base image is a build
+# argument: any Debian-like image with python3 (>= 3.11), its venv module and
+# setpriv (util-linux). The tests build on a local debootstrap import:
+#   scripts/build-python-base.sh
+#   docker build --build-arg BASE=medic-test/python:1 -t medic-test/medic:1 .
+# Elsewhere:  docker build --build-arg BASE=python:3.11-slim -t medic .
+# Running it, and what mounting the Docker socket grants: docs/containers.md.
 ARG BASE=python:3.11-slim
-FROM ${BASE}
 
-ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-WORKDIR /opt/medic
-COPY pyproject.toml README.md ./
-COPY daemon ./daemon
+# -- build: a virtualenv holding Medic and its dependencies -------------------------
+FROM ${BASE} AS build
+# Extra options for pip: an offline build passes a wheelhouse made on the host,
+# "--no-index --find-links /src/container/wheels" (see scripts/build-medic-image.sh).
+ARG PIP_INSTALL_OPTIONS=
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+# Dependencies first, from pyproject.toml alone: this layer is reused until they change.
+COPY pyproject.toml ./
+COPY container/wheels/ ./container/wheels/
 RUN python3 -m venv /opt/medic/venv \
- && /opt/medic/venv/bin/pip install --no-cache-dir . \
- && mkdir -p /etc/medic /var/lib/medic /policies
-COPY policies /policies
+ && /opt/medic/venv/bin/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" >/tmp/requirements.txt \
+ && /opt/medic/venv/bin/pip install --no-cache-dir $PIP_INSTALL_OPTIONS "setuptools>=68" wheel -r /tmp/requirements.txt
+COPY README.md ./
+COPY daemon ./daemon
+# Then Medic itself, and pip, setuptools and wheel go: nothing installs at run time.
+RUN /opt/medic/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation . \
+ && /opt/medic/venv/bin/pip uninstall --yes --quiet setuptools wheel \
+ && /opt/medic/venv/bin/python -m pip uninstall --yes --quiet pip \
+ && /opt/medic/venv/bin/medic --version
 
-VOLUME ["/var/lib/medic", "/policies"]
+# -- the agent ----------------------------------------------------------------------
+FROM ${BASE}
+ARG MEDIC_UID=10001
+# The unprivileged user the agent runs as (the entrypoint adds the socket's group).
+# Written directly: minimal bases have no useradd.
+RUN grep -q '^medic:' /etc/passwd \
+ || { echo "medic:x:${MEDIC_UID}:${MEDIC_UID}:Medic agent:/var/lib/medic:/usr/sbin/nologin" >>/etc/passwd \
+   && echo "medic:x:${MEDIC_UID}:" >>/etc/group; } \
+ && command -v setpriv >/dev/null \
+ && mkdir -p /etc/medic/policies /var/lib/medic \
+ && chown medic:medic /var/lib/medic
+COPY --from=build /opt/medic/venv /opt/medic/venv
+COPY container/medic.yaml /etc/medic/medic.yaml
+COPY container/entrypoint.sh /usr/local/bin/medic-entrypoint
+ENV PATH=/opt/medic/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+    MEDIC_HEALTH_URL=http://127.0.0.1:9325/health
+
+# State (the audit database) survives the container; policies come from outside.
+VOLUME ["/var/lib/medic", "/etc/medic/policies"]
 EXPOSE 9325
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-  CMD /opt/medic/venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:9325/health', timeout=4)" || exit 1
-ENTRYPOINT ["/opt/medic/venv/bin/medic", "run", "--policies", "/policies", "--state-dir", "/var/lib/medic", "--log-format", "json"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["/opt/medic/venv/bin/python", "-c", "import os, urllib.request; urllib.request.urlopen(os.environ['MEDIC_HEALTH_URL'], timeout=4).read()"]
+ENTRYPOINT ["/usr/local/bin/medic-entrypoint"]
+CMD ["medic", "run", "--config", "/etc/medic/medic.yaml"]

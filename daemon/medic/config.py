@@ -109,6 +109,15 @@ SCHEMA: dict[str, Any] = {
             },
         },
         "watch": {"type": "boolean", "description": "Reload when a policy file changes."},
+        "delivery": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "How notifications are retried from the outbox.",
+            "properties": {
+                "max_backoff": _DURATION,
+                "max_age": _DURATION,
+            },
+        },
         "maintenance": {
             "type": "array",
             "items": maintenance_window_schema(
@@ -152,6 +161,14 @@ class GlobalLimits:
 
 
 @dataclass(frozen=True)
+class DeliveryConfig:
+    """Outbox retries: the longest wait between two attempts, and when to give up."""
+
+    max_backoff: float = 300.0
+    max_age: float = 86400.0
+
+
+@dataclass(frozen=True)
 class NotifierConfig:
     name: str
     type: str
@@ -180,6 +197,7 @@ class AgentConfig:
     api: ApiConfig = field(default_factory=ApiConfig)
     limits: GlobalLimits = field(default_factory=GlobalLimits)
     notifiers: Mapping[str, NotifierConfig] = field(default_factory=dict)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     watch: bool = True
     maintenance: tuple[MaintenanceConfig, ...] = ()
     source: Path | None = None
@@ -318,6 +336,17 @@ def load_config(path: Path | None) -> AgentConfig:
     }
     for cfg in notifiers.values():
         _check_notifier(cfg, file)
+    dl = raw.get("delivery", {})
+    delivery = DeliveryConfig(
+        max_backoff=parse_duration(dl.get("max_backoff", 300)),
+        max_age=parse_duration(dl.get("max_age", 86400)),
+    )
+    if delivery.max_backoff <= 0 or delivery.max_age <= 0:
+        raise ConfigError(
+            "delivery.max_backoff and delivery.max_age must be more than 0",
+            file=file,
+            hint="e.g. max_backoff: 5m, max_age: 24h",
+        )
     log = raw.get("log", {})
     return AgentConfig(
         host=raw.get("host") or socket.gethostname(),
@@ -329,6 +358,7 @@ def load_config(path: Path | None) -> AgentConfig:
         api=api,
         limits=limits,
         notifiers=notifiers,
+        delivery=delivery,
         watch=raw.get("watch", True),
         maintenance=_maintenance(raw.get("maintenance", []), file),
         source=path,

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from agent_harness import AgentProcess  # noqa: E402 - importable only after the path insert
+from agent_harness import AgentProcess
 
 pytestmark = pytest.mark.integration
 
@@ -92,9 +92,7 @@ def test_crash_loop_is_restarted_to_the_limit_then_escalated_once(
     )
     try:
         agent.start()
-        agent.wait_for(
-            lambda: len(receiver.escalations()) >= 1, what="the escalation", timeout=60
-        )
+        agent.wait_for(lambda: len(receiver.escalations()) >= 1, what="the escalation", timeout=60)
         # The loop goes on being measured; no further attempt and no second page.
         time.sleep(QUIET_AFTER_PAGE)
     finally:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from agent_harness import AgentProcess  # noqa: E402 - importable only after the path insert
+from agent_harness import AgentProcess
 
 pytestmark = pytest.mark.integration
 

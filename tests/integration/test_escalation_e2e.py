@@ -95,3 +95,44 @@ def test_escalation_then_resolve_reach_a_signed_webhook(
     sent = agent.events("notification.sent")
     assert [e["details"]["notification"] for e in sent] == ["escalation", "resolve"]
     assert len(agent.events("incident.escalated")) == 1
+
+
+def test_resolve_is_sent_when_the_problem_went_away_during_a_restart(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paged, then the agent stops, the problem goes, the agent starts: the page is resolved."""
+    monkeypatch.setenv("MEDIC_HOOK_SECRET", SECRET)
+    flag = tmp_path / "problem"
+    flag.write_text("x")
+    agent = AgentProcess(tmp_path)
+    config = yaml.safe_load(agent.config.read_text())
+    config["notifiers"] = {
+        "oncall": {"type": "webhook", "url": receiver.url, "secret_env": "MEDIC_HOOK_SECRET"}
+    }
+    agent.config.write_text(yaml.safe_dump(config))
+    agent.write_policy(
+        "esc.yaml",
+        [
+            {
+                "name": "flag-present",
+                "probe": {"type": "file", "path": str(flag), "every": "1s"},
+                "when": "exists",
+                "escalate": {"notify": ["oncall"]},
+            }
+        ],
+    )
+    try:
+        agent.start()
+        agent.wait_for(lambda: len(receiver.received) == 1, what="the escalation")
+        assert agent.stop() == 0
+        flag.unlink()
+        agent.start()
+        agent.wait_for(lambda: len(receiver.received) == 2, what="the resolve after restart")
+    finally:
+        agent.stop()
+    first, second = receiver.received
+    assert (first["event"], second["event"]) == ("escalation", "resolve")
+    assert first["body"]["incident"] == second["body"]["incident"]
+    cleared = agent.events("incident.cleared")
+    assert cleared[-1]["details"]["reason"] == "cleared while the agent was not running"
+    assert len(agent.events("incident.escalated")) == 1  # no second page for the same incident

@@ -138,7 +138,8 @@ async def test_delivered_over_starttls_with_auth(
     assert msg["From"] == "Medic <medic@example.com>"
     assert msg["To"] == "oncall@example.com, lead@example.com"
     assert msg["Date"] == "Wed, 01 May 2024 03:00:12 +0000"
-    assert msg["Message-ID"] == f"<medic.{INCIDENT}.escalation@example.com>"
+    assert msg["Message-ID"] == f"<medic.{INCIDENT}.remediation_failed@example.com>"
+    assert msg["References"] == f"<medic.{INCIDENT}@example.com>"
     assert msg["Auto-Submitted"] == "auto-generated"
     assert msg["X-Medic-Event"] == "escalation"
     assert msg["X-Medic-Incident"] == INCIDENT
@@ -153,15 +154,15 @@ async def test_delivered_over_starttls_with_auth(
 async def test_resolve_threads_under_the_escalation(
     relay: SmtpRelay, certificate: tuple[Path, Path], password: str
 ) -> None:
-    """The resolve replies to the escalation's Message-ID; a retry keeps the same id."""
+    """Escalation and resolve share the incident's thread root; a retry keeps the same id."""
     notifier = EmailNotifier("ops-mail", options(relay, certificate[0], subject_prefix="[node1]"))
     await notifier.send(ESCALATION)
     await notifier.send(RESOLVE)
     first, second = (parse(m.content) for m in relay.mails)
     assert second["Subject"] == "[node1] RESOLVED node-process-down on xai-node (node1)"
     assert second["Message-ID"] == f"<medic.{INCIDENT}.resolve@example.com>"
-    assert second["In-Reply-To"] == first["Message-ID"]
-    assert second["References"] == first["Message-ID"]
+    assert second["In-Reply-To"] == f"<medic.{INCIDENT}@example.com>"
+    assert second["References"] == first["References"] == f"<medic.{INCIDENT}@example.com>"
     other = EmailNotifier("ops-mail", options(relay, certificate[0]))
     await other.send(RESOLVE)
     assert parse(relay.mails[2].content)["Message-ID"] == second["Message-ID"]

@@ -213,6 +213,12 @@ def open_incident_ids(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
     return {(policy, target): incident for policy, target, incident in rows}
 
 
+def escalated_open_ids(conn: sqlite3.Connection) -> set[str]:
+    """Ids of open incidents a human was told about (a restart owes them a resolve)."""
+    rows = conn.execute("SELECT id FROM incidents WHERE status = 'open' AND escalated = 1")
+    return {incident for (incident,) in rows}
+
+
 @dataclass(frozen=True)
 class ActionRecord:
     """One action the engine started (or would have, in dry-run): what limits count.

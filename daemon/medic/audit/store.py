@@ -340,6 +340,10 @@ class AuditStore:
         """(policy, target) -> open incident id, so a restart continues incidents."""
         return await self._read(q.open_incident_ids)
 
+    async def escalated_open_incidents(self) -> set[str]:
+        """Ids of open incidents that were escalated: after a restart they still owe a resolve."""
+        return await self._read(q.escalated_open_ids)
+
     async def action_history(self, since: float) -> list[ActionRecord]:
         """Actions started (or would-run in dry-run) since ``since``, oldest first."""
         return await self._read(q.action_records, since)

@@ -29,6 +29,7 @@ from medic.engine.limits import MAX_WINDOW, Attempt
 from medic.engine.runner import PolicyRunner
 from medic.engine.silences import Matchers
 from medic.metrics import Metrics
+from medic.notify.outbox import DeliveryOptions
 from medic.policy.loader import FileResult, load_paths
 from medic.policy.model import Policy
 
@@ -44,7 +45,10 @@ class Agent:
         self.metrics = Metrics()
         self.audit = AuditStore(config.audit_path, host=config.host)
         channels = build_notifiers(config.notifiers, config.api.public_url)
-        self.escalator = Escalator(channels, self.audit, self.clock, config.host)
+        delivery = DeliveryOptions(
+            max_backoff=config.delivery.max_backoff, max_age=config.delivery.max_age
+        )
+        self.escalator = Escalator(channels, self.audit, self.clock, config.host, delivery=delivery)
         self.engine = EngineContext(
             clock=self.clock,
             audit=self.audit,
@@ -92,6 +96,7 @@ class Agent:
             if getattr(r, "step", 0) == 0
         )
         self.engine.inherited_incidents = dict(await self.audit.open_incidents())
+        self.engine.inherited_escalated = await self.audit.escalated_open_incidents()
         await self.humans.load()
         await self.escalator.start()
         self.audit.emit(

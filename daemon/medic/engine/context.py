@@ -40,6 +40,8 @@ class EngineContext:
     running_actions: int = 0
     # (policy, target) -> incident id left open by a previous run of the agent.
     inherited_incidents: dict[tuple[str, str], str] = field(default_factory=dict)
+    # The inherited incidents a human was paged about: no second page, and a resolve is owed.
+    inherited_escalated: set[str] = field(default_factory=set)
     silences: SilenceBook = field(default_factory=SilenceBook)
     approvals: ApprovalBook = field(default_factory=ApprovalBook)
     # The targets of a policy (by name) whose incident is firing; the agent knows them.

@@ -108,6 +108,7 @@ class Escalator:
             values=dict(values),
             history=tuple(dict(h) for h in history),
             dry_run=dry_run,
+            links=tuple(request.links),
         )
         if not request.resolve:
             self.audit.emit(

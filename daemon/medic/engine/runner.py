@@ -15,6 +15,7 @@ import contextlib
 import random
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -220,17 +221,25 @@ class PolicyRunner:
     def _observe(self, target: str, fields: Mapping[str, Any], now: float) -> None:
         old = self.states.get(target, st.TargetState(since=now))
         inherited = self.engine.inherited_incidents.pop((self.policy.name, target), None)
+        paged = inherited is not None and inherited in self.engine.inherited_escalated
+        if paged:  # a human already knows: do not page again, and owe them a resolve
+            old = replace(old, escalated=True)
         tr = st.observe(old, self.policy, fields, now, incident_id=inherited)
         if inherited and tr.state.incident != inherited:
             # The agent restarted with this incident open and the problem is gone.
+            reason = "cleared while the agent was not running"
             self._emit(
                 target,
                 Kind.CLEARED,
                 inherited,
-                {"reason": "cleared while the agent was not running"},
+                {"reason": reason},
                 outcome="cleared",
                 values=fields,
             )
+            if paged:
+                request = st.Escalate("cleared", reason, resolve=True)
+                self._page(target, inherited, request, fields, None)
+            tr = replace(tr, state=replace(tr.state, escalated=False))
         self.apply(target, old, tr)
         if tr.wants_action:
             self.try_act(target, now)

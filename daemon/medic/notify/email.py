@@ -43,11 +43,20 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def message_id(n: Notification, kind: str, sender: str) -> str:
-    """``<medic.<incident>.<kind>@<sender's domain>>``: the same on every retry."""
+def message_id(n: Notification, kind: str | None, sender: str) -> str:
+    """The same on every retry: ``<medic.<incident>.<reason>@<sender's domain>>`` for an
+    escalation (a second page about the incident for another reason is another message),
+    ``<medic.<incident>.resolve@...>`` for the resolve. With ``kind=None``: the incident's
+    thread root ``<medic.<incident>@...>``, which every message of the incident names in
+    ``References`` so mail clients keep them together."""
     ident = n.incident or hashlib.sha256(f"{n.host}/{n.policy}/{n.target}".encode()).hexdigest()
     domain = _UNSAFE_ID.sub("-", parseaddr(sender)[1].rpartition("@")[2]) or "medic.invalid"
-    return f"<medic.{_UNSAFE_ID.sub('-', ident)}.{kind}@{domain}>"
+    local = f"medic.{_UNSAFE_ID.sub('-', ident)}"
+    if kind == "resolve":
+        local += ".resolve"
+    elif kind is not None:
+        local += f".{_UNSAFE_ID.sub('-', n.reason)}"
+    return f"<{local}@{domain}>"
 
 
 def subject(n: Notification, prefix: str = "[medic]") -> str:
@@ -79,10 +88,10 @@ def build(
     msg["To"] = ", ".join(recipients)
     msg["Date"] = format_datetime(_date(n))
     msg["Message-ID"] = message_id(n, n.kind, sender)
+    root = message_id(n, None, sender)
+    msg["References"] = root
     if n.kind == "resolve":
-        first = message_id(n, "escalation", sender)
-        msg["In-Reply-To"] = first
-        msg["References"] = first
+        msg["In-Reply-To"] = root
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
     msg["X-Medic-Event"] = n.kind
     if n.incident:

@@ -1,0 +1,69 @@
+"""The agent config: defaults, secrets by reference, and plain errors naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from medic.config import AgentConfig, load_config
+from medic.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "medic.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_empty_file_gives_safe_defaults(tmp_path: Path) -> None:
+    """An empty config is valid: loopback API, limits on, state and policies next to it."""
+    config = load_config(write(tmp_path, ""))
+    assert config.api.host == "127.0.0.1" and config.api.loopback
+    assert config.limits.max_concurrent_actions == 4
+    assert config.state_dir == tmp_path / ".medic"
+    assert config.policy_paths == (tmp_path / "policies",)
+    assert config.delivery == AgentConfig().delivery
+
+
+def test_listen_beyond_loopback_needs_a_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Medic refuses to expose its API without a token."""
+    monkeypatch.delenv("MEDIC_API_TOKEN", raising=False)
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "api: {listen: '0.0.0.0:9325'}\n"))
+    assert str(err.value) == (
+        f"{tmp_path / 'medic.yaml'}: the API listens on 0.0.0.0, beyond loopback, without a token"
+        " (hint: set api.token_env or api.token_file, or listen on 127.0.0.1)"
+    )
+
+
+def test_token_is_read_from_the_named_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """api.token_env names the variable; the value never sits in the file."""
+    monkeypatch.setenv("MY_TOKEN", "s3cret")
+    config = load_config(write(tmp_path, "api: {listen: '0.0.0.0:9325', token_env: MY_TOKEN}\n"))
+    assert config.api.token == "s3cret"
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    """A misspelt top-level key is an error naming it."""
+    with pytest.raises(ConfigError, match="Additional properties are not allowed"):
+        load_config(write(tmp_path, "dryrun: true\n"))
+
+
+def test_delivery_durations(tmp_path: Path) -> None:
+    """delivery.max_backoff and max_age take durations; zero is refused with a hint."""
+    config = load_config(write(tmp_path, "delivery: {max_backoff: 1m, max_age: 2h}\n"))
+    assert (config.delivery.max_backoff, config.delivery.max_age) == (60.0, 7200.0)
+    with pytest.raises(ConfigError, match="must be more than 0"):
+        load_config(write(tmp_path, "delivery: {max_backoff: 0s}\n"))
+
+
+def test_notifier_options_are_checked_against_their_type(tmp_path: Path) -> None:
+    """A notifier missing a required option is refused at load, naming it."""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "notifiers:\n  oncall: {type: webhook}\n"))
+    assert "notifiers.oncall: 'url' is a required property" in str(err.value)
