@@ -21,33 +21,25 @@ if ! base_id=$(docker image inspect -f '{{.Id}}' "$BASE" 2>/dev/null); then
     exit 1
 fi
 
-PIP=("$ROOT/.venv/bin/python" -m pip)
-[ -x "$ROOT/.venv/bin/python" ] || PIP=(python3 -m pip)
 WHEELS=$ROOT/container/wheels
 
-# The wheelhouse: binary wheels for the base's Python (its version decides markers such
-# as python_full_version < "3.11.3"), filled once per dependency list and Python.
+# The wheelhouse: binary wheels resolved by the base image's own pip and Python (its
+# version decides markers such as python_full_version < "3.11.3"), in a throwaway
+# container that trusts the host's certificates; once per dependency list and base.
 fill_wheelhouse() {
-    local requirements python_version deps_hash
+    local requirements deps_hash ca
     requirements=$(python3 -c "import tomllib, sys; print('\n'.join(tomllib.load(open(sys.argv[1], 'rb'))['project']['dependencies']))" "$ROOT/pyproject.toml")
-    python_version=$(docker run --rm --network none --entrypoint python3 "$BASE" \
-        -c 'import platform; print(platform.python_version())')
-    deps_hash=$(printf '%s\n%s\n' "$python_version" "$requirements" | sha256sum | cut -c1-12)
+    deps_hash=$(printf '%s\n%s\n' "$base_id" "$requirements" | sha256sum | cut -c1-12)
     [ -e "$WHEELS/.complete-$deps_hash" ] && return 0
     printf '%s\n' "$requirements" >"$WHEELS/.requirements.txt"
-    # Every manylinux tag bookworm's glibc (2.36) runs, spelled out: pip does not
-    # widen a --platform to the older ones.
-    local platforms=(--platform manylinux2014_x86_64 --platform manylinux2010_x86_64
-        --platform manylinux1_x86_64 --platform linux_x86_64)
-    local minor
-    for minor in $(seq 5 36); do
-        platforms+=(--platform "manylinux_2_${minor}_x86_64")
-    done
-    if ! "${PIP[@]}" download --quiet --dest "$WHEELS" --only-binary=:all: \
-        --implementation cp --python-version "$python_version" \
-        "${platforms[@]}" \
-        "setuptools>=68" wheel -r "$WHEELS/.requirements.txt" >"$WHEELS/.pip.log" 2>&1; then
-        echo "build-medic-image: the host's pip could not fetch the wheels; last lines:" >&2
+    ca=${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}
+    if ! docker run --rm -v "$WHEELS:/wheels" -v "$ca:/etc/medic-host-ca.crt:ro" \
+        -e PIP_CERT=/etc/medic-host-ca.crt -e PIP_DISABLE_PIP_VERSION_CHECK=1 \
+        -e PIP_INDEX_URL -e HTTPS_PROXY -e HTTP_PROXY -e NO_PROXY \
+        --entrypoint python3 "$BASE" -m pip download --quiet --dest /wheels \
+        --only-binary=:all: "setuptools>=68" wheel -r /wheels/.requirements.txt \
+        >"$WHEELS/.pip.log" 2>&1; then
+        echo "build-medic-image: pip could not download the wheels; last lines:" >&2
         tail -n 20 "$WHEELS/.pip.log" >&2
         exit 1
     fi
