@@ -9,26 +9,34 @@
 # Running it, and what mounting the Docker socket grants: docs/containers.md.
 ARG BASE=python:3.11-slim
 
-# -- build: a virtualenv holding Medic and its dependencies -------------------------
-FROM ${BASE} AS build
-# Extra options for pip: an offline build passes a wheelhouse made on the host,
+# -- deps: a virtualenv with Medic's dependencies, reused until pyproject.toml changes --
+FROM ${BASE} AS deps
+# Extra options for pip: an offline build passes a wheelhouse made beforehand,
 # "--no-index --find-links /src/container/wheels" (see scripts/build-medic-image.sh).
 ARG PIP_INSTALL_OPTIONS=
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-# Dependencies first, from pyproject.toml alone: this layer is reused until they change.
 COPY pyproject.toml ./
 COPY container/wheels/ ./container/wheels/
+# Medic itself goes to /opt/medic/app (a small layer of its own); a .pth file puts it
+# on the virtualenv's path.
 RUN python3 -m venv /opt/medic/venv \
  && /opt/medic/venv/bin/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" >/tmp/requirements.txt \
- && /opt/medic/venv/bin/pip install --no-cache-dir $PIP_INSTALL_OPTIONS "setuptools>=68" wheel -r /tmp/requirements.txt
+ && /opt/medic/venv/bin/pip install --no-cache-dir $PIP_INSTALL_OPTIONS "setuptools>=68" wheel -r /tmp/requirements.txt \
+ && echo /opt/medic/app >"$(/opt/medic/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/medic-app.pth"
+
+# -- build: Medic, built and installed with the tools of the deps stage ----------------
+FROM deps AS build
 COPY README.md ./
 COPY daemon ./daemon
-# Then Medic itself, and pip, setuptools and wheel go: nothing installs at run time.
-RUN /opt/medic/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation . \
- && /opt/medic/venv/bin/pip uninstall --yes --quiet setuptools wheel \
- && /opt/medic/venv/bin/python -m pip uninstall --yes --quiet pip \
- && /opt/medic/venv/bin/medic --version
+RUN /opt/medic/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation \
+      --target /opt/medic/app . \
+ && /opt/medic/app/bin/medic --version
+
+# -- venv: the dependencies without pip, setuptools and wheel (nothing installs at run time)
+FROM deps AS venv
+RUN /opt/medic/venv/bin/pip uninstall --yes --quiet setuptools wheel \
+ && /opt/medic/venv/bin/python -m pip uninstall --yes --quiet pip
 
 # -- the agent ----------------------------------------------------------------------
 FROM ${BASE}
@@ -41,10 +49,11 @@ RUN grep -q '^medic:' /etc/passwd \
  && command -v setpriv >/dev/null \
  && mkdir -p /etc/medic/policies /var/lib/medic \
  && chown medic:medic /var/lib/medic
-COPY --from=build /opt/medic/venv /opt/medic/venv
+COPY --from=venv /opt/medic/venv /opt/medic/venv
+COPY --from=build /opt/medic/app /opt/medic/app
 COPY container/medic.yaml /etc/medic/medic.yaml
 COPY container/entrypoint.sh /usr/local/bin/medic-entrypoint
-ENV PATH=/opt/medic/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+ENV PATH=/opt/medic/app/bin:/opt/medic/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     MEDIC_HEALTH_URL=http://127.0.0.1:9325/health
 

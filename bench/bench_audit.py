@@ -25,7 +25,8 @@ from typing import Any
 from medic.audit import query as q
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.migrations import migrate
-from medic.audit.store import AuditStore, encode_event, update_incidents
+from medic.audit.rows import encode_event, update_incidents
+from medic.audit.store import AuditStore
 from medic.clock import iso
 
 DAY = 86400.0

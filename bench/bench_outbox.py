@@ -28,7 +28,8 @@ from medic.audit.store import AuditStore
 from medic.clock import SystemClock, iso
 from medic.engine.escalation import delivery_key
 from medic.notify.base import Notification
-from medic.notify.outbox import DeliveryOptions, Outbox, Pending
+from medic.notify.delivery import DeliveryOptions
+from medic.notify.outbox import Outbox, Pending
 from medic.notify.webhook import WebhookNotifier
 
 

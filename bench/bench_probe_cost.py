@@ -22,8 +22,9 @@ from typing import Any
 
 from medic.probes.base import Probe
 from medic.probes.command import CommandProbe
+from medic.probes.disk import DiskProbe
 from medic.probes.file import FileProbe
-from medic.probes.host import CpuProbe, DiskProbe, LoadProbe, MemoryProbe
+from medic.probes.host import CpuProbe, LoadProbe, MemoryProbe
 from medic.probes.process import ProcessProbe
 
 

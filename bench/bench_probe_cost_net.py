@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from medic.probes.base import Probe
-from medic.probes.http import HttpProbe, TcpProbe
+from medic.probes.http import HttpProbe
+from medic.probes.tcp import TcpProbe
 from medic.probes.tls import TlsCertProbe
 
 PEM = serialization.Encoding.PEM

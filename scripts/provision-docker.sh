@@ -17,7 +17,32 @@ server_answers() {
     docker version --format '{{.Server.Version}}' >/dev/null 2>&1
 }
 
+# Repair: an earlier systemd-in-a-container run that bound /sys/fs/cgroup read-write
+# may have left empty directories and symlinks (cpu,cpuacct, net_cls, ...) in the host's
+# cgroup v1 tmpfs; with them dockerd reports no memory stats and marks no OOM kills.
+# The tmpfs is read-only here, so the clean-up runs in a short-lived container.
+repair_cgroups() {
+    local stray=() entry
+    if [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = "tmpfs" ]; then
+        for entry in /sys/fs/cgroup/*; do
+            if [ -L "$entry" ] || { [ -d "$entry" ] && ! mountpoint -q "$entry"; }; then
+                stray+=("$(basename "$entry")")
+            fi
+        done
+    fi
+    if [ ${#stray[@]} -gt 0 ] && docker image inspect medic-test/busybox:1 >/dev/null 2>&1; then
+        echo "provision-docker: removing stray cgroup entries: ${stray[*]}"
+        docker run --rm --network none --cap-add SYS_ADMIN --security-opt apparmor=unconfined \
+            --security-opt seccomp=unconfined --cgroupns=host -v /sys/fs/cgroup:/cg:rw \
+            medic-test/busybox:1 sh -c 'mount -o remount,rw /cg && cd /cg &&
+                for e in *; do if [ -L "$e" ]; then rm -f "$e"; fi; done &&
+                for e in *; do [ -d "$e" ] && ! grep -q " /cg/$e " /proc/mounts && rmdir "$e"; done;
+                mount -o remount,ro /cg' || echo "provision-docker: could not clean /sys/fs/cgroup" >&2
+    fi
+}
+
 if command -v docker >/dev/null 2>&1 && server_answers; then
+    repair_cgroups
     exit 0
 fi
 
@@ -61,3 +86,5 @@ until server_answers; do
     sleep 0.5
 done
 echo "provision-docker: engine $(docker version --format '{{.Server.Version}}') is up"
+
+repair_cgroups

@@ -11,8 +11,11 @@
 # The tests start it like this (`--privileged` is refused on these machines):
 #   docker run -d --cap-add SYS_ADMIN --cap-add NET_ADMIN --cap-add SYS_PTRACE \
 #     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-#     --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run \
+#     --cgroupns=host --tmpfs /sys/fs/cgroup:rw,mode=755 \
+#     -v /sys/fs/cgroup/<each controller>:/sys/fs/cgroup/<each controller>:rw --tmpfs /run \
 #     --tmpfs /run/lock --tmpfs /tmp -e container=docker medic-test/systemd:1 /lib/systemd/systemd
+# (never `-v /sys/fs/cgroup:/sys/fs/cgroup:rw`: systemd then writes into the host's
+# cgroup tmpfs, and Docker loses memory stats and OOM marking; see tests/systemd/conftest.py)
 set -euo pipefail
 
 IMAGE=medic-test/systemd:1

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from medic.cli import main
-from medic.config import SCHEMA as CONFIG_SCHEMA
+from medic.config_schema import SCHEMA as CONFIG_SCHEMA
 from medic.policy.schema import policy_file_schema
 
 

@@ -20,7 +20,8 @@ from medic.engine.escalation import Escalator, delivery_key
 from medic.engine.state import Escalate
 from medic.errors import NotifyError
 from medic.notify.base import Notification, Notifier
-from medic.notify.outbox import DeliveryOptions, Outbox, Pending, backoff
+from medic.notify.delivery import DeliveryOptions, backoff
+from medic.notify.outbox import Outbox, Pending
 
 INCIDENT = "inc-1"
 

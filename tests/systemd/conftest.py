@@ -43,11 +43,20 @@ AUDIT_DB = "/var/lib/medic/audit.db"
 VENV_PYTHON = "/opt/medic/venv/bin/python"
 LABEL = "medic.test"
 STALE_AFTER = 15 * 60
+CGROUP_CONTROLLERS = sorted(
+    p.name for p in Path("/sys/fs/cgroup").iterdir() if p.is_dir() and os.path.ismount(p)
+)
 RUN_FLAGS = [
     "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--cap-add", "SYS_PTRACE",
     "--cap-add", "DAC_READ_SEARCH",
     "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-    "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    # systemd needs the cgroup controllers writable, but NOT the host's /sys/fs/cgroup
+    # tmpfs itself: bound read-write, systemd remounts it and leaves directories there
+    # that break Docker's memory stats and OOM marking for every later container. So the
+    # container gets a private tmpfs with just the host's controllers bound into it.
+    "--cgroupns=host", "--tmpfs", "/sys/fs/cgroup:rw,mode=755",
+    *(flag for c in CGROUP_CONTROLLERS
+      for flag in ("-v", f"/sys/fs/cgroup/{c}:/sys/fs/cgroup/{c}:rw")),
     "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
     "-v", "/var/run/docker.sock:/run/docker.sock",
     "-e", "container=docker",

@@ -171,6 +171,8 @@ def test_medic_is_ready_once_started_and_runs_hardened(service: Node) -> None:
     assert int(fields["CapBnd"], 16) == (1 << 2) | (1 << 5) | (1 << 19)
     assert (fields["NoNewPrivs"].strip(), fields["Seccomp"].strip()) == ("1", "2")
     assert service.sh("command -v medic").strip() == "/usr/local/bin/medic"
+    journal = service.run("journalctl", "-u", "medic", "--no-pager", "-o", "cat").stdout
+    assert '"event": "agent.started"' in journal  # JSON lines, into the journal
 
 
 @pytest.mark.integration
@@ -303,6 +305,7 @@ def test_a_frozen_medic_is_restarted_by_the_watchdog_with_its_state(service: Nod
     journal = service.run("journalctl", "-u", "medic", "--no-pager", "-o", "cat").stdout
     assert "Watchdog timeout (limit 10s)!" in journal
     assert "Failed with result 'watchdog'." in journal
+    assert "Fatal Python error: Aborted" in journal  # faulthandler: where the loop hung
     assert [e["kind"] for e in events(service)].count("agent.started") == 2
     restarted_at = events(service, kind="agent.started")[-1]["id"]
 
@@ -313,10 +316,15 @@ def test_a_frozen_medic_is_restarted_by_the_watchdog_with_its_state(service: Nod
         flaky = events(service, "e2e-flaky-down")
         return [e for e in flaky if e["id"] > restarted_at and e["incident"]]
 
-    service.wait_for(flaky_after, what="e2e-flaky-down to take up its incident again")
+    service.wait_for(
+        lambda: "action.suppressed" in [e["kind"] for e in flaky_after()],
+        what="e2e-flaky-down to take up its incident again",
+    )
     after = flaky_after()
     assert {e["incident"] for e in after} == {flaky_incident}
     assert "action.started" not in [e["kind"] for e in after]
+    flaky_kinds = [e["kind"] for e in events(service, "e2e-flaky-down")]
+    assert flaky_kinds.count("incident.escalated") == 1  # paged once, not again per restart
 
     service.run("systemctl", "kill", "-s", "KILL", "e2e-once.service")
     suppressed = service.wait_for(

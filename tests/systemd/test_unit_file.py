@@ -8,6 +8,7 @@ client (READY, RELOADING, STOPPING, WATCHDOG) against a real datagram socket.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import socket
 from collections.abc import Iterator
@@ -109,6 +110,24 @@ def test_install_again_keeps_the_config_and_puts_medic_on_the_path(node: Node) -
     assert node.sh("readlink /usr/local/bin/medic").strip() == "/opt/medic/venv/bin/medic"
     assert node.sh("stat -c %a /etc/default/medic").strip() == "600"
     assert node.run("medic", "--version").stdout.strip() == "medic, version 0.1.0"
+
+
+@pytest.mark.integration
+def test_the_systemd_example_pack_validates_and_probes_on_the_node(node: Node) -> None:
+    """The installed example pack validates on the node; its probe runs on a real unit."""
+    node.write(
+        "/var/tmp/validate.yaml",
+        "notifiers:\n  oncall: {type: webhook, url: 'http://127.0.0.1:9/x'}\n",
+    )
+    done = node.run(
+        "medic", "validate", "--config", "/var/tmp/validate.yaml",
+        "/opt/medic/examples/policies/systemd",
+    )  # fmt: skip
+    assert done.stdout.strip() == "ok: 6 policies in 1 file"
+    fields = json.loads(
+        node.run("medic", "probe", "systemd.unit", "unit=xai-node", "--json").stdout
+    )
+    assert fields["xai-node.service"]["load_state"] == "not-found"
 
 
 # -- the sd_notify client, on the host ------------------------------------------------------

@@ -19,7 +19,7 @@ from medic.api.appkeys import VIEW
 from medic.api.body import bad_body, json_body
 from medic.api.errors import ApiError, dumps
 from medic.clock import parse_iso
-from medic.config import MATCHERS_SCHEMA
+from medic.config_schema import MATCHERS_SCHEMA
 from medic.engine.human_input import BadSilence
 from medic.engine.silences import SilenceEnded, SilenceNotFound
 from medic.policy.durations import DurationError, parse_duration

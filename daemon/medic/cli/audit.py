@@ -2,17 +2,15 @@
 
 No agent is needed: every sub-command opens the database read-only (``--db``, or the
 ``state_dir`` of an agent config given with ``--config``) and runs the same queries
-as the API (:mod:`medic.audit.query`).
+as the API (:mod:`medic.audit.query`), printed by :mod:`medic.cli.audit_format`.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +20,16 @@ import click
 
 from medic.audit import query as q
 from medic.audit.migrations import is_current
+from medic.cli.audit_format import (
+    EVENT_FIELDS,
+    HASH_FIELDS,
+    INCIDENT_FIELDS,
+    event_lines,
+    event_table,
+    incident_table,
+    when,
+    write_rows,
+)
 from medic.clock import parse_iso
 from medic.config import load_config
 from medic.errors import ConfigError
@@ -29,10 +37,6 @@ from medic.policy.durations import DurationError, format_duration, parse_duratio
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_DB = Path(".medic/audit.db")
-EVENT_FIELDS = ["id", "time", "host", "kind", "policy", "target", "incident", "action"]
-EVENT_FIELDS += ["outcome", "values", "details"]
-HASH_FIELDS = ["prev_hash", "hash"]
-INCIDENT_FIELDS = ["id", "policy", "target", "host", "status", "escalated", "opened", "closed"]
 
 
 class When(click.ParamType[float, Any]):
@@ -153,59 +157,20 @@ def _query(
     )
 
 
-# -- rendering ---------------------------------------------------------------------
-
-
-def _when(text: str | None) -> str:
-    return "-" if not text else text[:19] + "Z"
-
-
-def _short_id(text: str | None) -> str:
-    return "" if not text else (text[:8] if len(text) > 12 else text)
-
-
-def _pairs(data: Any, sep: str = " ") -> str:
-    if not isinstance(data, dict):
-        return "" if data is None else json.dumps(data)
-    return sep.join(
-        f"{k}={v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
-        for k, v in data.items()
-    )
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _table(headers: list[str], rows: list[list[str]], out: IO[str]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    for line in [headers, *rows]:
-        out.write("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
-        out.write("\n")
-
-
-def _write(rows: Iterable[dict[str, Any]], fields: list[str], fmt: str, out: IO[str]) -> int:
-    """jsonl or csv, streamed; returns how many rows were written."""
-    count = 0
-    writer = csv.writer(out) if fmt == "csv" else None
-    if writer is not None:
-        writer.writerow(fields)
-    for row in rows:
-        count += 1
-        if writer is None:
-            out.write(json.dumps({k: row[k] for k in fields}, ensure_ascii=False) + "\n")
-            continue
-        writer.writerow([_cell(row[k]) for k in fields])
-    return count
-
-
-def _cell(value: Any) -> str:
-    """A CSV cell: text as is, None empty, anything else (JSON columns) as JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+def _print(
+    rows: list[dict[str, Any]],
+    fields: list[str],
+    fmt: str,
+    nothing: str,
+    table: Callable[[list[dict[str, Any]], IO[str]], None],
+) -> None:
+    """``rows`` as jsonl or csv, or as a table (``nothing`` when there are none)."""
+    if fmt != "table":
+        write_rows(rows, fields, fmt, sys.stdout)
+    elif not rows:
+        click.echo(nothing)
+    else:
+        table(rows, sys.stdout)
 
 
 # -- commands ----------------------------------------------------------------------
@@ -225,27 +190,7 @@ def list_cmd(db: Path | None, config: Path | None, limit: int, fmt: str, **filte
     """Events, newest first, filtered."""
     with _database(db, config) as (conn, path):
         events = q.list_events(conn, _query(conn, path, limit=limit, order="desc", **filters))
-    out = sys.stdout
-    if fmt != "table":
-        _write(events, EVENT_FIELDS, fmt, out)
-        return
-    if not events:
-        click.echo("no events match")
-        return
-    headers = ["TIME", "KIND", "POLICY", "TARGET", "INCIDENT", "OUTCOME", "SUMMARY"]
-    rows = [
-        [
-            _when(e["time"]),
-            e["kind"],
-            _cut(e["policy"] or "", 28),
-            _cut(e["target"] or "", 32),
-            _short_id(e["incident"]),
-            e["outcome"] or "",
-            _cut(_pairs(e["details"]) or _pairs(e["values"]), 80),
-        ]
-        for e in events
-    ]
-    _table(headers, rows, out)
+    _print(events, EVENT_FIELDS, fmt, "no events match", event_table)
 
 
 @command.command("show")
@@ -257,7 +202,7 @@ def show_cmd(db: Path | None, config: Path | None, incident: str) -> None:
         found = q.get_incident(conn, _incident_id(conn, incident, path))
         assert found is not None
         events = q.incident_events(conn, found["id"])
-    closed = _when(found["closed"])
+    closed = when(found["closed"])
     if found["closed"]:
         took = parse_iso(found["closed"]) - parse_iso(found["opened"])
         closed += f" ({format_duration(took)} after it opened)"
@@ -268,19 +213,13 @@ def show_cmd(db: Path | None, config: Path | None, incident: str) -> None:
         ("host", found["host"]),
         ("status", found["status"]),
         ("escalated", "yes" if found["escalated"] else "no"),
-        ("opened", _when(found["opened"])),
+        ("opened", when(found["opened"])),
         ("closed", closed),
     ):
         click.echo(f"  {label:<10} {value if value is not None else '-'}")
     click.echo("")
-    for e in events:
-        line = [_when(e["time"]), e["kind"]]
-        line += [f"{k}={e[k]}" for k in ("action", "outcome") if e[k]]
-        click.echo("  ".join(line))
-        if e["values"]:
-            click.echo(f"    values:  {_pairs(e['values'], '  ')}")
-        if e["details"]:
-            click.echo(f"    details: {_pairs(e['details'], '  ')}")
+    for line in event_lines(events):
+        click.echo(line)
 
 
 @command.command("export")
@@ -301,10 +240,10 @@ def export_cmd(
     with _database(db, config) as (conn, path):
         rows = q.iter_events(conn, _query(conn, path, limit=limit, order="asc", **filters))
         if output is None:
-            _write(rows, EVENT_FIELDS + HASH_FIELDS, fmt, sys.stdout)
+            write_rows(rows, EVENT_FIELDS + HASH_FIELDS, fmt, sys.stdout)
             return
         with output.open("w", newline="", encoding="utf-8") as out:
-            count = _write(rows, EVENT_FIELDS + HASH_FIELDS, fmt, out)
+            count = write_rows(rows, EVENT_FIELDS + HASH_FIELDS, fmt, out)
     click.echo(f"wrote {count} events to {output}", err=True)
 
 
@@ -342,14 +281,4 @@ def incidents_cmd(
     """Incidents, most recently opened first."""
     with _database(db, config) as (conn, _):
         found = q.list_incidents(conn, open_only=open_only, policy=policy, limit=limit)
-    out = sys.stdout
-    if fmt != "table":
-        _write(found, INCIDENT_FIELDS, fmt, out)
-        return
-    if not found:
-        click.echo("no incidents match")
-        return
-    rows = [[i["id"], i["policy"] or "", i["target"] or "", i["status"]] for i in found]
-    for row, i in zip(rows, found, strict=True):
-        row += ["yes" if i["escalated"] else "no", _when(i["opened"]), _when(i["closed"])]
-    _table([f.upper() for f in INCIDENT_FIELDS if f != "host"], rows, out)
+    _print(found, INCIDENT_FIELDS, fmt, "no incidents match", incident_table)

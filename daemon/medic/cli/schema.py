@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from medic.config import SCHEMA as CONFIG_SCHEMA
+from medic.config_schema import SCHEMA as CONFIG_SCHEMA
 from medic.policy.schema import DRAFT, policy_file_schema
 
 

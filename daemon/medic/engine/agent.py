@@ -9,11 +9,10 @@ tables, and only then do policies start.
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
+import gc
 import signal
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -27,12 +26,12 @@ from medic.engine.context import EngineContext
 from medic.engine.escalation import Escalator, build_notifiers
 from medic.engine.human_input import HumanInput, windows
 from medic.engine.limits import MAX_WINDOW, Attempt
+from medic.engine.reload import PolicyFiles, swap_runners, warn_unknown_dependencies
 from medic.engine.runner import PolicyRunner
 from medic.engine.silences import Matchers
 from medic.metrics import Metrics
-from medic.notify.outbox import DeliveryOptions
-from medic.policy.loader import FileResult, load_paths
-from medic.policy.model import Policy
+from medic.notify.delivery import DeliveryOptions
+from medic.policy.loader import load_paths
 
 log = structlog.get_logger("medic.agent")
 
@@ -64,8 +63,7 @@ class Agent:
         self.runners: dict[str, PolicyRunner] = {}
         self.humans = HumanInput(self.engine, lambda: self.runners)
         self.started_at = self.clock.wall()
-        self._good_files: dict[Path, FileResult] = {}
-        self._rejected: dict[Path, FileResult] = {}
+        self.files = PolicyFiles()
         self._stop = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._background: list[asyncio.Task[Any]] = []
@@ -170,7 +168,8 @@ class Agent:
     # -- policies ----------------------------------------------------------------------
 
     async def reload(self) -> dict[str, Any]:
-        """Load policy files; a file with errors keeps its previous good version running."""
+        """Load policy files; a file with errors keeps its previous good version running
+        (what changes is decided in :mod:`medic.engine.reload`)."""
         async with self._reload_lock:
             for callback in self.on_reload_start:
                 callback()
@@ -178,40 +177,12 @@ class Agent:
                 load_paths, list(self.config.policy_paths), notifiers=set(self.config.notifiers)
             )
             now = self.clock.wall()
-            seen: set[Path] = set()
-            self._rejected = {}
-            for fr in result.files:
-                seen.add(fr.path)
-                if fr.errors:
-                    self._rejected[fr.path] = fr
-                    kept = fr.path in self._good_files
-                    self.audit.emit(
-                        AuditEvent(
-                            Kind.POLICY_REJECTED,
-                            now,
-                            outcome="rejected",
-                            details={
-                                "file": str(fr.path),
-                                "errors": [str(e) for e in fr.errors],
-                                "kept_previous": kept,
-                            },
-                        )
-                    )
-                    for err in fr.errors:
-                        log.error("policy_rejected", error=str(err), kept_previous=kept)
-                else:
-                    self._good_files[fr.path] = fr
-            for path in [p for p in self._good_files if p not in seen]:
-                del self._good_files[path]  # the file was deleted
-            policies: dict[str, Policy] = {}
-            for fr in self._good_files.values():
-                for policy in fr.policies:
-                    policies.setdefault(policy.name, policy)
-            await self._apply(policies, now)
+            policies = self.files.update(result, self.audit, now)
+            await swap_runners(self.runners, policies, self.engine, now)
             self.engine.silences.set_windows(
                 windows(self.config, (r.policy for r in self.runners.values()))
             )
-            self._check_dependencies(now)
+            warn_unknown_dependencies(self.runners, self.audit, now)
             self.metrics.policies.set(len(self.runners))
             for callback in self.on_reload_done:
                 callback()
@@ -219,60 +190,6 @@ class Agent:
                 "loaded": sorted(self.runners),
                 "rejected": self.rejected_files(),
             }
-
-    async def _apply(self, policies: dict[str, Policy], now: float) -> None:
-        for name in [n for n in self.runners if n not in policies]:
-            await self.runners.pop(name).stop()
-            self.audit.emit(AuditEvent(Kind.POLICY_REMOVED, now, policy=name))
-        for name, policy in policies.items():
-            old = self.runners.get(name)
-            if old is not None and old.policy.digest == policy.digest:
-                continue
-            states = None
-            if old is not None:
-                await old.stop()
-                if old.policy.probe == policy.probe:
-                    states = old.states  # same targets: keep their state across the edit
-            try:
-                runner = PolicyRunner(policy, self.engine, states)
-            except Exception as exc:  # a plugin that fails to build rejects just this policy
-                log.error("policy_start_failed", policy=name, error=str(exc))
-                continue
-            if old is not None:
-                runner.health = old.health  # an open "(probe)" incident stays open
-            self.runners[name] = runner
-            runner.start()
-            self.audit.emit(
-                AuditEvent(
-                    Kind.POLICY_LOADED,
-                    now,
-                    policy=name,
-                    details={
-                        "file": str(policy.source) if policy.source else None,
-                        "digest": policy.digest,
-                        "dry_run": runner.dry_run,
-                        "changed": old is not None,
-                    },
-                )
-            )
-
-    def _check_dependencies(self, now: float) -> None:
-        """A ``depends_on`` name with no loaded policy counts as never firing: say so."""
-        for name, runner in sorted(self.runners.items()):
-            for dep in runner.policy.depends_on:
-                if dep not in self.runners:
-                    warning = (
-                        f"depends_on names {dep!r}, which is not loaded; it counts as not firing"
-                    )
-                    self.audit.emit(
-                        AuditEvent(
-                            Kind.POLICY_WARNING,
-                            now,
-                            policy=name,
-                            outcome="unknown_dependency",
-                            details={"warning": warning, "depends_on": dep},
-                        )
-                    )
 
     def _firing(self, policy: str) -> Sequence[str]:
         runner = self.runners.get(policy)
@@ -297,34 +214,14 @@ class Agent:
         return [self.runners[name].snapshot() for name in sorted(self.runners)]
 
     def rejected_files(self) -> list[dict[str, Any]]:
-        return [
-            {"file": str(path), "errors": [str(e) for e in fr.errors]}
-            for path, fr in sorted(self._rejected.items())
-        ]
+        return self.files.rejected()
 
     def silences(self) -> list[dict[str, Any]]:
         return self.humans.silences()
 
-    async def add_silence(
-        self,
-        *,
-        matchers: dict[str, Any],
-        ends: float | None = None,
-        duration: float | None = None,
-        author: str,
-        reason: str,
-        act: bool = False,
-        starts: float | None = None,
-    ) -> dict[str, Any]:
-        return await self.humans.add_silence(
-            matchers=Matchers.from_dict(matchers),
-            ends=ends,
-            duration=duration,
-            author=author,
-            reason=reason,
-            act=act,
-            starts=starts,
-        )
+    async def add_silence(self, *, matchers: dict[str, Any], **when_and_why: Any) -> dict[str, Any]:
+        # The other keywords (ends, duration, author, reason, act, starts) are AgentView's.
+        return await self.humans.add_silence(matchers=Matchers.from_dict(matchers), **when_and_why)
 
     async def expire_silence(self, silence_id: str, by: str) -> dict[str, Any]:
         return await self.humans.expire_silence(silence_id, by)

@@ -19,7 +19,7 @@ from typing import Any
 from medic.audit.events import Kind, Reason
 from medic.config import BreakerConfig
 from medic.engine.silences import Silence
-from medic.engine.state import Note
+from medic.engine.target_state import Note
 from medic.policy.durations import format_duration
 from medic.policy.model import Limits
 

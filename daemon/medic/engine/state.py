@@ -13,6 +13,11 @@ it with plain numbers for time.
     firing --suppressed--> firing (audited with the reason)
     pending/firing/awaiting_approval --cleared--> ok (cleared)
 
+This module is the state machine's one entry point: the records it passes around
+(:class:`TargetState`, :class:`Transition`, :class:`Note`, :class:`Escalate`) are
+defined in :mod:`medic.engine.target_state` and the approval transitions in
+:mod:`medic.engine.state_approval`; both are importable from here.
+
 While a silence covers a target, :func:`hush` keeps its escalations from anyone:
 they are audited with the silence that held them back, once per silence, and the
 target is not marked escalated, so the first escalation-worthy moment after the
@@ -21,15 +26,22 @@ silence pages.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any
 
 from medic.audit.events import Kind, Reason
-from medic.clock import iso
-from medic.policy.durations import format_duration
+from medic.engine.state_approval import answer, await_approval, expire_approval, stop_asking
+from medic.engine.target_state import (
+    FIRING_PHASES,
+    Escalate,
+    Note,
+    Phase,
+    TargetState,
+    Transition,
+    enter,
+    new_incident_id,
+)
 from medic.policy.model import Policy
 
 # Repeated suppressions for the same reason are folded into one audit line this often.
@@ -39,102 +51,6 @@ SUPPRESSION_REPEAT = 60.0
 QUIET_REASONS = frozenset({Reason.DRY_RUN, Reason.SILENCED, Reason.MAINTENANCE, Reason.INHIBITED})
 # An incident's approval answers after which it is never acted on.
 STOPPED = frozenset({"denied", "expired", "closed"})
-
-
-class Phase(StrEnum):
-    OK = "ok"
-    PENDING = "pending"
-    FIRING = "firing"
-    AWAITING_APPROVAL = "awaiting_approval"
-    REMEDIATING = "remediating"
-    VERIFYING = "verifying"
-
-
-# Phases in which a target's incident counts as firing (for ``depends_on``).
-FIRING_PHASES = frozenset(
-    {Phase.FIRING, Phase.AWAITING_APPROVAL, Phase.REMEDIATING, Phase.VERIFYING}
-)
-
-
-@dataclass(frozen=True)
-class Note:
-    """An audit event the transition calls for (the runner adds policy, target, time)."""
-
-    kind: Kind
-    outcome: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Escalate:
-    """A request to tell humans; ``resolve`` when an escalated incident healed."""
-
-    reason: str
-    summary: str
-    resolve: bool = False
-    # Channels to use instead of the policy's escalate.notify (approval.notify).
-    notify: tuple[str, ...] = ()
-    # (label, url) pairs the notification carries, e.g. approve and deny.
-    links: tuple[tuple[str, str], ...] = ()
-    # The silence that held it back: audited, delivered to nobody.
-    silenced_by: str | None = None
-
-
-@dataclass(frozen=True)
-class TargetState:
-    phase: Phase = Phase.OK
-    since: float = 0.0
-    incident: str | None = None
-    detected_at: float | None = None
-    attempts: int = 0
-    failures: int = 0
-    escalated: bool = False
-    verify_at: float | None = None
-    last_suppression: str | None = None
-    last_suppression_at: float = 0.0
-    suppressed_repeats: int = 0
-    values: Mapping[str, Any] = field(default_factory=dict)
-    # The incident's approval: None, requested, granted, denied, expired, closed.
-    approval: str | None = None
-    approval_expires: float | None = None
-    # Someone was asked for approval: a resolve is owed when the incident ends.
-    asked: bool = False
-    # The silence under which an escalation was last held back (audited once per silence).
-    hushed: str | None = None
-
-    @property
-    def active(self) -> bool:
-        """Acted on and not yet verified: counts against the blast radius."""
-        return self.phase in (Phase.REMEDIATING, Phase.VERIFYING)
-
-    @property
-    def firing(self) -> bool:
-        """An open incident past ``for:``: what stops the policies that depend on this one."""
-        return self.incident is not None and self.phase in FIRING_PHASES
-
-    def label(self) -> str:
-        """The state as shown to people: an escalated firing target reads 'escalated'."""
-        if self.escalated and self.phase == Phase.FIRING:
-            return "escalated"
-        if self.approval == "denied" and self.phase == Phase.FIRING:
-            return "denied"
-        return self.phase.value
-
-
-@dataclass(frozen=True)
-class Transition:
-    state: TargetState
-    notes: tuple[Note, ...] = ()
-    wants_action: bool = False
-    escalate: Escalate | None = None
-
-
-def new_incident_id() -> str:
-    return uuid.uuid4().hex[:16]
-
-
-def _enter(state: TargetState, phase: Phase, now: float, **changes: Any) -> TargetState:
-    return replace(state, phase=phase, since=now, **changes)
 
 
 def _closed(now: float, values: Mapping[str, Any]) -> TargetState:
@@ -158,10 +74,10 @@ def observe(
         incident = incident_id or new_incident_id()
         notes = [Note(Kind.DETECTED, details={"condition": policy.when.text})]
         if policy.hold > 0:
-            pending = _enter(state, Phase.PENDING, now, incident=incident, detected_at=now)
+            pending = enter(state, Phase.PENDING, now, incident=incident, detected_at=now)
             notes.append(Note(Kind.PENDING, details={"hold_seconds": policy.hold}))
             return Transition(pending, tuple(notes))
-        fired = _enter(state, Phase.FIRING, now, incident=incident, detected_at=now)
+        fired = enter(state, Phase.FIRING, now, incident=incident, detected_at=now)
         notes.append(Note(Kind.FIRED))
         return _fire(fired, policy, notes)
 
@@ -172,7 +88,7 @@ def observe(
                 _closed(now, fields), (Note(Kind.CLEARED, "cleared", {"reason": reason}),)
             )
         if state.detected_at is not None and now - state.detected_at >= policy.hold:
-            fired = _enter(state, Phase.FIRING, now)
+            fired = enter(state, Phase.FIRING, now)
             return _fire(fired, policy, [Note(Kind.FIRED)])
         return Transition(state)
 
@@ -238,7 +154,7 @@ def _verify(
         )
     failures = state.failures + 1
     notes = [Note(Kind.VERIFY_NOT_HEALED, "not_healed", {"attempt": state.attempts})]
-    nxt = _enter(state, Phase.FIRING, now, failures=failures, verify_at=None)
+    nxt = enter(state, Phase.FIRING, now, failures=failures, verify_at=None)
     escalation = None
     esc = policy.escalate
     if not state.escalated and failures >= esc.after_failures:
@@ -250,12 +166,12 @@ def _verify(
 
 def admit(state: TargetState, now: float) -> TargetState:
     """Limits allowed an attempt: the runner starts the remediation steps."""
-    return _enter(state, Phase.REMEDIATING, now, attempts=state.attempts + 1, last_suppression=None)
+    return enter(state, Phase.REMEDIATING, now, attempts=state.attempts + 1, last_suppression=None)
 
 
 def finish(state: TargetState, policy: Policy, now: float) -> TargetState:
     """The steps ran (whatever their outcome): verify after ``verify.after``."""
-    return _enter(state, Phase.VERIFYING, now, verify_at=now + policy.verify.after)
+    return enter(state, Phase.VERIFYING, now, verify_at=now + policy.verify.after)
 
 
 def suppress(
@@ -287,70 +203,6 @@ def vanish(state: TargetState, now: float) -> Transition:
     return _cleared(state, now, state.values, "target no longer selected")
 
 
-# -- approvals ----------------------------------------------------------------------
-
-
-def await_approval(
-    state: TargetState,
-    policy: Policy,
-    now: float,
-    expires: float,
-    *,
-    links: tuple[tuple[str, str], ...] = (),
-    resumed: bool = False,
-) -> Transition:
-    """The gate admitted an attempt the policy needs approval for: ask, and wait.
-
-    ``resumed``: the request was made before a restart; wait again, ask nobody.
-    """
-    waiting = _enter(
-        state,
-        Phase.AWAITING_APPROVAL,
-        now,
-        approval="requested",
-        approval_expires=expires,
-        asked=True,
-        last_suppression=None,
-    )
-    if resumed:
-        return Transition(waiting)
-    timeout = format_duration(max(expires - now, 0.0))
-    note = Note(
-        Kind.APPROVAL_REQUESTED,
-        "requested",
-        {"timeout": timeout, "expires": iso(expires), "notify": list(policy.approval_notify)},
-    )
-    summary = (
-        f"{policy.name} wants to act and needs approval within {timeout}: "
-        f"`medic approve {state.incident}` or `medic deny {state.incident}`"
-    )
-    escalation = Escalate("approval_required", summary, notify=policy.approval_notify, links=links)
-    return Transition(waiting, (note,), escalate=escalation)
-
-
-def answer(state: TargetState, granted: bool, now: float) -> TargetState:
-    """A human answered. Granted: firing, and the runner re-runs the gate at once.
-    Denied: firing, and nothing is done for this incident."""
-    return _enter(
-        state, Phase.FIRING, now, approval="granted" if granted else "denied", approval_expires=None
-    )
-
-
-def expire_approval(state: TargetState, policy: Policy, now: float) -> Transition:
-    """Nobody answered in time: nothing is done for this incident, and a human is paged."""
-    note = Note(Kind.APPROVAL_EXPIRED, "expired", {"requested_at": state.since})
-    nxt = _enter(
-        state, Phase.FIRING, now, approval="expired", approval_expires=None, escalated=True
-    )
-    summary = f"nobody approved {policy.name}'s action in time; Medic did nothing"
-    return Transition(nxt, (note,), escalate=Escalate("approval_timeout", summary))
-
-
-def stop_asking(state: TargetState, decision: str) -> TargetState:
-    """The incident's request was answered no (or lapsed) before: never act on it."""
-    return replace(state, approval=decision)
-
-
 # -- silences -----------------------------------------------------------------------
 
 
@@ -369,3 +221,27 @@ def hush(old: TargetState, tr: Transition, silence: str) -> Transition:
     if old.hushed == silence:
         return replace(tr, state=state, escalate=None)
     return replace(tr, state=state, escalate=replace(request, silenced_by=silence))
+
+
+__all__ = [
+    "FIRING_PHASES",
+    "QUIET_REASONS",
+    "STOPPED",
+    "SUPPRESSION_REPEAT",
+    "Escalate",
+    "Note",
+    "Phase",
+    "TargetState",
+    "Transition",
+    "admit",
+    "answer",
+    "await_approval",
+    "expire_approval",
+    "finish",
+    "hush",
+    "new_incident_id",
+    "observe",
+    "stop_asking",
+    "suppress",
+    "vanish",
+]

@@ -23,15 +23,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import aiohttp
-import jsonschema
 from yarl import URL
 
 from medic import __version__, secrets
 from medic.errors import ConfigError, NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
-from medic.policy.durations import PATTERN as DURATION_PATTERN
-from medic.policy.durations import DurationError, format_duration, parse_duration
+from medic.notify.options import check_options, duration_option, duration_schema, resolve_secret
+from medic.policy.durations import format_duration
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_EXPIRE = 86400.0
@@ -39,7 +38,6 @@ ALERTNAME = "MedicEscalation"
 RESERVED = ("policy", "target", "host", "incident")
 DESCRIPTION_LIMIT = 8000
 ERROR_EXCERPT = 500
-_DURATION: dict[str, Any] = {"type": ["string", "number"], "pattern": DURATION_PATTERN}
 
 
 def rfc3339(when: datetime) -> str:
@@ -135,13 +133,11 @@ class AlertmanagerNotifier(Notifier):
                 "description": "Static labels on every alert; may replace alertname and "
                 "severity (default MedicEscalation, critical).",
             },
-            "expire_after": {
-                **_DURATION,
-                "description": "Without a resolve, the alert ends this long after the "
-                "escalation (default 24h).",
-            },
+            "expire_after": duration_schema(
+                "Without a resolve, the alert ends this long after the escalation (default 24h)."
+            ),
             "link_base": message.LINK_BASE_SCHEMA,
-            "timeout": {**_DURATION, "description": "Seconds or a duration (default 10s)."},
+            "timeout": duration_schema("Seconds or a duration (default 10s)."),
         },
         "required": ["url"],
         "additionalProperties": False,
@@ -149,13 +145,7 @@ class AlertmanagerNotifier(Notifier):
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
-        errors = sorted(jsonschema.Draft202012Validator(self.schema).iter_errors(options), key=str)
-        if errors:
-            where = ".".join(str(p) for p in errors[0].absolute_path)
-            raise ConfigError(
-                f"notifiers.{name}{'.' + where if where else ''}: {errors[0].message}",
-                hint="see docs/notifiers.md#alertmanager",
-            )
+        check_options(self, options)
         self.url = str(options["url"]).rstrip("/") + "/api/v2/alerts"
         self.where = _display(self.url)
         self.token_ref: Mapping[str, str] | None = options.get("token")
@@ -167,21 +157,9 @@ class AlertmanagerNotifier(Notifier):
                 hint="choose another label name",
             )
         self.link_base: str | None = options.get("link_base")
-        try:
-            self.timeout = parse_duration(options.get("timeout", DEFAULT_TIMEOUT))
-            self.expire_after = parse_duration(options.get("expire_after", DEFAULT_EXPIRE))
-        except DurationError as exc:
-            raise ConfigError(f"notifiers.{name}: {exc}") from exc
-
-    def _secret(self, what: str, ref: Mapping[str, str]) -> str:
-        try:
-            return secrets.resolve(ref)
-        except secrets.SecretError as exc:
-            raise NotifyError(
-                f"alertmanager {self.name}: {what}: {exc.message}",
-                hint=exc.hint,
-                notifier=self.name,
-            ) from exc
+        where = f"notifiers.{name}"
+        self.timeout = duration_option(options, "timeout", DEFAULT_TIMEOUT, where=where)
+        self.expire_after = duration_option(options, "expire_after", DEFAULT_EXPIRE, where=where)
 
     def headers(self) -> dict[str, str]:
         """Request headers, secrets resolved; Medic's own ones cannot be replaced."""
@@ -190,10 +168,12 @@ class AlertmanagerNotifier(Notifier):
             if str(header).lower() in {"content-type", "user-agent"}:
                 continue
             out[str(header)] = (
-                value if isinstance(value, str) else self._secret(f"headers.{header}", value)
+                value
+                if isinstance(value, str)
+                else resolve_secret(self, f"headers.{header}", value)
             )
         if self.token_ref is not None:
-            out["Authorization"] = "Bearer " + self._secret("token", self.token_ref)
+            out["Authorization"] = "Bearer " + resolve_secret(self, "token", self.token_ref)
         out |= {"Content-Type": "application/json", "User-Agent": f"medic/{__version__}"}
         return out
 

@@ -1,6 +1,8 @@
 """The ``email`` notifier: a plain-text e-mail through an SMTP relay.
 
-Sent with the standard library's :mod:`smtplib` in a worker thread, so the event loop
+The message itself (subject, threading headers, body) is built by
+:mod:`medic.notify.email_message`; this module sends it. Sent with the standard
+library's :mod:`smtplib` in a worker thread, so the event loop
 never waits on the relay. TLS is on by default (STARTTLS on port 587, or implicit TLS
 with ``ssl: true``), the relay's certificate is verified, and a password is never
 sent over a connection that is not encrypted. Each notification has a ``Message-ID``
@@ -37,68 +39,6 @@ DEFAULT_TIMEOUT = 30.0
 SUBJECT_LIMIT = 200
 REMEMBERED = 256  # messages whose accepted recipients are remembered for retries
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def message_id(n: Notification, kind: str | None, sender: str) -> str:
-    """The same on every retry: ``<medic.<incident>.<reason>@<sender's domain>>`` for an
-    escalation (a second page about the incident for another reason is another message),
-    ``<medic.<incident>.resolve@...>`` for the resolve. With ``kind=None``: the incident's
-    thread root ``<medic.<incident>@...>``, which every message of the incident names in
-    ``References`` so mail clients keep them together."""
-    ident = n.incident or hashlib.sha256(f"{n.host}/{n.policy}/{n.target}".encode()).hexdigest()
-    domain = _UNSAFE_ID.sub("-", parseaddr(sender)[1].rpartition("@")[2]) or "medic.invalid"
-    local = f"medic.{_UNSAFE_ID.sub('-', ident)}"
-    if kind == "resolve":
-        local += ".resolve"
-    elif kind is not None:
-        local += f".{_UNSAFE_ID.sub('-', n.reason)}"
-    return f"<{local}@{domain}>"
-
-
-def subject(n: Notification, prefix: str = "[medic]") -> str:
-    """``[medic] ESCALATED web-down on web (node-1)`` or ``[medic] RESOLVED ...``."""
-    text = f"{prefix} {message.verb(n).upper()} {message.headline(n)}".strip()
-    return message.truncate(_one_line(text), SUBJECT_LIMIT)
-
-
-def _date(n: Notification) -> datetime:
-    try:
-        when = datetime.fromisoformat(n.time.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.now(UTC)
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def build(
-    n: Notification,
-    *,
-    sender: str,
-    recipients: Sequence[str],
-    prefix: str = "[medic]",
-    link_base: str | None = None,
-) -> EmailMessage:
-    """The e-mail for ``n``: headers for threading and de-duplication, a text body."""
-    msg = EmailMessage()
-    msg["Subject"] = subject(n, prefix)
-    msg["From"] = sender
-    msg["To"] = ", ".join(recipients)
-    msg["Date"] = format_datetime(_date(n))
-    msg["Message-ID"] = message_id(n, n.kind, sender)
-    root = message_id(n, None, sender)
-    msg["References"] = root
-    if n.kind == "resolve":
-        msg["In-Reply-To"] = root
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
-    msg["X-Medic-Event"] = n.kind
-    if n.incident:
-        msg["X-Medic-Incident"] = _one_line(n.incident)
-    msg["User-Agent"] = f"medic/{__version__}"
-    msg.set_content(message.text(n, link_base))
-    return msg
 
 
 @notifiers.register("email")
@@ -164,11 +104,7 @@ class EmailNotifier(Notifier):
                 "description": "Check the relay's certificate (default true).",
             },
             "link_base": message.LINK_BASE_SCHEMA,
-            "timeout": {
-                "type": ["string", "number"],
-                "pattern": DURATION_PATTERN,
-                "description": "Seconds or a duration like 30s (default 30s).",
-            },
+            "timeout": duration_schema("Seconds or a duration like 30s (default 30s)."),
         },
         "required": ["host", "from", "to"],
         "dependentRequired": {"password": ["username"], "username": ["password"]},
@@ -177,13 +113,7 @@ class EmailNotifier(Notifier):
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
-        errors = sorted(jsonschema.Draft202012Validator(self.schema).iter_errors(options), key=str)
-        if errors:
-            where = ".".join(str(p) for p in errors[0].absolute_path)
-            raise ConfigError(
-                f"notifiers.{name}{'.' + where if where else ''}: {errors[0].message}",
-                hint="see docs/notifiers.md#email",
-            )
+        check_options(self, options)
         self.host = str(options["host"])
         self.ssl = bool(options.get("ssl", False))
         self.starttls = bool(options.get("starttls", True)) and not self.ssl
@@ -196,10 +126,9 @@ class EmailNotifier(Notifier):
         self.ca_file: str | None = options.get("ca_file")
         self.verify_tls = bool(options.get("verify_tls", True))
         self.link_base: str | None = options.get("link_base")
-        try:
-            self.timeout = parse_duration(options.get("timeout", DEFAULT_TIMEOUT))
-        except DurationError as exc:
-            raise ConfigError(f"notifiers.{name}.timeout: {exc}") from exc
+        self.timeout = duration_option(
+            options, "timeout", DEFAULT_TIMEOUT, where=f"notifiers.{name}.timeout"
+        )
         if self.username and not (self.ssl or self.starttls):
             raise ConfigError(
                 f"notifiers.{name}: username and password would be sent unencrypted",
@@ -216,12 +145,7 @@ class EmailNotifier(Notifier):
     def _password(self) -> str | None:
         if self.password_ref is None:
             return None
-        try:
-            return secrets.resolve(self.password_ref)
-        except secrets.SecretError as exc:
-            raise NotifyError(
-                f"email {self.name}: password: {exc.message}", hint=exc.hint, notifier=self.name
-            ) from exc
+        return resolve_secret(self, "password", self.password_ref)
 
     def tls_context(self) -> ssl.SSLContext:
         """The client TLS context: system CAs, or only ``ca_file``; unverified if told."""

@@ -14,14 +14,13 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import aiohttp
-import jsonschema
 
 from medic import __version__, secrets
-from medic.errors import ConfigError, NotifyError
+from medic.errors import NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
-from medic.policy.durations import PATTERN as DURATION_PATTERN
-from medic.policy.durations import DurationError, format_duration, parse_duration
+from medic.notify.options import check_options, duration_option, duration_schema, resolve_secret
+from medic.policy.durations import format_duration
 
 DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_TIMEOUT = 10.0
@@ -136,11 +135,7 @@ class PagerDutyNotifier(Notifier):
                 "description": "The alert's severity (default error).",
             },
             "link_base": message.LINK_BASE_SCHEMA,
-            "timeout": {
-                "type": ["string", "number"],
-                "pattern": DURATION_PATTERN,
-                "description": "Seconds or a duration like 10s (default 10s).",
-            },
+            "timeout": duration_schema("Seconds or a duration like 10s (default 10s)."),
         },
         "required": ["routing_key"],
         "additionalProperties": False,
@@ -148,34 +143,17 @@ class PagerDutyNotifier(Notifier):
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
-        errors = sorted(jsonschema.Draft202012Validator(self.schema).iter_errors(options), key=str)
-        if errors:
-            where = ".".join(str(p) for p in errors[0].absolute_path)
-            raise ConfigError(
-                f"notifiers.{name}{'.' + where if where else ''}: {errors[0].message}",
-                hint="see docs/notifiers.md#pagerduty",
-            )
+        check_options(self, options)
         self.key_ref: Mapping[str, str] = options["routing_key"]
         self.url = str(options.get("url", DEFAULT_URL))
         self.severity = str(options.get("severity", "error"))
         self.link_base: str | None = options.get("link_base")
-        try:
-            self.timeout = parse_duration(options.get("timeout", DEFAULT_TIMEOUT))
-        except DurationError as exc:
-            raise ConfigError(f"notifiers.{name}.timeout: {exc}") from exc
-
-    def _routing_key(self) -> str:
-        try:
-            return secrets.resolve(self.key_ref)
-        except secrets.SecretError as exc:
-            raise NotifyError(
-                f"pagerduty {self.name}: routing_key: {exc.message}",
-                hint=exc.hint,
-                notifier=self.name,
-            ) from exc
+        self.timeout = duration_option(
+            options, "timeout", DEFAULT_TIMEOUT, where=f"notifiers.{name}.timeout"
+        )
 
     async def send(self, notification: Notification) -> None:
-        key = self._routing_key()
+        key = resolve_secret(self, "routing_key", self.key_ref)
         data = encode(event(notification, key, self.severity, self.link_base))
         headers = {"Content-Type": "application/json", "User-Agent": f"medic/{__version__}"}
         try:

@@ -12,15 +12,14 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import aiohttp
-import jsonschema
 from yarl import URL
 
 from medic import __version__, secrets
-from medic.errors import ConfigError, NotifyError
+from medic.errors import NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
-from medic.policy.durations import PATTERN as DURATION_PATTERN
-from medic.policy.durations import DurationError, format_duration, parse_duration
+from medic.notify.options import check_options, duration_option, duration_schema, resolve_secret
+from medic.policy.durations import format_duration
 
 DEFAULT_TIMEOUT = 10.0
 HEADER_LIMIT = 150  # Block Kit: header text
@@ -131,11 +130,7 @@ class SlackNotifier(Notifier):
                 "{file: /path}.",
             },
             "link_base": message.LINK_BASE_SCHEMA,
-            "timeout": {
-                "type": ["string", "number"],
-                "pattern": DURATION_PATTERN,
-                "description": "Seconds or a duration like 10s (default 10s).",
-            },
+            "timeout": duration_schema("Seconds or a duration like 10s (default 10s)."),
         },
         "required": ["webhook_url"],
         "additionalProperties": False,
@@ -143,27 +138,15 @@ class SlackNotifier(Notifier):
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
-        errors = sorted(jsonschema.Draft202012Validator(self.schema).iter_errors(options), key=str)
-        if errors:
-            where = ".".join(str(p) for p in errors[0].absolute_path)
-            raise ConfigError(
-                f"notifiers.{name}{'.' + where if where else ''}: {errors[0].message}",
-                hint="see docs/notifiers.md#slack",
-            )
+        check_options(self, options)
         self.webhook_ref: Mapping[str, str] = options["webhook_url"]
         self.link_base: str | None = options.get("link_base")
-        try:
-            self.timeout = parse_duration(options.get("timeout", DEFAULT_TIMEOUT))
-        except DurationError as exc:
-            raise ConfigError(f"notifiers.{name}.timeout: {exc}") from exc
+        self.timeout = duration_option(
+            options, "timeout", DEFAULT_TIMEOUT, where=f"notifiers.{name}.timeout"
+        )
 
     def _url(self) -> str:
-        try:
-            url = secrets.resolve(self.webhook_ref)
-        except secrets.SecretError as exc:
-            raise NotifyError(
-                f"slack {self.name}: webhook_url: {exc.message}", hint=exc.hint, notifier=self.name
-            ) from exc
+        url = resolve_secret(self, "webhook_url", self.webhook_ref)
         if not url.lower().startswith(("https://", "http://")):
             raise NotifyError(
                 f"slack {self.name}: webhook_url from {secrets.describe(self.webhook_ref)} "

@@ -21,9 +21,9 @@ from yarl import URL
 from medic import __version__
 from medic.errors import ConfigError, NotifyError
 from medic.notify.base import Notification, Notifier, notifiers
+from medic.notify.options import duration_option, duration_schema
 from medic.notify.signing import sign
-from medic.policy.durations import PATTERN as DURATION_PATTERN
-from medic.policy.durations import DurationError, format_duration, parse_duration
+from medic.policy.durations import format_duration
 
 DEFAULT_TIMEOUT = 10.0
 REASON_EXCERPT = 200
@@ -81,11 +81,7 @@ class WebhookNotifier(Notifier):
                 "additionalProperties": {"type": "string"},
                 "description": "Extra request headers.",
             },
-            "timeout": {
-                "type": ["string", "number"],
-                "pattern": DURATION_PATTERN,
-                "description": "Seconds or a duration like 10s (default 10s).",
-            },
+            "timeout": duration_schema("Seconds or a duration like 10s (default 10s)."),
         },
         "required": ["url"],
         "additionalProperties": False,
@@ -98,10 +94,9 @@ class WebhookNotifier(Notifier):
             raise ConfigError(
                 f"notifiers.{name}: url is required", hint="add url: https://... to the notifier"
             )
-        try:
-            self.timeout = parse_duration(options.get("timeout", DEFAULT_TIMEOUT))
-        except DurationError as exc:
-            raise ConfigError(f"notifiers.{name}.timeout: {exc}") from exc
+        self.timeout = duration_option(
+            options, "timeout", DEFAULT_TIMEOUT, where=f"notifiers.{name}.timeout"
+        )
         self.secret_env: str | None = options.get("secret_env")
         self.extra_headers: dict[str, str] = {
             str(k): str(v) for k, v in (options.get("headers") or {}).items()

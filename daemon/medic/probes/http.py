@@ -1,20 +1,18 @@
-"""The ``http`` and ``tcp`` probes: does a service answer, how fast, and what does it say?
+"""The ``http`` probe: does a service answer, how fast, and what does it say?
 
-Made for the runbook lines "health endpoint down -> restart", "the API answers 5xx",
-"the port is closed". A service that cannot be reached is a *reading*, not a probe
-failure: ``ok`` is false and ``error`` says why in a few words, so ``when: not ok``
-fires on it. Only a broken option (an unreadable ``ca_file``, an unset secret) makes
-the probe itself fail. Secrets (header values, the bearer token, a URL's password)
-are resolved at each run and never appear in the target, the fields or an error.
+Made for the runbook lines "health endpoint down -> restart", "the API answers 5xx"
+(:mod:`medic.probes.tcp` covers "the port is closed"). A service that cannot be
+reached is a *reading*, not a probe failure: ``ok`` is false and ``error`` says why in
+a few words, so ``when: not ok`` fires on it. Only a broken option (an unreadable
+``ca_file``, an unset secret) makes the probe itself fail. Secrets (header values, the
+bearer token, a URL's password) are resolved at each run and never appear in the
+target, the fields or an error.
 """
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import json
 import re
-import socket
 import ssl
 import time
 from collections.abc import Mapping
@@ -26,19 +24,13 @@ from yarl import URL
 from medic import __version__, secrets
 from medic.errors import ProbeError
 from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.connection_errors import client_error_text
 from medic.redact import is_secret_key, redact_text
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_MAX_BODY = 1024 * 1024
 _NAME = "^[A-Za-z_][A-Za-z0-9_]*$"
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
-_ERRNO_TEXT = {
-    errno.ECONNREFUSED: "connection refused",
-    errno.ECONNRESET: "connection reset",
-    errno.EHOSTUNREACH: "host unreachable",
-    errno.ENETUNREACH: "network unreachable",
-    errno.ETIMEDOUT: "timed out",
-}
 
 HTTP_FIELDS = (
     Field("ok", "boolean", "Answered with an expected status (default: any 2xx or 3xx)."),
@@ -48,27 +40,6 @@ HTTP_FIELDS = (
     Field("body_bytes", "number", "Bytes of body read, at most max_body.", "bytes"),
     Field("body_match", "boolean", "The body holds body_contains (null when not asked)."),
 )
-TCP_FIELDS = (
-    Field("ok", "boolean", "A TCP connection was made."),
-    Field("latency", "number", "Time to connect (null when it failed).", "seconds"),
-    Field("error", "string", "Why it failed (null when it worked)."),
-)
-
-
-def os_error_text(exc: OSError) -> str:
-    """A short, secret-free reason for a failed connection ("connection refused")."""
-    if exc.errno in _ERRNO_TEXT:
-        return _ERRNO_TEXT[exc.errno]
-    text = str(exc)
-    # Several addresses failed (localhost -> ::1 and 127.0.0.1): asyncio joins them.
-    if f"[Errno {errno.ECONNREFUSED}]" in text:
-        return "connection refused"
-    return (exc.strerror or text or type(exc).__name__).lower()
-
-
-def host_port(host: str, port: int) -> str:
-    """``host:port``, with an IPv6 address in brackets."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def display_url(url: str) -> str:
@@ -313,102 +284,3 @@ class HttpProbe(Probe):
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-def client_error_text(exc: aiohttp.ClientError) -> str:
-    """A short reason for a failed request; never the URL, headers or body."""
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        cert_error = exc.certificate_error
-        message = getattr(cert_error, "verify_message", None) or str(cert_error)
-        return "TLS: " + message[:1].lower() + message[1:].rstrip(".")
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return f"cannot resolve {exc.host}"
-    if isinstance(exc, aiohttp.ClientSSLError):
-        return "TLS: " + tls_error_text(exc.os_error)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return os_error_text(exc.os_error)
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "server closed the connection"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "bad response body"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return "bad HTTP response"
-    if isinstance(exc, aiohttp.ClientOSError):
-        if isinstance(exc.__cause__, ssl.SSLError):
-            return "TLS: " + tls_error_text(exc.__cause__)
-        return os_error_text(exc)
-    return f"request failed ({type(exc).__name__})"
-
-
-def tls_error_text(exc: BaseException) -> str:
-    """``WRONG_VERSION_NUMBER`` -> ``handshake failed (wrong version number)``."""
-    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
-        return exc.verify_message
-    reason = getattr(exc, "reason", None)
-    if isinstance(reason, str) and reason:
-        return f"handshake failed ({reason.lower().replace('_', ' ')})"
-    return "handshake failed"
-
-
-@probes.register("tcp")
-class TcpProbe(Probe):
-    """Open a TCP connection to a port and say whether and how fast it worked.
-
-    Only the connection is tested: a service that accepts and then says nothing still
-    reads as ``ok``; use the ``http`` probe to check the answer. The target is
-    ``host:port``. A refused or timed-out connection is a reading (``ok`` false and
-    ``error`` set), not a probe failure.
-
-    ```yaml
-    version: 1
-    policies:
-      - name: smtp-port-closed
-        description: Restart the mail relay when its port stops accepting connections.
-        probe: {type: tcp, host: 127.0.0.1, port: 25, every: 30s, timeout: 5s}
-        when: not ok
-        for: 1m
-        remediate:
-          - command: {argv: [systemctl, restart, postfix], timeout: 60s}
-        verify: {after: 20s}
-        limits: {max: 2, per: 1h, cooldown: 10m}
-        escalate: {after_failures: 1, notify: [oncall]}
-    ```
-    """
-
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
-            "host": {"type": "string", "minLength": 1, "description": "Name or address."},
-            "port": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "Port."},
-        },
-        "required": ["host", "port"],
-        "additionalProperties": False,
-    }
-    fields = TCP_FIELDS
-    default_every = 30.0
-    default_timeout = 5.0
-
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
-        self.host = str(options["host"])
-        self.port = int(options["port"])
-        self.target = host_port(self.host, self.port)
-
-    async def measure(self) -> Measurement:
-        timeout = float(getattr(self, "timeout", self.default_timeout))
-        started = time.perf_counter()
-        fields: dict[str, Any] = {"ok": False, "latency": None, "error": None}
-        try:
-            async with asyncio.timeout(timeout):
-                _, writer = await asyncio.open_connection(self.host, self.port)
-        except TimeoutError:
-            fields["error"] = f"timed out after {timeout:g}s"
-        except socket.gaierror:
-            fields["error"] = f"cannot resolve {self.host}"
-        except OSError as exc:
-            fields["error"] = os_error_text(exc)
-        else:
-            fields["ok"] = True
-            fields["latency"] = round(time.perf_counter() - started, 6)
-            writer.close()
-        return {self.target: fields}

@@ -5,11 +5,11 @@ Two things make it fast enough to restart a dead daemon within milliseconds:
 - ``watch()`` holds a pidfd per matched process; the kernel makes it readable the
   instant the process exits, so the policy is evaluated at once, not at the next poll.
 - ``measure()`` selects processes from one listing of ``/proc`` shared by every
-  process probe in the agent (:class:`ProcessTable`, at most ``SNAPSHOT_MAX_AGE``
-  old), and then re-reads only the few processes it matched. A match is confirmed
-  against the live process, so a death is never hidden by a shared listing; a process
-  started since the listing is found by the next one, and when nothing matches the
-  probe lists ``/proc`` afresh before it reports "not running".
+  process probe in the agent (:mod:`medic.probes.proctable`, at most
+  ``SNAPSHOT_MAX_AGE`` old), and then re-reads only the few processes it matched. A
+  match is confirmed against the live process, so a death is never hidden by a shared
+  listing; a process started since the listing is found by the next one, and when
+  nothing matches the probe lists ``/proc`` afresh before it reports "not running".
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ import asyncio
 import os
 import pwd
 import re
-import threading
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,88 +28,14 @@ import structlog
 
 from medic.errors import ProbeError
 from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.proctable import TABLE, ProcEntry, Snapshot, age, read_argv, read_entry
 
 log = structlog.get_logger(__name__)
 
 SNAPSHOT_MAX_AGE = 0.5
 SELECTORS = ("name", "cmdline", "pidfile")
 _COMM_LEN = 15  # the kernel truncates process names to 15 bytes
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
-
-@dataclass(frozen=True, slots=True)
-class ProcEntry:
-    """One line of the process table: what /proc/<pid>/stat says."""
-
-    pid: int
-    comm: str
-    state: str
-    start: int  # clock ticks after boot: with the pid, identifies the process
-
-
-def read_entry(pid: int) -> ProcEntry | None:
-    """The stat line of ``pid``, or None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:  # noqa: PTH123 - hot path, one syscall fewer than Path
-            data = f.read()
-    except OSError:
-        return None
-    left, right = data.find(b"("), data.rfind(b")")
-    rest = data[right + 2 :].split()
-    return ProcEntry(
-        pid, data[left + 1 : right].decode("utf-8", "replace"), rest[0].decode(), int(rest[19])
-    )
-
-
-def read_argv(pid: int) -> list[str]:
-    """The command line of ``pid`` (empty for kernel threads and vanished processes)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:  # noqa: PTH123 - hot path, as above
-            data = f.read()
-    except OSError:
-        return []
-    text = data.decode("utf-8", "replace")
-    # A program that rewrote its title may leave one space-separated string.
-    parts = text.rstrip("\0").split("\0") if "\0" in text.rstrip("\0") else text.split()
-    return [p for p in parts if p] if text else []
-
-
-@dataclass
-class Snapshot:
-    """One listing of /proc; command lines are read on first request."""
-
-    taken: float
-    entries: tuple[ProcEntry, ...]
-    _argv: dict[int, list[str]] = field(default_factory=dict)
-
-    def argv(self, pid: int) -> list[str]:
-        if pid not in self._argv:
-            self._argv[pid] = read_argv(pid)
-        return self._argv[pid]
-
-
-class ProcessTable:
-    """The listing of /proc shared by every process probe, so a thousand policies cost
-    a few listings a second, not a thousand. Called from worker threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._current: Snapshot | None = None
-
-    def snapshot(self, taken_after: float) -> Snapshot:
-        """A listing started no earlier than ``taken_after`` (monotonic seconds)."""
-        with self._lock:
-            if self._current is None or self._current.taken < taken_after:
-                taken = time.monotonic()
-                entries = []
-                for name in os.listdir("/proc"):  # noqa: PTH208 - hot path, no Path objects
-                    if name.isdigit() and (entry := read_entry(int(name))) is not None:
-                        entries.append(entry)
-                self._current = Snapshot(taken, tuple(entries))
-            return self._current
-
-
-TABLE = ProcessTable()
 
 FIELDS = (
     Field("running", "boolean", "At least one matching process is alive (zombies are dead)."),
@@ -287,7 +211,7 @@ class ProcessProbe(Probe):
             "rss_bytes": rss,
             "cpu_percent": round(cpu, 2),
             "open_files": fds if fds_known else None,
-            "uptime": _age(min(starts)) if starts else None,
+            "uptime": age(min(starts)) if starts else None,
             "threads": threads,
         }, pids
 
@@ -347,14 +271,6 @@ class ProcessProbe(Probe):
     async def close(self) -> None:
         self._close_pidfds()
         self._procs.clear()
-
-
-def _age(start_ticks: int) -> float:
-    """Seconds since a process started, from boot-relative clock ticks (10 ms precise;
-    psutil's create_time rests on a boot time rounded to the second)."""
-    with open("/proc/uptime", "rb") as f:  # noqa: PTH123 - hot path, as above
-        since_boot = float(f.read().split()[0])
-    return round(max(0.0, since_boot - start_ticks / _CLOCK_TICKS), 2)
 
 
 def _read_pidfile(path: str) -> int | None:

@@ -3,36 +3,27 @@
 Made for the runbook line "certificate expires in < 14 days -> renew, reload, verify".
 A remote certificate is fetched with verification off, so an expired or self-signed one
 is still measured; whether its chain is trusted is a separate answer (a handshake with
-verification on). A certificate file on disk is read and its chain walked in Python.
+verification on). A certificate file on disk is read and its chain walked in Python
+(:mod:`medic.probes.certificates`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
-import ipaddress
-import re
 import socket
 import ssl
-import time
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.x509.oid import NameOID
 
 from medic.errors import ProbeError
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.http import host_port, os_error_text, tls_error_text
-
-MAX_CHAIN = 8
-# Where Debian, RHEL and friends keep the system CA bundle (for files; ssl finds its own).
-SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+from medic.probes.certificates import chain_problem, describe, is_ip, load_pem, system_anchors
+from medic.probes.connection_errors import os_error_text, tls_error_text
+from medic.probes.tcp import host_port
 
 FIELDS = (
     Field("days_left", "number", "Days until not_after; negative once expired.", "days"),
@@ -46,7 +37,6 @@ FIELDS = (
     Field("hostname_matches", "boolean", "The name (SNI, or hostname for a file) is covered."),
     Field("error", "string", "Why the certificate could not be read or did not verify."),
 )
-_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 _UNREAD: dict[str, Any] = {f.name: None for f in FIELDS}
 
 
@@ -156,7 +146,7 @@ class TlsCertProbe(Probe):
         return await self._handshake(unverified), problem
 
     async def _handshake(self, context: ssl.SSLContext) -> bytes:
-        sni = self.name if self.name and not _is_ip(self.name) else None
+        sni = self.name if self.name and not is_ip(self.name) else None
         _, writer = await asyncio.open_connection(
             self.host, self.port, ssl=context, server_hostname=sni or ""
         )
@@ -194,7 +184,7 @@ class TlsCertProbe(Probe):
         except ValueError:
             return {**_UNREAD, "error": f"no PEM certificate in {path}"}
         try:
-            anchors = _load_pem(self.ca_file) if self.ca_file else _system_anchors()
+            anchors = load_pem(self.ca_file) if self.ca_file else system_anchors()
         except (OSError, ValueError) as exc:
             raise ProbeError(
                 f"tls.cert {path}: cannot load ca_file {self.ca_file}",
@@ -202,136 +192,3 @@ class TlsCertProbe(Probe):
             ) from exc
         problem = chain_problem(certs[0], certs[1:], anchors, datetime.now(UTC))
         return describe(certs[0], self.name, chain_valid=problem is None, error=problem)
-
-
-def describe(
-    cert: x509.Certificate, name: str | None, *, chain_valid: bool, error: str | None
-) -> dict[str, Any]:
-    """The probe's fields for one leaf certificate."""
-    not_after = cert.not_valid_after_utc.timestamp()
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        san = None
-    dns = san.get_values_for_type(x509.DNSName) if san else []
-    ips = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] if san else []
-    return {
-        "days_left": round((not_after - time.time()) / 86400, 4),
-        "not_after": not_after,
-        "not_before": cert.not_valid_before_utc.timestamp(),
-        "subject": cert.subject.rfc4514_string(),
-        "issuer": cert.issuer.rfc4514_string(),
-        "sans": [*dns, *ips],
-        "serial": format(cert.serial_number, "x"),
-        "chain_valid": chain_valid,
-        "hostname_matches": None if name is None else name_matches(cert, name, san),
-        "error": error,
-    }
-
-
-def name_matches(
-    cert: x509.Certificate, name: str, san: x509.SubjectAlternativeName | None
-) -> bool:
-    """RFC 6125 in short: SAN DNS names (one leftmost ``*``) or IPs; CN only without SANs."""
-    if _is_ip(name):
-        wanted = ipaddress.ip_address(name)
-        return san is not None and wanted in san.get_values_for_type(x509.IPAddress)
-    if san is not None:
-        patterns = san.get_values_for_type(x509.DNSName)
-    else:
-        patterns = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    host = name.lower().rstrip(".")
-    for pattern in (p.lower().rstrip(".") for p in patterns):
-        if pattern == host:
-            return True
-        if pattern.startswith("*.") and "." in host:
-            head, _, rest = host.partition(".")
-            if head and rest == pattern[2:]:
-                return True
-    return False
-
-
-def chain_problem(
-    leaf: x509.Certificate,
-    chain: Sequence[x509.Certificate],
-    anchors: Sequence[x509.Certificate],
-    now: datetime,
-) -> str | None:
-    """Why ``leaf`` does not chain up to a trusted anchor (None when it does).
-
-    Each step needs an issuer whose subject matches and whose key verifies the
-    signature; every certificate on the way must be valid at ``now``. The reasons
-    read like OpenSSL's, so files and servers report alike.
-    """
-    trusted = set(anchors)
-    cert = leaf
-    for _ in range(MAX_CHAIN):
-        if now > cert.not_valid_after_utc:
-            return "certificate has expired"
-        if now < cert.not_valid_before_utc:
-            return "certificate is not yet valid"
-        if cert in trusted:
-            return None
-        issuer = next((c for c in (*chain, *anchors) if _issued(cert, c)), None)
-        if issuer is None:
-            if cert.issuer == cert.subject:
-                return (
-                    "self-signed certificate"
-                    if cert is leaf
-                    else "self-signed certificate in chain"
-                )
-            return "unable to get local issuer certificate"
-        if not _is_ca(issuer):
-            return "issuer is not a CA"
-        cert = issuer
-    return "certificate chain too long"
-
-
-def _issued(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    if cert is issuer or cert.issuer != issuer.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    with contextlib.suppress(x509.ExtensionNotFound):
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    return False
-
-
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
-def _load_pem(path: str) -> list[x509.Certificate]:
-    return x509.load_pem_x509_certificates(Path(path).read_bytes())
-
-
-@functools.cache
-def _system_anchors() -> tuple[x509.Certificate, ...]:
-    """The system CA bundle, read once per process (about 150 certificates).
-
-    Each certificate is parsed on its own: one odd CA (a zero serial, which
-    ``cryptography`` warns about today and will refuse one day) must not cost the rest.
-    """
-    for bundle in SYSTEM_BUNDLES:
-        try:
-            text = Path(bundle).read_bytes()
-        except OSError:
-            continue
-        found: list[x509.Certificate] = []
-        for block in _PEM_BLOCK.findall(text):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                with contextlib.suppress(ValueError):
-                    found.append(x509.load_pem_x509_certificate(block))
-        return tuple(found)
-    return ()

@@ -1,0 +1,133 @@
+"""Reloading policies: which files count, and which runners start, stop or stay.
+
+A file with errors is audited as rejected and keeps its previous good version running,
+while good files load; a deleted file's policies stop. A policy whose definition did
+not change keeps its runner untouched, and one whose probe did not change keeps its
+targets' state (and an open probe-failure incident) across the edit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from medic.audit.events import AuditEvent, Kind
+from medic.audit.store import AuditStore
+from medic.engine.context import EngineContext
+from medic.engine.runner import PolicyRunner
+from medic.policy.loader import FileResult, LoadResult
+from medic.policy.model import Policy
+
+log = structlog.get_logger("medic.agent")
+
+
+class PolicyFiles:
+    """The policy files as last loaded: the good version of each, and the rejected ones."""
+
+    def __init__(self) -> None:
+        self._good: dict[Path, FileResult] = {}
+        self._rejected: dict[Path, FileResult] = {}
+
+    def update(self, result: LoadResult, audit: AuditStore, now: float) -> dict[str, Policy]:
+        """Take in a fresh load and return the policies to run, the first of each name."""
+        seen: set[Path] = set()
+        self._rejected = {}
+        for fr in result.files:
+            seen.add(fr.path)
+            if fr.errors:
+                self._rejected[fr.path] = fr
+                kept = fr.path in self._good
+                audit.emit(
+                    AuditEvent(
+                        Kind.POLICY_REJECTED,
+                        now,
+                        outcome="rejected",
+                        details={
+                            "file": str(fr.path),
+                            "errors": [str(e) for e in fr.errors],
+                            "kept_previous": kept,
+                        },
+                    )
+                )
+                for err in fr.errors:
+                    log.error("policy_rejected", error=str(err), kept_previous=kept)
+            else:
+                self._good[fr.path] = fr
+        for path in [p for p in self._good if p not in seen]:
+            del self._good[path]  # the file was deleted
+        policies: dict[str, Policy] = {}
+        for fr in self._good.values():
+            for policy in fr.policies:
+                policies.setdefault(policy.name, policy)
+        return policies
+
+    def rejected(self) -> list[dict[str, Any]]:
+        """Files whose last load failed: ``{"file", "errors": [str, ...]}``."""
+        return [
+            {"file": str(path), "errors": [str(e) for e in fr.errors]}
+            for path, fr in sorted(self._rejected.items())
+        ]
+
+
+async def swap_runners(
+    runners: dict[str, PolicyRunner],
+    policies: dict[str, Policy],
+    engine: EngineContext,
+    now: float,
+) -> None:
+    """Make ``runners`` run exactly ``policies``: stop the removed, restart the changed."""
+    for name in [n for n in runners if n not in policies]:
+        await runners.pop(name).stop()
+        engine.audit.emit(AuditEvent(Kind.POLICY_REMOVED, now, policy=name))
+    for name, policy in policies.items():
+        old = runners.get(name)
+        if old is not None and old.policy.digest == policy.digest:
+            continue
+        states = None
+        if old is not None:
+            await old.stop()
+            if old.policy.probe == policy.probe:
+                states = old.states  # same targets: keep their state across the edit
+        try:
+            runner = PolicyRunner(policy, engine, states)
+        except Exception as exc:  # a plugin that fails to build rejects just this policy
+            log.error("policy_start_failed", policy=name, error=str(exc))
+            continue
+        if old is not None:
+            runner.health = old.health  # an open "(probe)" incident stays open
+        runners[name] = runner
+        runner.start()
+        engine.audit.emit(
+            AuditEvent(
+                Kind.POLICY_LOADED,
+                now,
+                policy=name,
+                details={
+                    "file": str(policy.source) if policy.source else None,
+                    "digest": policy.digest,
+                    "dry_run": runner.dry_run,
+                    "changed": old is not None,
+                },
+            )
+        )
+
+
+def warn_unknown_dependencies(
+    runners: dict[str, PolicyRunner], audit: AuditStore, now: float
+) -> None:
+    """A ``depends_on`` name with no loaded policy counts as never firing: say so."""
+    for name, runner in sorted(runners.items()):
+        for dep in runner.policy.depends_on:
+            if dep not in runners:
+                warning = f"depends_on names {dep!r}, which is not loaded; it counts as not firing"
+                audit.emit(
+                    AuditEvent(
+                        Kind.POLICY_WARNING,
+                        now,
+                        policy=name,
+                        outcome="unknown_dependency",
+                        details={"warning": warning, "depends_on": dep},
+                    )
+                )

@@ -1,0 +1,108 @@
+"""A validated policy, as model objects: defaults filled in, durations in seconds.
+
+Only policies that passed every stage of the loader get here, so the shape of the
+raw mapping is known and nothing is checked again. :func:`digest` fingerprints a
+policy's definition: on reload, a policy whose digest did not change keeps running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from medic.errors import Location
+from medic.policy.durations import parse_duration
+from medic.policy.model import (
+    DEFAULT_APPROVAL_TIMEOUT,
+    DEFAULT_PROBE_FAILURES,
+    Approval,
+    Escalation,
+    Limits,
+    Policy,
+    ProbeSpec,
+    Step,
+    Verify,
+)
+from medic.policy.semantic import SHARED_PROBE_KEYS, PolicyCheck
+from medic.policy.windows import MaintenanceWindow
+from medic.policy.yamlpos import Document
+
+
+def digest(raw: Any) -> str:
+    """A stable hash of a policy's definition: unchanged text keeps its state on reload."""
+    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Policy:
+    """The model object for a policy that passed every stage (so its shape is known)."""
+    raw: dict[str, Any] = doc.data["policies"][index]
+    probe_cls = check.probe_cls
+    assert probe_cls is not None and check.when is not None  # guaranteed by the checks
+    probe = raw["probe"]
+    steps = []
+    for step_index, item in enumerate(raw.get("remediate", [])):
+        ((kind, options),) = item.items()
+        options = options or {}
+        cls = check.step_classes[step_index]
+        steps.append(
+            Step(
+                type=kind,
+                options={k: v for k, v in options.items() if k != "timeout"},
+                timeout=parse_duration(options.get("timeout", cls.default_timeout)),
+            )
+        )
+    limits = raw.get("limits", {})
+    share = limits.get("max_targets")
+    escalate = raw.get("escalate", {})
+    approval = raw.get("approval", {})
+    where = doc.locate(("policies", index))
+    return Policy(
+        name=raw["name"],
+        probe=ProbeSpec(
+            type=probe["type"],
+            options={k: v for k, v in probe.items() if k not in SHARED_PROBE_KEYS},
+            every=parse_duration(probe.get("every", probe_cls.default_every)),
+            timeout=parse_duration(probe.get("timeout", probe_cls.default_timeout)),
+        ),
+        when=check.when,
+        clear_when=check.clear_when,
+        hold=parse_duration(raw.get("for", 0)),
+        remediate=tuple(steps),
+        verify=Verify(after=parse_duration(raw.get("verify", {}).get("after", 30))),
+        limits=Limits(
+            max=limits.get("max", 3),
+            per=parse_duration(limits.get("per", 3600)),
+            cooldown=parse_duration(limits.get("cooldown", 300)),
+            max_targets=share if isinstance(share, int) else None,
+            max_targets_percent=float(share[:-1]) if isinstance(share, str) else None,
+        ),
+        escalate=Escalation(
+            notify=tuple(escalate.get("notify", ())),
+            after_failures=escalate.get("after_failures", 1),
+            on_suppressed=escalate.get("on_suppressed", True),
+            on_probe_failure=escalate.get("on_probe_failure", DEFAULT_PROBE_FAILURES),
+        ),
+        dry_run=raw.get("dry_run", False),
+        description=raw.get("description", ""),
+        labels=dict(raw.get("labels", {})),
+        depends_on=tuple(raw.get("depends_on", ())),
+        approval=Approval(
+            timeout=parse_duration(approval.get("timeout", DEFAULT_APPROVAL_TIMEOUT)),
+            notify=tuple(approval.get("notify", ())),
+        )
+        if approval.get("required")
+        else None,
+        maintenance=tuple(
+            MaintenanceWindow(
+                schedule=check.schedules[i],
+                duration=parse_duration(window["duration"]),
+                timezone=window.get("timezone", "UTC"),
+                act=window.get("act", False),
+            )
+            for i, window in enumerate(raw.get("maintenance", []))
+        ),
+        source=Location(file, where.line, where.column),
+        digest=digest(raw),
+    )
