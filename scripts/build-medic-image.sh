@@ -6,7 +6,7 @@
 # file the build context holds (Dockerfile, .dockerignore, pyproject.toml, README.md,
 # daemon/, container/). An unchanged tree costs one hash; a changed one rebuilds,
 # reusing the dependency layer while pyproject.toml is unchanged. The newest build is
-# also tagged medic-test/medic:1; older hash tags are removed.
+# also tagged medic-test/medic:1; hash tags older than two hours are removed.
 #   scripts/build-medic-image.sh        -> prints e.g. medic-test/medic:3f2a9c1b7d4e
 # The base is medic-test/python:1 (scripts/build-python-base.sh), or $MEDIC_BASE_IMAGE.
 set -euo pipefail
@@ -73,11 +73,16 @@ if ! DOCKER_BUILDKIT=0 docker build --build-arg "BASE=$BASE" \
     exit 1
 fi
 rm -f "$log"
-# Earlier builds of other trees: drop their tags (an image still in use stays).
+# Earlier builds of other trees: drop their tags once they are two hours old (a test
+# run in parallel may still be using a younger one; an image in use stays anyway).
+now=$(date +%s)
 docker image ls "$REPO" --format '{{.Repository}}:{{.Tag}}' | while read -r old; do
     case "$old" in
-        "$tag" | "$REPO:1") ;;
-        *) docker image rm "$old" >/dev/null 2>&1 || true ;;
+        "$tag" | "$REPO:1") continue ;;
     esac
+    created=$(docker image inspect -f '{{.Created}}' "$old" 2>/dev/null) || continue
+    if [ $((now - $(date -d "$created" +%s))) -gt 7200 ]; then
+        docker image rm "$old" >/dev/null 2>&1 || true
+    fi
 done
 echo "$tag"

@@ -1,3 +1,16 @@
 """Shared fixtures. Component-specific fixtures live next to the tests that use them."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+
+@pytest.fixture(autouse=True)
+def _structlog_defaults() -> Iterator[None]:
+    """Each test starts from structlog's defaults: a CLI test that configures logging
+    (as `medic` does at start) must not change what a later test captures."""
+    yield
+    structlog.reset_defaults()

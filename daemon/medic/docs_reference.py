@@ -124,7 +124,14 @@ def cli_page() -> str:
 
     out = [HEADER, "# CLI reference\n"]
     for path, cmd in _walk(main, ["medic"]):
-        ctx = click.Context(cmd, info_name=" ".join(path))
+        # A fixed width: the page must not depend on the terminal that generated it.
+        ctx = click.Context(
+            cmd,
+            info_name=" ".join(path),
+            terminal_width=100,
+            max_content_width=100,
+            help_option_names=main.context_settings.get("help_option_names", ["--help"]),
+        )
         out.append(f"## {' '.join(path)}\n\n```\n{cmd.get_help(ctx)}\n```\n")
     return "\n".join(out)
 

@@ -40,7 +40,9 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        # Not cached: log lines are rare next to evaluations, and a cached logger would
+        # keep an old configuration after a reconfigure (`medic run` configures twice).
+        cache_logger_on_first_use=False,
     )
     # aiohttp and asyncio log through the standard library: send them the same way.
     logging.basicConfig(

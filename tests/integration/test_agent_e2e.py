@@ -213,3 +213,33 @@ def test_sigkill_mid_action_leaves_it_interrupted_and_limits_hold(
         what="a rate-limit suppression",
     )
     assert len(agent.events("action.started")) == 1  # the limit survived the restart
+
+
+def test_a_changed_policy_file_is_reloaded_without_a_signal(tmp_path: Path) -> None:
+    """With `watch: true`, a new file and a broken edit are noticed on their own."""
+    agent = AgentProcess(tmp_path, watch=True)
+    first = agent.write_policy(
+        "one.yaml",
+        [{"name": "one", "probe": {"type": "host.load", "every": "1s"}, "when": "load1 < 0"}],
+    )
+    try:
+        agent.start()
+        agent.wait_for(lambda: len(agent.events("policy.loaded")) == 1, what="the first policy")
+        agent.write_policy(
+            "two.yaml",
+            [{"name": "two", "probe": {"type": "host.load", "every": "1s"}, "when": "load1 < 0"}],
+        )
+        agent.wait_for(
+            lambda: any(e["policy"] == "two" for e in agent.events("policy.loaded")),
+            what="the new file's policy, loaded by the file watcher",
+        )
+        first.write_text("version: 1\npolicies:\n  - name: one\n    when: load1 < 0\n")
+        agent.wait_for(lambda: bool(agent.events("policy.rejected")), what="the broken edit")
+    finally:
+        agent.stop()
+    rejected = agent.events("policy.rejected")[0]["details"]
+    assert rejected["errors"] == [
+        f"{first}:3:5: policy 'one': missing required key 'probe'"
+        " (hint: say what to measure, like `probe: {type: host.memory}`)"
+    ]
+    assert agent.events("policy.removed") == []

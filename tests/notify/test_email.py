@@ -20,7 +20,8 @@ from receivers import SmtpRelay, make_certificate, server_context, smtp_relay
 from medic import __version__
 from medic.errors import ConfigError, NotifyError
 from medic.notify import Notification, message, notifiers
-from medic.notify.email import EmailNotifier, subject
+from medic.notify.email import EmailNotifier
+from medic.notify.email_message import subject
 
 LINK = "https://medic.node1.example:9325"
 INCIDENT = "01HX3V6J8K2M4N5P6Q7R8S9T0V"

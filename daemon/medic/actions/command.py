@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 from medic.actions.base import Action, ActionContext, ActionResult, actions, placeholders, render
 from medic.policy.durations import format_duration
 from medic.proc import CompletedRun, run_process
+from medic.program import SHELL, command_argv, command_text, program_mistake
 
-SHELL = "/bin/sh"
 # Per stream; enough for an error message, small enough for the audit log.
 OUTPUT_LIMIT = 4096
 SUMMARY_LIMIT = 200
@@ -120,13 +120,13 @@ class CommandAction(Action):
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:
         problems: list[str] = []
-        has_argv, has_shell = "argv" in options, "shell" in options
-        if has_argv and has_shell:
+        mistake = program_mistake(options)
+        if mistake == "both":
             problems.append(
                 "give either argv (a program and its arguments) or shell (text for /bin/sh), "
                 "not both; prefer argv"
             )
-        elif not has_argv and not has_shell:
+        elif mistake == "neither":
             problems.append("say what to run: add argv: [program, arg, ...] (or shell: text)")
         argv = options.get("argv")
         if isinstance(argv, list) and argv and isinstance(argv[0], str) and placeholders(argv[0]):
@@ -155,9 +155,7 @@ class CommandAction(Action):
 
     def argv(self, ctx: ActionContext) -> list[str]:
         """What to execute; raises KeyError naming an unknown placeholder."""
-        if "shell" in self.options:
-            return [SHELL, "-c", self.options["shell"]]
-        return [render(item, ctx) for item in self.options["argv"]]
+        return command_argv(self.options, lambda item: render(item, ctx))
 
     def describe(self, ctx: ActionContext) -> str:
         if "shell" in self.options:
@@ -224,7 +222,7 @@ class CommandAction(Action):
         return not done.timed_out and done.exit_code in self.ok_exit_codes
 
     def _summary(self, done: CompletedRun, argv: list[str], timeout: float) -> str:
-        what = self.options["shell"] if "shell" in self.options else shlex.join(argv)
+        what = command_text(self.options, argv)
         what = what if len(what) <= SUMMARY_LIMIT else what[: SUMMARY_LIMIT - 3] + "..."
         if done.timed_out:
             return f"timed out after {format_duration(timeout)}, process group killed: {what}"

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from docker.errors import APIError, NotFound
 
 from medic.actions.base import Action, ActionContext, ActionResult, actions
+from medic.actions.signal import signal_schema
 from medic.errors import ActionError
 from medic.policy.durations import format_duration, parse_duration
 from medic.policy.schema import duration
@@ -98,13 +99,20 @@ class ContainerAction(Action):
 
 
 class StopTimeoutMixin:
-    """The ``stop_timeout`` option, shared by restart and stop.
+    """The ``stop_timeout`` option, shared by restart and stop: its schema, its value,
+    and the dry-run description that names it.
 
     The step's own ``timeout`` should be longer, or Medic stops waiting while the engine
     is still stopping the container (the step is then recorded as timed out).
     """
 
     options: Mapping[str, Any]
+    verb: ClassVar[str]
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"stop_timeout": _STOP_TIMEOUT},
+        "additionalProperties": False,
+    }
 
     @property
     def stop_timeout(self) -> float:
@@ -113,6 +121,10 @@ class StopTimeoutMixin:
     @property
     def engine_stop_timeout(self) -> int:
         return math.ceil(self.stop_timeout)
+
+    def describe(self, ctx: ActionContext) -> str:
+        stop = format_duration(self.stop_timeout)
+        return f"would {self.verb} container {ctx.target} (stop timeout {stop})"
 
 
 @actions.register("container.restart")
@@ -134,16 +146,7 @@ class RestartAction(StopTimeoutMixin, ContainerAction):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {"stop_timeout": _STOP_TIMEOUT},
-        "additionalProperties": False,
-    }
     verb = "restart"
-
-    def describe(self, ctx: ActionContext) -> str:
-        stop = format_duration(self.stop_timeout)
-        return f"would restart container {ctx.target} (stop timeout {stop})"
 
     async def act(
         self, container: Any, ctx: ActionContext, details: dict[str, Any]
@@ -210,16 +213,7 @@ class StopAction(StopTimeoutMixin, ContainerAction):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {"stop_timeout": _STOP_TIMEOUT},
-        "additionalProperties": False,
-    }
     verb = "stop"
-
-    def describe(self, ctx: ActionContext) -> str:
-        stop = format_duration(self.stop_timeout)
-        return f"would stop container {ctx.target} (stop timeout {stop})"
 
     async def act(
         self, container: Any, ctx: ActionContext, details: dict[str, Any]
@@ -252,13 +246,7 @@ class KillAction(ContainerAction):
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            "signal": {
-                "type": ["string", "integer"],
-                "if": {"type": "string"},
-                "then": {"enum": [*SIGNALS, *(f"SIG{n}" for n in SIGNALS)]},
-                "else": {"minimum": 1, "maximum": 64},
-                "description": f"{', '.join(SIGNALS)} (default KILL), or a number.",
-            },
+            "signal": signal_schema(SIGNALS, f"{', '.join(SIGNALS)} (default KILL), or a number."),
         },
         "additionalProperties": False,
     }

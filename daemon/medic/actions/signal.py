@@ -30,6 +30,18 @@ def parse_signal(value: str | int) -> signal.Signals:
     return signal.Signals[f"SIG{name}"]
 
 
+def signal_schema(names: tuple[str, ...], description: str) -> dict[str, Any]:
+    """A ``signal`` option: one of ``names`` (with or without ``SIG``) or a number."""
+    return {
+        # if/then/else rather than oneOf: a typo then gets "not one of [...]".
+        "type": ["string", "integer"],
+        "if": {"type": "string"},
+        "then": {"enum": [*names, *(f"SIG{n}" for n in names)]},
+        "else": {"minimum": 1, "maximum": 64},
+        "description": description,
+    }
+
+
 def _pids_from_fields(fields: Mapping[str, Any]) -> list[int] | None:
     """The ``pids`` field as ints; None when absent or not a list of pids."""
     raw = fields.get("pids")
@@ -90,14 +102,7 @@ class SignalAction(Action):
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            "signal": {
-                # if/then/else rather than oneOf: a typo then gets "not one of [...]".
-                "type": ["string", "integer"],
-                "if": {"type": "string"},
-                "then": {"enum": [*NAMES, *(f"SIG{n}" for n in NAMES)]},
-                "else": {"minimum": 1, "maximum": 64},
-                "description": "HUP, INT, QUIT, KILL, USR1, USR2, TERM, or a number.",
-            },
+            "signal": signal_schema(NAMES, "HUP, INT, QUIT, KILL, USR1, USR2, TERM, or a number."),
             "pidfile": {
                 "type": "string",
                 "description": "Absolute path of a pidfile; signal that pid instead.",

@@ -39,22 +39,6 @@ class AgentRefused(click.ClickException):
         click.echo(f"medic {self.command}: {self.message}", err=True)
 
 
-def connection_options(fn: F) -> F:
-    """``--url``, ``--config`` and ``--token-env``, as ``medic status`` has them."""
-    fn = click.option(
-        "--token-env", metavar="NAME", help="Environment variable holding the API token."
-    )(fn)
-    fn = click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Agent config file whose api.listen and token to use.",
-    )(fn)
-    return click.option(
-        "--url", help=f"The agent's API [default: from --config, else {DEFAULT_URL}]."
-    )(fn)
-
-
 def who() -> str:
     """``user@host``: the default author of a silence and answerer of an approval."""
     try:

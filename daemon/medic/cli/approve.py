@@ -13,25 +13,8 @@ from urllib.parse import quote
 
 import click
 
-from medic.cli.agent_client import AgentClient, connection_options, who
-
-
-def _answer(
-    verb: str,
-    incident: str,
-    by: str | None,
-    comment: str | None,
-    url: str | None,
-    config_path: Path | None,
-    token_env: str | None,
-) -> None:
-    client = AgentClient(verb, url, config_path, token_env)
-    body = {"by": by or who(), **({"comment": comment} if comment else {})}
-    answer = client.call("POST", f"/api/v1/incidents/{quote(incident, safe='')}/{verb}", body)
-    click.echo(
-        f"incident {answer['incident']} ({answer['policy']} on {answer['target']}): "
-        f"{answer['decision']} by {answer['by']}"
-    )
+from medic.cli.agent_client import AgentClient, who
+from medic.cli.status import connection_options
 
 
 def _command(verb: str, help_text: str) -> click.Command:
@@ -48,7 +31,14 @@ def _command(verb: str, help_text: str) -> click.Command:
         config_path: Path | None,
         token_env: str | None,
     ) -> None:
-        _answer(verb, incident, by, comment, url, config_path, token_env)
+        client = AgentClient(verb, url, config_path, token_env)
+        body = {"by": by or who(), **({"comment": comment} if comment else {})}
+        path = f"/api/v1/incidents/{quote(incident, safe='')}/{verb}"
+        answer = client.call("POST", path, body)
+        click.echo(
+            f"incident {answer['incident']} ({answer['policy']} on {answer['target']}): "
+            f"{answer['decision']} by {answer['by']}"
+        )
 
     return run
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from medic.cli.agent_client import AgentClient, AgentRefused, connection_options, who
+from medic.cli.agent_client import AgentClient, AgentRefused, who
+from medic.cli.status import connection_options, format_option
 
 
 def _labels(values: tuple[str, ...]) -> dict[str, str]:
@@ -124,14 +125,7 @@ def add(
 
 
 @command.command("list")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A table for people, JSON for scripts.",
-)
+@format_option
 @connection_options
 def list_(fmt: str, url: str | None, config_path: Path | None, token_env: str | None) -> None:
     """List silences that have not ended, and the maintenance windows."""

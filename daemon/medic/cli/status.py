@@ -13,8 +13,9 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -22,6 +23,8 @@ from medic.clock import parse_iso
 from medic.config import DEFAULT_PORT, AgentConfig, load_config
 from medic.errors import ConfigError
 from medic.policy.durations import format_duration
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 TIMEOUT = 5.0
@@ -171,16 +174,25 @@ def _token(token_env: str | None, config: AgentConfig | None) -> str | None:
     return os.environ.get("MEDIC_API_TOKEN") or None
 
 
-@click.command("status")
-@click.option("--url", help=f"The agent's API [default: from --config, else {DEFAULT_URL}].")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Agent config file whose api.listen and token to use.",
-)
-@click.option("--token-env", metavar="NAME", help="Environment variable holding the API token.")
-@click.option(
+def connection_options(fn: F) -> F:
+    """``--url``, ``--config`` and ``--token-env``: how every command that asks the
+    running agent finds its API and token."""
+    fn = click.option(
+        "--token-env", metavar="NAME", help="Environment variable holding the API token."
+    )(fn)
+    fn = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Agent config file whose api.listen and token to use.",
+    )(fn)
+    return click.option(
+        "--url", help=f"The agent's API [default: from --config, else {DEFAULT_URL}]."
+    )(fn)
+
+
+# ``--format``: what the commands that list things from the agent print.
+format_option = click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "json"]),
@@ -188,6 +200,11 @@ def _token(token_env: str | None, config: AgentConfig | None) -> str | None:
     show_default=True,
     help="A table for people, JSON for scripts.",
 )
+
+
+@click.command("status")
+@connection_options
+@format_option
 def command(url: str | None, config_path: Path | None, token_env: str | None, fmt: str) -> None:
     """Show each policy target's live state, asked of the running agent's API."""
     config = None

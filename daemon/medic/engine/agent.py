@@ -110,6 +110,10 @@ class Agent:
                 },
             )
         )
+        if self.config.watch:
+            # Watching starts before the first load, so an edit made while the agent
+            # starts is not missed (reloads take turns behind a lock).
+            self._background.append(asyncio.get_running_loop().create_task(self._watch_files()))
         await self.reload()
         if self.config.api.enabled:
             from medic.api.server import start_api
@@ -117,8 +121,6 @@ class Agent:
             self.api = await start_api(self)
             if not self.config.api.public_url:
                 self.engine.public_url = _listen_url(self.config, self.api.port)
-        if self.config.watch:
-            self._background.append(asyncio.get_running_loop().create_task(self._watch_files()))
         # Everything loaded so far lives as long as the agent: move it out of the cyclic
         # GC's way, so full collections stay short and do not show up as scheduler lag.
         gc.collect()

@@ -22,15 +22,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-import aiohttp
-from yarl import URL
-
 from medic import __version__, secrets
 from medic.errors import ConfigError, NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
+from medic.notify.http_post import post, shown_url
 from medic.notify.options import check_options, duration_option, duration_schema, resolve_secret
-from medic.policy.durations import format_duration
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_EXPIRE = 86400.0
@@ -43,14 +40,6 @@ ERROR_EXCERPT = 500
 def rfc3339(when: datetime) -> str:
     """UTC, with microseconds and a ``Z``: what Alertmanager's API parses."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _time(n: Notification) -> datetime:
-    try:
-        when = datetime.fromisoformat(n.time.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.now(UTC)
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def labels(n: Notification, static: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -68,7 +57,7 @@ def alert(
     link_base: str | None = None,
 ) -> dict[str, Any]:
     """One ``postableAlert`` for ``n``: firing until ``expire_after``, or resolved."""
-    when = _time(n)
+    when = message.sent_at(n)
     body: dict[str, Any] = {
         "labels": labels(n, static),
         "annotations": {
@@ -147,7 +136,7 @@ class AlertmanagerNotifier(Notifier):
         super().__init__(name, options)
         check_options(self, options)
         self.url = str(options["url"]).rstrip("/") + "/api/v2/alerts"
-        self.where = _display(self.url)
+        self.where = shown_url(self.url)
         self.token_ref: Mapping[str, str] | None = options.get("token")
         self.header_refs: Mapping[str, Any] = options.get("headers") or {}
         self.static: dict[str, str] = dict(options.get("labels") or {})
@@ -187,30 +176,19 @@ class AlertmanagerNotifier(Notifier):
             )
         ]
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        headers = self.headers()
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as s,
-                s.post(self.url, data=data, headers=headers, allow_redirects=False) as response,
-            ):
-                status = response.status
-                raw = await response.content.read(ERROR_EXCERPT)
-        except TimeoutError as exc:
-            raise NotifyError(
-                f"alertmanager {self.name}: {self.where} did not answer within "
-                f"{format_duration(self.timeout)}",
-                notifier=self.name,
-                retryable=True,
-            ) from exc
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise NotifyError(
-                f"alertmanager {self.name}: cannot reach {self.where}: {exc or type(exc).__name__}",
-                notifier=self.name,
-                retryable=True,
-            ) from exc
+        answer = await post(
+            self,
+            self.url,
+            where=self.where,
+            data=data,
+            headers=self.headers(),
+            total=self.timeout,
+            read=ERROR_EXCERPT,
+        )
+        status = answer.status
         if status == 200:
             return
-        said = _said(raw.decode("utf-8", "replace"))
+        said = _said(answer.body.decode("utf-8", "replace"))
         raise NotifyError(
             f"alertmanager {self.name}: {self.where} answered {status}: {said}",
             hint="a 401 or 403 needs token or headers for the proxy in front of Alertmanager"
@@ -220,15 +198,6 @@ class AlertmanagerNotifier(Notifier):
             status=status,
             retryable=status == 429 or status >= 500,
         )
-
-
-def _display(url: str) -> str:
-    """``url`` with any password in it masked, for error messages."""
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return url
-    return str(parsed.with_password("***")) if parsed.password else url
 
 
 def _said(text: str) -> str:

@@ -14,31 +14,25 @@ show them as one thread.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import re
 import smtplib
 import socket
 import ssl
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import parseaddr
 from typing import Any, ClassVar
 
-import jsonschema
-
-from medic import __version__, secrets
+from medic import secrets
 from medic.errors import ConfigError, NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
-from medic.policy.durations import PATTERN as DURATION_PATTERN
-from medic.policy.durations import DurationError, format_duration, parse_duration
+from medic.notify.email_message import build
+from medic.notify.options import check_options, duration_option, duration_schema, resolve_secret
+from medic.policy.durations import format_duration
 
 DEFAULT_TIMEOUT = 30.0
-SUBJECT_LIMIT = 200
 REMEMBERED = 256  # messages whose accepted recipients are remembered for retries
-_UNSAFE_ID = re.compile(r"[^A-Za-z0-9._-]")
 
 
 @notifiers.register("email")

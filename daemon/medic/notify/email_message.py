@@ -48,14 +48,6 @@ def subject(n: Notification, prefix: str = "[medic]") -> str:
     return message.truncate(_one_line(text), SUBJECT_LIMIT)
 
 
-def _date(n: Notification) -> datetime:
-    try:
-        when = datetime.fromisoformat(n.time.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.now(UTC)
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 def build(
     n: Notification,
     *,
@@ -69,7 +61,7 @@ def build(
     msg["Subject"] = subject(n, prefix)
     msg["From"] = sender
     msg["To"] = ", ".join(recipients)
-    msg["Date"] = format_datetime(_date(n))
+    msg["Date"] = format_datetime(message.sent_at(n))
     msg["Message-ID"] = message_id(n, n.kind, sender)
     root = message_id(n, None, sender)
     msg["References"] = root

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +32,15 @@ LINK_BASE_SCHEMA: dict[str, Any] = {
     "description": "Medic's public URL, e.g. https://medic.node1.example:9325; "
     "messages link to the incident there.",
 }
+
+
+def sent_at(n: Notification) -> datetime:
+    """When the notification was made, as an aware datetime (now if its time is unreadable)."""
+    try:
+        when = datetime.fromisoformat(n.time.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def truncate(text: str, limit: int) -> str:

@@ -13,14 +13,12 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import aiohttp
-
 from medic import __version__, secrets
 from medic.errors import NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
+from medic.notify.http_post import post
 from medic.notify.options import check_options, duration_option, duration_schema, resolve_secret
-from medic.policy.durations import format_duration
 
 DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_TIMEOUT = 10.0
@@ -156,30 +154,17 @@ class PagerDutyNotifier(Notifier):
         key = resolve_secret(self, "routing_key", self.key_ref)
         data = encode(event(notification, key, self.severity, self.link_base))
         headers = {"Content-Type": "application/json", "User-Agent": f"medic/{__version__}"}
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as s,
-                s.post(self.url, data=data, headers=headers, allow_redirects=False) as response,
-            ):
-                status = response.status
-                raw = await response.content.read(ANSWER_LIMIT)
-                retry_after = response.headers.get("Retry-After")
-        except TimeoutError as exc:
-            raise NotifyError(
-                f"pagerduty {self.name}: {self.url} did not answer within "
-                f"{format_duration(self.timeout)}",
-                notifier=self.name,
-                retryable=True,
-            ) from exc
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise NotifyError(
-                f"pagerduty {self.name}: cannot reach {self.url}: {exc or type(exc).__name__}",
-                notifier=self.name,
-                retryable=True,
-            ) from exc
-        self._check(
-            status, raw.decode("utf-8", "replace").replace(key, "[routing_key]"), retry_after
+        answer = await post(
+            self,
+            self.url,
+            where=self.url,
+            data=data,
+            headers=headers,
+            total=self.timeout,
+            read=ANSWER_LIMIT,
         )
+        text = answer.body.decode("utf-8", "replace").replace(key, "[routing_key]")
+        self._check(answer.status, text, answer.retry_after)
 
     def _check(self, status: int, text: str, retry_after: str | None) -> None:
         try:

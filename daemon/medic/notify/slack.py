@@ -11,15 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import aiohttp
 from yarl import URL
 
 from medic import __version__, secrets
 from medic.errors import NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
+from medic.notify.http_post import post
 from medic.notify.options import check_options, duration_option, duration_schema, resolve_secret
-from medic.policy.durations import format_duration
 
 DEFAULT_TIMEOUT = 10.0
 HEADER_LIMIT = 150  # Block Kit: header text
@@ -166,28 +165,18 @@ class SlackNotifier(Notifier):
         url = self._url()
         body = payload(notification, self.link_base)
         headers = {"User-Agent": f"medic/{__version__}"}
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as s,
-                s.post(url, json=body, headers=headers, allow_redirects=False) as response,
-            ):
-                status = response.status
-                answer = (await response.content.read(ERROR_EXCERPT)).decode("utf-8", "replace")
-                retry_after = response.headers.get("Retry-After")
-        except TimeoutError as exc:
-            raise NotifyError(
-                f"slack {self.name}: Slack did not answer within {format_duration(self.timeout)}",
-                notifier=self.name,
-                retryable=True,
-            ) from exc
-        except (aiohttp.ClientError, ValueError) as exc:
-            detail = self._scrub(str(exc) or type(exc).__name__, url)
-            raise NotifyError(
-                f"slack {self.name}: cannot reach Slack: {detail}",
-                notifier=self.name,
-                retryable=True,
-            ) from exc
-        error = self._scrub(answer.strip(), url)
+        answer = await post(
+            self,
+            url,
+            where="Slack",
+            json=body,
+            headers=headers,
+            total=self.timeout,
+            read=ERROR_EXCERPT,
+            detail=lambda exc: self._scrub(str(exc) or type(exc).__name__, url),
+        )
+        status = answer.status
+        error = self._scrub(answer.body.decode("utf-8", "replace").strip(), url)
         if status == 200 and error == "ok":
             return
         raise NotifyError(
@@ -197,7 +186,7 @@ class SlackNotifier(Notifier):
             status=status,
             error=error or None,
             retryable=status == 429 or status >= 500,
-            retry_after=_seconds(retry_after),
+            retry_after=_seconds(answer.retry_after),
         )
 
 

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import aiohttp
-from yarl import URL
 
 from medic import __version__
 from medic.errors import ConfigError, NotifyError
 from medic.notify.base import Notification, Notifier, notifiers
+from medic.notify.http_post import shown_url
 from medic.notify.options import duration_option, duration_schema
 from medic.notify.signing import sign
 from medic.policy.durations import format_duration
@@ -48,15 +48,6 @@ def delivery_id(notification: Notification) -> str:
     reasons (approval requested, then approval timed out).
     """
     return f"{notification.incident}:{notification.kind}:{notification.reason}"
-
-
-def _display(url: str) -> str:
-    """``url`` without a password in it, for error messages."""
-    try:
-        parsed = URL(url)
-    except ValueError:
-        return url
-    return str(parsed.with_password("***")) if parsed.password else url
 
 
 @notifiers.register("webhook")
@@ -138,7 +129,7 @@ class WebhookNotifier(Notifier):
     async def send(self, notification: Notification) -> None:
         body = encode(notification)
         headers = self.headers(notification, body)
-        where = _display(self.url)
+        where = shown_url(self.url)
         try:
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as s,

@@ -125,14 +125,7 @@ class And(Node):
     items: tuple[Node, ...]
 
     def evaluate(self, fields: Mapping[str, Any]) -> Any:
-        result: bool | None = True
-        for item in self.items:
-            value = truth(item.evaluate(fields))
-            if value is False:
-                return False
-            if value is None:
-                result = None
-        return result
+        return _junction(self.items, fields, decisive=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +135,20 @@ class Or(Node):
     items: tuple[Node, ...]
 
     def evaluate(self, fields: Mapping[str, Any]) -> Any:
-        result: bool | None = False
-        for item in self.items:
-            value = truth(item.evaluate(fields))
-            if value is True:
-                return True
-            if value is None:
-                result = None
-        return result
+        return _junction(self.items, fields, decisive=True)
+
+
+def _junction(items: tuple[Node, ...], fields: Mapping[str, Any], *, decisive: bool) -> bool | None:
+    """``and`` (``decisive`` False) or ``or`` (True) over three values: the first operand
+    that is ``decisive`` decides; otherwise null if one was null, else not ``decisive``."""
+    result: bool | None = not decisive
+    for item in items:
+        value = truth(item.evaluate(fields))
+        if value is decisive:
+            return decisive
+        if value is None:
+            result = None
+    return result
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ and the perfdata after ``|`` becomes fields a condition can name (see
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -17,6 +16,7 @@ from medic.policy.durations import format_duration
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.nagios import parse_output, perfdata_fields, status_for
 from medic.proc import run_process
+from medic.program import command_argv, command_text, program_mistake
 
 FIELDS = (
     Field("status", "string", "ok, warning, critical or unknown (from the exit code)."),
@@ -96,20 +96,15 @@ class CommandProbe(Probe):
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         super().__init__(options)
-        if "shell" in options:
-            self.argv = ["/bin/sh", "-c", str(options["shell"])]
-            text = str(options["shell"])
-        else:
-            self.argv = [str(a) for a in options.get("argv", ())]
-            text = shlex.join(self.argv)
+        self.argv = command_argv(options)
         name = options.get("name")
-        self.target = str(name) if name else _shorten(text)
+        self.target = str(name) if name else _shorten(command_text(options, self.argv))
         self.env: Mapping[str, str] | None = options.get("env")
         self.cwd: str | None = options.get("cwd")
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:
-        if ("argv" in options) == ("shell" in options):
+        if program_mistake(options):
             return ["give exactly one of argv (preferred, no shell) or shell."]
         argv = options.get("argv")
         if argv is not None and not argv[0]:
