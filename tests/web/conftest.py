@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from agent_harness import AgentProcess  # noqa: E402 -- importable only after the path insert above
+from agent_harness import AgentProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 TOKEN_ENV = "MEDIC_API_TOKEN"
-TOKEN = "web-test-token-0123456789"  # noqa: S105 -- a throwaway token for the test agent
+TOKEN = "web-test-token-0123456789"
 # Generous for a machine shared by several test runs; the page answers in milliseconds.
 UI_TIMEOUT_MS = 15_000
 
@@ -76,8 +76,9 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
         agent.start()
     try:
         agent.wait_for(
-            lambda: len(agent.events("verify.healed")) == 2
-            and len(agent.events("action.failed")) == 1,
+            lambda: (
+                len(agent.events("verify.healed")) == 2 and len(agent.events("action.failed")) == 1
+            ),
             what="two healed incidents and one failed action",
             timeout=30,
         )
@@ -124,6 +125,7 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
+    expect.set_options(timeout=UI_TIMEOUT_MS)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page

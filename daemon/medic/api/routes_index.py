@@ -18,7 +18,9 @@ from medic.api.errors import ApiError, dumps
 
 STATIC_DIR = Path(__file__).parent / "static"
 # The only files /static serves: what ships in the package, nothing found at request time.
-STATIC_FILES = frozenset(p.name for p in STATIC_DIR.iterdir() if p.suffix in {".js", ".css"})
+STATIC_FILES = frozenset(
+    p.name for p in STATIC_DIR.iterdir() if p.suffix in {".js", ".css", ".svg"}
+)
 PAGE_HEADERS = {
     # The page loads nothing but its own files and talks to nothing but this API.
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
@@ -71,7 +73,7 @@ async def page(request: web.Request) -> web.FileResponse:
 
 
 async def static_file(request: web.Request) -> web.FileResponse:
-    """The web page's script and styles."""
+    """The web page's script, styles and icon."""
     name = request.match_info["file"]
     if name not in STATIC_FILES:
         raise ApiError(

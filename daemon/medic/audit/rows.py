@@ -96,7 +96,7 @@ _CLOSED_STATUS = {Kind.VERIFY_HEALED.value: "healed", Kind.CLEARED.value: "clear
 _CLOSERS = frozenset(kind.value for kind in INCIDENT_CLOSERS)
 
 
-_NOT_SENT = frozenset({"dry_run", "silenced"})
+_NOT_SENT = frozenset({"dry_run", "silenced", "no_channel"})
 
 
 def update_incidents(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:

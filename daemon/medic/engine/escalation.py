@@ -119,7 +119,8 @@ class Escalator:
                     policy=policy,
                     target=target,
                     incident=incident,
-                    outcome="dry_run" if dry_run else "escalated",
+                    # With no channel named, Medic wanted a human and could tell nobody.
+                    outcome="dry_run" if dry_run else ("escalated" if notify else "no_channel"),
                     values=values,
                     details={
                         "reason": request.reason,
