@@ -27,6 +27,8 @@ RUN python3 -m venv /opt/medic/venv \
 
 # -- build: Medic, built and installed with the tools of the deps stage ----------------
 FROM deps AS build
+# Lets scripts/build-medic-image.sh find this stage's leftovers (untagged) and drop them.
+LABEL io.medic.stage=build
 COPY README.md ./
 COPY daemon ./daemon
 RUN /opt/medic/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation \

@@ -65,7 +65,7 @@ fi
 
 fill_wheelhouse
 log=$(mktemp /tmp/medic-image-build.XXXXXX.log)
-if ! DOCKER_BUILDKIT=0 docker build --build-arg "BASE=$BASE" \
+if ! DOCKER_BUILDKIT=0 docker build --force-rm --build-arg "BASE=$BASE" \
     --build-arg "PIP_INSTALL_OPTIONS=--no-index --find-links /src/container/wheels" \
     -t "$tag" -t "$REPO:1" "$ROOT" >"$log" 2>&1; then
     echo "build-medic-image: docker build failed; last lines of $log:" >&2
@@ -73,10 +73,14 @@ if ! DOCKER_BUILDKIT=0 docker build --build-arg "BASE=$BASE" \
     exit 1
 fi
 rm -f "$log"
-# Earlier builds of other trees: drop their tags once they are two hours old (a test
-# run in parallel may still be using a younger one; an image in use stays anyway).
+# Earlier builds of other trees: drop their tags, and the untagged images their build
+# stage left, once they are two hours old (a test run in parallel may still be using a
+# younger one; an image in use stays anyway). The dependency stages stay: the cache.
 now=$(date +%s)
-docker image ls "$REPO" --format '{{.Repository}}:{{.Tag}}' | while read -r old; do
+{
+    docker image ls "$REPO" --format '{{.Repository}}:{{.Tag}}'
+    docker image ls --quiet --filter dangling=true --filter label=io.medic.stage=build
+} | while read -r old; do
     case "$old" in
         "$tag" | "$REPO:1") continue ;;
     esac

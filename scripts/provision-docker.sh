@@ -32,12 +32,14 @@ repair_cgroups() {
     fi
     if [ ${#stray[@]} -gt 0 ] && docker image inspect medic-test/busybox:1 >/dev/null 2>&1; then
         echo "provision-docker: removing stray cgroup entries: ${stray[*]}"
-        docker run --rm --network none --cap-add SYS_ADMIN --security-opt apparmor=unconfined \
+        local mode
+        mode=$(awk '$2 == "/sys/fs/cgroup" {split($4, o, ","); print o[1]}' /proc/mounts)
+        MODE=${mode:-ro} docker run -e MODE --rm --network none --cap-add SYS_ADMIN --security-opt apparmor=unconfined \
             --security-opt seccomp=unconfined --cgroupns=host -v /sys/fs/cgroup:/cg:rw \
             medic-test/busybox:1 sh -c 'mount -o remount,rw /cg && cd /cg &&
                 for e in *; do if [ -L "$e" ]; then rm -f "$e"; fi; done &&
                 for e in *; do [ -d "$e" ] && ! grep -q " /cg/$e " /proc/mounts && rmdir "$e"; done;
-                mount -o remount,ro /cg' || echo "provision-docker: could not clean /sys/fs/cgroup" >&2
+                mount -o remount,"$MODE" /cg' || echo "provision-docker: could not clean /sys/fs/cgroup" >&2
     fi
 }
 

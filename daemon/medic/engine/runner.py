@@ -90,10 +90,12 @@ class PolicyRunner:
     # -- evaluation ------------------------------------------------------------------
 
     async def evaluate(self) -> None:
+        # A measurement counts as of when it began: one that started before a
+        # verification was due must not pass for that verification.
+        now = self.engine.clock.wall()
         measurement = await self.probing.measure()
         if measurement is None:
             return
-        now = self.engine.clock.wall()
         self.selected = len(measurement)
         for target, fields in measurement.items():
             self._observe(target, fields, now)

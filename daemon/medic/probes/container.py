@@ -43,6 +43,14 @@ WATCHED_ACTIONS = frozenset(STATE_EVENTS)
 # Event attributes that are not labels (Docker merges labels into the attributes).
 _EVENT_ATTRIBUTES = frozenset({"name", "image", "exitCode", "signal", "execID"})
 STATS_CONCURRENCY = 8
+# How long a measurement waits for a stats read once it has earlier figures to fall back on.
+STATS_WAIT = 0.25
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """A background stats read nobody awaits any more: its error is logged, not lost."""
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("container_stats_read_failed", error=str(task.exception()))
 
 
 def cpu_percent(
@@ -123,6 +131,9 @@ class ContainerProbe(Probe):
         self.selection = Selection.from_options(options)
         self._cpu: dict[str, tuple[int, int]] = {}
         self._followers: set[EventFollower] = set()
+        # The last usage figures per container, and the stats read under way for it.
+        self._usage: dict[str, dict[str, Any]] = {}
+        self._reads: dict[str, asyncio.Task[dict[str, Any]]] = {}
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:
@@ -140,6 +151,7 @@ class ContainerProbe(Probe):
         )
         seen = {s["Id"] for s in summaries}
         self._cpu = {cid: sample for cid, sample in self._cpu.items() if cid in seen}
+        self._usage = {r: u for r, u in self._usage.items() if r.split("@", 1)[0] in seen}
         return {name: fields for name, fields in results if name is not None}
 
     async def _measure_one(
@@ -156,13 +168,59 @@ class ContainerProbe(Probe):
             raise ProbeError(unreachable(exc), hint=HINT) from exc
         fields = self._state_fields(info)
         if fields["running"]:
-            async with limit:
-                stats = await self._stats(client, container_id)
             configured = (info.get("HostConfig") or {}).get("Memory") or None
-            fields.update(self._usage_fields(container_id, stats, configured))
+            # Figures stand in only within one run: never a pre-restart 95 % after a restart.
+            run = f"{container_id}@{(info.get('State') or {}).get('StartedAt', '')}"
+            fields.update(await self._usage_now(client, run, container_id, configured, limit))
         else:
             self._cpu.pop(container_id, None)
         return str(info.get("Name", "")).lstrip("/"), fields
+
+    async def _usage_now(
+        self,
+        client: Any,
+        run: str,
+        container_id: str,
+        configured: int | None,
+        limit: asyncio.Semaphore,
+    ) -> dict[str, Any]:
+        """Fresh usage figures, or, once there are some, the last ones when dockerd is slow.
+
+        A stats read can wait up to a second for the engine's next sample. A measurement
+        an event triggered (a sibling died) must not wait for it: after STATS_WAIT the
+        previous figures stand in and the read finishes in the background for next time.
+        """
+        read = self._reads.get(run)
+        if read is None or read.done():
+            read = asyncio.ensure_future(
+                self._read_usage(client, run, container_id, configured, limit)
+            )
+            read.add_done_callback(_retrieve)
+            self._reads = {k: t for k, t in self._reads.items() if not t.done()}
+            self._reads[run] = read
+        last = self._usage.get(run)
+        if last is None:
+            return await asyncio.shield(read)
+        try:
+            return await asyncio.wait_for(asyncio.shield(read), STATS_WAIT)
+        except TimeoutError:
+            return last
+
+    async def _read_usage(
+        self,
+        client: Any,
+        run: str,
+        container_id: str,
+        configured: int | None,
+        limit: asyncio.Semaphore,
+    ) -> dict[str, Any]:
+        async with limit:
+            stats = await self._stats(client, container_id)
+        usage = self._usage_fields(container_id, stats, configured)
+        if stats:
+            self._usage = {k: u for k, u in self._usage.items() if not k.startswith(container_id)}
+            self._usage[run] = usage
+        return usage
 
     @staticmethod
     def _state_fields(info: Mapping[str, Any]) -> dict[str, Any]:
@@ -263,6 +321,8 @@ class ContainerProbe(Probe):
             await follower.aclose()
 
     async def close(self) -> None:
+        for read in self._reads.values():
+            read.cancel()
         followers = list(self._followers)
         self._followers.clear()
         await asyncio.gather(*(f.aclose() for f in followers))
