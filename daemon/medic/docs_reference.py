@@ -115,8 +115,11 @@ def notifiers_page() -> str:
 def _walk(cmd: click.Command, path: list[str]) -> Iterable[tuple[list[str], click.Command]]:
     yield path, cmd
     if isinstance(cmd, click.Group):
-        for name in sorted(cmd.commands):
-            yield from _walk(cmd.commands[name], [*path, name])
+        ctx = click.Context(cmd)
+        for name in cmd.list_commands(ctx):
+            sub = cmd.get_command(ctx, name)
+            if sub is not None:
+                yield from _walk(sub, [*path, name])
 
 
 def cli_page() -> str:

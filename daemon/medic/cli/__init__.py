@@ -1,13 +1,46 @@
-"""The ``medic`` command. Each sub-command lives in its own module of this package."""
+"""The ``medic`` command. Each sub-command lives in its own module of this package.
+
+Sub-command modules are imported only when their command runs (or help lists it), so
+`medic validate` in CI does not pay for the HTTP client that `medic status` needs.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from medic import __version__
 
+# command name -> (module, attribute holding the click command)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("medic.cli.run", "command"),
+    "validate": ("medic.cli.validate", "command"),
+    "schema": ("medic.cli.schema", "command"),
+    "probe": ("medic.cli.probe", "command"),
+    "audit": ("medic.cli.audit", "command"),
+    "status": ("medic.cli.status", "command"),
+    "silence": ("medic.cli.silence", "command"),
+    "approve": ("medic.cli.approve", "approve"),
+    "deny": ("medic.cli.approve", "deny"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        spec = COMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        command: click.Command = getattr(importlib.import_module(spec[0]), spec[1])
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="medic")
 def main() -> None:
     """Medic: executable runbooks with limits, verification and an audit trail."""
@@ -16,15 +49,3 @@ def main() -> None:
     # Log lines go to stderr, so stdout stays clean for JSON and CSV output;
     # `medic run` configures logging again from the agent config.
     logsetup.configure("auto", "warning")
-
-
-def _register() -> None:
-    from medic.cli import approve, audit, probe, run, schema, silence, status, validate
-
-    for module in (run, validate, schema, probe, audit, status, silence):
-        main.add_command(module.command)
-    main.add_command(approve.approve)
-    main.add_command(approve.deny)
-
-
-_register()
