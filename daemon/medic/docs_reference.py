@@ -127,6 +127,9 @@ def cli_page() -> str:
 
     out = [HEADER, "# CLI reference\n"]
     for path, cmd in _walk(main, ["medic"]):
+        # Click keeps the help option of the first context that asked; forget it, so the
+        # page is the same whatever ran before in this process (tests invoke commands).
+        cmd._help_option = None
         # A fixed width: the page must not depend on the terminal that generated it.
         ctx = click.Context(
             cmd,

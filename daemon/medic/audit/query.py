@@ -214,8 +214,15 @@ def open_incident_ids(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
 
 
 def escalated_open_ids(conn: sqlite3.Connection) -> set[str]:
-    """Ids of open incidents a human was told about (a restart owes them a resolve)."""
-    rows = conn.execute("SELECT id FROM incidents WHERE status = 'open' AND escalated = 1")
+    """Ids of open incidents Medic already escalated: after a restart it must not escalate
+    them again, and owes their channels a resolve. That includes an escalation that named
+    no channel (nobody was told, but it was decided), not one held back by a silence or
+    dry-run (those page when the silence ends)."""
+    rows = conn.execute(
+        "SELECT id FROM incidents WHERE status = 'open' AND (escalated = 1 OR id IN ("
+        " SELECT incident FROM events WHERE kind = 'incident.escalated'"
+        " AND outcome = 'no_channel'))"
+    )
     return {incident for (incident,) in rows}
 
 
