@@ -55,11 +55,8 @@ def receiver() -> Iterator[Receiver]:
     r.server.shutdown()
 
 
-def test_escalation_then_resolve_reach_a_signed_webhook(
-    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A firing escalate-only policy pages once; when it clears, a resolve follows."""
-    monkeypatch.setenv("MEDIC_HOOK_SECRET", SECRET)
+def paging_agent(tmp_path: Path, receiver: Receiver) -> tuple[AgentProcess, Path]:
+    """An agent whose one policy pages `oncall` (the receiver, signed) while a file exists."""
     flag = tmp_path / "problem"
     flag.write_text("x")
     agent = AgentProcess(tmp_path)
@@ -79,6 +76,15 @@ def test_escalation_then_resolve_reach_a_signed_webhook(
             }
         ],
     )
+    return agent, flag
+
+
+def test_escalation_then_resolve_reach_a_signed_webhook(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A firing escalate-only policy pages once; when it clears, a resolve follows."""
+    monkeypatch.setenv("MEDIC_HOOK_SECRET", SECRET)
+    agent, flag = paging_agent(tmp_path, receiver)
     try:
         agent.start()
         agent.wait_for(lambda: len(receiver.received) == 1, what="the escalation")
@@ -102,25 +108,7 @@ def test_resolve_is_sent_when_the_problem_went_away_during_a_restart(
 ) -> None:
     """Paged, then the agent stops, the problem goes, the agent starts: the page is resolved."""
     monkeypatch.setenv("MEDIC_HOOK_SECRET", SECRET)
-    flag = tmp_path / "problem"
-    flag.write_text("x")
-    agent = AgentProcess(tmp_path)
-    config = yaml.safe_load(agent.config.read_text())
-    config["notifiers"] = {
-        "oncall": {"type": "webhook", "url": receiver.url, "secret_env": "MEDIC_HOOK_SECRET"}
-    }
-    agent.config.write_text(yaml.safe_dump(config))
-    agent.write_policy(
-        "esc.yaml",
-        [
-            {
-                "name": "flag-present",
-                "probe": {"type": "file", "path": str(flag), "every": "1s"},
-                "when": "exists",
-                "escalate": {"notify": ["oncall"]},
-            }
-        ],
-    )
+    agent, flag = paging_agent(tmp_path, receiver)
     try:
         agent.start()
         agent.wait_for(lambda: len(receiver.received) == 1, what="the escalation")
