@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import random
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -45,9 +44,9 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import yaml
 from docker.errors import DockerException, ImageNotFound, NotFound
 
+from benchkit import write_restart_agent
 from medic.clock import parse_iso
 from medic.policy.durations import parse_duration
 
@@ -58,12 +57,6 @@ POLL_ONLY = (
     "ContainerProbe.watches = False; from medic.cli import main; "
     "sys.argv[0] = 'medic'; sys.exit(main())"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait(check: Callable[[], object], what: str, timeout: float) -> None:
@@ -123,20 +116,7 @@ def write_agent(root: Path, container: str, every: str, kills: int) -> Path:
         "verify": {"after": "200ms"},
         "limits": {"max": 10 * kills, "per": "1h", "cooldown": "0s"},
     }
-    (root / "policies").mkdir(parents=True)
-    (root / "policies" / "bench.yaml").write_text(
-        yaml.safe_dump({"version": 1, "policies": [policy]}, sort_keys=False)
-    )
-    config = {
-        "state_dir": "state",
-        "policies": ["policies"],
-        "watch": False,
-        "api": {"listen": f"127.0.0.1:{free_port()}"},
-        "log": {"format": "json", "level": "warning"},
-        "limits": {"circuit_breaker": {"max_actions": 10 * kills, "per": "1m"}},
-    }
-    (root / "medic.yaml").write_text(yaml.safe_dump(config))
-    return root / "medic.yaml"
+    return write_restart_agent(root, policy, kills)
 
 
 def bench(

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
 import shutil
-import statistics
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchkit import report, time_runs
 from medic.probes.base import Probe
 from medic.probes.command import CommandProbe
 from medic.probes.disk import DiskProbe
@@ -28,36 +26,12 @@ from medic.probes.host import CpuProbe, LoadProbe, MemoryProbe
 from medic.probes.process import ProcessProbe
 
 
-def cpu_seconds() -> float:
-    """CPU of every thread of this process plus its reaped children (microsecond grain)."""
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return total
-
-
-def p99(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-
-
 async def bench(label: str, make: Callable[[], Probe], runs: int) -> None:
     probe = make()
     await probe.measure()  # first run: baselines, imports, caches
-    walls: list[float] = []
-    cpu_start = cpu_seconds()
-    for _ in range(runs):
-        start = time.perf_counter()
-        await probe.measure()
-        walls.append(time.perf_counter() - start)
-    cpu = cpu_seconds() - cpu_start
+    walls, cpu, _ = await time_runs(probe, runs)
     await probe.close()
-    print(
-        f"{label:<37} {runs:>4}  median {statistics.median(walls) * 1000:6.3f} ms"
-        f"  p99 {p99(walls) * 1000:6.3f} ms  cpu {cpu / runs * 1000:6.3f} ms"
-        f"  {runs / cpu:7.0f} runs/s/core"
-    )
+    report(label, runs, walls, cpu, width=37)
 
 
 def setup() -> tuple[Path, subprocess.Popen[bytes], str]:

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import redis
 
+from benchkit import report, time_runs
 from medic.probes.base import Probe
 from medic.probes.postgres import PostgresProbe
 from medic.probes.redis import RedisProbe
@@ -34,16 +32,6 @@ ENV = "MEDIC_BENCH_PG_DSN"
 RUNS = 500
 
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def p99(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-
-
 async def bench(label: str, make: Callable[[], Probe], runs: int, *, reconnect: bool) -> None:
     probe = make()
     probe.timeout = 5.0  # type: ignore[attr-defined]
@@ -51,21 +39,9 @@ async def bench(label: str, make: Callable[[], Probe], runs: int, *, reconnect: 
     down = [f.get("error") for f in first.values() if not f.get("reachable")]
     if not first or down:
         raise SystemExit(f"{label}: nothing measured ({down}); run the provision scripts")
-    walls: list[float] = []
-    cpu_start = cpu_seconds()
-    for _ in range(runs):
-        if reconnect:
-            await probe.close()
-        start = time.perf_counter()
-        await probe.measure()
-        walls.append(time.perf_counter() - start)
-    cpu = cpu_seconds() - cpu_start
+    walls, cpu, _ = await time_runs(probe, runs, probe.close if reconnect else None)
     await probe.close()
-    print(
-        f"{label:<44} {runs:>4}  median {statistics.median(walls) * 1000:6.3f} ms"
-        f"  p99 {p99(walls) * 1000:6.3f} ms  cpu {cpu / runs * 1000:6.3f} ms"
-        f"  {runs / cpu:7.0f} runs/s/core"
-    )
+    report(label, runs, walls, cpu, width=44)
 
 
 def seed_redis() -> None:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchkit import report, time_runs
 from medic.probes.base import Probe
 from medic.probes.logfile import LogProbe
 from medic.probes.prometheus import PrometheusProbe
@@ -59,39 +58,15 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
 """
 
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def p99(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-
-
 async def bench(
     label: str, make: Callable[[], Probe], runs: int, between: Callable[[], None] | None = None
 ) -> None:
     probe = make()
     probe.timeout = 10.0  # type: ignore[attr-defined]  # the scheduler sets it
     await probe.measure()  # warm-up: connection, imports, first samples
-    walls: list[float] = []
-    cpu = 0.0
-    targets = 0
-    for _ in range(runs):
-        if between is not None:
-            between()
-        cpu_start = cpu_seconds()
-        start = time.perf_counter()
-        targets = len(await probe.measure())
-        walls.append(time.perf_counter() - start)
-        cpu += cpu_seconds() - cpu_start
+    walls, cpu, targets = await time_runs(probe, runs, between)
     await probe.close()
-    print(
-        f"{label:<44} {targets:>4} tg  median {statistics.median(walls) * 1000:7.3f} ms"
-        f"  p99 {p99(walls) * 1000:7.3f} ms  cpu {cpu / runs * 1000:7.3f} ms"
-        f"  {runs / cpu:7.0f} runs/s/core"
-    )
+    report(f"{label} ({targets} targets)", runs, walls, cpu, width=44)
 
 
 def start_exporter(work: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -14,14 +14,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-import resource
 import shutil
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from benchkit import report, time_runs
 from medic.probes.base import Probe
 from medic.probes.http import HttpProbe
 from medic.probes.tcp import TcpProbe
@@ -100,35 +98,15 @@ async def serve(folder: Path) -> None:
     await asyncio.Event().wait()
 
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def p99(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-
-
 async def bench(label: str, make: Callable[[], Probe], runs: int) -> None:
     probe = make()
     probe.timeout = 5.0  # type: ignore[attr-defined]
     first = await probe.measure()  # warm-up: session, SSL contexts, CA bundle
     fields = next(iter(first.values()))
     assert fields.get("error") is None or label.endswith("untrusted)"), (label, fields)
-    walls: list[float] = []
-    cpu_start = cpu_seconds()
-    for _ in range(runs):
-        start = time.perf_counter()
-        await probe.measure()
-        walls.append(time.perf_counter() - start)
-    cpu = cpu_seconds() - cpu_start
+    walls, cpu, _ = await time_runs(probe, runs)
     await probe.close()
-    print(
-        f"{label:<38} {runs:>4}  median {statistics.median(walls) * 1000:6.3f} ms"
-        f"  p99 {p99(walls) * 1000:6.3f} ms  cpu {cpu / runs * 1000:6.3f} ms"
-        f"  {runs / cpu:7.0f} runs/s/core"
-    )
+    report(label, runs, walls, cpu, width=38)
 
 
 def cases(folder: Path, http: int, tls: int) -> list[tuple[str, Callable[[], Probe], int]]:

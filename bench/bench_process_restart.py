@@ -24,7 +24,6 @@ import random
 import shlex
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -35,19 +34,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psutil
-import yaml
 
+from benchkit import write_restart_agent
 from medic.clock import parse_iso
 
 SETSID = shutil.which("setsid") or "/usr/bin/setsid"
 PR_SET_CHILD_SUBREAPER = 36
 QUIET = "</dev/null >/dev/null 2>&1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait(
@@ -125,19 +118,7 @@ def bench_medic(root: Path, argv: list[str], kills: int) -> list[float]:
         "verify": {"after": "200ms"},
         "limits": {"max": 10 * kills, "per": "1h", "cooldown": "0s"},
     }
-    (root / "policies").mkdir(parents=True)
-    (root / "policies" / "bench.yaml").write_text(
-        yaml.safe_dump({"version": 1, "policies": [policy]}, sort_keys=False)
-    )
-    config = {
-        "state_dir": "state",
-        "policies": ["policies"],
-        "watch": False,
-        "api": {"listen": f"127.0.0.1:{free_port()}"},
-        "log": {"format": "json", "level": "warning"},
-        "limits": {"circuit_breaker": {"max_actions": 10 * kills, "per": "1m"}},
-    }
-    (root / "medic.yaml").write_text(yaml.safe_dump(config))
+    write_restart_agent(root, policy, kills)
     db = root / "state" / "audit.db"
     subprocess.run([SETSID, "-f", *argv], check=True)
     agent = subprocess.Popen(
