@@ -153,3 +153,16 @@ async def test_each_run_carries_its_own_mark() -> None:
     runs = [await run_process(["sh", "-c", 'echo "$MEDIC_RUN"'], timeout=5) for _ in range(2)]
     marks = [run.stdout.strip() for run in runs]
     assert all(marks) and marks[0] != marks[1]
+
+
+async def test_cancelled_run_kills_its_setsid_child(tmp_path: Path) -> None:
+    """A run cancelled from outside (the runner's hard stop) kills its setsid child too."""
+    pidfile = tmp_path / "escapee.pid"
+    task = asyncio.ensure_future(
+        run_process(["sh", "-c", f"{ESCAPEE} & wait"], timeout=60, env={"PIDFILE": str(pidfile)})
+    )
+    escapee = await read_pid(pidfile)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await until_reaped(escapee)
