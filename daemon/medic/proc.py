@@ -1,9 +1,12 @@
-"""Run a child program with a hard timeout that kills its whole process group.
+"""Run a child program with a hard timeout that kills it and everything it started.
 
 Used by every probe and action that starts a program. The child gets its own session
-(so its own process group); on timeout or cancellation the group is sent SIGKILL, so
-a hung check and anything it forked are gone, not orphaned. A program that exits on
-its own may leave a detached daemon behind on purpose; that is not killed.
+(so its own process group) and a mark in its environment (``MEDIC_RUN``); on timeout
+or cancellation its group and every process of the run are sent SIGKILL, including
+ones that called ``setsid`` or double-forked away (:mod:`medic.proctree`), so a hung
+check and anything it forked are gone, not orphaned. A program that exits on its own
+may leave a detached daemon behind on purpose; that is not killed. Orphans adopted by
+Medic (a child subreaper) are reaped by :mod:`medic.reaper`.
 """
 
 from __future__ import annotations
@@ -11,14 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from medic import proctree
+from medic.reaper import REAPER
+
 MAX_OUTPUT = 16 * 1024
 # How long to keep reading output after the child exited (descendants may hold the pipe).
 OUTPUT_GRACE = 0.5
+# The same after a timeout: everything was killed, so the pipes close at once unless a
+# process could not be killed; short, so the result (with its output) is ready well
+# within the runner's grace (medic.engine.remediation.ACTION_GRACE).
+KILLED_OUTPUT_GRACE = 0.15
 
 
 @dataclass(frozen=True)
@@ -83,9 +92,11 @@ async def _exited(pid: int, timeout: float) -> bool:  # noqa: ASYNC109 - see run
         os.close(pidfd)
 
 
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+def _kill_run(proc: asyncio.subprocess.Process, mark: str) -> None:
+    """Kill the program, its group and every process of the run; reap the orphans later."""
+    killed = proctree.kill_step(proc.pid, mark)
+    killed.pop(proc.pid, None)  # asyncio reaps the program itself
+    REAPER.expect(killed)
 
 
 async def run_process(
@@ -98,7 +109,9 @@ async def run_process(
 ) -> CompletedRun:
     """Run ``argv`` (never through a shell unless argv itself names one)."""
     start = time.monotonic()
-    full_env = None if env is None else {**os.environ, **env}
+    REAPER.become_subreaper()
+    mark = proctree.new_mark()
+    full_env = {**os.environ, **(env or {}), proctree.RUN_MARK: mark}
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.DEVNULL,
@@ -108,27 +121,43 @@ async def run_process(
         cwd=cwd,
         start_new_session=True,
     )
+    REAPER.owned.add(proc.pid)
+    try:
+        return await _finish(proc, mark, argv, timeout, max_output, start)
+    finally:
+        REAPER.owned.discard(proc.pid)
+        asyncio.get_running_loop().call_soon(REAPER.sweep)
+
+
+async def _finish(
+    proc: asyncio.subprocess.Process,
+    mark: str,
+    argv: Sequence[str],
+    timeout: float,  # noqa: ASYNC109 - see run_process
+    max_output: int,
+    start: float,
+) -> CompletedRun:
     stdout, stderr = _Capture(max_output), _Capture(max_output)
     readers = asyncio.gather(stdout.drain(proc.stdout), stderr.drain(proc.stderr))
     try:
         timed_out = not await _exited(proc.pid, timeout)
     except asyncio.CancelledError:
-        _kill_group(proc)
+        _kill_run(proc, mark)
         readers.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await readers
         await proc.wait()
         raise
     if timed_out:
-        # A hung program and everything it forked go. After a normal exit the group is
-        # left alone: a program that detaches a daemon (`setsid -f`, a double fork) is
-        # still in the group until its child calls setsid(), and must not be killed.
-        _kill_group(proc)
+        # A hung program and everything it started go, setsid or not. After a normal
+        # exit nothing is killed: a program may detach a daemon on purpose (`setsid -f`).
+        _kill_run(proc, mark)
     # A program it detached into a session of its own (setsid, a daemon) may still hold
     # the pipes open: read what is there for a moment, never wait for its end-of-file.
     cut_short = False
+    grace = KILLED_OUTPUT_GRACE if timed_out else OUTPUT_GRACE
     try:
-        await asyncio.wait_for(asyncio.shield(readers), OUTPUT_GRACE)
+        await asyncio.wait_for(asyncio.shield(readers), grace)
     except TimeoutError:
         cut_short = True
         readers.cancel()

@@ -188,7 +188,7 @@ async def test_unknown_placeholder_fails_without_running() -> None:
     result = await CommandAction({"argv": ["echo", "{servce}"]}).run(make_ctx(mount="/"))
     assert not result.ok
     assert result.summary == (
-        "unknown placeholder {servce} in argv; known here: "
+        "unknown placeholder {servce} in argv[1]; known here: "
         "{host}, {incident}, {mount}, {policy}, {target}"
     )
 

@@ -152,8 +152,8 @@ async def test_exec_unknown_placeholder(run_container: Any) -> None:
         context(container.name, status="running")
     )
     assert result.ok is False
-    assert result.summary == "argv uses {nope}, which is not one of: " + (
-        "host, incident, policy, status, target"
+    assert result.summary == "unknown placeholder {nope} in argv[1]; known here: " + (
+        "{host}, {incident}, {policy}, {status}, {target}"
     )
 
 

@@ -1,5 +1,5 @@
 """Actions: the remediation step types a policy's `remediate:` list names."""
 
-from medic.actions.base import Action, ActionContext, ActionResult, actions, render
+from medic.actions.base import Action, ActionContext, ActionResult, actions
 
-__all__ = ["Action", "ActionContext", "ActionResult", "actions", "render"]
+__all__ = ["Action", "ActionContext", "ActionResult", "actions"]

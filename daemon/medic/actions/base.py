@@ -12,21 +12,30 @@ audit log before calling it, enforces the timeout around it and writes the outco
 In dry-run the runner does not call ``run()`` at all; it records ``describe()``.
 
 Values that come from targets (names, labels, paths, pids) reach programs as separate
-argv items or environment variables, never as shell text: :func:`render` substitutes
-``{target}``, ``{policy}``, ``{incident}`` and ``{<field>}`` inside one argv item.
+argv items, percent-encoded URL parts or environment variables, never as shell text:
+:mod:`medic.actions.placeholders` fills ``{target}``, ``{policy}``, ``{incident}``,
+``{host}`` and ``{<field>}`` for every action, with the rules of the slot they land in.
 """
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from medic.actions.placeholders import PlaceholderError, UnknownPlaceholder, placeholders
 from medic.registry import Registry
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+__all__ = [
+    "Action",
+    "ActionContext",
+    "ActionResult",
+    "actions",
+    "not_filled",
+    "placeholders",
+    "unfilled_note",
+]
 
 
 @dataclass(frozen=True)
@@ -60,22 +69,17 @@ class ActionResult:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-def placeholders(text: str) -> list[str]:
-    return _PLACEHOLDER.findall(text)
+def not_filled(exc: PlaceholderError, details: Mapping[str, Any]) -> ActionResult:
+    """The failed result of a step whose placeholders could not be filled (nothing ran)."""
+    summary = f"{exc.message}; {exc.hint}" if exc.hint else exc.message
+    return ActionResult(False, summary, {**details, **exc.fields})
 
 
-def render(template: str, ctx: ActionContext) -> str:
-    """Fill ``{name}`` placeholders from the context; unknown names are an error."""
-    values = ctx.variables()
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise KeyError(name)
-        value = values[name]
-        return "" if value is None else str(value)
-
-    return _PLACEHOLDER.sub(fill, template)
+def unfilled_note(exc: PlaceholderError) -> str:
+    """Why a dry-run description could not fill its placeholders, in parentheses."""
+    if isinstance(exc, UnknownPlaceholder):
+        return f"(unknown placeholder {{{exc.name}}})"
+    return f"({exc.message})"
 
 
 class Action(ABC):

@@ -15,7 +15,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
-from medic.actions.base import Action, ActionContext, ActionResult, actions, placeholders, render
+from medic.actions.base import (
+    Action,
+    ActionContext,
+    ActionResult,
+    actions,
+    not_filled,
+    placeholders,
+    unfilled_note,
+)
+from medic.actions.placeholders import ALLOW_DASH, ALLOW_PATH, Allow, PlaceholderError, fill_argv
 from medic.policy.durations import format_duration
 from medic.proc import CompletedRun, run_process
 from medic.program import SHELL, command_argv, command_text, program_mistake
@@ -61,7 +70,10 @@ class CommandAction(Action):
 
     ``argv`` names the program and its arguments; each item may hold placeholders
     (``{target}``, ``{policy}``, ``{incident}``, ``{host}`` or any probe field such as
-    ``{pids}``) and stays one argument however the value looks. ``shell`` runs text
+    ``{pids}``) and stays one argument however the value looks. A value that begins
+    with ``-`` is refused (``allow_dash: true`` lets it through), and so is one that
+    would leave the directory of an item holding ``/`` (``allow_path: true``); see
+    docs/placeholders.md. ``shell`` runs text
     with ``/bin/sh -c``; placeholders are refused there, and the values come through
     the environment instead (``$MEDIC_TARGET``, ``$MEDIC_POLICY``, ``$MEDIC_INCIDENT``,
     ``$MEDIC_HOST``, set in both modes). The step succeeds when the exit code is in
@@ -110,6 +122,8 @@ class CommandAction(Action):
                 "minItems": 1,
                 "description": "Exit codes that count as success (default [0]).",
             },
+            "allow_dash": ALLOW_DASH,
+            "allow_path": ALLOW_PATH,
         },
         # "argv XOR shell" is checked by validate(): a oneOf here would turn a missing
         # or doubled key into "not valid under any of the given schemas".
@@ -154,28 +168,24 @@ class CommandAction(Action):
         return codes
 
     def argv(self, ctx: ActionContext) -> list[str]:
-        """What to execute; raises KeyError naming an unknown placeholder."""
-        return command_argv(self.options, lambda item: render(item, ctx))
+        """What to execute; PlaceholderError when a value cannot be filled in."""
+        if "shell" in self.options:
+            return command_argv(self.options)
+        return fill_argv(self.options["argv"], ctx.variables(), Allow.of(self.options))
 
     def describe(self, ctx: ActionContext) -> str:
         if "shell" in self.options:
             return f"would run in {SHELL}: {self.options['shell']}"
         try:
             return f"would run: {shlex.join(self.argv(ctx))}"
-        except KeyError as exc:
-            text = shlex.join(self.options["argv"])
-            return f"would run: {text} (unknown placeholder {{{exc.args[0]}}})"
+        except PlaceholderError as exc:
+            return f"would run: {shlex.join(self.options['argv'])} {unfilled_note(exc)}"
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         try:
             argv = self.argv(ctx)
-        except KeyError as exc:
-            known = ", ".join("{" + name + "}" for name in sorted(ctx.variables()))
-            return ActionResult(
-                False,
-                f"unknown placeholder {{{exc.args[0]}}} in argv; known here: {known}",
-                {"argv": list(self.options["argv"])},
-            )
+        except PlaceholderError as exc:
+            return not_filled(exc, {"argv": list(self.options["argv"])})
         extra = self.options.get("env") or {}
         env = {**{str(k): str(v) for k, v in extra.items()}, **medic_env(ctx)}
         details: dict[str, Any] = self._base_details(argv)

@@ -3,7 +3,9 @@
 Every one acts on the container named by the target (``ctx.target``, as the container
 probes name their targets), and every one looks at that container again first: it
 refuses to act on the container Medic itself runs in, and on a container labelled
-``medic.ignore=true`` (labels may have changed since the measurement). The engine is
+``medic.ignore=true`` (labels may have changed since the measurement). A target that
+is not a container name (Docker's ``[A-Za-z0-9][A-Za-z0-9_.-]*``) is refused before
+the engine is asked, so it cannot become another path of the engine's API. The engine is
 reached through :mod:`medic.probes.docker_client`; its blocking calls run in threads.
 ``container.exec`` lives in :mod:`medic.actions.container_exec` on the same base.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -33,6 +36,8 @@ from medic.probes.docker_client import (
 )
 
 SIGNALS = ("HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM", "WINCH")
+# The names Docker gives containers; the SDK puts the name into a URL path unescaped '/'.
+CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _STOP_TIMEOUT = duration("Seconds the container gets to stop before it is killed.", "10s")
 
 
@@ -58,6 +63,12 @@ class ContainerAction(Action):
     verb: ClassVar[str] = "act on"
 
     async def run(self, ctx: ActionContext) -> ActionResult:
+        if not CONTAINER_NAME.match(ctx.target):
+            return ActionResult(
+                False,
+                f"refused: {ctx.target[:60]!r} is not a container name (letters, digits "
+                "and _.- only); point the policy at a container probe's targets",
+            )
         try:
             client = await shared_client()
             container = await asyncio.to_thread(client.containers.get, ctx.target)

@@ -3,7 +3,8 @@
 It shares the lookup and the refusals of the other container actions
 (:class:`medic.actions.container.ContainerAction`): never Medic's own container, never
 one labelled ``medic.ignore=true``. The command is an argv list; target values fill
-placeholders inside single items and never become shell text.
+placeholders inside single items (:mod:`medic.actions.placeholders`: no option-like
+values, no escape from a path) and never become shell text.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from medic.actions.base import ActionContext, ActionResult, actions, render
+from medic.actions.base import ActionContext, ActionResult, actions, not_filled, unfilled_note
 from medic.actions.container import ContainerAction
+from medic.actions.placeholders import ALLOW_DASH, ALLOW_PATH, Allow, PlaceholderError, fill_argv
 
 MAX_OUTPUT = 16 * 1024
 
@@ -51,7 +53,9 @@ class ExecAction(ContainerAction):
 
     ``argv`` is a list, run as is: no shell unless argv names one. ``{target}``,
     ``{policy}``, ``{incident}``, ``{host}`` and the probe's fields fill placeholders
-    inside an item, never splitting it. ``user`` runs it as another user. Output is kept
+    inside an item, never splitting it; a value that begins with ``-`` or leaves the
+    directory of an item holding ``/`` is refused unless the step sets ``allow_dash`` or
+    ``allow_path``. ``user`` runs it as another user. Output is kept
     up to 16 KiB per stream. The engine cannot kill an exec'd command: when the step
     times out Medic stops waiting, so give a command that may hang its own limit
     (``timeout 20 ...``).
@@ -80,6 +84,8 @@ class ExecAction(ContainerAction):
                 "description": "Program and arguments; {placeholders} fill single items.",
             },
             "user": {"type": "string", "minLength": 1, "description": "User (name or uid)."},
+            "allow_dash": ALLOW_DASH,
+            "allow_path": ALLOW_PATH,
         },
         "required": ["argv"],
         "additionalProperties": False,
@@ -87,16 +93,17 @@ class ExecAction(ContainerAction):
     verb = "run a command in"
 
     def argv(self, ctx: ActionContext) -> list[str]:
-        """The argv with placeholders filled; KeyError names an unknown placeholder."""
-        return [render(str(item), ctx) for item in self.options["argv"]]
+        """The argv with placeholders filled; PlaceholderError when a value is refused."""
+        return fill_argv(self.options["argv"], ctx.variables(), Allow.of(self.options))
 
     def describe(self, ctx: ActionContext) -> str:
-        try:
-            argv = self.argv(ctx)
-        except KeyError:
-            argv = [str(item) for item in self.options["argv"]]
         user = self.options.get("user")
         as_user = f" as user {user}" if user else ""
+        try:
+            argv = self.argv(ctx)
+        except PlaceholderError as exc:
+            text = shlex.join(str(item) for item in self.options["argv"])
+            return f"would run {text} in container {ctx.target}{as_user} {unfilled_note(exc)}"
         return f"would run {shlex.join(argv)} in container {ctx.target}{as_user}"
 
     async def act(
@@ -104,11 +111,8 @@ class ExecAction(ContainerAction):
     ) -> ActionResult:
         try:
             argv = self.argv(ctx)
-        except KeyError as exc:
-            known = ", ".join(sorted(ctx.variables()))
-            return ActionResult(
-                False, f"argv uses {{{exc.args[0]}}}, which is not one of: {known}", details
-            )
+        except PlaceholderError as exc:
+            return not_filled(exc, details)
         details["argv"] = argv
         if container.status != "running":
             return ActionResult(

@@ -1,7 +1,8 @@
 """The ``http.request`` action: call an HTTP endpoint (an admin API, a deploy hook).
 
-Target values enter the URL URL-quoted, so a target cannot add path segments, query
-parameters or fragments. A bearer token comes from an environment variable named in
+Target values enter the URL percent-encoded (:func:`medic.actions.placeholders.fill_url`),
+so a target cannot add path segments, query parameters or fragments, climb with ``..``
+or name another host. A bearer token comes from an environment variable named in
 the policy and never reaches the audit log: not in ``describe()``, not in the details,
 not even when the server echoes it back in its body.
 """
@@ -13,13 +14,20 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
 
 from medic import __version__
-from medic.actions.base import Action, ActionContext, ActionResult, actions, placeholders
+from medic.actions.base import (
+    Action,
+    ActionContext,
+    ActionResult,
+    actions,
+    not_filled,
+    unfilled_note,
+)
+from medic.actions.placeholders import ALLOW_PATH, Allow, PlaceholderError, fill_url
 from medic.policy.durations import format_duration
 
 EXCERPT_LIMIT = 2048
@@ -27,21 +35,6 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 _ENV_NAME = "^[A-Za-z_][A-Za-z0-9_]*$"
 _SCHEME = re.compile(r"^https?://", re.IGNORECASE)
 REDACTED = "***"
-
-
-def render_url(template: str, ctx: ActionContext) -> str:
-    """Fill placeholders with URL-quoted values; raises KeyError for an unknown name.
-
-    Quoted values hold no braces, so filling one name cannot create another placeholder.
-    """
-    values = ctx.variables()
-    text = template
-    for name in dict.fromkeys(placeholders(template)):
-        if name not in values:
-            raise KeyError(name)
-        value = values[name]
-        text = text.replace("{" + name + "}", quote("" if value is None else str(value), safe=""))
-    return text
 
 
 def display_url(url: str) -> str:
@@ -69,7 +62,9 @@ class HttpRequestAction(Action):
     """Call an HTTP endpoint, such as a service's admin API or a deploy hook.
 
     ``url`` may hold placeholders (``{target}``, ``{host}``, probe fields), filled
-    URL-quoted. The body is ``json`` (any JSON value) or ``body`` (text). ``token_env``
+    percent-encoded; a value that would make a path segment empty, ``.`` or ``..`` is
+    refused unless ``allow_path: true`` (which also keeps its ``/``). The body is
+    ``json`` (any JSON value) or ``body`` (text). ``token_env``
     names an environment variable whose value is sent as ``Authorization: Bearer``.
     The step succeeds when the status is in ``expect_status`` (any 2xx by default);
     redirects are not followed. The audit details hold the status, the latency and the
@@ -124,6 +119,7 @@ class HttpRequestAction(Action):
                 "description": "Statuses that count as success (default any 2xx).",
             },
             "verify_tls": {"type": "boolean", "description": "Check certificates (default true)."},
+            "allow_path": ALLOW_PATH,
         },
         "required": ["url"],
         "additionalProperties": False,
@@ -152,13 +148,17 @@ class HttpRequestAction(Action):
 
     def describe(self, ctx: ActionContext) -> str:
         try:
-            url = display_url(render_url(self.options["url"], ctx))
-        except KeyError as exc:
-            url = f"{self.options['url']} (unknown placeholder {{{exc.args[0]}}})"
+            url = display_url(self.url(ctx))
+        except PlaceholderError as exc:
+            url = f"{self.options['url']} {unfilled_note(exc)}"
         text = f"would {self.method} {url}"
         if token_env := self.options.get("token_env"):
             text += f" with the bearer token from ${token_env}"
         return text
+
+    def url(self, ctx: ActionContext) -> str:
+        """The URL to call; PlaceholderError when a value cannot be filled in."""
+        return fill_url(self.options["url"], ctx.variables(), Allow.of(self.options))
 
     def _accepted(self, status: int) -> bool:
         expected: Sequence[int] | None = self.options.get("expect_status")
@@ -170,12 +170,9 @@ class HttpRequestAction(Action):
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         try:
-            url = render_url(self.options["url"], ctx)
-        except KeyError as exc:
-            known = ", ".join("{" + name + "}" for name in sorted(ctx.variables()))
-            return ActionResult(
-                False, f"unknown placeholder {{{exc.args[0]}}} in url; known here: {known}"
-            )
+            url = self.url(ctx)
+        except PlaceholderError as exc:
+            return not_filled(exc, {"method": self.method, "url": self.options["url"]})
         shown = display_url(url)
         details: dict[str, Any] = {"method": self.method, "url": shown}
         headers = {str(k): str(v) for k, v in (self.options.get("headers") or {}).items()}

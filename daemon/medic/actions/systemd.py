@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from medic.actions.base import Action, ActionContext, ActionResult, actions, placeholders, render
+from medic.actions.base import Action, ActionContext, ActionResult, actions, placeholders
+from medic.actions.placeholders import Allow, fill_item
 from medic.errors import ActionError, ProbeError
 from medic.policy.durations import format_duration
 from medic.probes.systemd import UNIT_NAME, canonical, is_glob, show, systemctl
@@ -88,13 +89,8 @@ class UnitAction(Action):
     def unit(self, ctx: ActionContext) -> str:
         """The unit this step acts on; ActionError when it is not one unit name."""
         template = str(self.options.get("unit", "{target}"))
-        try:
-            name = canonical(render(template, ctx))
-        except KeyError as exc:
-            known = ", ".join("{" + n + "}" for n in sorted(ctx.variables()))
-            raise ActionError(
-                f"unknown placeholder {{{exc.args[0]}}} in unit; known here: {known}"
-            ) from None
+        # A PlaceholderError (an ActionError) says which value was refused and why.
+        name = canonical(fill_item(template, ctx.variables(), Allow(), "unit"))
         if is_glob(name) or name.startswith("-") or not UNIT_NAME.match(name):
             raise ActionError(
                 f"{name!r} is not a unit name",
