@@ -1,7 +1,8 @@
 """JSON request bodies: read, bounded, checked against a schema, errors in the envelope.
 
-A body that is not JSON (not UTF-8, ``NaN``, ``Infinity``), nested deeper than
-:data:`MAX_DEPTH`, holds a string longer than the route allows, is not an object, or
+A body that is not JSON (not UTF-8, ``NaN``, ``Infinity``, ``1e999``), nested deeper
+than :data:`MAX_DEPTH`, holds a string longer than the route allows or a lone
+surrogate (``\\ud800`` in JSON text, which SQLite cannot store), is not an object, or
 does not fit the route's schema is a 400 (code ``bad_body``) naming the key at fault,
 never a 500 and never silently ignored.
 """
@@ -9,6 +10,7 @@ never a 500 and never silently ignored.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from aiohttp import web
@@ -29,6 +31,22 @@ def _no_constant(name: str) -> Any:
     raise BadJson(f"the body is not JSON: {name} is not a JSON number")
 
 
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise BadJson(f"the body holds the number {text[:20]}, too large for a float")
+    return number
+
+
+def _check_string(value: str, where: str, max_string: int) -> None:
+    if len(value) > max_string:
+        raise BadJson(f"{where}: a string of {len(value)} characters (at most {max_string})")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate written as \ud800
+        raise BadJson(f"{where}: a string that is not valid Unicode") from None
+
+
 def _check_shape(data: Any, max_string: int) -> None:
     """Nesting and string lengths within bounds, walked without recursion."""
     stack: list[tuple[Any, str, int]] = [(data, "body", 0)]
@@ -36,12 +54,11 @@ def _check_shape(data: Any, max_string: int) -> None:
         value, where, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise BadJson(f"{where}: nested deeper than {MAX_DEPTH} levels")
-        if isinstance(value, str) and len(value) > max_string:
-            raise BadJson(f"{where}: a string of {len(value)} characters (at most {max_string})")
-        if isinstance(value, dict):
+        if isinstance(value, str):
+            _check_string(value, where, max_string)
+        elif isinstance(value, dict):
             for key, item in value.items():
-                if len(key) > max_string:
-                    raise BadJson(f"{where}: a key of {len(key)} characters")
+                _check_string(key, f"{where} (a key)", max_string)
                 stack.append((item, f"{where}.{key}" if where != "body" else key, depth + 1))
         elif isinstance(value, list):
             stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value))
@@ -50,7 +67,7 @@ def _check_shape(data: Any, max_string: int) -> None:
 def parse_json(raw: bytes, *, max_string: int = MAX_TEXT) -> Any:
     """The JSON document in ``raw``, or BadJson saying why it is refused."""
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
     except UnicodeDecodeError:
         raise BadJson("the body is not JSON: it is not UTF-8 text") from None
     except RecursionError:
@@ -85,7 +102,8 @@ async def json_body(
         if error.validator == "additionalProperties":
             allowed = ", ".join(sorted(error.schema.get("properties", {})))
             unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-            message = f"{where}: unknown key {unknown[0]!r}; valid keys: {allowed}"
+            known = f"valid keys: {allowed}" if allowed else "it takes no keys"
+            message = f"{where}: unknown key {unknown[0]!r}; {known}"
         else:
             message = f"{where}: {error.message}"
         raise bad_body(message, hint)
