@@ -155,3 +155,17 @@ def test_param_types_convert_good_values() -> None:
     assert Count(0, 10).convert("10", None, None) == 10
     assert abs(When().convert("1h", None, None) - (time.time() - 3600)) < 5
     assert When().convert("2024-05-01T00:00:00Z", None, None) == 1714521600.0
+
+
+def test_listen_port_out_of_range_is_one_line(tmp_path: Path) -> None:
+    """medic run --listen with a port past 65535 says so, instead of failing to bind."""
+    result = CliRunner().invoke(
+        main,
+        ["run", "--listen", "127.0.0.1:99999", "--state-dir", str(tmp_path)],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: --listen: api.listen '127.0.0.1:99999' is not host:port (port 0 to 65535) "
+        "(hint: e.g. 127.0.0.1:9325)"
+    ]
