@@ -42,6 +42,8 @@ class ApiConfig:
     enabled: bool = True
     token: str | None = None
     public_url: str | None = None
+    # Host header names the API answers to besides loopback ones (medic.api.hosts).
+    allowed_hosts: frozenset[str] = frozenset()
 
     @property
     def loopback(self) -> bool:
@@ -180,9 +182,11 @@ def _maintenance(items: list[dict[str, Any]], file: str) -> tuple[MaintenanceCon
 
 def parse_listen(text: str, file: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
+    if not sep or not (port.isascii() and port.isdigit() and len(port) <= 5 and int(port) < 65536):
         raise ConfigError(
-            f"api.listen {text!r} is not host:port", file=file, hint="e.g. 127.0.0.1:9325"
+            f"api.listen {text!r} is not host:port (port 0 to 65535)",
+            file=file,
+            hint="e.g. 127.0.0.1:9325",
         )
     return host.strip("[]") or "127.0.0.1", int(port)
 
@@ -212,6 +216,9 @@ def load_config(path: Path | None) -> AgentConfig:
         enabled=api_raw.get("enabled", True),
         token=_secret(api_raw, file),
         public_url=api_raw.get("public_url"),
+        allowed_hosts=frozenset(
+            name.lower().strip("[]") for name in api_raw.get("allowed_hosts", [])
+        ),
     )
     if not api.loopback and not api.token:
         raise ConfigError(

@@ -12,6 +12,8 @@ from typing import Any
 from medic.policy.durations import PATTERN as DURATION_PATTERN
 from medic.policy.schema import maintenance_window_schema
 
+# A DNS name or IPv4 address, or an IPv6 address in brackets: what a Host header holds.
+HOST_NAME_PATTERN = r"^([A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}$|^\[[0-9A-Fa-f:.]{2,45}\]$"
 _DURATION = {"type": ["string", "number"], "pattern": DURATION_PATTERN}
 
 # What a silence or maintenance window covers: policy and target globs, exact labels.
@@ -60,6 +62,17 @@ SCHEMA: dict[str, Any] = {
                 "token_env": {"type": "string"},
                 "token_file": {"type": "string"},
                 "public_url": {"type": "string"},
+                "allowed_hosts": {
+                    "type": "array",
+                    "maxItems": 100,
+                    "items": {
+                        "type": "string",
+                        "pattern": HOST_NAME_PATTERN,
+                        "maxLength": 253,
+                    },
+                    "description": "Host names the API answers to besides loopback ones, "
+                    "e.g. a reverse proxy's name (no port).",
+                },
             },
         },
         "limits": {

@@ -378,7 +378,9 @@ async def test_server_on_a_busy_port_is_a_config_error(new_view: Any) -> None:
         port = sock.getsockname()[1]
         with pytest.raises(ConfigError) as caught:
             await start_api(new_view(port=port))
-    assert caught.value.message.startswith(f"the API cannot listen on 127.0.0.1:{port}: ")
+    assert caught.value.message == (
+        f"the API address 127.0.0.1:{port} is already in use (is another medic running?)"
+    )
     assert caught.value.hint == (
-        "is another medic running? change api.listen, or set api.enabled: false"
+        "change api.listen in the agent config or pass --listen; or set api.enabled: false"
     )

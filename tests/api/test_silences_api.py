@@ -119,7 +119,7 @@ async def test_create_with_duration_or_end_time(client_for: ClientFactory) -> No
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("not json", "the request body is not JSON"),
+        ("not json", "the body is not JSON: Expecting value: line 1 column 1 (char 0)"),
         ([1, 2], "the request body must be a JSON object"),
         (
             {"matchers": {"policy": "x"}, "reason": "r", "author": "a", "duraton": "1h"},

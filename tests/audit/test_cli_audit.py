@@ -255,6 +255,7 @@ def test_bad_since_is_a_usage_error(db: Path) -> None:
     result = run("list", "--db", str(db), "--since", "yesterday")
     assert result.exit_code == 2
     assert (
-        "Invalid value for '--since': 'yesterday' is neither a duration (24h, 30m) nor an ISO"
-        " time (2024-05-01T12:00:00Z)" in result.stderr
+        "Invalid value for '--since': 'yesterday' is neither an ISO time nor a duration: write"
+        " an ISO time like 2024-05-01T12:00:00Z or a duration ago like 30m, 24h or 7d"
+        in result.stderr
     )

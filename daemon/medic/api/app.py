@@ -1,8 +1,9 @@
 """The aiohttp application: middlewares in order, then every route module.
 
 ``create_app`` is all the agent and the tests need; ``server.start_api`` runs it.
-Middlewares run outside-in: the error envelope wraps everything (so auth failures and
-router 404/405s are rendered the same way), then the token check.
+Middlewares run outside-in: the error envelope wraps everything (so Host and auth
+failures and router 404/405s are rendered the same way), then the Host header check
+(before the token, so a rebinding page learns nothing), then the token check.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from medic.api import (
 from medic.api.appkeys import VIEW
 from medic.api.auth import auth_middleware
 from medic.api.errors import error_middleware
+from medic.api.hosts import host_middleware
 
 if TYPE_CHECKING:
     from medic.api.view import AgentView
@@ -45,7 +47,9 @@ MAX_BODY = 64 * 1024
 
 def create_app(view: AgentView) -> web.Application:
     """The API application serving ``view`` (the running agent, or a fake in tests)."""
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[error_middleware, host_middleware, auth_middleware], client_max_size=MAX_BODY
+    )
     app[VIEW] = view
     for module in ROUTE_MODULES:
         app.add_routes(module.routes())

@@ -39,6 +39,7 @@ CODES: Mapping[int, str] = {
     408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    421: "misdirected_request",
     500: "internal_error",
     503: "unavailable",
 }

@@ -26,7 +26,9 @@ from aiohttp import web
 
 from medic import alerts
 from medic.alerts import Alert
+from medic.api.body import BadJson, parse_json
 from medic.api.errors import ApiError, dumps
+from medic.bounds import OutOfBounds, moment
 
 log = structlog.get_logger("medic.api")
 
@@ -36,6 +38,8 @@ READ_TIMEOUT = 10.0
 VERSION = "4"
 STATUSES = ("firing", "resolved")
 MAX_FINGERPRINT = 128
+# The longest label, annotation or other string of a payload (runbooks can be long).
+MAX_STRING = 64 * 1024
 CONFIG_HINT = "point an Alertmanager webhook_configs receiver here (docs/alertmanager.md)"
 
 
@@ -82,7 +86,12 @@ def parse_time(value: Any, where: str) -> float | None:
         raise PayloadError(f"{where}: {value!r} is not an RFC 3339 time") from None
     if parsed.tzinfo is None:
         raise PayloadError(f"{where}: {value!r} has no time zone (end it with Z or +00:00)")
-    return None if parsed.year <= 1 else parsed.timestamp()
+    if parsed.year <= 1:
+        return None
+    try:
+        return moment(value)
+    except OutOfBounds as exc:
+        raise PayloadError(f"{where}: {exc.message}") from None
 
 
 def _strings(value: Any, where: str, *, required: bool) -> dict[str, str]:
@@ -148,9 +157,9 @@ async def receive(request: web.Request) -> web.Response:
     """Alertmanager's webhook: record the alerts it posts for alertmanager probes."""
     body = await read_body(request)
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad_payload(f"the body is not JSON: {exc}") from None
+        payload = parse_json(body, max_string=MAX_STRING)
+    except BadJson as exc:
+        raise bad_payload(str(exc)) from None
     try:
         received = parse_payload(payload, time.time())
     except PayloadError as exc:

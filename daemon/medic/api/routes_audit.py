@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Collection
-from datetime import UTC, datetime
 from typing import Literal
 
 from aiohttp import web
@@ -19,14 +18,13 @@ from medic.api.appkeys import VIEW
 from medic.api.errors import ApiError, bad_parameter, dumps
 from medic.audit.events import Kind
 from medic.audit.query import AuditQuery
-from medic.policy.durations import DurationError, parse_duration
+from medic.bounds import TIME_HINT, OutOfBounds, text, when, whole
 
 MAX_LIMIT = 10_000
 KINDS = sorted(k.value for k in Kind)
 KIND_PREFIXES = sorted({k.split(".")[0] + "." for k in KINDS})
 # The store also reads a bare family name ("action") as the prefix "action.".
 KIND_FAMILIES = frozenset(prefix[:-1] for prefix in KIND_PREFIXES)
-TIME_HINT = "write an ISO time like 2024-05-01T12:00:00Z or a duration ago like 30m, 24h or 7d"
 
 
 class Params:
@@ -48,20 +46,25 @@ class Params:
 
     def text(self, name: str) -> str | None:
         """The value, or None when absent or empty (an empty filter box means no filter)."""
-        value = self.query.get(name, "").strip()
-        return value or None
+        return self._bounded(name, self.query.get(name, "")).strip() or None
+
+    @staticmethod
+    def _bounded(name: str, value: str) -> str:
+        try:
+            return text(value)
+        except OutOfBounds as exc:
+            raise bad_parameter(name, exc.message, exc.hint or "") from None
 
     def limit(self, default: int) -> int:
         raw = self.text("limit")
         if raw is None:
             return default
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        try:
+            return whole(raw, minimum=1, maximum=MAX_LIMIT)
+        except OutOfBounds as exc:
             raise bad_parameter(
-                "limit",
-                f"{raw!r} is not a whole number from 1 to {MAX_LIMIT}",
-                f"e.g. limit=100 (the most is {MAX_LIMIT})",
-            )
-        return int(raw)
+                "limit", exc.message, f"e.g. limit=100 (the most is {MAX_LIMIT})"
+            ) from None
 
     def flag(self, name: str, meaning: str) -> bool:
         raw = (self.text(name) or "false").lower()
@@ -74,24 +77,21 @@ class Params:
         )
 
     def time(self, name: str, now: float) -> float | None:
-        """An ISO time (UTC unless it says otherwise) or a duration meaning that long ago."""
+        """An ISO time (UTC unless it says otherwise) or a duration meaning that long ago,
+        within the years 2000 to 2100 (:mod:`medic.bounds`)."""
         raw = self.text(name)
         if raw is None:
             return None
         try:
-            return now - parse_duration(raw)
-        except DurationError:
-            pass
-        # An unencoded '+' in a URL arrives as a space: '...T12:00:00 02:00'.
-        for candidate in (raw, "+".join(raw.rsplit(" ", 1))):
-            try:
-                parsed = datetime.fromisoformat(candidate)
-            except ValueError:
-                continue
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            return parsed.timestamp()
-        raise bad_parameter(name, f"{raw!r} is neither an ISO time nor a duration", TIME_HINT)
+            return when(raw, now)
+        except OutOfBounds as exc:
+            # An unencoded '+' in a URL arrives as a space: '...T12:00:00 02:00'.
+            if " " in raw:
+                try:
+                    return when("+".join(raw.rsplit(" ", 1)), now)
+                except OutOfBounds:
+                    pass
+            raise bad_parameter(name, exc.message, exc.hint or TIME_HINT) from None
 
     def order(self) -> Literal["asc", "desc"]:
         raw = self.text("order") or "desc"
@@ -109,6 +109,7 @@ class Params:
         """Every ``kind`` given (repeated or comma-separated): exact kinds or prefixes."""
         out: list[str] = []
         for value in self.query.getall("kind", []):
+            self._bounded("kind", value)
             for kind in filter(None, (part.strip() for part in value.split(","))):
                 if kind not in KINDS and kind not in KIND_PREFIXES and kind not in KIND_FAMILIES:
                     raise bad_parameter(

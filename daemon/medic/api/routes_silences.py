@@ -18,11 +18,10 @@ from jsonschema import Draft202012Validator
 from medic.api.appkeys import VIEW
 from medic.api.body import bad_body, json_body
 from medic.api.errors import ApiError, dumps
-from medic.clock import parse_iso
+from medic.bounds import OutOfBounds, duration, moment
 from medic.config_schema import MATCHERS_SCHEMA
 from medic.engine.human_input import BadSilence
 from medic.engine.silences import SilenceEnded, SilenceNotFound
-from medic.policy.durations import DurationError, parse_duration
 
 CREATE_HINT = (
     'send {"matchers": {"policy": "web-*"}, "duration": "1h", "reason": "...", '
@@ -39,15 +38,15 @@ _CREATE = {
         "duration": {"type": ["string", "number"]},
         "ends": {"type": "string", "minLength": 1},
         "starts": {"type": "string", "minLength": 1},
-        "reason": {"type": "string", "minLength": 1},
-        "author": {"type": "string", "minLength": 1},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 1000},
+        "author": {"type": "string", "minLength": 1, "maxLength": 200},
         "act": {"type": "boolean"},
     },
 }
 _EXPIRE = {
     "type": "object",
     "additionalProperties": False,
-    "properties": {"by": {"type": "string", "minLength": 1}},
+    "properties": {"by": {"type": "string", "minLength": 1, "maxLength": 200}},
 }
 
 
@@ -57,13 +56,13 @@ def _validator(which: str) -> Draft202012Validator:
 
 
 def _time(body: dict[str, Any], key: str) -> float | None:
+    """An ISO time from 2000 to 2100 (UTC when it has no offset), or None when absent."""
     if key not in body:
         return None
-    text = str(body[key])
     try:
-        return parse_iso(text if text[-1:].isalpha() or "+" in text[10:] else text + "Z")
-    except ValueError as exc:
-        raise bad_body(f"{key}: {text!r} is not an ISO time", "like 2024-05-01T03:00:00Z") from exc
+        return moment(body[key])
+    except OutOfBounds as exc:
+        raise bad_body(f"{key}: {exc.message}", exc.hint or CREATE_HINT) from None
 
 
 async def list_silences(request: web.Request) -> web.Response:
@@ -81,9 +80,9 @@ async def create_silence(request: web.Request) -> web.Response:
     length = None
     if "duration" in body:
         try:
-            length = parse_duration(body["duration"])
-        except DurationError as exc:
-            raise bad_body(f"duration: {exc}", CREATE_HINT) from exc
+            length = duration(body["duration"])
+        except OutOfBounds as exc:
+            raise bad_body(f"duration: {exc}", CREATE_HINT) from None
     try:
         silence = await request.app[VIEW].add_silence(
             matchers=body["matchers"],

@@ -8,6 +8,7 @@ carry neither headers nor the token.
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING
 
 import structlog
@@ -20,12 +21,17 @@ from medic.api.app import create_app
 from medic.errors import ConfigError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from medic.api.view import AgentView
 
 log = structlog.get_logger("medic.api")
 
 # How long in-flight requests may run on when the agent stops.
 SHUTDOWN_TIMEOUT = 5.0
+# The longest request line and header aiohttp's parser reads (its default is 8190):
+# long enough that an over-long query value reaches the routes and gets the envelope.
+MAX_LINE = 32 * 1024
 
 
 class StructlogAccessLogger(AbstractAccessLogger):
@@ -68,6 +74,24 @@ class ApiServer:
         log.info("api.stopped", url=self.url)
 
 
+def bind_error(host: str, port: int, exc: OSError, source: Path | None) -> ConfigError:
+    """One line saying which address failed, why, and which setting to change."""
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        why = "is already in use (is another medic running?)"
+    elif exc.errno == errno.EADDRNOTAVAIL:
+        why = "is not an address of this host"
+    elif exc.errno == errno.EACCES:
+        why = "needs privileges this process does not have (use a port above 1023)"
+    else:
+        why = f"cannot be listened on: {exc.strerror or exc}"
+    return ConfigError(
+        f"the API address {shown} {why}",
+        file=str(source) if source else None,
+        hint="change api.listen in the agent config or pass --listen; or set api.enabled: false",
+    )
+
+
 async def start_api(view: AgentView) -> ApiServer:
     """Serve the API for ``view`` on ``config.api`` host and port (0 picks a free port)."""
     api = view.config.api
@@ -75,6 +99,8 @@ async def start_api(view: AgentView) -> ApiServer:
         create_app(view),
         access_log_class=StructlogAccessLogger,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
+        max_line_size=MAX_LINE,
+        max_field_size=MAX_LINE,
     )
     await runner.setup()
     site = web.TCPSite(runner, api.host, api.port)
@@ -82,11 +108,7 @@ async def start_api(view: AgentView) -> ApiServer:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        raise ConfigError(
-            f"the API cannot listen on {api.host}:{api.port}: {exc.strerror or exc}",
-            file=str(view.config.source) if view.config.source else None,
-            hint="is another medic running? change api.listen, or set api.enabled: false",
-        ) from exc
+        raise bind_error(api.host, api.port, exc, view.config.source) from exc
     port = int(runner.addresses[0][1])
     server = ApiServer(runner, api.host, port)
     log.info(

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -30,41 +28,17 @@ from medic.cli.audit_format import (
     when,
     write_rows,
 )
+from medic.cli.params import Count, When
 from medic.clock import parse_iso
 from medic.config import load_config
 from medic.errors import ConfigError
-from medic.policy.durations import DurationError, format_duration, parse_duration
+from medic.policy.durations import format_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_DB = Path(".medic/audit.db")
-
-
-class When(click.ParamType[float, Any]):
-    """A moment: a duration meaning that long ago (``24h``) or an ISO time (UTC if bare)."""
-
-    name = "when"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, float):
-            return value
-        text = str(value).strip()
-        try:
-            return time.time() - parse_duration(text)
-        except DurationError:
-            pass
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            self.fail(
-                f"{text!r} is neither a duration (24h, 30m) nor an ISO time (2024-05-01T12:00:00Z)",
-                param,
-                ctx,
-            )
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.timestamp()
+# The most rows one listing prints; an export may be unlimited (0) or up to MAX_EXPORT.
+MAX_ROWS = 1_000_000
+MAX_EXPORT = 1_000_000_000
 
 
 def _source(fn: F) -> F:
@@ -184,7 +158,13 @@ def command() -> None:
 @command.command("list")
 @_source
 @_filters
-@click.option("--limit", default=100, show_default=True, help="At most this many events.")
+@click.option(
+    "--limit",
+    type=Count(1, MAX_ROWS),
+    default=100,
+    show_default=True,
+    help="At most this many events.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table")
 def list_cmd(db: Path | None, config: Path | None, limit: int, fmt: str, **filters: Any) -> None:
     """Events, newest first, filtered."""
@@ -225,7 +205,9 @@ def show_cmd(db: Path | None, config: Path | None, incident: str) -> None:
 @command.command("export")
 @_source
 @_filters
-@click.option("--limit", default=0, help="At most this many events (0: all).")
+@click.option(
+    "--limit", type=Count(0, MAX_EXPORT), default=0, help="At most this many events (0: all)."
+)
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File.")
 def export_cmd(
@@ -267,7 +249,9 @@ def verify_cmd(db: Path | None, config: Path | None) -> None:
 @_source
 @click.option("--open", "open_only", is_flag=True, help="Only incidents not yet closed.")
 @click.option("--policy", help="Only this policy.")
-@click.option("--limit", default=100, show_default=True, help="At most this many.")
+@click.option(
+    "--limit", type=Count(1, MAX_ROWS), default=100, show_default=True, help="At most this many."
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table")
 def incidents_cmd(
     *,

@@ -15,8 +15,11 @@ import click
 import jsonschema
 import yaml
 
-from medic.policy.durations import format_duration, parse_duration
+from medic.cli.params import Duration
+from medic.policy.durations import format_duration
 from medic.probes.base import Field, Probe, probes
+
+MAX_PROBE_TIMEOUT = 3600.0
 
 
 def _parse_option(text: str) -> tuple[str, Any]:
@@ -65,11 +68,20 @@ def _list_types() -> None:
 @click.command("probe")
 @click.argument("probe_type", required=False)
 @click.argument("options", nargs=-1)
-@click.option("--timeout", default="10s", help="Give up after this long (e.g. 5s).")
+@click.option(
+    "--timeout",
+    type=Duration(MAX_PROBE_TIMEOUT),
+    default="10s",
+    help="Give up after this long (e.g. 5s, at most 1h).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the measurement as JSON.")
 @click.option("--list", "list_types", is_flag=True, help="List probe types and their fields.")
 def command(
-    probe_type: str | None, options: tuple[str, ...], timeout: str, as_json: bool, list_types: bool
+    probe_type: str | None,
+    options: tuple[str, ...],
+    timeout: float,
+    as_json: bool,
+    list_types: bool,
 ) -> None:
     """Run probe PROBE_TYPE once with OPTIONS (key=value) and print its fields per target.
 
@@ -98,7 +110,7 @@ def command(
     problems = [error.message] if error is not None else cls.validate(opts)
     if problems:
         raise click.ClickException(f"probe {probe_type}: {problems[0]}")
-    seconds = parse_duration(timeout)
+    seconds = timeout
     probe = cls(opts)
     probe.timeout = seconds  # type: ignore[attr-defined]
 
@@ -111,7 +123,9 @@ def command(
     try:
         measurement = asyncio.run(once())
     except TimeoutError as exc:
-        raise click.ClickException(f"probe {probe_type} timed out after {timeout}") from exc
+        raise click.ClickException(
+            f"probe {probe_type} timed out after {format_duration(timeout)}"
+        ) from exc
     except Exception as exc:  # show the probe's own words, not a traceback
         raise click.ClickException(f"probe {probe_type} failed: {exc}") from exc
     if as_json:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from medic.config import load_config
-from medic.errors import ConfigError
+from medic.errors import ConfigError, MedicError
 
 if TYPE_CHECKING:
     from medic.engine.agent import Agent
@@ -95,6 +95,8 @@ def command(
     try:
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown
             asyncio.run(agent.run_forever())
+    except MedicError as exc:  # the API's port is taken, ...: one line, no traceback
+        raise click.ClickException(str(exc)) from exc
     finally:
         notifier.close()
 

@@ -15,7 +15,9 @@ from typing import Any
 import click
 
 from medic.cli.agent_client import AgentClient, AgentRefused, who
+from medic.cli.params import Duration, Moment
 from medic.cli.status import connection_options, format_option
+from medic.engine.human_input import MAX_SILENCE
 
 
 def _labels(values: tuple[str, ...]) -> dict[str, str]:
@@ -73,9 +75,11 @@ def command() -> None:
 @click.option("--policy", metavar="GLOB", help="Policy names to cover, e.g. 'web-*'.")
 @click.option("--target", metavar="GLOB", help="Targets to cover, e.g. 'db-1'.")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Policy label.")
-@click.option("--duration", metavar="DURATION", help="How long, like 30m or 2h.")
-@click.option("--until", "ends", metavar="TIME", help="Until an ISO time instead.")
-@click.option("--starts", metavar="TIME", help="Start later, at an ISO time.")
+@click.option(
+    "--duration", type=Duration(MAX_SILENCE), metavar="DURATION", help="How long, like 30m or 2h."
+)
+@click.option("--until", "ends", type=Moment(), metavar="TIME", help="Until an ISO time instead.")
+@click.option("--starts", type=Moment(), metavar="TIME", help="Start later, at an ISO time.")
 @click.option("--reason", required=True, help="Why; shown with everything it suppresses.")
 @click.option("--author", help="Who sets it [default: user@host].")
 @click.option("--act/--no-act", default=False, show_default=True, help="Let Medic still act.")
@@ -84,7 +88,7 @@ def add(
     policy: str | None,
     target: str | None,
     labels: tuple[str, ...],
-    duration: str | None,
+    duration: float | None,
     ends: str | None,
     starts: str | None,
     reason: str,
@@ -113,7 +117,11 @@ def add(
         "act": act,
     }
     body.update(
-        {k: v for k, v in (("duration", duration), ("ends", ends), ("starts", starts)) if v}
+        {
+            k: v
+            for k, v in (("duration", duration), ("ends", ends), ("starts", starts))
+            if v is not None
+        }
     )
     client = AgentClient("silence add", url, config_path, token_env)
     silence = client.call("POST", "/api/v1/silences", body)

@@ -3,7 +3,8 @@
 Start-up order matters for safety: the audit log opens first, actions a previous run
 left unfinished are marked interrupted, the limits ledger and open incidents are
 rebuilt from the log, silences and pending approvals are read back from their
-tables, and only then do policies start.
+tables, the API binds its port (a taken port ends the start before anything is
+recorded or acted on), and only then do policies start.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ class Agent:
         self.engine.inherited_incidents = dict(await self.audit.open_incidents())
         self.engine.inherited_escalated = await self.audit.escalated_open_incidents()
         await self.humans.load()
+        if self.config.api.enabled:
+            await self._start_api()
         await self.escalator.start()
         self.audit.emit(
             AuditEvent(
@@ -115,18 +118,25 @@ class Agent:
             # starts is not missed (reloads take turns behind a lock).
             self._background.append(asyncio.get_running_loop().create_task(self._watch_files()))
         await self.reload()
-        if self.config.api.enabled:
-            from medic.api.server import start_api
-
-            self.api = await start_api(self)
-            if not self.config.api.public_url:
-                self.engine.public_url = _listen_url(self.config, self.api.port)
         # Everything loaded so far lives as long as the agent: move it out of the cyclic
         # GC's way, so full collections stay short and do not show up as scheduler lag.
         gc.collect()
         gc.freeze()
         for callback in self.on_ready:
             callback()
+
+    async def _start_api(self) -> None:
+        """Bind the API before agent.started is written and before any policy runs: a
+        taken port ends the start with nothing acted on and no start half-recorded."""
+        from medic.api.server import start_api
+
+        try:
+            self.api = await start_api(self)
+        except BaseException:
+            await self.audit.close()
+            raise
+        if not self.config.api.public_url:
+            self.engine.public_url = _listen_url(self.config, self.api.port)
 
     async def stop(self, reason: str = "stopped") -> None:
         for callback in self.on_stopping:
