@@ -421,9 +421,9 @@ ERRORS = [
     ),
     (
         'output matches "(error"',
-        "invalid regex at column 16: missing ), unterminated subpattern",
-        16,
-        None,
+        "invalid regex at column 17: missing ) to close `(`",
+        17,
+        "close the group, or write \\( for a literal (",
     ),
     (
         "size > 5mb",
