@@ -8,6 +8,7 @@ import pytest
 
 from medic.errors import PatternError
 from medic.patterns import MAX_PROGRAM, MAX_SUBJECT, compile_pattern, pattern_problem
+from medic.probes.base import probes
 
 
 @pytest.mark.parametrize(
@@ -155,3 +156,25 @@ def test_non_text_pattern_is_refused() -> None:
     assert pattern_problem("pattern", 5) == (
         "pattern 5: invalid regex: expected text, not int; quote it in the YAML"
     )
+
+
+@pytest.mark.parametrize(
+    ("probe", "options"),
+    [
+        ("log", {"path": "/var/log/app.log", "pattern": "error(?!ok)"}),
+        ("container.logs", {"name": "web", "pattern": "error(?!ok)"}),
+        ("process", {"cmdline": "error(?!ok)"}),
+        ("alertmanager", {"alertname": "~error(?!ok)"}),
+        ("alertmanager", {"alertname": "X", "labels": {"job": "~error(?!ok)"}}),
+    ],
+)
+def test_every_probe_pattern_option_refuses_what_re2_lacks(
+    probe: str, options: dict[str, object]
+) -> None:
+    """Each probe option that takes a regex reports a lookahead at validate time."""
+    cls = probes.get(probe)
+    assert cls is not None
+    problems = cls.validate(options)
+    assert len(problems) == 1
+    assert "negative lookahead `(?!` is not supported" in problems[0]
+    assert "(character 6 of the pattern)" in problems[0]

@@ -112,7 +112,7 @@ class AlertmanagerProbe(Probe):
             "alertname": {
                 "type": "string",
                 "minLength": 1,
-                "description": "The alert's alertname label (or ~regex).",
+                "description": "The alert's alertname label (or ~regex, RE2).",
             },
             "labels": {
                 "type": "object",

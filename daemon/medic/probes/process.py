@@ -89,7 +89,7 @@ class ProcessProbe(Probe):
             "cmdline": {
                 "type": "string",
                 "minLength": 1,
-                "description": "Regex on the command line.",
+                "description": "RE2 regex searched in the command line (its first 128 KiB).",
             },
             "pidfile": {"type": "string", "pattern": "^/", "description": "File holding the pid."},
             "user": {"type": "string", "minLength": 1, "description": "Owner (name or uid)."},
