@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from typing import Any
 
 import pytest
 
 from medic.errors import ExpressionError
+from medic.patterns import MAX_SUBJECT
 from medic.policy.expr import Expression, compile_expression
 from medic.policy.expr_parser import MAX_NESTING
 
@@ -421,9 +423,23 @@ ERRORS = [
     ),
     (
         'output matches "(error"',
-        "invalid regex at column 16: missing ), unterminated subpattern",
-        16,
-        None,
+        "invalid regex at column 17: missing ) to close `(`",
+        17,
+        "close the group, or write \\( for a literal (",
+    ),
+    (
+        'output matches "ok(?=x)"',
+        "invalid regex at column 19: lookahead `(?=` is not supported "
+        "(patterns run on RE2, in linear time)",
+        19,
+        "rewrite without it: match the text itself, or test it with two patterns",
+    ),
+    (
+        r"output matches 'it\'s (a)\\1'",
+        r"invalid regex at column 26: backreference `\1` is not supported "
+        "(patterns run on RE2, in linear time)",
+        26,
+        "rewrite without it: RE2 cannot match a group's text again; spell out the alternatives",
     ),
     (
         "size > 5mb",
@@ -556,3 +572,22 @@ def test_evaluate_reuses_the_tree() -> None:
     expression = compile_expression("memory_percent > 90")
     results = [expression.evaluate({"memory_percent": value}) for value in (50, 91, 89, 100)]
     assert results == [False, True, False, True]
+
+
+# -- regexes run in linear time (issue 9, finding 2) ------------------------------------
+
+
+@pytest.mark.timeout(10)
+def test_nested_repetition_on_outside_text_returns_at_once() -> None:
+    """(a+)+$ on 'a'*5000+'b' is false within milliseconds (Python's re: about 2^5000 steps)."""
+    expression = compile_expression('output matches "(a+)+$"')
+    start = time.perf_counter()
+    assert expression.evaluate({"output": "a" * 5000 + "b"}) is False
+    assert time.perf_counter() - start < 0.5
+
+
+def test_matches_reads_the_first_max_subject_characters() -> None:
+    """A match past MAX_SUBJECT characters of the text is not seen."""
+    expression = compile_expression('output matches "needle"')
+    assert expression.evaluate({"output": "x" * (MAX_SUBJECT - 6) + "needle"}) is True
+    assert expression.evaluate({"output": "x" * MAX_SUBJECT + "needle"}) is False

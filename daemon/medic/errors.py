@@ -103,6 +103,27 @@ class ExpressionError(MedicError):
         self.column = column
 
 
+class PatternError(MedicError):
+    """A regular expression Medic will not run: not RE2 syntax, invalid, or too large.
+
+    `problem` says what is wrong (the message is "invalid regex: <problem>"); `position`
+    is the 1-based character of the pattern at fault, when known.
+    """
+
+    def __init__(
+        self, problem: str, *, position: int | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(f"invalid regex: {problem}", hint=hint, position=position)
+        self.problem = problem
+        self.position = position
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.position is not None:
+            text += f" (character {self.position} of the pattern)"
+        return f"{text}; {self.hint}" if self.hint else text
+
+
 class ProbeError(MedicError):
     """A probe could not measure its targets (unreachable, timed out, bad answer)."""
 

@@ -176,12 +176,12 @@ def test_bad_regex_and_alertname_label_are_reported_with_the_fix() -> None:
         {"alertname": "~(", "labels": {"alertname": "X", "job": "~[a-"}, "keep_resolved": "2h"}
     )
     assert problems == [
-        "alertname: '~(' is not a valid regular expression (missing ), unterminated "
-        "subpattern at position 0); after `~` write a Python regular expression that must "
-        "match the whole value, like ~web-.*",
-        "labels.job: '~[a-' is not a valid regular expression (unterminated character set "
-        "at position 0); after `~` write a Python regular expression that must match the "
-        "whole value, like ~web-.*",
+        "alertname: '~(': invalid regex: missing ) to close `(` (character 1 of the "
+        "pattern); close the group, or write \\( for a literal (; after `~` write an RE2 "
+        "regular expression that must match the whole value, like ~web-.*",
+        "labels.job: '~[a-': invalid regex: missing ] to close `[` (character 1 of the "
+        "pattern); close the class, or write \\[ for a literal [; after `~` write an RE2 "
+        "regular expression that must match the whole value, like ~web-.*",
         "labels.alertname: write the alert's name as alertname: instead.",
         "keep_resolved: the agent keeps resolved alerts for 1h at most; write 1h or less.",
     ]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
+from medic.patterns import compile_pattern
 from medic.probes.container_logs import ContainerLogsProbe, count_lines
 
 BURST = (
@@ -110,22 +110,22 @@ async def test_selects_like_the_container_probe(
 def test_count_lines_joins_lines_split_across_chunks() -> None:
     """Lines cut between chunks are counted once; a last line without newline counts."""
     chunks = [b"ERR", b"OR one\nfine\nERROR t", b"wo"]
-    found = count_lines(chunks, re.compile("error", re.IGNORECASE), 1024)
+    found = count_lines(chunks, compile_pattern("error", ignore_case=True), 1024)
     assert (found.match_count, found.lines, found.last_match) == (2, 3, "ERROR two")
     assert found.truncated is False
 
 
 def test_last_match_is_truncated_to_500_characters() -> None:
     """A long matching line is kept to its first 500 characters."""
-    found = count_lines([b"E" * 2000 + b"\n"], re.compile("E"), 1 << 20)
+    found = count_lines([b"E" * 2000 + b"\n"], compile_pattern("E"), 1 << 20)
     assert found.last_match == "E" * 500
 
 
 def test_validate_messages() -> None:
     """validate() reports a bad regex, a bad window and a missing selector."""
     assert ContainerLogsProbe.validate({"name": "web", "pattern": "(unclosed"}) == [
-        "pattern is not a valid regular expression: missing ), unterminated subpattern "
-        "at position 0"
+        "pattern '(unclosed': invalid regex: missing ) to close `(` (character 1 of the "
+        "pattern); close the group, or write \\( for a literal ("
     ]
     assert ContainerLogsProbe.validate({"name": "web", "pattern": "x", "window": "ten"}) == [
         "window: 'ten' is not a duration: write a number with a unit, "

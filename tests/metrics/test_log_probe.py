@@ -239,8 +239,8 @@ async def test_measured_fields_are_the_declared_ones(log: Path, make_log: MakeLo
     [
         (
             {"pattern": "(unclosed"},
-            "pattern is not a valid regular expression: "
-            "missing ), unterminated subpattern at position 0",
+            "pattern '(unclosed': invalid regex: missing ) to close `(` (character 1 of the "
+            "pattern); close the group, or write \\( for a literal (",
         ),
         ({"pattern": "x", "window": "0s"}, "window must be longer than 0s."),
     ],

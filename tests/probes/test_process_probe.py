@@ -298,8 +298,9 @@ async def test_watch_holds_no_stale_descriptors(program: str, spawn: Spawn) -> N
         ),
         (
             {"cmdline": "worker("},
-            ["cmdline 'worker(' is not a valid regular expression (missing ), unterminated "
-             "subpattern at position 6); escape special characters with a backslash."],
+            ["cmdline 'worker(': invalid regex: missing ) to close `(` (character 7 of the "
+             "pattern); close the group, or write \\( for a literal (. Escape special "
+             "characters with a backslash."],
         ),
         (
             {"cmdline": "x*"},

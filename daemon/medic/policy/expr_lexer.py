@@ -178,6 +178,16 @@ def _string(text: str, pos: int) -> Token:
     )
 
 
+def string_offset(token: Token, index: int) -> int:
+    """Where character ``index`` of a string token's value is in the expression text."""
+    raw, quote = token.text, token.text[:1]
+    pos = 1
+    for _ in range(index):
+        escaped = raw[pos] == "\\" and raw[pos + 1 : pos + 2] in (quote, "\\")
+        pos += 2 if escaped else 1
+    return token.start + pos
+
+
 def _operator(text: str, pos: int) -> Token:
     """An operator or bracket; anything else is an error naming the character."""
     pair = text[pos : pos + 2]

@@ -11,10 +11,11 @@ tree's depth only grows with explicit nesting.
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from medic.patterns import Pattern
 
 _LISTS = (list, tuple, set, frozenset)
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
@@ -197,16 +198,20 @@ class Member(Node):
 
 @dataclass(frozen=True, slots=True)
 class Matches(Node):
-    """``text matches "regex"``: a regex search, compiled once when the policy loads."""
+    """``text matches "regex"``: an RE2 search of the text's first ``MAX_SUBJECT`` characters.
+
+    The pattern is compiled once when the policy loads (:mod:`medic.patterns`), so one
+    test costs at most the bounded text times the bounded pattern, whatever the text.
+    """
 
     subject: Node
-    pattern: re.Pattern[str]
+    pattern: Pattern
 
     def evaluate(self, fields: Mapping[str, Any]) -> Any:
         value = self.subject.evaluate(fields)
         if not isinstance(value, str):
             return None
-        return self.pattern.search(value) is not None
+        return self.pattern.search(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,14 +19,14 @@ Grammar, lowest precedence first::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from medic.errors import ExpressionError
+from medic.errors import ExpressionError, PatternError
+from medic.patterns import compile_pattern
 from medic.policy.durations import UNITS as DURATION_UNITS
 from medic.policy.expr_functions import ARITY, FUNCTIONS
-from medic.policy.expr_lexer import KEYWORDS, SIZE_UNITS, Token, tokenize
+from medic.policy.expr_lexer import KEYWORDS, SIZE_UNITS, Token, string_offset, tokenize
 from medic.policy.expr_nodes import (
     And,
     Arithmetic,
@@ -175,10 +175,13 @@ class Parser:
             raise self.unexpected(token, "a string literal after 'matches'")
         self.advance()
         try:
-            pattern = re.compile(token.value)
-        except re.error as err:
+            pattern = compile_pattern(token.value)
+        except PatternError as err:
+            # Point at the construct inside the string, not at its opening quote.
+            at = token.column if err.position is None else string_offset(token, err.position - 1)
+            column = at if err.position is None else at + 1
             raise ExpressionError(
-                f"invalid regex at column {token.column}: {err.msg}", column=token.column
+                f"invalid regex at column {column}: {err.problem}", column=column, hint=err.hint
             ) from None
         return Matches(left, pattern)
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 from medic.alerts import BOOK, Alert, AlertBook
+from medic.errors import PatternError
+from medic.patterns import MAX_SUBJECT, compile_pattern
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import duration
 from medic.probes.base import Field, Measurement, Probe, probes
@@ -38,17 +39,21 @@ FIELDS = (
 
 
 class Matcher:
-    """One label's wanted value: exact, or ``~regex`` matched against the whole value."""
+    """One label's wanted value: exact, or ``~regex`` (RE2) matched against the whole value.
+
+    A value longer than ``MAX_SUBJECT`` characters never matches a regex.
+    """
 
     def __init__(self, wanted: str) -> None:
         self.wanted = wanted
-        self.regex = re.compile(wanted[1:]) if wanted.startswith(REGEX_PREFIX) else None
+        regex = wanted.startswith(REGEX_PREFIX)
+        self.regex = compile_pattern(wanted[1:]) if regex else None
 
     def __call__(self, value: str | None) -> bool:
         if value is None:
             return False
         if self.regex is not None:
-            return self.regex.fullmatch(value) is not None
+            return self.regex.fullmatch(value, limit=MAX_SUBJECT)
         return value == self.wanted
 
 
@@ -56,11 +61,11 @@ def _regex_problem(where: str, wanted: object) -> str | None:
     if not isinstance(wanted, str) or not wanted.startswith(REGEX_PREFIX):
         return None
     try:
-        re.compile(wanted[1:])
-    except re.error as exc:
+        compile_pattern(wanted[1:])
+    except PatternError as exc:
         return (
-            f"{where}: {wanted!r} is not a valid regular expression ({exc}); after `~` write "
-            "a Python regular expression that must match the whole value, like ~web-.*"
+            f"{where}: {wanted!r}: {exc}; after `~` write an RE2 regular expression that "
+            "must match the whole value, like ~web-.*"
         )
     return None
 
@@ -107,7 +112,7 @@ class AlertmanagerProbe(Probe):
             "alertname": {
                 "type": "string",
                 "minLength": 1,
-                "description": "The alert's alertname label (or ~regex).",
+                "description": "The alert's alertname label (or ~regex, RE2).",
             },
             "labels": {
                 "type": "object",

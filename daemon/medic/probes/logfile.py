@@ -12,13 +12,13 @@ to its end and the run says ``truncated``.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import deque
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from medic.clock import Clock, SystemClock
 from medic.errors import ProbeError
+from medic.patterns import compile_pattern, pattern_problem
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import duration
 from medic.probes.base import Field, Measurement, Probe, probes
@@ -36,7 +36,8 @@ class LogProbe(Probe):
     file is read first) and truncation (``copytruncate``: read again from the start),
     and ``match_count`` and ``lines`` count what the runs of the last ``window`` (default
     5m) read. The first run starts at the end of the file unless ``from_start`` is
-    true. ``ignore_case`` (default true) matches letters in either case; lines longer
+    true. ``pattern`` is RE2 syntax (no lookaround or backreferences; docs/conditions.md).
+    ``ignore_case`` (default true) matches letters in either case; lines longer
     than ``max_line`` bytes (default 4096) are cut before matching. A missing file is a
     reading (``file_exists`` false), not an error; at most 8 MiB are read per run.
 
@@ -64,7 +65,7 @@ class LogProbe(Probe):
             "pattern": {
                 "type": "string",
                 "minLength": 1,
-                "description": "Regular expression (Python syntax) a line must contain.",
+                "description": "Regular expression (RE2 syntax) a line must contain.",
             },
             "window": duration("Count the lines read within this span.", "5m"),
             "ignore_case": {
@@ -104,8 +105,8 @@ class LogProbe(Probe):
         super().__init__(options)
         self.clock: Clock = SystemClock()
         self.path = str(options["path"])
-        flags = re.IGNORECASE if options.get("ignore_case", True) else 0
-        pattern = re.compile(str(options["pattern"]), flags)
+        ignore_case = bool(options.get("ignore_case", True))
+        pattern = compile_pattern(options["pattern"], ignore_case=ignore_case)
         self.follower = LogFollower(self.path, pattern, int(options.get("max_line", 4096)))
         self.from_start = bool(options.get("from_start", False))
         self.window = parse_duration(options.get("window", "5m"))
@@ -115,10 +116,10 @@ class LogProbe(Probe):
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:
         problems: list[str] = []
-        try:
-            re.compile(str(options.get("pattern", "")))
-        except re.error as exc:
-            problems.append(f"pattern is not a valid regular expression: {exc}")
+        ignore_case = bool(options.get("ignore_case", True))
+        problem = pattern_problem("pattern", options.get("pattern", ""), ignore_case=ignore_case)
+        if problem is not None:
+            problems.append(problem)
         try:
             if parse_duration(options.get("window", "5m")) <= 0:
                 problems.append("window must be longer than 0s.")

@@ -12,12 +12,12 @@ written; a line longer than ``max_line`` is cut.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from medic.errors import ProbeError
+from medic.patterns import Pattern
 
 MAX_BYTES = 8 * 1024 * 1024
 CHUNK = 256 * 1024
@@ -41,7 +41,7 @@ class RunCount:
 class LogFollower:
     """The open file, its identity and offset, and the partial line read so far."""
 
-    def __init__(self, path: str, pattern: re.Pattern[str], max_line: int) -> None:
+    def __init__(self, path: str, pattern: Pattern, max_line: int) -> None:
         self.path = path
         self.pattern = pattern
         self.max_line = max_line
@@ -128,7 +128,7 @@ class LogFollower:
     def _count(self, run: RunCount, raw: bytes) -> None:
         text = raw[: self.max_line].decode("utf-8", "replace").rstrip("\r")
         run.lines += 1
-        if self.pattern.search(text):
+        if self.pattern.search(text, limit=self.max_line):
             run.matches += 1
             run.last_match = text[:LAST_MATCH_CHARS]
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
-import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -27,12 +26,14 @@ import psutil
 import structlog
 
 from medic.errors import ProbeError
+from medic.patterns import compile_pattern, pattern_problem
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.proctable import TABLE, ProcEntry, Snapshot, age, read_argv, read_entry
 
 log = structlog.get_logger(__name__)
 
 SNAPSHOT_MAX_AGE = 0.5
+MAX_CMDLINE = 128 * 1024  # characters of a command line the cmdline pattern reads
 SELECTORS = ("name", "cmdline", "pidfile")
 _COMM_LEN = 15  # the kernel truncates process names to 15 bytes
 
@@ -56,7 +57,8 @@ class ProcessProbe(Probe):
     """Whether a program runs, and its memory, CPU, descriptors and threads.
 
     Select the processes with exactly one of ``name`` (the process name, exactly),
-    ``cmdline`` (a regular expression searched in the space-joined command line) or
+    ``cmdline`` (an RE2 regular expression searched in the space-joined command line,
+    its first 128 KiB) or
     ``pidfile`` (the pid written in that file); ``user`` narrows to one owner. The
     policy has one target, named by the selector, which exists even when nothing
     matches: that is how ``not running`` is seen. Zombies count as dead, and Medic
@@ -87,7 +89,7 @@ class ProcessProbe(Probe):
             "cmdline": {
                 "type": "string",
                 "minLength": 1,
-                "description": "Regex on the command line.",
+                "description": "RE2 regex searched in the command line (its first 128 KiB).",
             },
             "pidfile": {"type": "string", "pattern": "^/", "description": "File holding the pid."},
             "user": {"type": "string", "minLength": 1, "description": "Owner (name or uid)."},
@@ -102,7 +104,7 @@ class ProcessProbe(Probe):
         super().__init__(options)
         self.selector = next((s for s in SELECTORS if s in options), "name")
         self.target = str(options.get(self.selector, ""))
-        self._pattern = re.compile(self.target) if self.selector == "cmdline" else None
+        self._pattern = compile_pattern(self.target) if self.selector == "cmdline" else None
         self._user: str | None = options.get("user")
         self._procs: dict[int, tuple[int, psutil.Process]] = {}  # pid -> (start, process)
         self._pids: list[int] = []
@@ -117,14 +119,10 @@ class ProcessProbe(Probe):
             found = f" (found: {', '.join(given)})" if given else ""
             return [f"give exactly one of name, cmdline or pidfile to select the process{found}."]
         if "cmdline" in options:
-            try:
-                pattern = re.compile(options["cmdline"])
-            except re.error as exc:
-                return [
-                    f"cmdline {options['cmdline']!r} is not a valid regular expression ({exc}); "
-                    "escape special characters with a backslash."
-                ]
-            if pattern.search(""):
+            problem = pattern_problem("cmdline", options["cmdline"])
+            if problem is not None:
+                return [f"{problem}. Escape special characters with a backslash."]
+            if compile_pattern(options["cmdline"]).search(""):
                 return [
                     f"cmdline {options['cmdline']!r} matches an empty command line, so it would "
                     "select every process; make the pattern more specific."
@@ -137,7 +135,7 @@ class ProcessProbe(Probe):
         if self.selector == "pidfile":
             return True
         if self._pattern is not None:
-            return self._pattern.search(" ".join(argv)) is not None
+            return self._pattern.search(" ".join(argv), limit=MAX_CMDLINE)
         if entry.comm == self.target:
             return True
         # A name longer than the kernel keeps: compare the program named in argv[0].
