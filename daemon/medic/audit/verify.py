@@ -74,7 +74,8 @@ def verify(
             legacy += 1
             link = sha_link(expected, stored)
         if stored[-1] != expected or not hmac.compare_digest(link, str(stored_hash)):
-            if keyed_from and event_id >= keyed_from and sha_link(expected, stored) == stored_hash:
+            rewritten = keyed_from and event_id >= keyed_from and broken == _CHAIN_BROKEN
+            if rewritten and sha_link(expected, stored) == stored_hash:
                 why = "was rewritten without the key (its hash is unkeyed SHA-256)"
                 return Verdict(False, count, why, event_id, legacy, True)
             return Verdict(False, count, broken, event_id, legacy, keyed_from > 0)

@@ -136,13 +136,16 @@ def _describe(verdict: Verdict, path: Path) -> str:
     if not verdict.ok:
         return f"broken: {path}: {verdict.reason}"
     text = f"ok: {verdict.checked} events in {path}, hash chain intact"
-    if verdict.legacy:
+    if not verdict.keyed and verdict.checked:
+        text += (
+            "; the chain is not keyed (written before the audit key existed): whoever could"
+            " write the file could have rewritten it"
+        )
+    elif verdict.legacy:
         text += (
             f"; the first {verdict.legacy} predate the audit key and were checked unkeyed"
             " (whoever could write the file could have rewritten them)"
         )
-    elif not verdict.keyed and verdict.checked:
-        text += "; the chain is not keyed (written before the audit key existed)"
     if verdict.checkpoints:
         text += f"; {verdict.checkpoints} checkpoint(s) match"
     return text
