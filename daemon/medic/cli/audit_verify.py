@@ -104,7 +104,13 @@ def _key(key_file: Path | None, config: Path | None, db: Path) -> ChainKey | Non
 @click.command("verify")
 @source_options
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), help="The chain key.")
-@click.option("--checkpoint", "points", type=CheckpointParam(), multiple=True, help="Repeat.")
+@click.option(
+    "--checkpoint",
+    "points",
+    type=CheckpointParam(),
+    multiple=True,
+    help="COUNT:HASH from medic audit checkpoint or the log; repeat.",
+)
 @click.option(
     "--checkpoints",
     "points_file",
