@@ -53,23 +53,6 @@ def rechain_unkeyed(path: Path, start: int = 1) -> None:
 
 
 @pytest.mark.asyncio
-async def test_an_edit_with_recomputed_hashes_is_caught(tmp_path: Path) -> None:
-    """Edit a row and recompute the chain the documented unkeyed way: verify says broken."""
-    db = tmp_path / "audit.db"
-    await write(db, 5)
-    conn = sqlite3.connect(db)
-    conn.execute("""UPDATE events SET details = '{"i":99}' WHERE id = 3""")
-    conn.commit()
-    conn.close()
-    rechain_unkeyed(db)
-    result = run("verify", "--db", str(db))
-    assert (result.exit_code, result.stdout) == (
-        1,
-        f"broken: event 1 in {db} was rewritten without the key (its hash is unkeyed SHA-256)\n",
-    )
-
-
-@pytest.mark.asyncio
 async def test_a_rewrite_with_another_key_is_caught(tmp_path: Path) -> None:
     """A whole log rewritten under the attacker's own key fails under the real one."""
     db, forged = tmp_path / "real" / "audit.db", tmp_path / "forged" / "audit.db"
@@ -81,27 +64,6 @@ async def test_a_rewrite_with_another_key_is_caught(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stdout.startswith(f"cannot verify {db}: the key from file {db.parent}/audit.key")
     assert "is not the key this database was written with" in result.stdout
-
-
-@pytest.mark.asyncio
-async def test_cutting_the_tail_is_caught_by_a_checkpoint(tmp_path: Path) -> None:
-    """Deleting the newest events passes the chain, not the checkpoint taken before."""
-    db = tmp_path / "audit.db"
-    await write(db, 6)
-    point = run("checkpoint", "--db", str(db)).stdout.split()[0]
-    assert point.startswith("6:")
-    assert run("verify", "--db", str(db), "--checkpoint", point).exit_code == 0
-    conn = sqlite3.connect(db)
-    conn.execute("DELETE FROM events WHERE id > 4")
-    conn.commit()
-    conn.close()
-    assert run("verify", "--db", str(db)).exit_code == 0  # the chain alone cannot tell
-    result = run("verify", "--db", str(db), "--checkpoint", point)
-    assert (result.exit_code, result.stdout) == (
-        1,
-        f"broken: {db}: the log ends after 4 events but checkpoint {point} had 6:"
-        " events were deleted from the end\n",
-    )
 
 
 @pytest.mark.asyncio
