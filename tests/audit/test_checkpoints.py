@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,14 @@ async def receiver() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     await runner.cleanup()
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")
+
+
 @pytest.mark.asyncio
 async def test_the_head_is_logged_and_posted_on_the_interval_and_at_stop(
     tmp_path: Path, receiver: tuple[str, list[dict[str, Any]]]
@@ -51,13 +59,14 @@ async def test_the_head_is_logged_and_posted_on_the_interval_and_at_stop(
     with capture_logs() as logs:
         store = AuditStore(db, host="node1", options=options)
         await store.start()
+        await until(lambda: len(got) >= 1)  # the head at start: an empty log
         for i in range(3):
             store.emit(AuditEvent(Kind.PROBE_FAILED, 1_700_000_000.0 + i, details={"i": i}))
         await store.flush()
-        await asyncio.sleep(0.3)
+        await until(lambda: any(body["count"] == 3 for body in got))  # on the interval
         await store.close()
     lines = [entry for entry in logs if entry["event"] == "audit.checkpoint"]
-    assert len(lines) >= 3
+    assert len(lines) >= 3  # at start, on the interval, at stop
     assert (lines[0]["count"], lines[-1]["count"]) == (0, 3)
     head = check(db).head
     assert head is not None

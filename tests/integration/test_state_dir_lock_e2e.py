@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -50,8 +51,16 @@ def test_a_second_agent_on_the_same_state_dir_exits_at_once(agent: AgentProcess)
     )
     assert agent.kinds().count("agent.started") == 1
     assert agent.stop() == 0
-    verified = medic(agent.root, "audit", "verify", "--config", str(agent.config))
+    shipped = agent.root / "checkpoints.jsonl"  # what `journalctl | grep` would keep
+    lines = [x for x in agent.log.read_text().splitlines() if '"audit.checkpoint"' in x]
+    shipped.write_text("\n".join(lines) + "\n")
+    last = json.loads(lines[-1])
+    assert last["count"] == len(agent.events())
+    verified = medic(
+        agent.root, "audit", "verify", "--config", str(agent.config), "--checkpoints", str(shipped)
+    )
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.endswith(f"; {len(lines)} checkpoint(s) match\n")
 
 
 def test_readers_work_beside_a_running_agent(agent: AgentProcess) -> None:

@@ -53,7 +53,7 @@ def _parse_point(text: str) -> Checkpoint | None:
     match = _POINT.match(first[0] if first else "")
     if match is None:
         match = _LOGGED.search(text)
-    if match is None or int(match.group(1)) < 1:
+    if match is None:
         return None
     return Checkpoint(int(match.group(1)), match.group(2))
 
