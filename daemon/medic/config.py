@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from medic.audit.options import AuditOptions, parse_audit_options
 from medic.config_schema import SCHEMA
 from medic.errors import ConfigError
 from medic.policy.durations import parse_duration
@@ -103,6 +104,7 @@ class AgentConfig:
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     watch: bool = True
     maintenance: tuple[MaintenanceConfig, ...] = ()
+    audit: AuditOptions = field(default_factory=AuditOptions)
     source: Path | None = None
 
     @property
@@ -269,5 +271,6 @@ def load_config(path: Path | None) -> AgentConfig:
         delivery=delivery,
         watch=raw.get("watch", True),
         maintenance=_maintenance(raw.get("maintenance", []), file),
+        audit=parse_audit_options(raw.get("audit", {}), file),
         source=path,
     )

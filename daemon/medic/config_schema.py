@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from medic.audit.options import SCHEMA as AUDIT_SCHEMA
 from medic.policy.durations import PATTERN as DURATION_PATTERN
 from medic.policy.schema import maintenance_window_schema
 
@@ -121,5 +122,6 @@ SCHEMA: dict[str, Any] = {
             ),
             "description": "Recurring windows when matching policies page nobody.",
         },
+        "audit": AUDIT_SCHEMA,
     },
 }

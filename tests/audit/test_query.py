@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
@@ -10,11 +11,14 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from chainkit import summary
 
 from medic.audit import query as q
+from medic.audit.chain import GENESIS
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.migrations import is_current, migrate
 from medic.audit.store import AuditStore
+from medic.audit.verify import Checkpoint, Verdict, verify
 
 pytestmark = pytest.mark.integration
 
@@ -173,36 +177,36 @@ def test_action_records_and_unfinished_actions(conn: sqlite3.Connection) -> None
 
 
 def test_hash_is_computed_as_documented(db_path: Path) -> None:
-    """hash = sha256(prev_hash + compact JSON array of time .. prev_hash), as docs/audit.md says."""
+    """hash = HMAC-SHA256(key, prev_hash + compact JSON of time .. prev_hash), as documented."""
     conn = sqlite3.connect(db_path)
     columns = 'time, host, kind, policy, target, incident, action, outcome, "values", details'
     first, second = conn.execute(
         f"SELECT {columns}, prev_hash, hash FROM events ORDER BY id LIMIT 2"  # noqa: S608 -- fixed text
     ).fetchall()
     conn.close()
+    secret = (db_path.parent / "audit.key").read_text().strip().encode()
     for row, prev in ((first, "0" * 64), (second, first[-1])):
         canonical = json.dumps(list(row[:-1]), separators=(",", ":"), ensure_ascii=False)
         assert row[-2] == prev
-        assert row[-1] == hashlib.sha256((prev + canonical).encode()).hexdigest()
+        mac = hmac.new(secret, (prev + canonical).encode(), hashlib.sha256)
+        assert row[-1] == mac.hexdigest()
 
 
 def test_verify_chain_reports_the_first_broken_event(db_path: Path) -> None:
     """Deleting an event breaks the link of the one after it."""
-    conn = q.connect_readonly(db_path)
-    assert q.verify_chain(conn) == (True, None, 8)
+    assert summary(db_path) == (True, None, 8)
     writer = sqlite3.connect(db_path)
     writer.execute("DELETE FROM events WHERE id = 4")
     writer.commit()
     writer.close()
-    assert q.verify_chain(conn) == (False, 5, 4)
-    conn.close()
+    assert summary(db_path) == (False, 5, 4)
 
 
 def test_verify_chain_of_an_empty_database(tmp_path: Path) -> None:
     """An empty log is a valid chain of zero events."""
     conn = sqlite3.connect(tmp_path / "empty.db", isolation_level=None)
     migrate(conn)
-    assert q.verify_chain(conn) == (True, None, 0)
+    assert verify(conn, None) == Verdict(True, 0, head=Checkpoint(0, GENESIS))
     assert is_current(conn)
     conn.close()
 

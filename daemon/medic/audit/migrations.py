@@ -151,11 +151,21 @@ def _silences_and_approvals(db: sqlite_utils.Database) -> None:
     )
 
 
+def _audit_chain(db: sqlite_utils.Database) -> None:
+    """Where the keyed hash chain starts: one row, written by the agent that first
+    holds a key (:mod:`medic.audit.chain`); older events keep their unkeyed links."""
+    db.table("audit_chain").create(
+        {"keyed_from": int, "key_id": str, "tag": str, "created": str},
+        not_null={"keyed_from", "key_id", "tag", "created"},
+    )
+
+
 # Append only. The name is what ``_migrations`` records; never rename one.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_events_and_incidents", _events_and_incidents),
     ("0002_outbox", _outbox),
     ("0003_silences_and_approvals", _silences_and_approvals),
+    ("0004_audit_chain", _audit_chain),
 )
 
 
@@ -208,3 +218,13 @@ def is_current(conn: sqlite3.Connection) -> bool:
     except sqlite3.OperationalError:
         return False
     return {name for name, _ in MIGRATIONS} <= {row[0] for row in rows}
+
+
+def is_audit_database(conn: sqlite3.Connection) -> bool:
+    """True when the file holds Medic's event log, however old its schema (a reader
+    copes with every version; only the agent brings it forward)."""
+    try:
+        rows = conn.execute("SELECT name FROM _migrations").fetchall()
+    except sqlite3.OperationalError:
+        return False
+    return MIGRATIONS[0][0] in {row[0] for row in rows}

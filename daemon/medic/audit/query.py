@@ -4,14 +4,12 @@ Plain functions of a :class:`sqlite3.Connection`, so the CLI can run them on the
 directly (read-only, no agent needed) and the store on its own read connection. They
 return dicts, one per row, with the JSON columns (``values``, ``details``) decoded.
 
-The hash chain is defined here too, next to :func:`verify_chain` that checks it: each
-event's ``hash`` is the SHA-256 of its ``prev_hash`` followed by the canonical JSON of
-the row's stored columns (all but ``id`` and ``hash``, as an array in column order).
+The hash chain is defined in :mod:`medic.audit.chain` and checked by
+:mod:`medic.audit.verify`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -21,11 +19,8 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from medic.audit.events import ACTION_OUTCOMES, Kind
-from medic.audit.migrations import EVENT_COLUMNS
 from medic.clock import iso, parse_iso
 
-GENESIS = "0" * 64  # prev_hash of the first event
-_HASHED = EVENT_COLUMNS[:-1]  # every stored column but id and hash itself
 _JSON_COLUMNS = ("values", "details")
 
 
@@ -43,18 +38,6 @@ class AuditQuery:
     outcome: str | None = None
     limit: int = 1000
     order: Literal["asc", "desc"] = "desc"
-
-
-_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def chain_hash(prev_hash: str, row: Sequence[Any]) -> str:
-    """The hash of one event: SHA-256 of ``prev_hash`` + the canonical JSON of ``row``,
-    the stored values of ``time`` .. ``prev_hash`` as one array in column order."""
-    if len(row) != len(_HASHED):
-        raise ValueError(f"a hashed row has {len(_HASHED)} columns, not {len(row)}")
-    canonical = _CANONICAL.encode(list(row))
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
@@ -274,21 +257,3 @@ def unfinished_actions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         " AND o.kind IN (SELECT value FROM json_each(?))) ORDER BY s.id"
     )
     return list(_decode(conn.execute(sql, [Kind.ACTION_STARTED.value, outcomes])))
-
-
-def verify_chain(conn: sqlite3.Connection) -> tuple[bool, int | None, int]:
-    """Recompute the hash chain: ``(ok, id of the first bad event or None, events checked)``.
-
-    An event is bad when its own hash does not match its columns (it was edited) or its
-    ``prev_hash`` is not the hash of the event before it (one was deleted or inserted).
-    """
-    columns = ", ".join(f'"{column}"' for column in EVENT_COLUMNS)
-    expected = GENESIS
-    count = 0
-    for row in conn.execute(f"SELECT id, {columns} FROM events ORDER BY id"):  # noqa: S608 -- fixed column names
-        count += 1
-        stored = row[1:-1]
-        if stored[-1] != expected or chain_hash(expected, stored) != row[-1]:
-            return False, row[0], count
-        expected = row[-1]
-    return True, None, count

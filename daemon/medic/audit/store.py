@@ -26,11 +26,16 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import structlog
 
 from medic.audit import query as q
+from medic.audit.chain import GENESIS, ChainKey, read_marker, write_marker
+from medic.audit.checkpoints import CheckpointPublisher
 from medic.audit.events import AuditEvent, Kind
+from medic.audit.key import AuditKeyError, default_key_path, load_key
 from medic.audit.migrations import migrate
+from medic.audit.options import AuditOptions
 from medic.audit.query import ActionRecord
 from medic.audit.rows import encode_event
 from medic.audit.writer import AuditWriter
+from medic.clock import iso
 from medic.errors import MedicError
 
 log = structlog.get_logger("medic.audit")
@@ -43,11 +48,24 @@ INTERRUPTED_REASON = "agent stopped before the action finished"
 
 class AuditStore:
     def __init__(
-        self, path: Path, *, host: str, batch_size: int = 1000, flush_interval: float = 0.05
+        self,
+        path: Path,
+        *,
+        host: str,
+        batch_size: int = 1000,
+        flush_interval: float = 0.05,
+        options: AuditOptions | None = None,
     ) -> None:
         self.path = Path(path)
         self.host = host
+        self.options = options or AuditOptions()
         self._writer = AuditWriter(batch_size=batch_size, flush_interval=flush_interval)
+        # The agent's store (given options) sends checkpoints; a library use stays quiet.
+        self.checkpoints = (
+            None
+            if options is None
+            else CheckpointPublisher(options.checkpoint, self.head, host=host, db=str(self.path))
+        )
         self._observers: list[Callable[[AuditEvent], None]] = []
         self._state = "new"  # new -> running -> closed
         self._rconn: sqlite3.Connection | None = None
@@ -63,12 +81,18 @@ class AuditStore:
             raise MedicError(f"the audit store for {self.path} was already started")
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        conn, last_hash = await asyncio.to_thread(self._open)
-        self._writer.start(conn, last_hash)
+        conn, head, key = await asyncio.to_thread(self._open)
+        self._writer.start(conn, head, key.link)
         self._state = "running"
+        if self.checkpoints is not None:
+            self.checkpoints.start()
 
-    def _open(self) -> tuple[sqlite3.Connection, str]:
-        """The writer's connection and the chain's last hash; opens the reader too."""
+    def head(self) -> tuple[int, str]:
+        """(events written, hash of the last): the chain head as of the last commit."""
+        return self._writer.head
+
+    def _open(self) -> tuple[sqlite3.Connection, tuple[int, str], ChainKey]:
+        """The writer's connection, the chain head and its key; opens the reader too."""
         conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -77,7 +101,10 @@ class AuditStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             migrate(conn)
-            last = conn.execute("SELECT hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+            key = self._key(conn)
+            count, last = conn.execute(
+                "SELECT count(*), (SELECT hash FROM events ORDER BY id DESC LIMIT 1) FROM events"
+            ).fetchone()
             self._rconn = q.connect_readonly(self.path)
         except (OSError, sqlite3.Error) as exc:
             if conn is not None:
@@ -86,7 +113,36 @@ class AuditStore:
                 f"cannot open the audit database {self.path}: {exc}",
                 hint="check that the state_dir is writable and the file is a Medic audit database",
             ) from exc
-        return conn, last[0] if last else q.GENESIS
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        return conn, (count, last or GENESIS), key
+
+    def _key(self, conn: sqlite3.Connection) -> ChainKey:
+        """The chain's key; on the first keyed start, mark where the keyed chain begins."""
+        marker = read_marker(conn)
+        key = load_key(self.options.key, self.path, create=marker is None)
+        if key is None:
+            assert marker is not None
+            raise AuditKeyError(
+                f"{self.path} was written with an audit key (id {marker.key_id}) and"
+                f" {default_key_path(self.path)} is missing",
+                hint="restore the key file from a backup, or move audit.db aside to start"
+                " a new log",
+            )
+        if marker is None:
+            marker = write_marker(conn, key, iso(time.time()))
+        if key.key_id != marker.key_id:
+            raise AuditKeyError(
+                f"the audit key from {key.source} (id {key.key_id}) is not the one"
+                f" {self.path} was written with (id {marker.key_id})",
+                hint="configure the original key (audit.key), or move audit.db aside to"
+                " start a new log",
+            )
+        if not marker.authentic(key):
+            log.error("audit.chain_marker_edited", db=str(self.path), keyed_from=marker.keyed_from)
+        return key
 
     async def close(self) -> None:
         """Write everything queued, then stop the writer and close both connections."""
@@ -94,12 +150,16 @@ class AuditStore:
             self._state = "closed"
             return
         self._state = "closed"
+        if self.checkpoints is not None:
+            await self.checkpoints.stop_interval()
         if self._rconn is not None:  # first, so the writer's close checkpoints the WAL
             with self._rlock:
                 self._rconn.close()
         self._writer.stop()
         if not await asyncio.to_thread(self._writer.join, 60.0):
             log.error("audit writer did not stop within 60s", path=str(self.path))
+        if self.checkpoints is not None:
+            await self.checkpoints.publish_final()
 
     # -- writing -----------------------------------------------------------------
 

@@ -16,13 +16,13 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from medic.audit import query as q
+from medic.audit.chain import GENESIS
 from medic.audit.rows import update_incidents
 from medic.errors import MedicError
 
@@ -33,6 +33,7 @@ _INSERT = (
     " details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _STOP = object()
+Link = Callable[[str, Sequence[Any]], str]  # (prev_hash, row) -> this row's hash
 _RETRIES = 3
 
 
@@ -63,13 +64,19 @@ class AuditWriter:
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
-        self._last_hash = q.GENESIS
+        self._last_hash = GENESIS
+        self._link: Link | None = None
+        # (events in the log, hash of the last): replaced whole, read from any thread.
+        self.head: tuple[int, str] = (0, GENESIS)
 
-    def start(self, conn: sqlite3.Connection, last_hash: str) -> None:
+    def start(self, conn: sqlite3.Connection, head: tuple[int, str], link: Link) -> None:
         """Write through ``conn`` (which the writer closes when it stops), chaining
-        on from ``last_hash``; rows queued before this are written first."""
+        on from ``head`` (count, last hash) with ``link``; rows queued before this are
+        written first."""
         self._conn = conn
-        self._last_hash = last_hash
+        self.head = head
+        self._last_hash = head[1]
+        self._link = link
         self._thread = threading.Thread(target=self._run, name="medic-audit-writer", daemon=True)
         self._thread.start()
 
@@ -153,13 +160,13 @@ class AuditWriter:
                 return rows, waiters, False
 
     def _commit(self, rows: list[tuple[Any, ...]], waiters: list[_Barrier | _WriteOp]) -> None:
-        assert self._conn is not None
-        conn = self._conn
+        assert self._conn is not None and self._link is not None
+        conn, link = self._conn, self._link
         prev = self._last_hash
         params: list[tuple[Any, ...]] = []
         for row in rows:
             chained = (*row, prev)
-            prev = q.chain_hash(prev, chained)
+            prev = link(prev, chained)
             params.append((*chained, prev))
         error: Exception | None = None
         results: dict[int, tuple[Any, BaseException | None]] = {}
@@ -183,6 +190,7 @@ class AuditWriter:
                     time.sleep(0.1 * attempt)
         if error is None:
             self._last_hash = prev
+            self.head = (self.head[0] + len(rows), prev)
         else:
             log.error("audit events lost: could not write them", events=len(rows), error=str(error))
         for i, waiter in enumerate(waiters):

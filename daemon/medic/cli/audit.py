@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import click
 
 from medic.audit import query as q
-from medic.audit.migrations import is_current
 from medic.cli.audit_format import (
     EVENT_FIELDS,
     HASH_FIELDS,
@@ -28,32 +26,16 @@ from medic.cli.audit_format import (
     when,
     write_rows,
 )
+from medic.cli.audit_source import open_database, source_options
+from medic.cli.audit_verify import checkpoint_cmd, verify_cmd
 from medic.cli.params import Count, When
 from medic.clock import parse_iso
-from medic.config import load_config
-from medic.errors import ConfigError
 from medic.policy.durations import format_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
-DEFAULT_DB = Path(".medic/audit.db")
 # The most rows one listing prints; an export may be unlimited (0) or up to MAX_EXPORT.
 MAX_ROWS = 1_000_000
 MAX_EXPORT = 1_000_000_000
-
-
-def _source(fn: F) -> F:
-    fn = click.option(
-        "--config",
-        "config",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Agent config file; its state_dir names the database.",
-    )(fn)
-    return click.option(
-        "--db",
-        "db",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help=f"The audit database [default: {DEFAULT_DB}].",
-    )(fn)
 
 
 def _filters(fn: F) -> F:
@@ -69,38 +51,6 @@ def _filters(fn: F) -> F:
     for option in reversed(options):
         fn = option(fn)
     return fn
-
-
-@contextmanager
-def _database(db: Path | None, config: Path | None) -> Iterator[tuple[sqlite3.Connection, Path]]:
-    """The database, opened read-only, or a ClickException that says what to do."""
-    if db is not None and config is not None:
-        raise click.ClickException("pass either --db or --config, not both")
-    if config is not None:
-        try:
-            db = load_config(config).audit_path
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
-    path = db or DEFAULT_DB
-    if not path.is_file():
-        raise click.ClickException(
-            f"no audit database at {path}: start the agent with medic run, or pass --db"
-        )
-    try:
-        conn = q.connect_readonly(path)
-        current = is_current(conn)
-    except sqlite3.Error as exc:
-        raise click.ClickException(f"cannot read the audit database {path}: {exc}") from exc
-    if not current:
-        conn.close()
-        raise click.ClickException(
-            f"{path} is not a Medic audit database: pass --db with the agent's audit.db"
-        )
-    with closing(conn):
-        try:
-            yield conn, path
-        except sqlite3.Error as exc:  # locked for too long, corrupt page, ...
-            raise click.ClickException(f"reading {path} failed: {exc}") from exc
 
 
 def _incident_id(conn: sqlite3.Connection, text: str, path: Path) -> str:
@@ -156,7 +106,7 @@ def command() -> None:
 
 
 @command.command("list")
-@_source
+@source_options
 @_filters
 @click.option(
     "--limit",
@@ -168,17 +118,17 @@ def command() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table")
 def list_cmd(db: Path | None, config: Path | None, limit: int, fmt: str, **filters: Any) -> None:
     """Events, newest first, filtered."""
-    with _database(db, config) as (conn, path):
+    with open_database(db, config) as (conn, path):
         events = q.list_events(conn, _query(conn, path, limit=limit, order="desc", **filters))
     _print(events, EVENT_FIELDS, fmt, "no events match", event_table)
 
 
 @command.command("show")
-@_source
+@source_options
 @click.argument("incident")
 def show_cmd(db: Path | None, config: Path | None, incident: str) -> None:
     """One incident, the whole story: its header, then every event in time order."""
-    with _database(db, config) as (conn, path):
+    with open_database(db, config) as (conn, path):
         found = q.get_incident(conn, _incident_id(conn, incident, path))
         assert found is not None
         events = q.incident_events(conn, found["id"])
@@ -203,7 +153,7 @@ def show_cmd(db: Path | None, config: Path | None, incident: str) -> None:
 
 
 @command.command("export")
-@_source
+@source_options
 @_filters
 @click.option(
     "--limit", type=Count(0, MAX_EXPORT), default=0, help="At most this many events (0: all)."
@@ -219,7 +169,7 @@ def export_cmd(
     **filters: Any,
 ) -> None:
     """Events, oldest first, with their hash columns, as jsonl or csv."""
-    with _database(db, config) as (conn, path):
+    with open_database(db, config) as (conn, path):
         rows = q.iter_events(conn, _query(conn, path, limit=limit, order="asc", **filters))
         if output is None:
             write_rows(rows, EVENT_FIELDS + HASH_FIELDS, fmt, sys.stdout)
@@ -229,24 +179,8 @@ def export_cmd(
     click.echo(f"wrote {count} events to {output}", err=True)
 
 
-@command.command("verify")
-@_source
-def verify_cmd(db: Path | None, config: Path | None) -> None:
-    """Recompute the hash chain; exit 1 and name the first bad event if it is broken."""
-    with _database(db, config) as (conn, path):
-        ok, bad, count = q.verify_chain(conn)
-    if ok:
-        click.echo(f"ok: {count} events in {path}, hash chain intact")
-        return
-    click.echo(
-        f"broken: event {bad} in {path} does not match the hash chain (edited, inserted,"
-        " or an event before it deleted)"
-    )
-    raise click.exceptions.Exit(1)
-
-
 @command.command("incidents")
-@_source
+@source_options
 @click.option("--open", "open_only", is_flag=True, help="Only incidents not yet closed.")
 @click.option("--policy", help="Only this policy.")
 @click.option(
@@ -263,6 +197,10 @@ def incidents_cmd(
     fmt: str,
 ) -> None:
     """Incidents, most recently opened first."""
-    with _database(db, config) as (conn, _):
+    with open_database(db, config) as (conn, _):
         found = q.list_incidents(conn, open_only=open_only, policy=policy, limit=limit)
     _print(found, INCIDENT_FIELDS, fmt, "no incidents match", incident_table)
+
+
+command.add_command(verify_cmd)
+command.add_command(checkpoint_cmd)

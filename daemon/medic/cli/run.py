@@ -56,6 +56,7 @@ def command(
     from medic import logsetup
     from medic.config import parse_listen
     from medic.engine.agent import Agent
+    from medic.statelock import StateLock
     from medic.systemd_notify import SystemdNotifier
 
     try:
@@ -85,6 +86,10 @@ def command(
         config = replace(config, api=api, **changes)  # type: ignore[arg-type]
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    try:  # before the audit database opens: one agent per state directory
+        lock = StateLock.acquire(config.state_dir)
+    except MedicError as exc:
+        raise click.ClickException(str(exc)) from exc
     logsetup.configure(config.log_format, config.log_level)
     # A watchdog abort (SIGABRT) or a crash in C code prints every thread's stack to
     # stderr, i.e. the journal: where the event loop was stuck when systemd gave up.
@@ -99,6 +104,7 @@ def command(
         raise click.ClickException(str(exc)) from exc
     finally:
         notifier.close()
+        lock.release()
 
 
 def hook_service_manager(agent: Agent, notifier: SystemdNotifier) -> None:

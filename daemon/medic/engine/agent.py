@@ -44,7 +44,7 @@ class Agent:
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.metrics = Metrics()
-        self.audit = AuditStore(config.audit_path, host=config.host)
+        self.audit = AuditStore(config.audit_path, host=config.host, options=config.audit)
         channels = build_notifiers(config.notifiers, config.api.public_url)
         delivery = DeliveryOptions(
             max_backoff=config.delivery.max_backoff, max_age=config.delivery.max_age
