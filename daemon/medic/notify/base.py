@@ -44,6 +44,28 @@ class Notification:
             del data["links"]  # absent rather than empty: payloads stay as they were
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Notification:
+        """The inverse of :meth:`to_dict` (an outbox row read back); ValueError or
+        TypeError when ``data`` is not a notification."""
+        fields = dict(data)
+        fields["history"] = tuple(fields.get("history") or ())
+        fields["links"] = tuple(_link(item) for item in fields.get("links") or ())
+        return cls(**fields)
+
+
+def _link(item: Any) -> tuple[str, str]:
+    """One ``{"label": ..., "url": ...}`` of :meth:`Notification.to_dict` as a pair."""
+    if isinstance(item, Mapping):
+        label, url = item.get("label"), item.get("url")
+    elif isinstance(item, list | tuple) and len(item) == 2:
+        label, url = item
+    else:
+        label = url = None
+    if not isinstance(label, str) or not isinstance(url, str):
+        raise ValueError(f"not a link: {item!r}")
+    return label, url
+
 
 class Notifier(ABC):
     type_name: ClassVar[str]
