@@ -21,8 +21,8 @@ from medic.api import (
     routes_policies,
     routes_silences,
 )
-from medic.api.appkeys import VIEW
-from medic.api.auth import auth_middleware
+from medic.api.appkeys import TOKEN, VIEW, ApiToken
+from medic.api.auth import auth_middleware, configured_token
 from medic.api.errors import error_middleware
 
 if TYPE_CHECKING:
@@ -43,10 +43,12 @@ ROUTE_MODULES = (
 MAX_BODY = 64 * 1024
 
 
-def create_app(view: AgentView) -> web.Application:
-    """The API application serving ``view`` (the running agent, or a fake in tests)."""
+def create_app(view: AgentView, token: ApiToken | None = None) -> web.Application:
+    """The API application serving ``view`` (the running agent, or a fake in tests);
+    ``token``: the one it accepts, by default the config's."""
     app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=MAX_BODY)
     app[VIEW] = view
+    app[TOKEN] = token or configured_token(view.config.api)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes())
     return app

@@ -17,7 +17,11 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
 from medic.api.app import create_app
+from medic.api.appkeys import ApiToken
+from medic.api.auth import configured_token
+from medic.config import AgentConfig
 from medic.errors import ConfigError
+from medic.statefiles import API_TOKEN_FILE, ensure_secret
 
 if TYPE_CHECKING:
     from medic.api.view import AgentView
@@ -68,11 +72,25 @@ class ApiServer:
         log.info("api.stopped", url=self.url)
 
 
+def agent_token(config: AgentConfig) -> ApiToken:
+    """The config's token, else the one kept in the state directory (made on first
+    start, mode 0600) so that the CLI on this host can change things at once."""
+    if config.api.token:
+        return configured_token(config.api)
+    path = config.state_dir / API_TOKEN_FILE
+    try:
+        return ApiToken(ensure_secret(path), str(path))
+    except ConfigError as exc:
+        log.warning("api.no_token", error=exc.message, hint=exc.hint)
+        return ApiToken(None, str(path))
+
+
 async def start_api(view: AgentView) -> ApiServer:
     """Serve the API for ``view`` on ``config.api`` host and port (0 picks a free port)."""
     api = view.config.api
+    token = agent_token(view.config)
     runner = web.AppRunner(
-        create_app(view),
+        create_app(view, token),
         access_log_class=StructlogAccessLogger,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
     )
@@ -93,6 +111,7 @@ async def start_api(view: AgentView) -> ApiServer:
         "api.listening",
         url=server.url,
         loopback=api.loopback,
-        token_configured=bool(api.token),
+        token_configured=bool(token.value),
+        token_from=token.where,
     )
     return server
