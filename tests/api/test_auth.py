@@ -113,7 +113,7 @@ async def test_introspection_reports_the_token_rule(new_view: Any, client_for: A
     body = await (await client.get("/api/v1/", headers=GOOD)).json()
     assert body["auth"] == {"loopback": False, "token_configured": True}
     free = sorted(r["path"] for r in body["routes"] if not r["token_required"])
-    assert free == ["/", "/static/{file}"]
+    assert free == ["/", "/links/{token}", "/links/{token}", "/static/{file}"]
 
 
 @pytest.mark.asyncio

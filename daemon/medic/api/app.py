@@ -18,6 +18,7 @@ from medic.api import (
     routes_control,
     routes_health,
     routes_index,
+    routes_links,
     routes_policies,
     routes_silences,
 )
@@ -37,6 +38,7 @@ ROUTE_MODULES = (
     routes_alertmanager,
     routes_silences,
     routes_approvals,
+    routes_links,
 )
 
 # Request bodies are small JSON documents at most; refuse anything bigger early.

@@ -11,6 +11,8 @@ The rules, in one place (the introspection route and the docs report the same):
   web page's own static files (``/`` and ``/static/...``), which hold no agent data:
   a browser must be able to load the page before it can send the token the page asks
   for;
+- the signed links in messages (``/links/<token>``, GET and POST) need no bearer
+  token: their signed, expiring, single-use token is the credential;
 - a wrong or missing token gets 401 with ``WWW-Authenticate: Bearer``.
 
 The token is compared in constant time and never logged.
@@ -29,6 +31,7 @@ from medic.config import ApiConfig
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_PREFIXES = ("/static/",)
 PUBLIC_PATHS = frozenset({"/"})
+SIGNED_PREFIX = "/links/"
 NO_TOKEN_HINT = (
     "the agent is missing the token, not you: set api.token_env or api.token_file in the"  # noqa: S105 -- a hint, not a secret
     " agent config, or let it make one in a writable state_dir (api.token), then restart it"
@@ -43,6 +46,8 @@ def is_public(method: str, path: str) -> bool:
 
 def token_required(method: str, path: str, api: ApiConfig) -> bool:
     """Whether a request with this method and path must carry the bearer token."""
+    if path.startswith(SIGNED_PREFIX):
+        return False
     if method not in SAFE_METHODS:
         return True
     return not api.loopback and not is_public(method, path)

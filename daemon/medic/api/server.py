@@ -18,7 +18,7 @@ from aiohttp.web_response import StreamResponse
 
 from medic.api.app import create_app
 from medic.api.appkeys import ApiToken
-from medic.api.auth import configured_token
+from medic.api.auth import SIGNED_PREFIX, configured_token
 from medic.config import AgentConfig
 from medic.errors import ConfigError
 from medic.statefiles import API_TOKEN_FILE, ensure_secret
@@ -36,9 +36,12 @@ class StructlogAccessLogger(AbstractAccessLogger):
     """One structured ``http.request`` line per request: method, path, status, duration."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        path = request.path
+        if path.startswith(SIGNED_PREFIX):  # a link's token is a credential until used
+            path = SIGNED_PREFIX + "[token]"
         fields = {
             "method": request.method,
-            "path": request.path,
+            "path": path,
             "status": response.status,
             "duration_ms": round(time * 1000, 2),
             "remote": request.remote,

@@ -11,9 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from medic.registry import Registry
+
+if TYPE_CHECKING:
+    from medic.notify.links import LinkSigner
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,12 @@ def _link(item: Any) -> tuple[str, str]:
 
 
 class Notifier(ABC):
+    """A named channel. ``links``, when the agent sets it, signs approve, deny and
+    acknowledge links per recipient: ``send()`` passes its notification through
+    :meth:`personal` (once per e-mail address for ``email``)."""
+
     type_name: ClassVar[str]
+    links: LinkSigner | None = None
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {},
@@ -78,6 +86,12 @@ class Notifier(ABC):
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         self.name = name
         self.options = options
+
+    def personal(self, notification: Notification, recipient: str | None = None) -> Notification:
+        """``notification`` with links signed for ``recipient`` (default: this channel)."""
+        if self.links is None:
+            return notification
+        return self.links.sign(notification, recipient or self.name)
 
     @abstractmethod
     async def send(self, notification: Notification) -> None:
