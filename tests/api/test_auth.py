@@ -55,7 +55,7 @@ async def test_state_change_needs_the_right_token(new_view: Any, client_for: Any
     assert error["message"] == "this request needs a bearer token and sent none"
     assert error["hint"] == (
         "send the header 'Authorization: Bearer <token>' with the agent's API token"
-        " (on the agent's host: $MEDIC_API_TOKEN)"
+        "; on the agent's host it is in $MEDIC_API_TOKEN"
     )
     wrong = await client.post("/api/v1/reload", headers={"Authorization": "Bearer nope"})
     assert wrong.headers["WWW-Authenticate"].startswith("Bearer ")

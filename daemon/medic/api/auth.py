@@ -82,7 +82,7 @@ def check_token(request: web.Request, api: ApiConfig) -> None:
             hint=NO_TOKEN_HINT,
         )
     # Where the token is kept is told on loopback only: beyond it, strangers may ask.
-    where = f" (on the agent's host: {token.where})" if api.loopback else ""
+    where = f"; on the agent's host it is in {token.where}" if api.loopback else ""
     presented = _presented_token(request)
     if presented is None:
         raise ApiError(
