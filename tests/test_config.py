@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from medic.config import AgentConfig, load_config
+from medic.config import AgentConfig, load_config, with_api_token
 from medic.errors import ConfigError
 
 
@@ -42,10 +42,26 @@ def test_listen_beyond_loopback_needs_a_token(
 def test_token_is_read_from_the_named_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """api.token_env names the variable; the value never sits in the file."""
+    """api.token_env names the variable; the value never sits in the file, and is read
+    when the API needs it."""
     monkeypatch.setenv("MY_TOKEN", "s3cret")
     config = load_config(write(tmp_path, "api: {listen: '0.0.0.0:9325', token_env: MY_TOKEN}\n"))
-    assert config.api.token == "s3cret"
+    assert config.api.token is None
+    assert with_api_token(config).api.token == "s3cret"
+
+
+def test_an_unset_token_variable_only_fails_where_the_token_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading a config whose api.token_env is unset works; resolving it names the fix."""
+    monkeypatch.delenv("MY_TOKEN", raising=False)
+    config = load_config(write(tmp_path, "api: {token_env: MY_TOKEN}\n"))
+    with pytest.raises(ConfigError) as err:
+        with_api_token(config)
+    assert str(err.value) == (
+        f"{tmp_path / 'medic.yaml'}: api.token_env names 'MY_TOKEN' but it is not set"
+        " (hint: export MY_TOKEN=... before starting medic, or remove token_env)"
+    )
 
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:

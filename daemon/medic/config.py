@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,23 @@ class ApiConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     enabled: bool = True
+    # The bearer token's value once resolved (see with_api_token), or given directly.
     token: str | None = None
+    # The base of links in messages (``api.link_base``; ``api.public_url`` is its old name).
     public_url: str | None = None
     # Host header names the API answers to besides loopback ones (medic.api.hosts).
     allowed_hosts: frozenset[str] = frozenset()
+    # Where the token comes from: read only by commands that talk to the API.
+    token_env: str | None = None
+    token_file: str | None = None
+
+    @property
+    def token_named(self) -> bool:
+        """A token is set or named (``token_env``, ``token_file``, ``$MEDIC_API_TOKEN``),
+        whether or not it can be read yet."""
+        return bool(
+            self.token or self.token_env or self.token_file or os.environ.get("MEDIC_API_TOKEN")
+        )
 
     @property
     def loopback(self) -> bool:
@@ -110,6 +123,19 @@ class AgentConfig:
     @property
     def audit_path(self) -> Path:
         return self.state_dir / "audit.db"
+
+
+def with_api_token(config: AgentConfig) -> AgentConfig:
+    """``config`` with its API token read from where ``api.token_env`` / ``token_file``
+    (else ``$MEDIC_API_TOKEN``) say: only the agent and the commands that talk to its
+    API call this, so ``medic validate`` and ``medic audit`` never need the secret.
+    ConfigError when the named variable or file cannot be read."""
+    api = config.api
+    if api.token:
+        return config
+    file = str(config.source) if config.source else "the agent config"
+    token = _secret({"token_env": api.token_env, "token_file": api.token_file}, file)
+    return replace(config, api=replace(api, token=token))
 
 
 def _secret(spec: Mapping[str, Any], file: str) -> str | None:
@@ -216,13 +242,14 @@ def load_config(path: Path | None) -> AgentConfig:
         host=host,
         port=port,
         enabled=api_raw.get("enabled", True),
-        token=_secret(api_raw, file),
-        public_url=api_raw.get("public_url"),
+        public_url=api_raw.get("link_base") or api_raw.get("public_url"),
+        token_env=api_raw.get("token_env"),
+        token_file=api_raw.get("token_file"),
         allowed_hosts=frozenset(
             name.lower().strip("[]") for name in api_raw.get("allowed_hosts", [])
         ),
     )
-    if not api.loopback and not api.token:
+    if not api.loopback and not api.token_named:
         raise ConfigError(
             f"the API listens on {host}, beyond loopback, without a token",
             file=file,

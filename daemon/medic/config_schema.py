@@ -62,7 +62,6 @@ SCHEMA: dict[str, Any] = {
                 "enabled": {"type": "boolean"},
                 "token_env": {"type": "string"},
                 "token_file": {"type": "string"},
-                "public_url": {"type": "string"},
                 "allowed_hosts": {
                     "type": "array",
                     "maxItems": 100,
@@ -73,6 +72,16 @@ SCHEMA: dict[str, Any] = {
                     },
                     "description": "Host names the API answers to besides loopback ones, "
                     "e.g. a reverse proxy's name (no port).",
+                },
+                "link_base": {
+                    "type": "string",
+                    "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s<>|]+$",
+                    "description": "Where people reach the API (e.g. through a reverse proxy):"
+                    " the base of the approve, deny and acknowledge links in messages.",
+                },
+                "public_url": {
+                    "type": "string",
+                    "description": "The old name of link_base.",
                 },
             },
         },

@@ -119,6 +119,10 @@ class FakeAudit:
     async def incident_events(self, incident: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["incident"] == incident]
 
+    async def match_incidents(self, prefix: str, limit: int = 5) -> list[str]:
+        ids = [str(i["id"]) for i in self.incident_rows]
+        return [prefix] if prefix in ids else [i for i in ids if i.startswith(prefix)][:limit]
+
     async def incidents(
         self, *, open_only: bool = False, policy: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
@@ -191,6 +195,7 @@ class FakeView:
     rejected: list[dict[str, Any]] = field(default_factory=lambda: list(REJECTED))
     reloads: int = 0
     fail_with: Exception | None = None
+    links: None = None  # no signed links
 
     def policy_states(self) -> list[dict[str, Any]]:
         if self.fail_with is not None:

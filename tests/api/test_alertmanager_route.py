@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from conftest import Client, ClientFactory, ViewFactory
 from medic import alerts
+from medic.api.auth import NO_TOKEN_HINT
 from medic.api.routes_alertmanager import MAX_BODY, PATH
 
 TOKEN = "s3cret-token"
@@ -113,7 +114,7 @@ async def test_an_agent_without_token_refuses_the_webhook(client: Client) -> Non
     """An agent with no token configured answers 403 with the config hint."""
     response = await client.post(PATH, json=PAYLOAD, headers=AUTH)
     assert response.status == 403
-    assert (await response.json())["error"]["hint"] == "set api.token_env in the agent config"
+    assert (await response.json())["error"]["hint"] == NO_TOKEN_HINT
 
 
 @pytest.mark.asyncio

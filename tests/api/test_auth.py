@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from medic.api.auth import token_required
+from medic.api.auth import NO_TOKEN_HINT, token_required
 from medic.config import ApiConfig
 
 TOKEN = "s3cret-token-value"
@@ -39,7 +39,7 @@ async def test_state_change_without_configured_token_is_403(new_view: Any, clien
         "status": 403,
         "code": "forbidden",
         "message": "POST /api/v1/reload needs an API token and the agent has none",
-        "hint": "set api.token_env in the agent config",
+        "hint": NO_TOKEN_HINT,
     }
     assert view.reloads == 0
 
@@ -52,10 +52,10 @@ async def test_state_change_needs_the_right_token(new_view: Any, client_for: Any
     missing = await client.post("/api/v1/reload")
     assert missing.headers["WWW-Authenticate"] == 'Bearer realm="medic"'
     error = await envelope(missing, 401)
-    assert error["message"] == "this request needs a bearer token"
-    assert (
-        error["hint"]
-        == "send the header 'Authorization: Bearer <token>' with the agent's API token"
+    assert error["message"] == "this request needs a bearer token and sent none"
+    assert error["hint"] == (
+        "send the header 'Authorization: Bearer <token>' with the agent's API token"
+        "; on the agent's host it is in $MEDIC_API_TOKEN"
     )
     wrong = await client.post("/api/v1/reload", headers={"Authorization": "Bearer nope"})
     assert wrong.headers["WWW-Authenticate"].startswith("Bearer ")
@@ -103,7 +103,7 @@ async def test_beyond_loopback_without_configured_token_is_403(
     """A non-loopback view with no token (the config loader forbids it) still refuses: 403."""
     client = await client_for(new_view(host="10.1.2.3"))
     error = await envelope(await client.get("/health"), 403)
-    assert error["hint"] == "set api.token_env in the agent config"
+    assert error["hint"] == NO_TOKEN_HINT
 
 
 @pytest.mark.asyncio
@@ -113,7 +113,7 @@ async def test_introspection_reports_the_token_rule(new_view: Any, client_for: A
     body = await (await client.get("/api/v1/", headers=GOOD)).json()
     assert body["auth"] == {"loopback": False, "token_configured": True}
     free = sorted(r["path"] for r in body["routes"] if not r["token_required"])
-    assert free == ["/", "/static/{file}"]
+    assert free == ["/", "/links/{token}", "/links/{token}", "/static/{file}"]
 
 
 @pytest.mark.asyncio

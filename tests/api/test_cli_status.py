@@ -98,7 +98,7 @@ async def test_status_token_env_and_the_401_message(new_view: Any, client_for: A
     assert denied.exit_code == 1
     assert denied.stderr == (
         f"medic status: the agent at {url} answered 401: this request needs a bearer token "
-        "(pass --token-env NAME, the variable that holds the API token)\n"
+        "and sent none (pass --token-env NAME, the variable that holds the API token)\n"
     )
 
 

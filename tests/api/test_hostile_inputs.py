@@ -23,6 +23,7 @@ import pytest_asyncio
 from yarl import URL
 
 from medic.api.app import MAX_BODY, create_app
+from medic.api.appkeys import ApiToken
 from medic.config import AgentConfig, ApiConfig
 from medic.engine.agent import Agent
 
@@ -136,7 +137,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("DELETE", "/api/v1/silences/{silence}"): {"by": "a"},
     ("POST", "/api/v1/incidents/{incident}/approve"): {"by": "a", "comment": "c"},
     ("POST", "/api/v1/incidents/{incident}/deny"): {"by": "a", "comment": "c"},
+    ("POST", "/api/v1/incidents/{incident}/ack"): {"by": "a", "comment": "c"},
+    # The signed token is the whole request: the page's form posts nothing else.
+    ("POST", "/links/{token}"): {},
 }
+# Pages for people (the link confirmation): errors are HTML pages, still never a 5xx.
+HTML_PREFIXES = ("/links/",)
 # Keys whose every hostile value must be refused: times and durations.
 STRICT_KEYS = {"duration", "starts", "ends"}
 PLACEHOLDER = '"__hostile__"'
@@ -161,7 +167,7 @@ async def agent(tmp_path: Path) -> AsyncIterator[Agent]:
 
 def routes() -> list[tuple[str, str]]:
     """(method, path template) of every route the app serves, HEAD twins left out."""
-    app = create_app(None)  # type: ignore[arg-type]  # only the router is read
+    app = create_app(None, ApiToken(None, "-"))  # type: ignore[arg-type]  # only the router is read
     out = []
     for route in app.router.routes():
         if route.method != "HEAD" and route.resource is not None:
@@ -200,6 +206,9 @@ async def check(
     assert status < 500, f"{what}: {status} {text[:300]}"
     if status >= 400:
         assert status in REFUSALS, f"{what}: {status} {text[:300]}"
+        if url.path.startswith(HTML_PREFIXES):
+            assert content_type == "text/html", f"{what}: {status} {text[:300]}"
+            return status
         assert content_type == "application/json", f"{what}: {status} {text[:300]}"
         error = json.loads(text)["error"]
         assert error["status"] == status, what

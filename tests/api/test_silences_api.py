@@ -27,8 +27,12 @@ class HumanView(FakeView):
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     fail: Exception | None = None
 
+    silence_ids: list[str] = field(default_factory=lambda: ["s1"])
+
     def silences(self) -> list[dict[str, Any]]:
-        return [{"id": "s1", "kind": "silence", "matchers": {"policy": "web-*"}}]
+        return [
+            {"id": i, "kind": "silence", "matchers": {"policy": "web-*"}} for i in self.silence_ids
+        ]
 
     async def add_silence(self, **kw: Any) -> dict[str, Any]:
         self.calls.append(("add", kw))
@@ -43,7 +47,7 @@ class HumanView(FakeView):
         return {"id": silence_id}
 
     async def answer_approval(
-        self, incident: str, approve: bool, by: str, comment: str | None
+        self, incident: str, approve: bool, by: str, comment: str | None, via: str | None = None
     ) -> dict[str, Any]:
         self.calls.append(("answer", {"incident": incident, "approve": approve, "by": by}))
         if self.fail is not None:
@@ -226,3 +230,43 @@ async def test_answers_nobody_waits_for_are_404_or_409(client_for: ClientFactory
         "conflict",
         "incident inc-1 is no longer waiting: the incident ended",
     )
+
+
+@pytest.mark.asyncio
+async def test_short_incident_ids_are_resolved(client_for: ClientFactory) -> None:
+    """approve and deny take a unique prefix of the incident id; the full id is answered."""
+    client, view = await start(client_for)
+    row = view.audit.incident_rows[0]
+    view.audit.incident_rows = [{**row, "id": "5f0c9e2a"}, {**row, "id": "77aa0000"}]
+    response = await client.post("/api/v1/incidents/5f0/approve", headers=AUTH)
+    assert response.status == 200, await response.text()
+    by = "api client 127.0.0.1"
+    assert view.calls[-1] == ("answer", {"incident": "5f0c9e2a", "approve": True, "by": by})
+
+
+@pytest.mark.asyncio
+async def test_an_ambiguous_prefix_lists_the_candidates(client_for: ClientFactory) -> None:
+    """A prefix of two incident ids is a 409 naming both; nothing is answered."""
+    client, view = await start(client_for)
+    view.audit.incident_rows = [
+        {**view.audit.incident_rows[0], "id": "ab12"},
+        {**view.audit.incident_rows[0], "id": "ab34"},
+    ]
+    response = await client.post("/api/v1/incidents/ab/deny", headers=AUTH)
+    assert await error(response, 409) == {
+        "status": 409,
+        "code": "ambiguous_id",
+        "message": "incident 'ab' is ambiguous: it starts ab12, ab34",
+        "hint": "give more of the id",
+    }
+    assert view.calls == []
+
+
+@pytest.mark.asyncio
+async def test_short_silence_ids_are_resolved(client_for: ClientFactory) -> None:
+    """DELETE /api/v1/silences/<prefix> ends the one silence whose id starts so."""
+    client, view = await start(client_for)
+    view.silence_ids = ["5f0c9e2a11223344", "77aa000000000000"]
+    response = await client.delete("/api/v1/silences/5f0c", headers=AUTH, json={"by": "me"})
+    assert response.status == 200, await response.text()
+    assert view.calls[-1] == ("expire", {"id": "5f0c9e2a11223344", "by": "me"})

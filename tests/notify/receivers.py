@@ -92,7 +92,9 @@ _SLACK_BLOCK_KEYS = {
     "section": {"type", "text", "fields", "accessory", "block_id", "expand"},
     "context": {"type", "elements", "block_id"},
     "divider": {"type", "block_id"},
+    "actions": {"type", "elements", "block_id"},
 }
+_SLACK_BUTTON = {"type", "text", "url", "action_id", "style", "value", "confirm"}
 
 
 def _text_object(obj: Any, where: str, limit: int, kinds: tuple[str, ...]) -> list[str]:
@@ -134,6 +136,29 @@ def _context(block: dict[str, Any], where: str) -> list[str]:
     return out
 
 
+def _actions(block: dict[str, Any], where: str) -> list[str]:
+    """An actions block of buttons: 1 to 25 elements; text up to 75, url up to 3000."""
+    elements = block.get("elements")
+    if not isinstance(elements, list) or not 1 <= len(elements) <= 25:
+        return [f"{where}.elements: must hold 1 to 25 elements"]
+    out = []
+    for i, e in enumerate(elements):
+        at = f"{where}.elements[{i}]"
+        if not isinstance(e, dict) or e.get("type") != "button":
+            out.append(f"{at}: only buttons are checked here")
+            continue
+        out += [f"{at}: unknown key {k!r}" for k in sorted(set(e) - _SLACK_BUTTON)]
+        out += _text_object(e.get("text"), f"{at}.text", 75, ("plain_text",))
+        url = e.get("url")
+        if url is not None and not (isinstance(url, str) and 0 < len(url) <= 3000):
+            out.append(f"{at}.url: must be a string of at most 3000 characters")
+        if len(str(e.get("action_id", ""))) > 255:
+            out.append(f"{at}.action_id: longer than 255")
+        if e.get("style", "primary") not in ("primary", "danger"):
+            out.append(f"{at}.style: must be primary or danger")
+    return out
+
+
 def _slack_block(block: Any, where: str) -> list[str]:
     if not isinstance(block, dict) or block.get("type") not in _SLACK_BLOCK_KEYS:
         return [f"{where}: type must be one of {sorted(_SLACK_BLOCK_KEYS)}"]
@@ -147,6 +172,8 @@ def _slack_block(block: Any, where: str) -> list[str]:
         out += _section(block, where)
     elif kind == "context":
         out += _context(block, where)
+    elif kind == "actions":
+        out += _actions(block, where)
     return out
 
 

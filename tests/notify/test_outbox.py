@@ -8,6 +8,7 @@ import random
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from medic.engine.escalation import Escalator, delivery_key
 from medic.engine.state import Escalate
 from medic.errors import NotifyError
 from medic.notify.base import Notification, Notifier
-from medic.notify.delivery import DeliveryOptions, backoff
+from medic.notify.delivery import DeliveryOptions, backoff, decode
 from medic.notify.outbox import Outbox, Pending
 
 INCIDENT = "inc-1"
@@ -448,3 +449,25 @@ async def test_pending_notifications_survive_a_restart(tmp_path: Path) -> None:
     ]
     assert len(channel.attempts) == 3
     assert query(path, "SELECT state FROM outbox") == [("sent",), ("sent",)]
+
+
+@pytest.mark.asyncio
+async def test_links_survive_the_outbox(
+    outbox: Outbox, store: AuditStore, channel: Channel
+) -> None:
+    """Approve and deny links come out of the outbox as the (label, url) pairs that went in."""
+    links = (("Approve", "https://medic.example/a"), ("Deny", "https://medic.example/d"))
+    sent = replace(note(), links=links)
+    await outbox.enqueue([pending(sent)])
+    await outbox.pump()
+    assert channel.delivered == [sent]
+    assert channel.delivered[0].to_dict()["links"] == [
+        {"label": "Approve", "url": "https://medic.example/a"},
+        {"label": "Deny", "url": "https://medic.example/d"},
+    ]
+
+
+def test_a_row_with_a_malformed_link_is_unreadable() -> None:
+    """A link that is not a label and a URL makes the row unreadable, not a garbled link."""
+    with pytest.raises(ValueError, match="not a link"):
+        decode(json.dumps({**note().to_dict(), "links": [{"label": "x"}]}))

@@ -317,7 +317,7 @@ def test_receiver_rejects_what_slack_rejects() -> None:
         "text: must be a non-empty string (the notification fallback)",
         "blocks[0].text.text: 151 characters, more than 150",
         "blocks[1].fields: must hold 1 to 10 text objects",
-        "blocks[2]: type must be one of ['context', 'divider', 'header', 'section']",
+        "blocks[2]: type must be one of ['actions', 'context', 'divider', 'header', 'section']",
     ]
 
 

@@ -231,7 +231,8 @@ def test_token_box_answers_a_401_and_sends_the_bearer_header(
     page.clock.pause_at(time.time() + 1)
     expect(error).to_have_text(
         "This agent needs its API token: enter it above. this request needs a bearer token "
-        "(send the header 'Authorization: Bearer <token>' with the agent's API token)"
+        "and sent none (send the header 'Authorization: Bearer <token>' with the agent's API"
+        " token; on the agent's host it is in $MEDIC_API_TOKEN)"
     )
     expect(page.locator("#token")).to_be_focused()
     expect(page.locator(INCIDENT_ROWS)).to_have_count(0)

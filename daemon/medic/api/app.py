@@ -19,11 +19,12 @@ from medic.api import (
     routes_control,
     routes_health,
     routes_index,
+    routes_links,
     routes_policies,
     routes_silences,
 )
-from medic.api.appkeys import VIEW
-from medic.api.auth import auth_middleware
+from medic.api.appkeys import TOKEN, VIEW, ApiToken
+from medic.api.auth import auth_middleware, configured_token
 from medic.api.errors import error_middleware
 from medic.api.hosts import host_middleware
 
@@ -39,18 +40,21 @@ ROUTE_MODULES = (
     routes_alertmanager,
     routes_silences,
     routes_approvals,
+    routes_links,
 )
 
 # Request bodies are small JSON documents at most; refuse anything bigger early.
 MAX_BODY = 64 * 1024
 
 
-def create_app(view: AgentView) -> web.Application:
-    """The API application serving ``view`` (the running agent, or a fake in tests)."""
+def create_app(view: AgentView, token: ApiToken | None = None) -> web.Application:
+    """The API application serving ``view`` (the running agent, or a fake in tests);
+    ``token``: the one it accepts, by default the config's."""
     app = web.Application(
         middlewares=[error_middleware, host_middleware, auth_middleware], client_max_size=MAX_BODY
     )
     app[VIEW] = view
+    app[TOKEN] = token or configured_token(view.config.api)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes())
     return app

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from medic.api.appkeys import VIEW
 from medic.api.errors import ApiError, bad_parameter, dumps
+from medic.api.ids import incident_id
 from medic.audit.events import Kind
 from medic.audit.query import AuditQuery
 from medic.bounds import TIME_HINT, OutOfBounds, text, when, whole
@@ -141,7 +142,7 @@ async def list_incidents(request: web.Request) -> web.Response:
 async def get_incident(request: web.Request) -> web.Response:
     """One incident's story: every audit event that carries its id, in time order."""
     Params(request, ())
-    incident = request.match_info["incident"]
+    incident = await incident_id(request.app[VIEW], request.match_info["incident"])
     events = await request.app[VIEW].audit.incident_events(incident)
     if not events:
         raise ApiError(

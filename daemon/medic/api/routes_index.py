@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from medic import __version__
-from medic.api.appkeys import VIEW
+from medic.api.appkeys import TOKEN, VIEW
 from medic.api.auth import token_required
 from medic.api.errors import ApiError, dumps
 
@@ -61,7 +61,7 @@ async def introspect(request: web.Request) -> web.Response:
     api = request.app[VIEW].config.api
     body = {
         "version": __version__,
-        "auth": {"loopback": api.loopback, "token_configured": bool(api.token)},
+        "auth": {"loopback": api.loopback, "token_configured": bool(request.app[TOKEN].value)},
         "routes": describe_routes(request.app),
     }
     return web.json_response(body, dumps=dumps)

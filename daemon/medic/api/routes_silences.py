@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from medic.api.appkeys import VIEW
 from medic.api.body import bad_body, json_body
 from medic.api.errors import ApiError, dumps
+from medic.api.ids import silence_id as silence_prefix
 from medic.bounds import OutOfBounds, duration, moment
 from medic.config_schema import MATCHERS_SCHEMA
 from medic.engine.human_input import BadSilence
@@ -99,8 +100,8 @@ async def create_silence(request: web.Request) -> web.Response:
 
 
 async def expire_silence(request: web.Request) -> web.Response:
-    """End a silence now; maintenance windows cannot be ended here."""
-    silence_id = request.match_info["silence"]
+    """End a silence now (a unique prefix of its id will do); not maintenance windows."""
+    silence_id = silence_prefix(request.app[VIEW], request.match_info["silence"])
     body = await json_body(request, _validator("expire"), EXPIRE_HINT)
     by = body.get("by") or f"api client {request.remote or 'unknown'}"
     try:

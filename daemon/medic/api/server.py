@@ -18,7 +18,11 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
 from medic.api.app import create_app
+from medic.api.appkeys import ApiToken
+from medic.api.auth import SIGNED_PREFIX, configured_token
+from medic.config import AgentConfig
 from medic.errors import ConfigError
+from medic.statefiles import API_TOKEN_FILE, ensure_secret
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,9 +42,12 @@ class StructlogAccessLogger(AbstractAccessLogger):
     """One structured ``http.request`` line per request: method, path, status, duration."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        path = request.path
+        if path.startswith(SIGNED_PREFIX):  # a link's token is a credential until used
+            path = SIGNED_PREFIX + "[token]"
         fields = {
             "method": request.method,
-            "path": request.path,
+            "path": path,
             "status": response.status,
             "duration_ms": round(time * 1000, 2),
             "remote": request.remote,
@@ -92,11 +99,25 @@ def bind_error(host: str, port: int, exc: OSError, source: Path | None) -> Confi
     )
 
 
+def agent_token(config: AgentConfig) -> ApiToken:
+    """The config's token, else the one kept in the state directory (made on first
+    start, mode 0600) so that the CLI on this host can change things at once."""
+    if config.api.token:
+        return configured_token(config.api)
+    path = config.state_dir / API_TOKEN_FILE
+    try:
+        return ApiToken(ensure_secret(path), str(path))
+    except ConfigError as exc:
+        log.warning("api.no_token", error=exc.message, hint=exc.hint)
+        return ApiToken(None, str(path))
+
+
 async def start_api(view: AgentView) -> ApiServer:
     """Serve the API for ``view`` on ``config.api`` host and port (0 picks a free port)."""
     api = view.config.api
+    token = agent_token(view.config)
     runner = web.AppRunner(
-        create_app(view),
+        create_app(view, token),
         access_log_class=StructlogAccessLogger,
         shutdown_timeout=SHUTDOWN_TIMEOUT,
         max_line_size=MAX_LINE,
@@ -115,6 +136,7 @@ async def start_api(view: AgentView) -> ApiServer:
         "api.listening",
         url=server.url,
         loopback=api.loopback,
-        token_configured=bool(api.token),
+        token_configured=bool(token.value),
+        token_from=token.where,
     )
     return server

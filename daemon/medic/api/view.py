@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from medic.audit.store import AuditStore
 from medic.config import AgentConfig
 from medic.metrics import Metrics
+from medic.notify.links import LinkSigner
 
 
 class AgentView(Protocol):
@@ -18,6 +19,8 @@ class AgentView(Protocol):
     metrics: Metrics
     audit: AuditStore
     started_at: float  # wall-clock seconds
+    # Signs and checks the approve/deny/acknowledge links in messages (None: no links).
+    links: LinkSigner | None
 
     def policy_states(self) -> list[dict[str, Any]]:
         """Every loaded policy with its live per-target state.
@@ -60,8 +63,8 @@ class AgentView(Protocol):
         ...
 
     async def answer_approval(
-        self, incident: str, approve: bool, by: str, comment: str | None
+        self, incident: str, approve: bool, by: str, comment: str | None, via: str | None = None
     ) -> dict[str, Any]:
         """Grant or deny an incident's approval request; raises ``ApprovalNotFound`` or
-        ``NotWaiting``. Answers the request as it now stands."""
+        ``NotWaiting``. Answers the request as it now stands. ``via``: how (``link``)."""
         ...

@@ -28,6 +28,7 @@ class Kind(StrEnum):
     FIRED = "incident.fired"
     CLEARED = "incident.cleared"
     ESCALATED = "incident.escalated"
+    ACKNOWLEDGED = "incident.acknowledged"
     SUPPRESSED = "action.suppressed"
     ACTION_WOULD_RUN = "action.would_run"
     ACTION_STARTED = "action.started"

@@ -244,6 +244,10 @@ class AuditStore:
     async def incident_events(self, incident: str) -> list[dict[str, Any]]:
         return await self._read(q.incident_events, incident)
 
+    async def match_incidents(self, prefix: str, limit: int = 5) -> list[str]:
+        """Incident ids equal to ``prefix``, else starting with it (short ids)."""
+        return await self._read(q.match_incidents, prefix, limit)
+
     async def incidents(
         self, *, open_only: bool = False, policy: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "silence": ("medic.cli.silence", "command"),
     "approve": ("medic.cli.approve", "approve"),
     "deny": ("medic.cli.approve", "deny"),
+    "ack": ("medic.cli.approve", "ack"),
 }
 
 

@@ -3,15 +3,15 @@
 ``medic silence`` and ``medic approve`` / ``medic deny`` send a request with a JSON
 body and the bearer token, and print the agent's own error message (with its hint)
 when it refuses. The URL and token come from the same places as for ``medic status``:
-``--url``, else ``--config``'s ``api.listen``; ``--token-env``, else the config's
-token, else ``MEDIC_API_TOKEN``. Plain ``urllib`` with a timeout.
+``--url``, else ``--config``'s ``api.listen``; the token as
+:mod:`medic.cli.client_token` finds it (``--token-env``, the config's, ``MEDIC_API_TOKEN``,
+the agent's own ``<state_dir>/api.token``). Plain ``urllib`` with a timeout.
 """
 
 from __future__ import annotations
 
 import getpass
 import json
-import os
 import socket
 import urllib.error
 import urllib.request
@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import click
 
+from medic.cli.client_token import client_token
 from medic.cli.status import DEFAULT_URL, TIMEOUT, url_from_config
 from medic.config import AgentConfig, load_config
 from medic.errors import ConfigError
@@ -63,17 +64,12 @@ class AgentClient:
         if not base.startswith(("http://", "https://")):
             raise AgentRefused(command, f"--url {base!r} is not an http:// or https:// URL")
         self.base = base
-        self.token = self._token(token_env, config)
-
-    def _token(self, token_env: str | None, config: AgentConfig | None) -> str | None:
-        if token_env:
-            value = os.environ.get(token_env)
-            if not value:
-                raise AgentRefused(self.command, f"--token-env names {token_env} but it is not set")
-            return value
-        if config is not None and config.api.token:
-            return config.api.token
-        return os.environ.get("MEDIC_API_TOKEN") or None
+        try:
+            found = client_token(token_env, config)
+        except ConfigError as exc:
+            raise AgentRefused(command, str(exc)) from exc
+        self.token = found.value
+        self.token_from = found.where
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """Send ``body`` as JSON; the agent's JSON answer, or AgentRefused."""
@@ -109,6 +105,12 @@ class AgentClient:
             text = f"the agent answered {exc.code}: {error['message']}"
         except (ValueError, KeyError, TypeError):
             return f"the agent at {self.base} answered {exc.code} {exc.reason}"
-        if exc.code in (401, 403) and not self.token:
-            return text + " (set MEDIC_API_TOKEN, or pass --token-env NAME)"
+        if exc.code == 401 and not self.token:
+            return text + (
+                f" (this command found no token: {self.token_from}; on the agent's host pass"
+                " --config with the agent's config file, which reads the token it names or the"
+                " one in its state_dir; else set MEDIC_API_TOKEN or pass --token-env NAME)"
+            )
+        if exc.code == 401:
+            return text + f" (this command sent the token from {self.token_from})"
         return text + (f" (hint: {error['hint']})" if error.get("hint") else "")

@@ -1,9 +1,10 @@
-"""``medic approve INCIDENT`` and ``medic deny INCIDENT``: answer an approval request.
+"""``medic approve``, ``medic deny`` and ``medic ack``: answer for an incident.
 
 A policy with ``approval: {required: true}`` asks before it acts; the notification
 names the incident. Approving lets the agent act at once (within its limits);
-denying means it does nothing more for that incident. The answer is audited with
-``--by`` (default ``user@host``) and ``--comment``.
+denying means it does nothing more for that incident. Acknowledging records that a
+human has seen the incident. Each is audited with ``--by`` (default ``user@host``) and
+``--comment``. A unique prefix of the incident id is enough (the agent resolves it).
 """
 
 from __future__ import annotations
@@ -35,9 +36,11 @@ def _command(verb: str, help_text: str) -> click.Command:
         body = {"by": by or who(), **({"comment": comment} if comment else {})}
         path = f"/api/v1/incidents/{quote(incident, safe='')}/{verb}"
         answer = client.call("POST", path, body)
+        done = answer.get("decision") or "acknowledged"
+        who_ = answer.get("by") or answer.get("acknowledged_by")
         click.echo(
             f"incident {answer['incident']} ({answer['policy']} on {answer['target']}): "
-            f"{answer['decision']} by {answer['by']}"
+            f"{done} by {who_}"
         )
 
     return run
@@ -45,3 +48,4 @@ def _command(verb: str, help_text: str) -> click.Command:
 
 approve = _command("approve", "Approve the action INCIDENT waits for; Medic acts at once.")
 deny = _command("deny", "Deny the action INCIDENT waits for; Medic does nothing more for it.")
+ack = _command("ack", "Acknowledge INCIDENT: record that you have seen it; Medic carries on.")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from medic.config import load_config
+from medic.config import load_config, with_api_token
 from medic.errors import ConfigError, MedicError
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def command(
     from medic.systemd_notify import SystemdNotifier
 
     try:
-        config = load_config(config_path)
+        config = with_api_token(load_config(config_path))
         changes: dict[str, object] = {}
         if policy_paths:
             changes["policy_paths"] = policy_paths

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 
@@ -156,9 +157,11 @@ def expire(
     config_path: Path | None,
     token_env: str | None,
 ) -> None:
-    """End a silence now."""
+    """End a silence now (a unique prefix of its ID is enough)."""
     client = AgentClient("silence expire", url, config_path, token_env)
-    if "/" in silence_id:
+    if not silence_id or "/" in silence_id:
         raise AgentRefused("silence expire", f"{silence_id!r} is not a silence id")
-    silence = client.call("DELETE", f"/api/v1/silences/{silence_id}", {"by": by or who()})
+    # A unique prefix is enough: the agent resolves it (409 names the candidates).
+    path = f"/api/v1/silences/{quote(silence_id, safe='')}"
+    silence = client.call("DELETE", path, {"by": by or who()})
     click.echo(f"silence {silence['id']} ended at {silence['ends']}")

@@ -9,7 +9,6 @@ command must answer quickly even when the agent is wedged.
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -164,14 +163,12 @@ def render_table(health: dict[str, Any], body: dict[str, Any], now: float) -> st
 
 
 def _token(token_env: str | None, config: AgentConfig | None) -> str | None:
-    if token_env:
-        value = os.environ.get(token_env)
-        if not value:
-            raise StatusFailed(f"--token-env names {token_env} but it is not set")
-        return value
-    if config is not None:
-        return config.api.token
-    return os.environ.get("MEDIC_API_TOKEN") or None
+    from medic.cli.client_token import client_token
+
+    try:
+        return client_token(token_env, config).value
+    except ConfigError as exc:
+        raise StatusFailed(str(exc)) from exc
 
 
 def connection_options(fn: F) -> F:

@@ -32,6 +32,7 @@ from medic.engine.runner import PolicyRunner
 from medic.engine.silences import Matchers
 from medic.metrics import Metrics
 from medic.notify.delivery import DeliveryOptions
+from medic.notify.links import LinkSigner, start_links
 from medic.policy.loader import load_paths
 
 log = structlog.get_logger("medic.agent")
@@ -69,6 +70,7 @@ class Agent:
         self._reload_lock = asyncio.Lock()
         self._background: list[asyncio.Task[Any]] = []
         self.api: Any = None
+        self.links: LinkSigner | None = None
         # Hooks for the service manager (systemd: READY=1, RELOADING=1, ...).
         self.on_ready: list[Callable[[], None]] = []
         self.on_reload_start: list[Callable[[], None]] = []
@@ -100,6 +102,10 @@ class Agent:
         await self.humans.load()
         if self.config.api.enabled:
             await self._start_api()
+        # Before the outbox sends anything: every message carries signed links.
+        self.links = start_links(
+            self.config, lambda: self.engine.public_url, self.escalator.channels
+        )
         await self.escalator.start()
         self.audit.emit(
             AuditEvent(
@@ -239,9 +245,9 @@ class Agent:
         return await self.humans.expire_silence(silence_id, by)
 
     async def answer_approval(
-        self, incident: str, approve: bool, by: str, comment: str | None
+        self, incident: str, approve: bool, by: str, comment: str | None, via: str | None = None
     ) -> dict[str, Any]:
-        return await self.humans.answer(incident, approve, by, comment)
+        return await self.humans.answer(incident, approve, by, comment, via)
 
     def _observe_event(self, event: AuditEvent) -> None:
         self.metrics.audit_events.labels(event.kind.value).inc()

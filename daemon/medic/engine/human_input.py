@@ -161,9 +161,10 @@ class HumanInput:
     # -- approvals -----------------------------------------------------------------------
 
     async def answer(
-        self, incident: str, granted: bool, by: str, comment: str | None
+        self, incident: str, granted: bool, by: str, comment: str | None, via: str | None = None
     ) -> dict[str, Any]:
-        """Grant or deny ``incident``'s request; ApprovalNotFound / NotWaiting otherwise."""
+        """Grant or deny ``incident``'s request; ApprovalNotFound / NotWaiting otherwise.
+        ``via`` (``link``: a signed link in a message) is audited when given."""
         now = self.engine.clock.wall()
         if self.engine.approvals.get(incident) is None:
             stored = await self.engine.audit.write(partial(find_request, incident=incident))
@@ -179,7 +180,7 @@ class HumanInput:
                 target=request.target,
                 incident=incident,
                 outcome=request.decision.value if request.decision else None,
-                details={"by": by, "comment": comment},
+                details={"by": by, "comment": comment, **({"via": via} if via else {})},
             )
         )
         runner = self._runners().get(request.policy)

@@ -167,6 +167,7 @@ class AlertmanagerNotifier(Notifier):
         return out
 
     async def send(self, notification: Notification) -> None:
+        notification = self.personal(notification)
         body = [
             alert(
                 notification,

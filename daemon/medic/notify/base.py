@@ -11,9 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from medic.registry import Registry
+
+if TYPE_CHECKING:
+    from medic.notify.links import LinkSigner
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,36 @@ class Notification:
             del data["links"]  # absent rather than empty: payloads stay as they were
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Notification:
+        """The inverse of :meth:`to_dict` (an outbox row read back); ValueError or
+        TypeError when ``data`` is not a notification."""
+        fields = dict(data)
+        fields["history"] = tuple(fields.get("history") or ())
+        fields["links"] = tuple(_link(item) for item in fields.get("links") or ())
+        return cls(**fields)
+
+
+def _link(item: Any) -> tuple[str, str]:
+    """One ``{"label": ..., "url": ...}`` of :meth:`Notification.to_dict` as a pair."""
+    if isinstance(item, Mapping):
+        label, url = item.get("label"), item.get("url")
+    elif isinstance(item, list | tuple) and len(item) == 2:
+        label, url = item
+    else:
+        label = url = None
+    if not isinstance(label, str) or not isinstance(url, str):
+        raise ValueError(f"not a link: {item!r}")
+    return label, url
+
 
 class Notifier(ABC):
+    """A named channel. ``links``, when the agent sets it, signs approve, deny and
+    acknowledge links per recipient: ``send()`` passes its notification through
+    :meth:`personal` (once per e-mail address for ``email``)."""
+
     type_name: ClassVar[str]
+    links: LinkSigner | None = None
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {},
@@ -56,6 +86,12 @@ class Notifier(ABC):
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         self.name = name
         self.options = options
+
+    def personal(self, notification: Notification, recipient: str | None = None) -> Notification:
+        """``notification`` with links signed for ``recipient`` (default: this channel)."""
+        if self.links is None:
+            return notification
+        return self.links.sign(notification, recipient or self.name)
 
     @abstractmethod
     async def send(self, notification: Notification) -> None:

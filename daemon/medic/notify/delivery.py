@@ -93,8 +93,7 @@ def decode(payload: str) -> Notification:
     data = json.loads(payload)
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
-    data["history"] = tuple(data.get("history") or ())
-    return Notification(**data)
+    return Notification.from_dict(data)
 
 
 class Delivery:

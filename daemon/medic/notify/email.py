@@ -164,29 +164,47 @@ class EmailNotifier(Notifier):
 
     async def send(self, notification: Notification) -> None:
         password = self._password()
-        try:
-            msg = build(
-                notification,
-                sender=self.sender,
-                recipients=self.to,
-                prefix=self.prefix,
-                link_base=self.link_base,
-            )
-        except ValueError as exc:  # a header the email package refuses (from:, to:)
-            raise self._error(f"cannot build the message: {exc}") from exc
+        # With signed links, each address gets its own copy: its links name it.
+        if self.links is not None and notification.incident:
+            copies = [([to], self.personal(notification, to)) for to in self.to]
+        else:
+            copies = [(self.to, notification)]
         context = self.tls_context() if (self.ssl or self.starttls) else None
-        try:
-            await asyncio.wait_for(
-                asyncio.to_thread(self._deliver, msg, password, context), self.timeout
-            )
-        except TimeoutError as exc:
-            raise self._timed_out() from exc
+        failures: list[NotifyError] = []
+        for recipients, n in copies:
+            try:
+                msg = build(
+                    n,
+                    sender=self.sender,
+                    recipients=recipients,
+                    prefix=self.prefix,
+                    link_base=self.link_base,
+                )
+            except ValueError as exc:  # a header the email package refuses (from:, to:)
+                raise self._error(f"cannot build the message: {exc}") from exc
+            try:
+                await asyncio.wait_for(
+                    asyncio.to_thread(self._deliver, msg, password, context, recipients),
+                    self.timeout,
+                )
+            except TimeoutError:
+                failures.append(self._timed_out())
+            except NotifyError as exc:  # the other recipients still get their copy
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
-    def _deliver(self, msg: EmailMessage, password: str | None, ctx: ssl.SSLContext | None) -> None:
+    def _deliver(
+        self,
+        msg: EmailMessage,
+        password: str | None,
+        ctx: ssl.SSLContext | None,
+        recipients: list[str],
+    ) -> None:
         """One SMTP session (in a worker thread); every failure becomes a NotifyError."""
         key = str(msg["Message-ID"])
         done = self._accepted.get(key, set())
-        pending = [r for r in self.to if r not in done]
+        pending = [r for r in recipients if r not in done]
         if not pending:  # every recipient already accepted this very message
             return
         try:

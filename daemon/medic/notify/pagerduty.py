@@ -151,6 +151,7 @@ class PagerDutyNotifier(Notifier):
         )
 
     async def send(self, notification: Notification) -> None:
+        notification = self.personal(notification)
         key = resolve_secret(self, "routing_key", self.key_ref)
         data = encode(event(notification, key, self.severity, self.link_base))
         headers = {"Content-Type": "application/json", "User-Agent": f"medic/{__version__}"}

@@ -9,6 +9,7 @@ on success and a short error code in the body otherwise (``invalid_payload``,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from yarl import URL
@@ -59,6 +60,22 @@ def _section(heading: str, lines: list[str]) -> dict[str, Any]:
     return {"type": "section", "text": _text_object(head + body)}
 
 
+_STYLES = {"Approve": "primary", "Deny": "danger"}
+
+
+def _button(label: str, url: str) -> dict[str, Any]:
+    """A Block Kit link button: opening it opens ``url`` in the browser."""
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": message.truncate(label, 75)},
+        "url": url,
+        "action_id": f"medic-{label.lower().replace(' ', '-')}"[:255],
+    }
+    if style := _STYLES.get(label):
+        button["style"] = style
+    return button
+
+
 def blocks(n: Notification, link_base: str | None = None) -> list[dict[str, Any]]:
     """The Block Kit blocks: header, summary, facts, values, history, links, context."""
     out: list[dict[str, Any]] = [
@@ -84,9 +101,11 @@ def blocks(n: Notification, link_base: str | None = None) -> list[dict[str, Any]
             out.append(_section("Measured values", message.clip_lines(values, 30)))
         if history := message.history_lines(n):
             out.append(_section("What was tried", message.clip_lines(history, 20, keep="tail")))
-    if links := message.incident_links(n, link_base):
+    if links := message.incident_links(replace(n, links=()), link_base):
         text = " · ".join(f"<{url}|{escape(label)}>" for label, url in links)
         out.append({"type": "section", "text": _text_object(text)})
+    if n.links:  # acting on the incident: link buttons (approve, deny, acknowledge)
+        out.append({"type": "actions", "elements": [_button(*link) for link in n.links[:25]]})
     context = [f"host *{mrkdwn(n.host, 500)}*"]
     if n.incident:
         context.append(f"incident `{mrkdwn(n.incident, 500)}`")
@@ -162,6 +181,7 @@ class SlackNotifier(Notifier):
         return text.replace(path, "/[redacted]") if len(path) > 1 else text
 
     async def send(self, notification: Notification) -> None:
+        notification = self.personal(notification)
         url = self._url()
         body = payload(notification, self.link_base)
         headers = {"User-Agent": f"medic/{__version__}"}

@@ -127,6 +127,7 @@ class WebhookNotifier(Notifier):
         return headers
 
     async def send(self, notification: Notification) -> None:
+        notification = self.personal(notification)
         body = encode(notification)
         headers = self.headers(notification, body)
         where = shown_url(self.url)
