@@ -38,7 +38,7 @@ def test_nan_and_infinity_are_refused_at_their_line(probe: str, extra: str, colu
     """YAML .nan/.inf never reach the engine: a NaN rate limit would always pass."""
     (error,) = errors(policy(probe, extra))
     assert error.startswith(f"p.yaml:{4 if probe else 6}:{column}: ")
-    assert "is not a finite number; numbers in policy files must be finite" in error
+    assert "is not a finite number; numbers must be finite" in error
 
 
 def test_every_1ms_is_below_the_floor_and_names_the_typo() -> None:

@@ -111,8 +111,16 @@ def _check_duration(
         seconds = parse_duration(instance)
     except DurationError:
         return
-    if not Span.of(keyword).fits(seconds):
-        yield ValidationError(f"{instance!r} is outside {Span.of(keyword).describe()}")
+    span = Span.of(keyword)
+    if span.fits(seconds):
+        return
+    if seconds > span.high:
+        problem = f"is above the {_show(span.high)} ceiling"
+    elif span.above:
+        problem = f"must be more than {_show(span.low)}"
+    else:
+        problem = f"is below the {_show(span.low)} floor"
+    yield ValidationError(f"{instance!r} {problem} (allowed: {span.describe()})")
 
 
 # jsonschema's ``extend`` carries no annotations; the class it makes is a Draft 2020-12 one.

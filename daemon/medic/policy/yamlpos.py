@@ -172,7 +172,7 @@ class _Builder:
             raise _Problem(f"cannot read the value {text[:40]!r}: {exc}", node.start_mark) from exc
         if isinstance(value, float) and not math.isfinite(value):
             raise _Problem(
-                f"{text!r} is not a finite number; numbers in policy files must be finite",
+                f"{text!r} is not a finite number; numbers must be finite",
                 node.start_mark,
                 _NUMBER_HINT,
             )
