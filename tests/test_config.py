@@ -83,3 +83,42 @@ def test_notifier_options_are_checked_against_their_type(tmp_path: Path) -> None
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, "notifiers:\n  oncall: {type: webhook}\n"))
     assert "notifiers.oncall: 'url' is a required property" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "limits:\n  circuit_breaker: {per: .nan}\n",
+            ":2: '.nan' is not a finite number; numbers must be finite",
+        ),
+        (
+            "delivery:\n  max_age: 1000d\n",
+            ":2: delivery.max_age: '1000d' is above the 30d ceiling (allowed: more than 0s "
+            "up to 30d)",
+        ),
+        (
+            "dry_run: false\nlimits: {max_concurrent_actions: 5000}\n",
+            ":2: limits.max_concurrent_actions: 5000 is greater than the maximum of 1000",
+        ),
+        ("x: &c {<<: *c}\n", ":1: '<<' merges the mapping that contains it into itself"),
+        ("limits: {max_concurrent_actions: " + "9" * 5000 + "}\n", ":1: the number 9999"),
+    ],
+)
+def test_config_numbers_are_bounded_and_errors_name_the_line(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """The agent config refuses NaN, huge and out-of-range numbers at file:line."""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}{expected}")
+
+
+def test_config_bytes_that_are_not_utf8_name_the_line(tmp_path: Path) -> None:
+    """A stray byte in the config is reported at its line."""
+    path = tmp_path / "medic.yaml"
+    path.write_bytes(b"dry_run: true\nhost: a\xffb\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}:2: not UTF-8 text (hint: save it as UTF-8)"

@@ -440,8 +440,8 @@ def test_zero_interval_is_rejected() -> None:
     """every: 0 would probe without pause."""
     err = only_error(policy("probe: {type: host.memory, every: 0s}\nwhen: percent > 1\n"))
     assert str(err) == (
-        "policies/web.yaml:4:39: policy 'web': every must be more than 0 "
-        "(hint: like 500ms, 10s or 1m)"
+        "policies/web.yaml:4:39: policy 'web': `every: 0s` is below the 1s floor "
+        "(hint: every may be from 1s up to 1d)"
     )
 
 
@@ -500,8 +500,9 @@ def test_broken_file_among_good_ones(tmp_path: Path) -> None:
     assert [f.path.name for f in result.files] == ["a.yaml", "b.yaml", "c.yml"]
     assert [p.name for p in result.policies] == ["alpha", "gamma"]
     assert [str(e) for e in result.errors] == [
-        f"{tmp_path}/b.yaml:3:1: not valid YAML: did not find expected node content "
-        "(hint: check the indentation and quoting on this line)"
+        f"{tmp_path}/b.yaml:3:1: not valid YAML: did not find expected node content; the '[' "
+        "opened at line 2, column 11 is still open here (hint: close the bracket, or quote a "
+        "value that contains [ ] { } or ,)"
     ]
 
 

@@ -27,7 +27,6 @@ import re
 from datetime import UTC, datetime
 
 from medic.errors import MedicError
-from medic.policy.durations import PATTERN as DURATION_PATTERN
 from medic.policy.durations import DurationError, format_duration, parse_duration
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
@@ -42,7 +41,9 @@ TIME_HINT = "write an ISO time like 2024-05-01T12:00:00Z or a duration ago like 
 ISO_HINT = "write an ISO time like 2024-05-01T12:00:00Z (UTC when it has no offset)"
 DURATION_HINT = "write a number with a unit, like 500ms, 30s, 5m, 1h or 1h30m"
 
-_DURATION_SHAPE = re.compile(DURATION_PATTERN)
+# A duration with any count of digits: the shape, before its size is checked.
+_LOOSE_DURATION = re.compile(r"^(\d{1,40}(\.\d{1,40})?(ms|s|m|h|d|w))+$")
+_DURATION_SHAPE = _LOOSE_DURATION
 
 
 class OutOfBounds(MedicError):
@@ -82,7 +83,10 @@ def duration(
         try:
             seconds = parse_duration(value)
         except DurationError:
-            raise OutOfBounds(f"{_short(value)} is not a duration", DURATION_HINT) from None
+            # Well formed but with more digits than a policy may write: say it is too long.
+            if not _LOOSE_DURATION.match(value.strip()):
+                raise OutOfBounds(f"{_short(value)} is not a duration", DURATION_HINT) from None
+            seconds = math.inf
     elif isinstance(value, float) and not math.isfinite(value):
         raise OutOfBounds(f"{_short(value)} is not a finite duration", DURATION_HINT)
     elif value < 0:

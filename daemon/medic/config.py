@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 
 from medic.audit.options import AuditOptions, parse_audit_options
 from medic.config_schema import SCHEMA
 from medic.errors import ConfigError
+from medic.policy import bounds
 from medic.policy.durations import parse_duration
 from medic.policy.windows import (
     CRON_HINT,
@@ -32,6 +32,7 @@ from medic.policy.windows import (
     MaintenanceWindow,
     zone,
 )
+from medic.policy.yamlpos import parse_yaml
 
 DEFAULT_PORT = 9325
 
@@ -168,7 +169,7 @@ def _check_notifier(cfg: NotifierConfig, file: str) -> None:
             file=file,
             hint=f"valid types: {', '.join(notifiers.names())}",
         )
-    validator = jsonschema.Draft202012Validator(cls.schema)
+    validator = bounds.Validator(bounds.harden(cls.schema))
     error = jsonschema.exceptions.best_match(validator.iter_errors(dict(cfg.options)))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path)
@@ -219,22 +220,44 @@ def parse_listen(text: str, file: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def read_config_yaml(data: bytes, file: str) -> Any:
+    """The config file's data, checked against :data:`SCHEMA`; errors carry their line.
+
+    The file is read like a policy file (:mod:`medic.policy.yamlpos`): finite numbers
+    only, no self-merging aliases, a clean error for any byte or structure.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad_line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            "not UTF-8 text", file=file, line=bad_line, hint="save it as UTF-8"
+        ) from exc
+    doc, problems = parse_yaml(text, file)
+    if doc is None or problems:
+        first = problems[0]
+        at = first.location.line if first.location else None
+        raise ConfigError(first.message, file=file, line=at, hint=first.hint)
+    raw = {} if doc.data is None else doc.data
+    errors = list(bounds.Validator(SCHEMA).iter_errors(raw))
+    if errors:
+        err = min(errors, key=lambda e: (doc.locate(tuple(e.absolute_path)).line, str(e)))
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        line = doc.locate(tuple(err.absolute_path)).line
+        raise ConfigError(f"{where}: {err.message}", file=file, line=line)
+    return raw
+
+
 def load_config(path: Path | None) -> AgentConfig:
     """Read the agent config; ``None`` gives the defaults (relative to the cwd)."""
     if path is None:
         return AgentConfig()
     file = str(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=file) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", file=file) from exc
-    errors = sorted(jsonschema.Draft202012Validator(SCHEMA).iter_errors(raw), key=str)
-    if errors:
-        err = errors[0]
-        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        raise ConfigError(f"{where}: {err.message}", file=file)
+    raw = read_config_yaml(data, file)
     base = path.parent
     api_raw = raw.get("api", {})
     host, port = parse_listen(api_raw.get("listen", f"127.0.0.1:{DEFAULT_PORT}"), file)

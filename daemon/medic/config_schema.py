@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from medic.audit.options import SCHEMA as AUDIT_SCHEMA
-from medic.policy.durations import PATTERN as DURATION_PATTERN
-from medic.policy.schema import maintenance_window_schema
+from medic.policy import bounds
+from medic.policy.bounds import DAY, WEEK, Span, count
+from medic.policy.schema import duration, maintenance_window_schema
 
 # A DNS name or IPv4 address, or an IPv6 address in brackets: what a Host header holds.
 HOST_NAME_PATTERN = r"^([A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}$|^\[[0-9A-Fa-f:.]{2,45}\]$"
-_DURATION = {"type": ["string", "number"], "pattern": DURATION_PATTERN}
 
 # What a silence or maintenance window covers: policy and target globs, exact labels.
 MATCHERS_SCHEMA: dict[str, Any] = {
@@ -89,14 +89,22 @@ SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "max_concurrent_actions": {"type": "integer", "minimum": 1},
+                "max_concurrent_actions": count(
+                    1, bounds.MAX_ACTIONS, "Actions running at once on this host."
+                ),
                 "circuit_breaker": {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {
-                        "max_actions": {"type": "integer", "minimum": 1},
-                        "per": _DURATION,
-                        "reset_after": _DURATION,
+                        "max_actions": count(
+                            1, bounds.MAX_TARGETS, "Actions per window before the breaker opens."
+                        ),
+                        "per": duration(
+                            "The window max_actions counts in.", "1m", Span(0.0, DAY, above=True)
+                        ),
+                        "reset_after": duration(
+                            "How long an open breaker stays open.", "10m", Span(0, WEEK, above=True)
+                        ),
                     },
                 },
             },
@@ -115,8 +123,12 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "description": "How notifications are retried from the outbox.",
             "properties": {
-                "max_backoff": _DURATION,
-                "max_age": _DURATION,
+                "max_backoff": duration(
+                    "Longest wait between two attempts.", "5m", Span(0.0, DAY, above=True)
+                ),
+                "max_age": duration(
+                    "When to give up on a notification.", "24h", Span(0.0, 30 * DAY, above=True)
+                ),
             },
         },
         "maintenance": {

@@ -82,12 +82,21 @@ class PolicyError(MedicError):
 class ConfigError(MedicError):
     """The agent configuration file is invalid."""
 
-    def __init__(self, message: str, *, file: str | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint, file=file)
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        hint: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint, file=file, line=line)
         self.file = file
+        self.line = line
 
     def __str__(self) -> str:
-        prefix = f"{self.file}: " if self.file else ""
+        where = f"{self.file}:{self.line}" if self.file and self.line else self.file
+        prefix = f"{where}: " if where else ""
         suffix = f" (hint: {self.hint})" if self.hint else ""
         return f"{prefix}{self.message}{suffix}"
 

@@ -91,13 +91,13 @@ def test_zero_durations_are_refused() -> None:
     """A window of 0 and an approval timeout of 0 are mistakes."""
     error = only_error(FULL.replace("duration: 2h", "duration: 0s"))
     assert str(error) == (
-        "policies/db.yaml:10:41: policy 'db-failover': duration must be more than 0 "
-        "(hint: like 500ms, 10s or 1m)"
+        "policies/db.yaml:10:41: policy 'db-failover': `duration: 0s` must be more than 0 "
+        "(hint: duration may be more than 0s up to 7d, like 500ms, 10s or 1m)"
     )
     error = only_error(FULL.replace("timeout: 10m", "timeout: 0s"))
     assert str(error) == (
-        "policies/db.yaml:8:41: policy 'db-failover': timeout must be more than 0 "
-        "(hint: like 500ms, 10s or 1m)"
+        "policies/db.yaml:8:41: policy 'db-failover': `timeout: 0s` must be more than 0 "
+        "(hint: timeout may be more than 0s up to 7d, like 500ms, 10s or 1m)"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 UNITS: dict[str, float] = {
@@ -13,8 +14,8 @@ UNITS: dict[str, float] = {
     "w": 604800.0,
 }
 
-# One or more <number><unit> parts, e.g. "1h30m" or "2.5s".
-PATTERN = r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"
+# One or more <number><unit> parts, e.g. "1h30m" or "2.5s"; at most 9 digits a number.
+PATTERN = r"^(\d{1,9}(\.\d{1,9})?(ms|s|m|h|d|w))+$"
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _WHOLE = re.compile(PATTERN)
 
@@ -30,9 +31,15 @@ def parse_duration(value: str | int | float) -> float:
     if isinstance(value, bool):
         raise DurationError(f"{value!r} is not a duration: {HINT}")
     if isinstance(value, int | float):
-        if value < 0:
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise DurationError(f"{value!r} is far too large: {HINT}") from None
+        if not math.isfinite(seconds):
+            raise DurationError(f"{value!r} is not a finite number: {HINT}")
+        if seconds < 0:
             raise DurationError(f"{value!r} is negative: {HINT}")
-        return float(value)
+        return seconds
     text = value.strip()
     if not _WHOLE.match(text):
         raise DurationError(f"{value!r} is not a duration: {HINT}")

@@ -155,13 +155,40 @@ def _expand(paths: Sequence[Path]) -> Iterator[tuple[Path, PolicyError | None]]:
                 yield file, None
 
 
+def load_bytes(
+    data: bytes,
+    file: str,
+    *,
+    notifiers: Collection[str] | None = None,
+    probe_registry: Registry[type[Probe]] = probes,
+    action_registry: Registry[type[Action]] = actions,
+) -> FileResult:
+    """Validate one file's bytes as read from disk (UTF-8, a leading BOM allowed)."""
+    context = _Context(notifiers, probe_registry, action_registry)
+    return _load_data(data, file, Path(file), context).result
+
+
 def _load_file(path: Path, context: _Context) -> _Loaded:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        error = PolicyError(f"cannot read the file: {reason}", location=Location(file))
+        data = path.read_bytes()
+    except OSError as exc:
+        error = PolicyError(f"cannot read the file: {exc.strerror}", location=Location(file))
+        return _Loaded(FileResult(path, (), (error,)), ())
+    return _load_data(data, file, path, context)
+
+
+def _load_data(data: bytes, file: str, path: Path, context: _Context) -> _Loaded:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        error = PolicyError(
+            f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be read",
+            location=Location(file, line, column),
+            hint="save the file as UTF-8",
+        )
         return _Loaded(FileResult(path, (), (error,)), ())
     return _load_text(text, file, path, context)
 
@@ -173,7 +200,7 @@ def _load_text(text: str, file: str, path: Path, context: _Context) -> _Loaded:
         log.exception("policy_load_crashed", file=file)
         error = PolicyError(
             f"internal error while loading this file: {exc!r}",
-            location=Location(file),
+            location=Location(file, 1, 1),
             hint="this is a bug in medic or a plugin; please report it",
         )
         return _Loaded(FileResult(path, (), (error,)), ())

@@ -16,9 +16,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from medic.errors import Location, PolicyError
+from medic.policy.bounds import KEYWORD as DURATION_RANGE
+from medic.policy.bounds import Span
 from medic.policy.durations import HINT as DURATION_HINT
 from medic.policy.durations import PATTERN as DURATION_PATTERN
-from medic.policy.durations import DurationError, parse_duration
+from medic.policy.durations import DurationError, format_duration, parse_duration
 from medic.policy.schema import NAME_PATTERN, PERCENT_PATTERN
 from medic.policy.yamlpos import Document, JsonPath
 
@@ -141,12 +143,13 @@ def _expected(err: ValidationError) -> Any:
 def _plain(err: ValidationError, path: JsonPath) -> tuple[str, str | None]:
     """Message and hint for errors about one value."""
     kind, value, expected = err.validator, err.instance, _expected(err)
-    if _schema_of(err).get("pattern") == DURATION_PATTERN and kind in (
-        "pattern",
-        "minimum",
-        "type",
-    ):
-        return _duration(value), None
+    schema = _schema_of(err)
+    if schema.get("pattern") == DURATION_PATTERN:
+        # The form and the range of one duration can fail several keywords at once;
+        # all of them say the same thing, so the file shows one message.
+        span = Span.of(schema[DURATION_RANGE]) if DURATION_RANGE in schema else None
+        key = path[-1] if path and isinstance(path[-1], str) else "the duration"
+        return _duration(value, span, key)
     if kind == "type":
         types = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
@@ -178,14 +181,44 @@ _BOUNDS = {
 }
 
 
-def _duration(value: Any) -> str:
+def _duration(value: Any, span: Span | None, key: str) -> tuple[str, str | None]:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        return f"{show(value)} is not a duration: {DURATION_HINT}"
+        return f"{show(value)} is not a duration: {DURATION_HINT}", None
     try:
-        parse_duration(value)
+        seconds = parse_duration(value)
     except DurationError as exc:
-        return str(exc)
-    return f"{show(value)} is not a duration: {DURATION_HINT}"
+        return str(exc), None
+    if span is None or span.fits(seconds):
+        return f"{show(value)} is not a duration: {DURATION_HINT}", None
+    allowed = f"{key} may be {span.describe()}"
+    written = f"`{key}: {value}`"
+    if seconds > span.high:
+        return f"{written} is above the {format_duration(span.high)} ceiling", allowed
+    if span.above and seconds <= span.low:
+        return f"{written} must be more than {format_duration(span.low) if span.low else 0}", (
+            f"{allowed}, like 500ms, 10s or 1m"
+        )
+    guess = _unit_typo(value, span)
+    return f"{written} is below the {format_duration(span.low)} floor{guess}", allowed
+
+
+# A duration below its floor is usually a unit typo: 1ms for 1m, or for 1s.
+_LARGER_UNITS = {"ms": ("m", "s"), "s": ("m",)}
+
+
+def _unit_typo(value: str | int | float, span: Span) -> str:
+    """``"; did you mean `1m`?"`` when swapping the unit of ``value`` fits ``span``."""
+    if not isinstance(value, str):
+        return "; plain numbers are seconds"
+    text = value.strip()
+    for unit, larger in _LARGER_UNITS.items():
+        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
+            for other in larger:
+                guess = text[: -len(unit)] + other
+                if span.fits(parse_duration(guess)):
+                    return f"; did you mean `{guess}`?"
+            break
+    return ""
 
 
 def _pattern(value: Any, pattern: Any) -> str:

@@ -25,6 +25,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from medic.actions.base import Action, actions
+from medic.policy import bounds
+from medic.policy.bounds import Span, count
 from medic.policy.durations import PATTERN as DURATION_PATTERN
 from medic.policy.windows import WINDOW_PROPERTIES
 from medic.probes.base import Probe, probes
@@ -36,13 +38,21 @@ PERCENT_PATTERN = r"^\d+(\.\d+)?%$"
 _EXAMPLE = re.compile(r"```ya?ml[ \t]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
 
 
-def duration(description: str, default: str | None = None) -> dict[str, Any]:
-    """A duration value: ``30s``, ``5m``, ``1h30m`` or a number of seconds."""
+def duration(
+    description: str, default: str | None = None, span: Span = bounds.ANY
+) -> dict[str, Any]:
+    """A duration value: ``30s``, ``5m``, ``1h30m`` or a number of seconds, within ``span``.
+
+    Plugins use this for their own duration options and so get the same bounds
+    (by default: not negative, at most a week).
+    """
     out: dict[str, Any] = {
         "type": ["string", "number"],
         "pattern": DURATION_PATTERN,
-        "minimum": 0,
-        "description": f"{description} A duration like 500ms, 30s, 5m, 1h30m, or seconds.",
+        **span.number_bounds(),
+        bounds.KEYWORD: span.keyword(),
+        "description": f"{description} A duration like 500ms, 30s, 5m, 1h30m, or seconds; "
+        f"{span.describe()}.",
     }
     if default is not None:
         out["default"] = default
@@ -78,8 +88,10 @@ def _shared_probe_keys(cls: type[Probe] | None) -> dict[str, Any]:
     every = f" Default {cls.default_every:g}s." if cls else ""
     timeout = f" Default {cls.default_timeout:g}s." if cls else ""
     return {
-        "every": duration(f"How often the probe runs.{every}"),
-        "timeout": duration(f"How long one run may take before it is killed.{timeout}"),
+        "every": duration(f"How often the probe runs.{every}", span=bounds.EVERY),
+        "timeout": duration(
+            f"How long one run may take before it is killed.{timeout}", span=bounds.PROBE_TIMEOUT
+        ),
     }
 
 
@@ -97,7 +109,7 @@ def _probe_description(cls: type[Probe]) -> str:
 
 def probe_options_schema(cls: type[Probe]) -> dict[str, Any]:
     """A probe's own options merged with ``type``, ``every`` and ``timeout``: a closed object."""
-    own = cls.schema
+    own = bounds.harden(cls.schema)
     properties = {
         **own.get("properties", {}),
         "type": {"const": cls.type_name, "description": summary(cls)},
@@ -110,11 +122,12 @@ def probe_options_schema(cls: type[Probe]) -> dict[str, Any]:
 
 def action_options_schema(cls: type[Action]) -> dict[str, Any]:
     """An action's own options merged with the shared ``timeout``: a closed object."""
-    own = cls.schema
+    own = bounds.harden(cls.schema)
     properties = {
         **own.get("properties", {}),
         "timeout": duration(
-            f"How long the step may take before it is killed. Default {cls.default_timeout:g}s."
+            f"How long the step may take before it is killed. Default {cls.default_timeout:g}s.",
+            span=bounds.STEP_TIMEOUT,
         ),
     }
     return {**own, **_closed(properties, list(own.get("required", [])), summary(cls))}
@@ -129,28 +142,21 @@ def action_step_schema(cls: type[Action]) -> dict[str, Any]:
 
 def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[str, Any]:
     limits = {
-        "max": {
-            "type": "integer",
-            "minimum": 1,
-            "default": 3,
-            "description": "Actions per window.",
-        },
-        "per": duration("The window that max counts actions in.", "1h"),
-        "cooldown": duration("Quiet time after each action on a target.", "5m"),
+        "max": count(1, bounds.MAX_ACTIONS, "Actions per window.", default=3),
+        "per": duration("The window that max counts actions in.", "1h", bounds.PER),
+        "cooldown": duration("Quiet time after each action on a target.", "5m", bounds.COOLDOWN),
         "max_targets": {
             "type": ["integer", "string"],
             "minimum": 1,
+            "maximum": bounds.MAX_TARGETS,
             "pattern": PERCENT_PATTERN,
             "description": "Targets under remediation at once: a count (2) or a share ('20%').",
         },
     }
     escalate = {
-        "after_failures": {
-            "type": "integer",
-            "minimum": 1,
-            "default": 1,
-            "description": "Failed remediations before a human is notified.",
-        },
+        "after_failures": count(
+            1, bounds.MAX_FAILURES, "Failed remediations before a human is notified.", default=1
+        ),
         "notify": {
             "type": "array",
             "items": {"type": "string"},
@@ -161,13 +167,12 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
             "default": True,
             "description": "Also notify when limits stopped an action.",
         },
-        "on_probe_failure": {
-            "type": "integer",
-            "minimum": 0,
-            "default": 3,
-            "description": "Consecutive probe failures before notifying that Medic cannot "
-            "see; 0 never does.",
-        },
+        "on_probe_failure": count(
+            0,
+            bounds.MAX_FAILURES,
+            "Consecutive probe failures before notifying that Medic cannot see; 0 never does.",
+            default=3,
+        ),
     }
     properties = {
         "name": {
@@ -187,14 +192,18 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
             "minLength": 1,
             "description": "Condition that counts as healed (default: when no longer holds).",
         },
-        "for": duration("How long when must hold before the policy fires.", "0s"),
+        "for": duration("How long when must hold before the policy fires.", "0s", bounds.HOLD),
         "remediate": {
             "type": "array",
             "items": step,
             "description": "Steps, each one action: `- <action>: {options}`.",
         },
         "verify": _closed(
-            {"after": duration("Wait before re-probing to see if it healed.", "30s")},
+            {
+                "after": duration(
+                    "Wait before re-probing to see if it healed.", "30s", bounds.VERIFY_AFTER
+                )
+            },
             [],
             "How to check that the remediation healed the problem.",
         ),
@@ -216,7 +225,7 @@ def maintenance_window_schema(
     """One recurring window; ``extra`` adds keys (the agent config adds matchers)."""
     properties = {
         **WINDOW_PROPERTIES,
-        "duration": duration("How long each window lasts."),
+        "duration": duration("How long each window lasts.", span=bounds.WINDOW_DURATION),
         **extra,
     }
     return _closed(properties, ["cron", "duration", *required], description)
@@ -226,7 +235,9 @@ def _human_keys() -> dict[str, Any]:
     """Where people come in: labels to match, dependencies, approval, maintenance."""
     approval = {
         "required": {"type": "boolean", "description": "Ask a human before acting."},
-        "timeout": duration("How long to wait for an answer before escalating.", "15m"),
+        "timeout": duration(
+            "How long to wait for an answer before escalating.", "15m", bounds.APPROVAL_TIMEOUT
+        ),
         "notify": {
             "type": "array",
             "items": {"type": "string"},
@@ -307,7 +318,7 @@ def policy_file_schema(
 
 @functools.cache
 def envelope_validator() -> Draft202012Validator:
-    return Draft202012Validator(envelope_schema())
+    return bounds.Validator(envelope_schema())
 
 
 @functools.cache
@@ -315,7 +326,7 @@ def probe_validator(cls: type[Probe]) -> Draft202012Validator:
     """The compiled options schema of one probe class (raises SchemaError if it is broken)."""
     schema = probe_options_schema(cls)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return bounds.Validator(schema)
 
 
 @functools.cache
@@ -323,4 +334,4 @@ def action_validator(cls: type[Action]) -> Draft202012Validator:
     """The compiled options schema of one action class (raises SchemaError if it is broken)."""
     schema = action_options_schema(cls)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return bounds.Validator(schema)

@@ -24,7 +24,6 @@ from jsonschema.exceptions import SchemaError
 
 from medic.actions.base import Action
 from medic.errors import ExpressionError, Location, PolicyError
-from medic.policy.durations import DurationError, parse_duration
 from medic.policy.expr import Expression, compile_expression
 from medic.policy.messages import choices, error_at, schema_errors
 from medic.policy.schema import action_validator, probe_validator
@@ -46,6 +45,8 @@ class PolicyCheck:
     clear_when: Expression | None = None
     step_classes: dict[int, type[Action]] = field(default_factory=dict)
     schedules: dict[int, CronSchedule] = field(default_factory=dict)
+    # Fields the probe's options add; None until the options passed their schema.
+    option_fields: list[str] | None = None
     errors: list[PolicyError] = field(default_factory=list)
 
 
@@ -82,17 +83,6 @@ class PolicyChecker:
 
     def _error(self, path: JsonPath, message: str, hint: str | None = None, **kw: Any) -> None:
         self.result.errors.append(error_at(self.doc, self.file, path, message, hint, **kw))
-
-    def _positive(self, container: Any, key: str, path: JsonPath) -> None:
-        """A duration that must be more than zero (schema already checked its form)."""
-        if not isinstance(container, dict) or key not in container:
-            return
-        try:
-            seconds = parse_duration(container[key])
-        except (DurationError, AttributeError, TypeError):
-            return
-        if seconds == 0:
-            self._error((*path, key), f"{key} must be more than 0", "like 500ms, 10s or 1m")
 
     def _options(
         self, validator: Callable[[], Draft202012Validator], options: Any, path: JsonPath
@@ -133,12 +123,20 @@ class PolicyChecker:
             )
             return
         self.result.probe_cls = cls
-        for key in ("every", "timeout"):
-            self._positive(probe, key, path)
         options = {k: v for k, v in probe.items() if k not in ("every", "timeout")}
         if self._options(partial(probe_validator, cls), options, path):
             own = {k: v for k, v in probe.items() if k not in SHARED_PROBE_KEYS}
             self._plugin_validate(f"probe {kind!r}", cls.validate, own, path)
+            self.result.option_fields = self._option_fields(cls, own, path)
+
+    def _option_fields(self, cls: type[Probe], own: Mapping[str, Any], path: JsonPath) -> list[str]:
+        """Fields the probe's (valid) options add; a plugin's bug is an error, not a crash."""
+        try:
+            return [str(name) for name in cls.option_fields(own)]
+        except Exception as exc:  # a plugin's bug must not crash loading
+            message = f"probe {cls.type_name!r} could not list its fields: {exc!r}"
+            self._error(path, message, _PLUGIN_BUG)
+            return []
 
     def _condition(self, key: str) -> None:
         text = self.raw.get(key)
@@ -161,9 +159,15 @@ class PolicyChecker:
         cls = self.result.probe_cls
         if cls is None or cls.dynamic_fields:
             return
-        probe_raw = self.raw.get("probe")
-        options = probe_raw if isinstance(probe_raw, dict) else {}
-        fields = sorted({*cls.field_names(), *cls.option_fields(options)})
+        added = self.result.option_fields
+        if added is None:  # options that failed their schema: the plugin may not cope
+            try:
+                probe_raw = self.raw.get("probe")
+                options = probe_raw if isinstance(probe_raw, dict) else {}
+                added = [str(f) for f in cls.option_fields(options)]
+            except Exception:  # its options are wrong and already reported
+                return
+        fields = sorted({*cls.field_names(), *added})
         for name in sorted(expression.names - set(fields)):
             found = re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", text)
             at = (self.doc.text_position(path, found.start()) if found else None) or where
@@ -205,7 +209,6 @@ class PolicyChecker:
                 continue
             self.result.step_classes[index] = cls
             options = {} if options is None else options
-            self._positive(options, "timeout", path)
             if self._options(partial(action_validator, cls), options, path):
                 own = {k: v for k, v in options.items() if k != "timeout"}
                 self._plugin_validate(f"action {kind!r}", cls.validate, own, path)
@@ -246,7 +249,6 @@ class PolicyChecker:
             if not isinstance(window, dict):
                 continue
             path = (*self.base, "maintenance", index)
-            self._positive(window, "duration", path)
             text = window.get("cron")
             if isinstance(text, str) and text:
                 try:
@@ -263,7 +265,6 @@ class PolicyChecker:
     def _approval(self) -> None:
         approval = self.raw.get("approval")
         if isinstance(approval, dict):
-            self._positive(approval, "timeout", (*self.base, "approval"))
             self._notify("approval")
 
     def _depends_on(self) -> None:

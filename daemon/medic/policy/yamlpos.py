@@ -15,6 +15,7 @@ value's text can be matched to its source exactly (plain, quoted on one line, or
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,8 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from medic.errors import Location, PolicyError
+from medic.policy.bounds import MAX_NUMBER
+from medic.policy.yamlerrors import bad_character, syntax_error
 
 JsonPath = tuple[str | int, ...]
 
@@ -30,16 +33,13 @@ JsonPath = tuple[str | int, ...]
 _LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_INT_TAG = "tag:yaml.org,2002:int"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 # Aliases can make a small file expand enormously ("billion laughs"); stop early.
 MAX_NODES = 500_000
-
-_SYNTAX_HINTS = (
-    ("mapping values are not allowed", "quote a value that contains ': ', or fix the indentation"),
-    ("could not find expected ':'", "check the indentation of this line and the one before"),
-    ("found undefined alias", "define the anchor (&name) before using the alias (*name)"),
-    ("another document", "keep one YAML document per policy file (no second '---')"),
-)
-_DEFAULT_SYNTAX_HINT = "check the indentation and quoting on this line"
+# No policy needs deeper nesting; deeper would only exhaust the stack.
+MAX_DEPTH = 64
+_NUMBER_HINT = f"write a finite number between -{MAX_NUMBER} and {MAX_NUMBER}"
 
 
 @dataclass(frozen=True)
@@ -118,13 +118,22 @@ class _Builder:
         self.count = 0
         self.active: set[int] = set()
 
-    def build(self, node: Node, path: JsonPath) -> Any:
+    def _tick(self, node: Node) -> None:
         self.count += 1
         if self.count > MAX_NODES:
             raise _Problem(
                 f"the file expands to more than {MAX_NODES} values",
                 node.start_mark,
                 "aliases (*name) nested inside each other multiply; write the values out",
+            )
+
+    def build(self, node: Node, path: JsonPath) -> Any:
+        self._tick(node)
+        if len(path) > MAX_DEPTH:
+            raise _Problem(
+                f"values are nested more than {MAX_DEPTH} levels deep",
+                node.start_mark,
+                "a policy file needs only a few levels; check the indentation",
             )
         self.doc.values[path] = node
         if isinstance(node, ScalarNode):
@@ -145,17 +154,31 @@ class _Builder:
             self.active.discard(id(node))
 
     def _scalar(self, node: ScalarNode) -> Any:
-        if node.tag == _STR_TAG:
-            value: Any = node.value
-        else:
-            try:
-                value = self.constructor.construct_object(node)
-            except ConstructorError as exc:
-                raise _Problem(
-                    f"cannot read this value: {exc.problem}",
-                    node.start_mark,
-                    "policy files use plain YAML: no custom tags (!name)",
-                ) from exc
+        if node.tag in (_STR_TAG, _TIMESTAMP_TAG):
+            return node.value  # no policy key takes a date: keep it as written
+        text = str(node.value)
+        if node.tag == _INT_TAG and len(text) > 30:
+            too_long = f"the number {text[:20]}... is far too large"
+            raise _Problem(too_long, node.start_mark, _NUMBER_HINT)
+        try:
+            value = self.constructor.construct_object(node)
+        except ConstructorError as exc:
+            raise _Problem(
+                f"cannot read this value: {exc.problem}",
+                node.start_mark,
+                "policy files use plain YAML: no custom tags (!name)",
+            ) from exc
+        except (ValueError, OverflowError, TypeError) as exc:
+            raise _Problem(f"cannot read the value {text[:40]!r}: {exc}", node.start_mark) from exc
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Problem(
+                f"{text!r} is not a finite number; numbers must be finite",
+                node.start_mark,
+                _NUMBER_HINT,
+            )
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and abs(value) > MAX_NUMBER:
+            raise _Problem(f"the number {text[:40]} is too large", node.start_mark, _NUMBER_HINT)
         return value
 
     def _fill(
@@ -165,6 +188,7 @@ class _Builder:
         merges: list[Node] = []
         seen: dict[str, Node] = {}
         for key_node, value_node in node.value:
+            self._tick(key_node)
             if key_node.tag == _MERGE_TAG:
                 merges.append(value_node)
                 continue
@@ -193,7 +217,17 @@ class _Builder:
                         "'<<' merges a mapping, or a list of mappings, into this one",
                         source.start_mark,
                     )
-                self._fill(source, path, out, merged=True)
+                if id(source) in self.active:
+                    raise _Problem(
+                        "'<<' merges the mapping that contains it into itself",
+                        source.start_mark,
+                        "merge a different anchor, or write the keys out",
+                    )
+                self.active.add(id(source))
+                try:
+                    self._fill(source, path, out, merged=True)
+                finally:
+                    self.active.discard(id(source))
 
 
 def parse_yaml(text: str, file: str) -> tuple[Document | None, list[PolicyError]]:
@@ -203,14 +237,13 @@ def parse_yaml(text: str, file: str) -> tuple[Document | None, list[PolicyError]
     keys are reported but the document is still built (keeping the first value), so
     later stages can report their problems in the same run.
     """
+    refused = bad_character(text, file)
+    if refused is not None:
+        return None, [refused]
     try:
         node = yaml.compose(text, Loader=_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "unreadable"
-        return None, [_syntax_error(file, text, problem, mark)]
-    except yaml.YAMLError as exc:  # e.g. a reader error without a mark
-        return None, [PolicyError(f"not valid YAML: {exc}", location=Location(file))]
+    except yaml.YAMLError as exc:
+        return None, [syntax_error(file, text, exc)]
     builder = _Builder(text, file)
     if node is None:
         return builder.doc, []
@@ -231,22 +264,6 @@ def parse_yaml(text: str, file: str) -> tuple[Document | None, list[PolicyError]
         for path, where, message in builder.duplicates
     ]
     return doc, errors
-
-
-def _syntax_error(file: str, text: str, problem: str, mark: Any) -> PolicyError:
-    hint = next((h for needle, h in _SYNTAX_HINTS if needle in problem), _DEFAULT_SYNTAX_HINT)
-    if "another document" in problem:
-        problem = "a policy file holds one YAML document, but a second one starts here"
-    if mark is not None and _tab_at(text, mark.line, mark.column):
-        problem, hint = "found a tab character", "indent with spaces; YAML does not allow tabs"
-    location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-    return PolicyError(f"not valid YAML: {problem}", location=location, hint=hint)
-
-
-def _tab_at(text: str, line: int, column: int) -> bool:
-    """True when the character YAML stumbled on is a tab (libyaml does not say so)."""
-    lines = text.splitlines()
-    return line < len(lines) and lines[line][column : column + 1] == "\t"
 
 
 def _segments(node: ScalarNode, lines: list[str]) -> list[tuple[int, int, int]]:

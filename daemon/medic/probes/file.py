@@ -55,7 +55,7 @@ class FileProbe(Probe):
         probe: {type: file, path: /var/backups/db-*.dump, glob: true, every: 10m}
         when: not exists or age > 26h
         remediate:
-          - command: {argv: [systemctl, start, db-backup.service], timeout: 2h}
+          - command: {argv: [systemctl, start, --no-block, db-backup.service], timeout: 30s}
         verify: {after: 2h}
         limits: {max: 1, per: 1d, cooldown: 6h}
         escalate: {after_failures: 1, notify: [oncall]}
