@@ -191,6 +191,10 @@ class FakeView:
     rejected: list[dict[str, Any]] = field(default_factory=lambda: list(REJECTED))
     reloads: int = 0
     fail_with: Exception | None = None
+    unhealthy: list[dict[str, Any]] = field(default_factory=list)
+
+    def problems(self) -> list[dict[str, Any]]:
+        return self.unhealthy
 
     def policy_states(self) -> list[dict[str, Any]]:
         if self.fail_with is not None:
