@@ -7,6 +7,7 @@ sd_notify protocol: the test binds the datagram socket named in ``NOTIFY_SOCKET`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -52,20 +53,16 @@ class Sleeper:
         """SIGKILL every running sleeper; how many there were."""
         pids = self.pids()
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         return len(pids)
 
     def kill_everything(self) -> None:
         """At the end: the sleepers and any restart command still on its way."""
         for p in psutil.process_iter(["cmdline"]):
             if any(self.marker in part for part in p.info["cmdline"] or []):
-                try:
+                with contextlib.suppress(psutil.Error):
                     p.kill()
-                except psutil.Error:
-                    pass
 
 
 class ChaosAgent:
