@@ -119,6 +119,12 @@ class SystemdNotifier:
     def status(self, text: str) -> None:
         self.send(f"STATUS={text}")
 
+    def alarm(self, reason: str | None, normal: str) -> None:
+        """Say on the status line (``systemctl status medic``) why the agent cannot do
+        its job, e.g. ``UNHEALTHY: the audit log ... cannot be written``; ``reason``
+        None puts back the ``normal`` status."""
+        self.status(normal if reason is None else f"UNHEALTHY: {reason}; not acting")
+
     def start_watchdog(self) -> asyncio.Task[None] | None:
         """Ping from the running event loop until :meth:`stop_watchdog` (None: no watchdog)."""
         interval = self.watchdog_interval

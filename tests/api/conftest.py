@@ -196,6 +196,10 @@ class FakeView:
     reloads: int = 0
     fail_with: Exception | None = None
     links: None = None  # no signed links
+    unhealthy: list[dict[str, Any]] = field(default_factory=list)
+
+    def problems(self) -> list[dict[str, Any]]:
+        return self.unhealthy
 
     def policy_states(self) -> list[dict[str, Any]]:
         if self.fail_with is not None:

@@ -8,6 +8,7 @@ module gets the ``kit`` fixture by importing ``kit_fixture`` from here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,7 @@ class FakeEscalator:
     """Records escalate() calls instead of queueing notifications."""
 
     calls: list[dict[str, Any]] = field(default_factory=list)
+    channels: dict[str, Any] = field(default_factory=dict)
 
     def escalate(self, **kw: Any) -> None:
         self.calls.append(kw)
@@ -108,13 +110,20 @@ async def settle(runner: PolicyRunner) -> None:
 @pytest_asyncio.fixture(name="kit")
 async def kit_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Kit]:
     """An engine over a fresh audit DB, with the test probe and action registered."""
+    async with open_kit(tmp_path / "audit.db", monkeypatch) as kit:
+        yield kit
+
+
+@contextlib.asynccontextmanager
+async def open_kit(db: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Kit]:
+    """An engine over the audit DB at ``db``, with the test probe and action registered."""
     monkeypatch.setitem(probes._items, "test.value", ValueProbe)
     monkeypatch.setitem(actions._items, "test.record", RecordAction)
     monkeypatch.setattr(RecordAction, "runs", [])
     ValueProbe.type_name = "test.value"
     RecordAction.type_name = "test.record"
     clock = FakeClock(T0)
-    audit = AuditStore(tmp_path / "audit.db", host="h")
+    audit = AuditStore(db, host="h")
     await audit.start()
     events: list[AuditEvent] = []
     audit.on_event(events.append)
@@ -128,6 +137,9 @@ async def kit_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
         host="h",
         public_url="http://medic.example:9325",
     )
-    yield Kit(engine, clock, escalator, events)
-    await engine.drain_writes()
-    await audit.close()
+    try:
+        yield Kit(engine, clock, escalator, events)
+    finally:
+        await engine.drain_writes()
+        await engine.alarm.stop()
+        await audit.close()

@@ -31,6 +31,11 @@ class AgentView(Protocol):
         """
         ...
 
+    def problems(self) -> list[dict[str, Any]]:
+        """What makes the agent unhealthy now: ``{"check", "reason", "since"}``; empty
+        when healthy."""
+        ...
+
     def rejected_files(self) -> list[dict[str, Any]]:
         """Policy files whose last load failed: ``{"file", "errors": [str, ...]}``."""
         ...

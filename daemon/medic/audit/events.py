@@ -48,6 +48,7 @@ class Kind(StrEnum):
     APPROVAL_EXPIRED = "approval.expired"
     SILENCE_CREATED = "silence.created"
     SILENCE_EXPIRED = "silence.expired"
+    AUDIT_RECOVERED = "audit.recovered"
 
 
 # Kinds that end an action started earlier (the outcome half of intent/outcome).
@@ -71,6 +72,7 @@ class Reason(StrEnum):
     SILENCED = "silenced"
     MAINTENANCE = "maintenance"
     INHIBITED = "inhibited"
+    AUDIT_UNWRITABLE = "audit_unwritable"
 
 
 @dataclass(frozen=True)

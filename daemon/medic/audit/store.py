@@ -16,6 +16,7 @@ nothing that committed; a power cut may lose the last transactions, never corrup
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 import time
@@ -166,6 +167,17 @@ class AuditStore:
     def on_event(self, callback: Callable[[AuditEvent], None]) -> None:
         """Call ``callback`` with every (redacted) event, on the loop thread, at emit time."""
         self._observers.append(callback)
+
+    def on_write_failure(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback`` with the error, on the loop thread, whenever a batch of
+        events (or a write of another table) could not be committed."""
+
+        def report(error: str) -> None:
+            if self._loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop has closed
+                    self._loop.call_soon_threadsafe(callback, error)
+
+        self._writer.on_failure = report
 
     def emit(self, event: AuditEvent) -> None:
         """Queue ``event`` for writing; never blocks, safe from any thread."""

@@ -68,6 +68,8 @@ class AuditWriter:
         self._link: Link | None = None
         # (events in the log, hash of the last): replaced whole, read from any thread.
         self.head: tuple[int, str] = (0, GENESIS)
+        # Told (in the writer thread) the error of every batch that could not be written.
+        self.on_failure: Callable[[str], None] | None = None
 
     def start(self, conn: sqlite3.Connection, head: tuple[int, str], link: Link) -> None:
         """Write through ``conn`` (which the writer closes when it stops), chaining
@@ -122,6 +124,7 @@ class AuditWriter:
                     self._commit(rows, waiters)
             except Exception as exc:  # keep writing later events whatever one batch did
                 log.exception("audit writer failed on a batch", events=len(rows))
+                self._report(f"{type(exc).__name__}: {exc}")
                 for waiter in waiters:
                     _resolve(waiter, exc)
             if stop:
@@ -193,9 +196,18 @@ class AuditWriter:
             self.head = (self.head[0] + len(rows), prev)
         else:
             log.error("audit events lost: could not write them", events=len(rows), error=str(error))
+            self._report(str(error))
         for i, waiter in enumerate(waiters):
             value, op_error = results.get(i, (None, None))
             _resolve(waiter, error, value, op_error)
+
+    def _report(self, error: str) -> None:
+        if self.on_failure is None:
+            return
+        try:
+            self.on_failure(error)
+        except Exception:  # the alarm's bug must not stop the writer
+            log.exception("audit failure listener failed")
 
 
 def _run_op(

@@ -15,6 +15,7 @@ from medic.errors import ConfigError, MedicError
 
 if TYPE_CHECKING:
     from medic.engine.agent import Agent
+    from medic.engine.audit_alarm import Outage
     from medic.systemd_notify import SystemdNotifier
 
 
@@ -113,6 +114,8 @@ def hook_service_manager(agent: Agent, notifier: SystemdNotifier) -> None:
     (SIGHUP, ``systemctl reload medic``, edited files); STOPPING on the way out."""
 
     def status() -> str:
+        if problems := agent.problems():
+            return f"UNHEALTHY: {problems[0]['reason']}; not acting"
         text = f"{len(agent.runners)} policies running"
         if rejected := agent.rejected_files():
             text += f", {len(rejected)} file(s) rejected"
@@ -122,7 +125,11 @@ def hook_service_manager(agent: Agent, notifier: SystemdNotifier) -> None:
         notifier.ready(status())
         notifier.start_watchdog()
 
+    def alarm(outage: Outage | None) -> None:
+        notifier.alarm(None if outage is None else outage.reason, status())
+
     agent.on_ready.append(ready)
+    agent.engine.alarm.on_change.append(alarm)
     agent.on_reload_start.append(notifier.reloading)
     agent.on_reload_done.append(lambda: notifier.reloaded(status()))
     agent.on_stopping.append(notifier.stopping)

@@ -1,10 +1,12 @@
 """The agent: loads policies, runs one runner per policy, reloads, and shuts down cleanly.
 
 Start-up order matters for safety: the audit log opens first, actions a previous run
-left unfinished are marked interrupted, the limits ledger and open incidents are
-rebuilt from the log, silences and pending approvals are read back from their
-tables, the API binds its port (a taken port ends the start before anything is
-recorded or acted on), and only then do policies start.
+left unfinished are marked interrupted, the limits ledger, the circuit breaker and
+open incidents are rebuilt from the log (:mod:`medic.engine.rebuild`), silences
+and pending approvals are read back from their tables, the API binds its port (a
+taken port ends the start before anything is recorded or acted on), and only then do
+policies start. From then on, a failed audit write stops all acting until the log is
+writable again (:mod:`medic.engine.audit_alarm`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from medic.audit.events import AuditEvent, Kind
 from medic.audit.store import AuditStore
 from medic.clock import Clock, SystemClock
 from medic.config import AgentConfig
+from medic.engine.audit_alarm import Outage
 from medic.engine.context import EngineContext
 from medic.engine.escalation import Escalator, build_notifiers
 from medic.engine.human_input import HumanInput, windows
-from medic.engine.limits import MAX_WINDOW, Attempt
+from medic.engine.rebuild import rebuild_breaker, rebuild_ledger
 from medic.engine.reload import PolicyFiles, swap_runners, warn_unknown_dependencies
 from medic.engine.runner import PolicyRunner
 from medic.engine.silences import Matchers
@@ -62,6 +65,7 @@ class Agent:
             public_url=config.api.public_url or _listen_url(config),
         )
         self.engine.firing = self._firing
+        self.engine.alarm.on_change.append(self._audit_alarm)
         self.runners: dict[str, PolicyRunner] = {}
         self.humans = HumanInput(self.engine, lambda: self.runners)
         self.started_at = self.clock.wall()
@@ -91,12 +95,9 @@ class Agent:
                 incident=event.incident,
             )
         now = self.clock.wall()
-        history = await self.audit.action_history(now - MAX_WINDOW)
-        self.engine.ledger.load(
-            Attempt(r.policy, r.target, r.time, r.dry)
-            for r in history
-            if getattr(r, "step", 0) == 0
-        )
+        await rebuild_ledger(self.audit, self.engine.ledger, now)
+        assert self.engine.breaker is not None
+        await rebuild_breaker(self.audit, self.engine.breaker)
         self.engine.inherited_incidents = dict(await self.audit.open_incidents())
         self.engine.inherited_escalated = await self.audit.escalated_open_incidents()
         await self.humans.load()
@@ -156,6 +157,7 @@ class Agent:
         if self.api is not None:
             await self.api.stop()
         await self.engine.drain_writes()
+        await self.engine.alarm.stop()
         await self.escalator.stop()
         self.audit.emit(
             AuditEvent(Kind.AGENT_STOPPED, self.clock.wall(), details={"reason": reason})
@@ -249,6 +251,17 @@ class Agent:
     ) -> dict[str, Any]:
         return await self.humans.answer(incident, approve, by, comment, via)
 
+    def problems(self) -> list[dict[str, Any]]:
+        """What makes the agent unhealthy now (empty: healthy), each with its reason."""
+        outage = self.engine.alarm.outage
+        return [] if outage is None else [outage.as_dict()]
+
+    def _audit_alarm(self, outage: Outage | None) -> None:
+        """The audit became writable again: evaluate every policy now, do not wait."""
+        if outage is None:
+            for runner in self.runners.values():
+                runner.trigger()
+
     def _observe_event(self, event: AuditEvent) -> None:
         self.metrics.audit_events.labels(event.kind.value).inc()
         fields = {
@@ -288,5 +301,6 @@ _LOUD = frozenset(
         Kind.VERIFY_NOT_HEALED,
         Kind.POLICY_WARNING,
         Kind.APPROVAL_EXPIRED,
+        Kind.AUDIT_RECOVERED,
     }
 )

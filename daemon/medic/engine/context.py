@@ -14,6 +14,7 @@ from medic.audit.store import AuditStore
 from medic.clock import Clock
 from medic.config import GlobalLimits
 from medic.engine.approvals import ApprovalBook
+from medic.engine.audit_alarm import AuditAlarm
 from medic.engine.escalation import Escalator
 from medic.engine.limits import Breaker, Ledger
 from medic.engine.silences import SilenceBook
@@ -48,11 +49,14 @@ class EngineContext:
     firing: Callable[[str], Sequence[str]] = _nothing_fires
     # Where people reach the API: approve and deny links point there.
     public_url: str = "http://127.0.0.1:9325"
+    # Up while the audit log cannot be written: then nothing acts.
+    alarm: AuditAlarm = field(init=False)
     _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.breaker is None:
             self.breaker = Breaker(self.limits.breaker)
+        self.alarm = AuditAlarm(self.audit, self.escalator.channels, self.clock, self.host)
 
     def persist(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
         """Write a row of another table (approvals) in the background: the runner's

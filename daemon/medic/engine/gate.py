@@ -1,6 +1,7 @@
 """The gate between "this target wants an action" and acting: every check, in order.
 
-A human's word comes first (a silence that forbids acting, a policy this one depends
+Nothing acts while the audit log cannot be written (the intent could not be
+recorded). Then a human's word (a silence that forbids acting, a policy this one depends
 on that is firing), then the host-wide circuit breaker, the policy's rate limits and
 cooldown, its blast radius and the host-wide cap on concurrent actions. The first
 check that says no is the verdict. Pure apart from the breaker, which may trip or
@@ -40,6 +41,9 @@ def gate(
     the last measurement selected. A dry run is not held back by the breaker or the
     concurrency cap (it runs nothing), only by what a live run would meet.
     """
+    outage = engine.alarm.outage
+    if outage is not None:
+        return Verdict(False, Reason.AUDIT_UNWRITABLE, outage.as_dict()), None
     verdict = check_silence(silence)
     if not verdict.allowed:
         return verdict, None

@@ -61,6 +61,13 @@ class Ledger:
         if not dry:
             self._real.append(now)
 
+    def forget(self, policy: str, target: str, when: float, *, dry: bool) -> None:
+        """Take back an attempt recorded at ``when`` that never ran (its intent
+        could not be written): it must not use up the budget."""
+        for times in (self._by_key.get((policy, target, dry)), None if dry else self._real):
+            if times is not None and when in times:
+                times.remove(when)
+
     def count(self, policy: str, target: str, *, dry: bool, since: float) -> int:
         return sum(1 for t in self._by_key.get((policy, target, dry), ()) if t > since)
 

@@ -4,6 +4,11 @@ For each step the intent (``action.started``) is committed to the audit log befo
 the action runs; the outcome (succeeded, failed, timed out) is written after. The
 first step that fails ends the attempt: later steps usually assume earlier ones
 worked. In dry-run nothing runs; each step is recorded as ``action.would_run``.
+
+No intent, no action: when the intent cannot be committed (a full disk), the step
+does not run, the audit alarm goes up (:mod:`medic.engine.audit_alarm`) and the
+attempt ends with a :data:`NOT_RUN` outcome, so the runner puts the target back to
+firing instead of leaving it half-remediated.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ import structlog
 
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.audit.events import AuditEvent, Kind
+from medic.engine.audit_alarm import REASON
 from medic.engine.context import EngineContext
-from medic.errors import ActionError
+from medic.errors import ActionError, MedicError
 from medic.policy.model import Policy, Step
 
 log = structlog.get_logger("medic.remediation")
@@ -27,6 +33,8 @@ log = structlog.get_logger("medic.remediation")
 # The runner's hard stop comes a little after a step's own timeout, so an action that
 # handles its timeout (killing its process group, keeping the output) reports it first.
 ACTION_GRACE = 0.5
+# The outcome kind of a step that never ran because its intent could not be written.
+NOT_RUN = Kind.SUPPRESSED
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,10 @@ class StepOutcome:
     @property
     def ok(self) -> bool:
         return self.kind in (Kind.ACTION_SUCCEEDED, Kind.ACTION_WOULD_RUN)
+
+    @property
+    def ran(self) -> bool:
+        return self.kind != NOT_RUN
 
     def as_history(self) -> dict[str, Any]:
         return {
@@ -121,7 +133,15 @@ async def run_steps(
         intent = event(
             Kind.ACTION_STARTED, {**step_info, "timeout": spec.timeout}, action=action_id
         )
-        await engine.audit.emit_durable(intent)
+        try:
+            await engine.audit.emit_durable(intent)
+        except MedicError as exc:  # the intent is not on disk: the step must not run
+            engine.alarm.failed(exc.message)
+            log.error("action_not_run", action=spec.type, reason="intent not written")
+            summary = f"not run: the intent could not be written ({exc.message})"
+            details = {"reason": REASON}
+            outcomes.append(StepOutcome(index, spec.type, NOT_RUN, summary, details))
+            break
         engine.running_actions += 1
         try:
             kind, result = await _run_one(action, ctx)

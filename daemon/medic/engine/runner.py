@@ -33,6 +33,8 @@ from medic.engine.silences import Silence
 from medic.policy.model import Policy
 from medic.probes.base import Probe, probes
 
+log = structlog.get_logger("medic.runner")
+
 
 class PolicyRunner:
     def __init__(
@@ -221,28 +223,39 @@ class PolicyRunner:
         self.engine.ledger.record(self.policy.name, target, now, dry=self.dry_run)
         admitted = st.admit(state, now)
         self.states[target] = admitted
-        task = asyncio.get_running_loop().create_task(self._remediate(target, admitted))
+        task = asyncio.get_running_loop().create_task(self._remediate(target, admitted, now))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _remediate(self, target: str, state: st.TargetState) -> None:
+    async def _remediate(self, target: str, state: st.TargetState, admitted_at: float) -> None:
+        """Run the steps; whatever happens, the target leaves ``remediating``."""
         assert state.incident is not None
         with structlog.contextvars.bound_contextvars(
             policy=self.policy.name, target=target, incident=state.incident
         ):
-            outcomes = await run_steps(
-                self.engine,
-                self.policy,
-                self.steps,
-                target=target,
-                incident=state.incident,
-                fields=state.values,
-                attempt=state.attempts,
-                dry_run=self.dry_run,
-            )
-        self.history.setdefault(target, []).extend(o.as_history() for o in outcomes)
+            try:
+                outcomes = await run_steps(
+                    self.engine,
+                    self.policy,
+                    self.steps,
+                    target=target,
+                    incident=state.incident,
+                    fields=state.values,
+                    attempt=state.attempts,
+                    dry_run=self.dry_run,
+                )
+            except Exception:  # a bug must not strand the target in remediating
+                log.exception("remediation_crashed")
+                outcomes = []
         current = self.states.get(target, state)
-        self.states[target] = st.finish(current, self.policy, self.engine.clock.wall())
+        now = self.engine.clock.wall()
+        if outcomes and not any(o.ran for o in outcomes):
+            # Nothing ran (no intent could be written): no attempt, firing again.
+            self.engine.ledger.forget(self.policy.name, target, admitted_at, dry=self.dry_run)
+            self.states[target] = st.withdraw(current, now)
+            return
+        self.history.setdefault(target, []).extend(o.as_history() for o in outcomes)
+        self.states[target] = st.finish(current, self.policy, now)
         loop = asyncio.get_running_loop()
         # A little slack: the wall clock the state compares against may trail the loop clock.
         loop.call_later(self.policy.verify.after + 0.01, self.trigger)

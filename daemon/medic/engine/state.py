@@ -47,8 +47,16 @@ from medic.policy.model import Policy
 # Repeated suppressions for the same reason are folded into one audit line this often.
 SUPPRESSION_REPEAT = 60.0
 # Suppressions that page nobody: dry-run is a rehearsal, a silence is a human's word,
-# and an inhibited policy's cause pages for itself.
-QUIET_REASONS = frozenset({Reason.DRY_RUN, Reason.SILENCED, Reason.MAINTENANCE, Reason.INHIBITED})
+# an inhibited policy's cause pages for itself, and the audit alarm pages directly.
+QUIET_REASONS = frozenset(
+    {
+        Reason.DRY_RUN,
+        Reason.SILENCED,
+        Reason.MAINTENANCE,
+        Reason.INHIBITED,
+        Reason.AUDIT_UNWRITABLE,
+    }
+)
 # An incident's approval answers after which it is never acted on.
 STOPPED = frozenset({"denied", "expired", "closed"})
 
@@ -169,6 +177,12 @@ def admit(state: TargetState, now: float) -> TargetState:
     return enter(state, Phase.REMEDIATING, now, attempts=state.attempts + 1, last_suppression=None)
 
 
+def withdraw(state: TargetState, now: float) -> TargetState:
+    """The attempt was admitted but no step ran (its intent could not be recorded):
+    firing again, the attempt not counted, so the next evaluation tries again."""
+    return enter(state, Phase.FIRING, now, attempts=max(0, state.attempts - 1))
+
+
 def finish(state: TargetState, policy: Policy, now: float) -> TargetState:
     """The steps ran (whatever their outcome): verify after ``verify.after``."""
     return enter(state, Phase.VERIFYING, now, verify_at=now + policy.verify.after)
@@ -244,4 +258,5 @@ __all__ = [
     "stop_asking",
     "suppress",
     "vanish",
+    "withdraw",
 ]
