@@ -19,6 +19,7 @@ from medic.api import (
     routes_health,
     routes_index,
     routes_policies,
+    routes_review,
     routes_silences,
 )
 from medic.api.appkeys import VIEW
@@ -37,6 +38,7 @@ ROUTE_MODULES = (
     routes_alertmanager,
     routes_silences,
     routes_approvals,
+    routes_review,
 )
 
 # Request bodies are small JSON documents at most; refuse anything bigger early.
