@@ -78,7 +78,10 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
             _file_policy("spool-missing", spool, ["touch", str(spool)]),
             _file_policy("lock-missing", lock, ["false"]),
             _file_policy(
-                "gate-missing", gate, ["touch", str(gate)], approval={"required": True, "timeout": "1h"}
+                "gate-missing",
+                gate,
+                ["touch", str(gate)],
+                approval={"required": True, "timeout": "1h"},
             ),
             _file_policy("dry-missing", dry, ["touch", str(dry)], dry_run=True),
         ],

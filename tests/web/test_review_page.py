@@ -46,11 +46,14 @@ def incident_of(agent: AgentProcess, policy: str) -> str:
 
 
 def shoot(page: Page, artifacts: Path, name: str) -> Path:
-    """A full-page screenshot kept as a test artifact; its path is printed."""
+    """A full-page screenshot and one of the first screen, kept as test artifacts; their
+    paths are printed."""
     width = page.viewport_size["width"] if page.viewport_size else 0
     path = artifacts / f"{name}-{width}.png"
     page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
+    first = artifacts / f"{name}-{width}-first-screen.png"
+    page.screenshot(path=str(first))
+    print(f"screenshots: {path} {first}")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     return path
 
@@ -104,7 +107,9 @@ def test_list_shows_agent_overview_and_incidents(
     expect(web.locator('[data-label="Opened"]')).to_have_text(str(len(_in_last(86400))))
     expect(web.locator('[data-label="Heal rate"]')).to_have_text("100%")
     expect(web.locator('[data-label="Time to heal"]')).to_have_text("1m 4s")
-    expect(page.locator('#overview tr[data-policy="dry-missing"] [data-testid="dry-run"]')).to_be_visible()
+    expect(
+        page.locator('#overview tr[data-policy="dry-missing"] [data-testid="dry-run"]')
+    ).to_be_visible()
     # Newest first: the four live incidents, then the most recent past one.
     first = page.locator(ROWS).nth(4)
     expect(first).to_have_attribute("data-incident", f"hist-{web_history.COUNT - 1:04d}")
@@ -192,9 +197,11 @@ def test_incident_page_has_header_timeline_and_chart(
     expect(facts.locator('[data-fact="Status"]')).to_have_text("healed, escalated")
     expect(facts.locator('[data-fact="Duration"]')).to_have_text("2m 8s")
     expect(facts.locator('[data-fact="Attempts"]')).to_have_text("2")
-    expect(facts.locator('[data-fact="Outcomes"]')).to_have_text("succeeded ×2")
+    expect(facts.locator('[data-fact="Outcomes"]')).to_have_text("succeeded \u00d72")
     expect(facts.locator('[data-fact="Notified"] li')).to_have_count(2)
-    expect(facts.locator('[data-fact="Notified"]')).to_contain_text("sent oncall (escalate, not_healed)")
+    expect(facts.locator('[data-fact="Notified"]')).to_contain_text(
+        "sent oncall (escalate, not_healed)"
+    )
     items = page.get_by_test_id("timeline-item")
     expect(items).to_have_count(12)
     # The probe fields appear once, then only the one that changed.
@@ -254,9 +261,13 @@ def test_silence_created_and_expired_from_the_page(
     silence.get_by_test_id("expire").click()
     expect(page.get_by_test_id("notice")).to_contain_text("ended")
     expect(page.get_by_test_id("silence").filter(has_text="lock-*")).to_have_count(0)
-    assert [e["details"]["by"] for e in agent.events("silence.expired")] == [
-        "api client 127.0.0.1"
-    ]
+    agent.wait_for(  # the audit writer commits within its flush interval
+        lambda: (
+            [e["details"]["by"] for e in agent.events("silence.expired")]
+            == ["api client 127.0.0.1"]
+        ),
+        what="silence.expired by the page's API client",
+    )
 
 
 def post_status(agent: AgentProcess, path: str, authorization: str | None) -> tuple[int, Any]:
@@ -332,7 +343,9 @@ def test_approving_from_the_page_lets_the_agent_act(
     the incident heals, and its page names who approved. (Last: it changes the agent.)"""
     incident = incident_of(agent, "gate-missing")
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{base_url(agent)}/?incident={incident}")
+    # Notifications link to "/#incident=<id>": that opens the incident page too.
+    page.goto(f"{base_url(agent)}/#incident={incident}")
+    expect(page).to_have_url(re.compile(rf"/\?incident={incident}$"))
     expect(page.get_by_test_id("incident-approval")).to_be_visible()
     no_horizontal_overflow(page)
     shoot(page, artifacts, "approval")

@@ -34,18 +34,66 @@ def _story(n: int, opened: float) -> list[AuditEvent]:
         ev(Kind.DETECTED, 0, values=mem(91.5), details={"condition": "memory_percent > 90"}),
         ev(Kind.PENDING, 15, values=mem(93.0)),
         ev(Kind.FIRED, 30, values=mem(95.5)),
-        ev(Kind.ACTION_STARTED, 31, action=f"{incident}/1", details={"type": "container.restart", "step": 0, "attempt": 1}),
-        ev(Kind.ACTION_SUCCEEDED, 34, action=f"{incident}/1", outcome="ok", details={"type": "container.restart"}),
+        ev(
+            Kind.ACTION_STARTED,
+            31,
+            action=f"{incident}/1",
+            details={"type": "container.restart", "step": 0, "attempt": 1},
+        ),
+        ev(
+            Kind.ACTION_SUCCEEDED,
+            34,
+            action=f"{incident}/1",
+            outcome="ok",
+            details={"type": "container.restart"},
+        ),
     ]
     if escalated:
         story += [
             ev(Kind.VERIFY_NOT_HEALED, 64, values=mem(94.0)),
-            ev(Kind.ESCALATED, 65, outcome="escalated", values=mem(94.0), details={"reason": "not_healed", "notify": ["oncall"]}),
-            ev(Kind.NOTIFY_SENT, 66, outcome="sent", details={"notifier": "oncall", "notification": "escalate", "reason": "not_healed", "attempt": 1}),
-            ev(Kind.ACTION_STARTED, 95, action=f"{incident}/2", details={"type": "container.restart", "step": 0, "attempt": 2}),
-            ev(Kind.ACTION_SUCCEEDED, 98, action=f"{incident}/2", outcome="ok", details={"type": "container.restart"}),
+            ev(
+                Kind.ESCALATED,
+                65,
+                outcome="escalated",
+                values=mem(94.0),
+                details={"reason": "not_healed", "notify": ["oncall"]},
+            ),
+            ev(
+                Kind.NOTIFY_SENT,
+                66,
+                outcome="sent",
+                details={
+                    "notifier": "oncall",
+                    "notification": "escalate",
+                    "reason": "not_healed",
+                    "attempt": 1,
+                },
+            ),
+            ev(
+                Kind.ACTION_STARTED,
+                95,
+                action=f"{incident}/2",
+                details={"type": "container.restart", "step": 0, "attempt": 2},
+            ),
+            ev(
+                Kind.ACTION_SUCCEEDED,
+                98,
+                action=f"{incident}/2",
+                outcome="ok",
+                details={"type": "container.restart"},
+            ),
             ev(Kind.VERIFY_HEALED, 128, values=mem(41.0)),
-            ev(Kind.NOTIFY_SENT, 129, outcome="sent", details={"notifier": "oncall", "notification": "resolve", "reason": "healed", "attempt": 1}),
+            ev(
+                Kind.NOTIFY_SENT,
+                129,
+                outcome="sent",
+                details={
+                    "notifier": "oncall",
+                    "notification": "resolve",
+                    "reason": "healed",
+                    "attempt": 1,
+                },
+            ),
         ]
     else:
         story.append(ev(Kind.VERIFY_HEALED, 64, values=mem(38.5)))

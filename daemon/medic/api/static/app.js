@@ -170,7 +170,14 @@ function currentIncident() {
   return new URLSearchParams(location.search).get("incident");
 }
 
+// Links in notifications (and the old page) name an incident as "#incident=<id>".
+function adoptHashLink() {
+  const match = /^#incident=(.+)$/.exec(location.hash);
+  if (match) history.replaceState(null, "", hrefWith({ incident: decodeURIComponent(match[1]) }, true));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  adoptHashLink();
   wire();
   refresh();
   setInterval(refresh, REFRESH_MS);

@@ -35,7 +35,7 @@ function header(inc) {
     fact("Duration", duration(inc.duration)),
     fact("Attempts", String(inc.attempts) + (inc.dry_run ? " (dry-run: nothing was run)" : "")),
     fact("Outcomes", counts(inc.outcomes)),
-    fact("Suppressed", counts(inc.suppressed)),
+    fact("Suppressed", counts(inc.suppressions)),
     fact(
       "Approval",
       inc.awaiting_approval

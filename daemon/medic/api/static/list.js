@@ -79,9 +79,14 @@ function pagerLink(id, href) {
   if (href !== null) link.href = href;
 }
 
+let shownSearch = null; // the URL whose filters the boxes show: a refresh keeps typing
+
 export async function loadIncidents() {
   const params = new URLSearchParams(location.search);
-  for (const name of FILTERS) $("filter-" + name).value = params.get(name) || "";
+  if (shownSearch !== location.search) {
+    for (const name of FILTERS) $("filter-" + name).value = params.get(name) || "";
+    shownSearch = location.search;
+  }
   const wanted = { limit: PAGE_SIZE };
   for (const name of [...FILTERS, "after", "before"]) wanted[name] = params.get(name) || "";
   const body = await api("/api/v1/review/incidents" + query(wanted));
