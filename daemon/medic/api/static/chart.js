@@ -4,8 +4,9 @@
 "use strict";
 
 const NS = "http://www.w3.org/2000/svg";
-const W = 640;
-const H = 220;
+// Drawn at the box's own width (so text keeps its size on a phone), 640 by default.
+let W = 640;
+let H = 220;
 const PAD = { left: 52, right: 14, top: 22, bottom: 30 };
 const LABELS = { fired: "fired", acted: "acted", verified: "verified" };
 
@@ -42,6 +43,8 @@ function clock(t) {
 
 // points: [[t, v], ...]; markers: [{time, mark, kind}]; returns an <svg> element.
 export function lineChart(field, points, markers, options = {}) {
+  W = Math.max(280, Math.round(options.width || 640));
+  H = W < 500 ? 200 : 220;
   const root = svg("svg", {
     viewBox: `0 0 ${W} ${H}`,
     class: "chart",
@@ -90,8 +93,13 @@ export function lineChart(field, points, markers, options = {}) {
     g.append(svg("title", {}, `${m.kind} at ${clock(m.time)}`));
     g.append(svg("line", { x1: mx, x2: mx, y1: PAD.top - 4, y2: H - PAD.bottom }));
     // Stagger labels of markers that sit close together.
-    g.append(svg("text", { x: mx + 3, y: PAD.top - 8 + (i % 2) * 11, "text-anchor": "start" },
-      LABELS[m.mark] || m.mark));
+    // Near the right edge the label goes left of its line, so it is not cut off.
+    const right = mx > W - PAD.right - 56;
+    g.append(svg("text", {
+      x: right ? mx - 3 : mx + 3,
+      y: PAD.top - 8 + (i % 2) * 11,
+      "text-anchor": right ? "end" : "start",
+    }, LABELS[m.mark] || m.mark));
     marks.append(g);
   });
   root.append(marks);

@@ -88,7 +88,8 @@ function drawChart() {
   }
   const start = dateOf(current.incident.opened).getTime() / 1000;
   const boolean = chart.boolean.includes(field);
-  box.replaceChildren(lineChart(field, chart.series[field], chart.markers, { start, boolean }));
+  const width = box.clientWidth || 640;
+  box.replaceChildren(lineChart(field, chart.series[field], chart.markers, { start, boolean, width }));
   $("chart-title").textContent = "Measured: " + field;
   $("chart-legend").textContent = chart.condition ? `Condition: ${chart.condition}` : "";
 }
