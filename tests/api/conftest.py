@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -98,6 +99,8 @@ class FakeAudit:
         self.events = list(EVENTS)
         self.incident_rows = list(INCIDENTS)
         self.queries: list[AuditQuery] = []
+        # The review routes read the file itself; none there reads as an empty log.
+        self.path = Path("/nonexistent/medic-fake-audit.db")
         self.incident_calls: list[dict[str, Any]] = []
 
     async def query(self, q: AuditQuery) -> list[dict[str, Any]]:

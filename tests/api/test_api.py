@@ -277,7 +277,9 @@ async def test_every_route_answers_errors_in_the_one_envelope(client: Client) ->
         # Bad input on the right method: an unknown id, file or parameter.
         if route["method"] == "GET" and path != route["path"]:
             await error_of(await client.get(path), 404)
-        if route["method"] == "GET" and path.startswith(("/api/v1/incidents", "/api/v1/audit")):
+        if route["method"] == "GET" and path.startswith(
+            ("/api/v1/incidents", "/api/v1/audit", "/api/v1/review")
+        ):
             await error_of(await client.get(path + "?bogus=1"), 400)
         if route["method"] == "POST":
             await error_of(await client.post(path), 403)
@@ -313,6 +315,9 @@ async def test_introspection_lists_routes_with_descriptions(client: Client) -> N
         ("POST", "/api/v1/incidents/{incident}/ack"),
         ("GET", "/links/{token}"),
         ("POST", "/links/{token}"),
+        ("GET", "/api/v1/review/overview"),
+        ("GET", "/api/v1/review/incidents"),
+        ("GET", "/api/v1/review/incidents/{incident}"),
     }
     assert all(r["description"].endswith(".") for r in body["routes"])
     assert [k for k, r in by_key.items() if r["token_required"]] == [
@@ -342,7 +347,7 @@ async def test_web_page_and_its_files_are_served(client: Client) -> None:
     assert response.content_type == "text/html"
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
     html = await response.text()
-    for element in ("incidents", "events", "filter-policy", "filter-kind", "token"):
+    for element in ("incidents", "overview", "timeline", "chart", "filter-policy", "token"):
         assert f'id="{element}"' in html
     script = await client.get("/static/app.js")
     assert script.status == 200

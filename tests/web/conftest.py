@@ -1,13 +1,14 @@
-"""Fixtures for the browser tests of the audit web page: Debian's Chromium driven by
+"""Fixtures for the browser tests of the review web page: Debian's Chromium driven by
 Playwright (never a downloaded browser) and one real ``medic run`` agent whose audit log
 holds real incidents.
 
 The agent is started once per module: starting it and waiting for its incidents takes
-a few seconds, and every test here only reads what it wrote.
+a few seconds; the tests read what it wrote, and the approval test (last) answers one.
 """
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +19,12 @@ from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwrig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
+import web_history
 from agent_harness import AgentProcess
+from web_history import write_history
 
 CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",  # the tests run as root, where Chromium's sandbox refuses to start
@@ -37,7 +41,7 @@ TOKEN = "web-test-token-0123456789"
 UI_TIMEOUT_MS = 15_000
 
 
-def _file_policy(name: str, path: Path, step: list[str]) -> dict[str, object]:
+def _file_policy(name: str, path: Path, step: list[str], **extra: object) -> dict[str, object]:
     """A policy that fires at once: a file probe on a file that does not exist yet."""
     return {
         "name": name,
@@ -47,28 +51,39 @@ def _file_policy(name: str, path: Path, step: list[str]) -> dict[str, object]:
         "remediate": [{"command": {"argv": step, "timeout": "10s"}}],
         "verify": {"after": "500ms"},
         "limits": {"max": 1, "per": "1h", "cooldown": "0s"},
+        **extra,
     }
 
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
-    """A real agent on loopback with an API token configured, and three incidents:
-    ``spool-missing`` and ``flag-missing`` healed by a real command, ``lock-missing``
-    left open because its step fails."""
+    """A real agent on loopback with an API token configured, over an audit log that
+    already holds 260 past ``web-memory`` incidents (see history.py), and four live ones:
+    ``spool-missing`` healed by a real command, ``lock-missing`` whose step fails (then
+    suppressed by its limit), ``gate-missing`` waiting for approval, and
+    ``dry-missing`` in dry-run."""
     root = tmp_path_factory.mktemp("web-agent")
     agent = AgentProcess(root)
     config = yaml.safe_load(agent.config.read_text())
     config["api"]["token_env"] = TOKEN_ENV
     agent.config.write_text(yaml.safe_dump(config))
+    write_history(agent.db, socket.gethostname())
     files = root / "files"
     files.mkdir()
-    spool, flag, lock = files / "spool.ready", files / "flag.ready", files / "lock.ready"
+    spool, lock = files / "spool.ready", files / "lock.ready"
+    gate, dry = files / "gate.ready", files / "dry.ready"
     agent.write_policy(
         "files.yaml",
         [
             _file_policy("spool-missing", spool, ["touch", str(spool)]),
-            _file_policy("flag-missing", flag, ["touch", str(flag)]),
             _file_policy("lock-missing", lock, ["false"]),
+            _file_policy(
+                "gate-missing",
+                gate,
+                ["touch", str(gate)],
+                approval={"required": True, "timeout": "1h"},
+            ),
+            _file_policy("dry-missing", dry, ["touch", str(dry)], dry_run=True),
         ],
     )
     with pytest.MonkeyPatch.context() as env:
@@ -77,14 +92,36 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     try:
         agent.wait_for(
             lambda: (
-                len(agent.events("verify.healed")) == 2 and len(agent.events("action.failed")) == 1
+                len(agent.events("verify.healed")) == web_history.COUNT + 1
+                and len(agent.events("action.failed")) == 1
+                and len(agent.events("approval.requested")) == 1
+                and len(agent.events("action.would_run")) >= 1
             ),
-            what="two healed incidents and one failed action",
+            what="the live incidents: healed, failed, awaiting approval, dry-run",
             timeout=30,
         )
         yield agent
     finally:
         agent.stop()
+
+
+@pytest.fixture(scope="module")
+def dry_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    """A real agent started in dry-run (agent config ``dry_run: true``), no policies."""
+    agent = AgentProcess(tmp_path_factory.mktemp("web-dry-agent"), dry_run=True)
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where the browser tests keep their screenshots (ignored by git)."""
+    path = ARTIFACTS
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture
@@ -119,10 +156,22 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def viewport(request: pytest.FixtureRequest) -> dict[str, int]:
+    """Each test that asks runs at desktop (1280x800) and phone (390x844) size."""
+    return DESKTOP if request.param == "desktop" else PHONE
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh tab (own sessionStorage) that fails the test on any script error."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh tab (own sessionStorage) that fails the test on any script error; as wide
+    as the test's ``viewport`` fixture says, desktop size otherwise."""
+    size = request.getfixturevalue("viewport") if "viewport" in request.fixturenames else DESKTOP
+    context = browser.new_context(viewport=size)
     page = context.new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
     expect.set_options(timeout=UI_TIMEOUT_MS)

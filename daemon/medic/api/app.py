@@ -21,6 +21,7 @@ from medic.api import (
     routes_index,
     routes_links,
     routes_policies,
+    routes_review,
     routes_silences,
 )
 from medic.api.appkeys import TOKEN, VIEW, ApiToken
@@ -41,6 +42,7 @@ ROUTE_MODULES = (
     routes_silences,
     routes_approvals,
     routes_links,
+    routes_review,
 )
 
 # Request bodies are small JSON documents at most; refuse anything bigger early.

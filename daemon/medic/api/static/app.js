@@ -1,127 +1,36 @@
-// Medic audit page: reads the JSON API, renders with textContent only (never HTML from
-// data), refreshes every 10 seconds. The token, when the agent needs one, lives in
-// sessionStorage for this tab only and goes out as a bearer header.
+// Medic's review page. Reads the JSON API, renders with textContent only (never HTML
+// from data). The URL holds everything a reviewer chose (filters, page, period, the
+// incident shown), so reload and a shared link show the same thing. The token, when
+// one is needed, lives in sessionStorage for this tab only.
 "use strict";
 
-const TOKEN_KEY = "medic.token";
+import { api, setToken, token } from "./api.js";
+import { $, duration } from "./dom.js";
+import { loadIncident, onFieldChange } from "./incident.js";
+import { FILTERS, fillSuggestions, hrefWith, loadApprovals, loadIncidents, loadOverview } from "./list.js";
+import { loadSilences, silenceBody } from "./silences.js";
+
 const REFRESH_MS = 10000;
-const KINDS = [
-  "action.", "action.failed", "action.started", "action.succeeded", "action.suppressed",
-  "action.timed_out", "action.would_run", "incident.", "incident.escalated",
-  "incident.fired", "notification.", "probe.", "verify.", "verify.healed",
-  "verify.not_healed",
-];
-const $ = (id) => document.getElementById(id);
-let selected = null; // incident id whose story is shown, or null for recent events
 let busy = false;
-let again = false; // a refresh was asked for while one was running
-
-function token() {
-  return sessionStorage.getItem(TOKEN_KEY) || "";
-}
-
-async function api(path) {
-  const headers = { Accept: "application/json" };
-  if (token()) headers.Authorization = "Bearer " + token();
-  const response = await fetch(path, { headers });
-  const body = await response.json().catch(() => null);
-  if (!response.ok) {
-    const err = (body && body.error) || { message: response.statusText || "request failed" };
-    const error = new Error(err.message + (err.hint ? " (" + err.hint + ")" : ""));
-    error.status = response.status;
-    error.code = err.code;
-    throw error;
-  }
-  return body;
-}
+let again = false;
 
 function showError(error) {
   const box = $("error");
-  if (!error) {
-    box.hidden = true;
-    box.textContent = "";
-    return;
-  }
-  box.hidden = false;
+  box.hidden = !error;
+  box.textContent = "";
+  if (!error) return;
   box.textContent = error.status === 401
     ? "This agent needs its API token: enter it above. " + error.message
     : error.message;
-  if (error.status === 401) $("token").focus();
-}
-
-function cell(row, text, className) {
-  const td = document.createElement("td");
-  if (text instanceof Node) td.appendChild(text);
-  else td.textContent = text === null || text === undefined || text === "" ? "–" : String(text);
-  if (className) td.className = className;
-  row.appendChild(td);
-  return td;
-}
-
-function timeNode(value) {
-  const t = document.createElement("time");
-  const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
-  if (value === null || value === undefined || isNaN(date)) {
-    t.textContent = value ? String(value) : "–";
-    return t;
+  if (error.status === 401 || error.status === 403) {
+    $("token-box").open = true;
+    $("token").focus();
   }
-  t.dateTime = date.toISOString();
-  t.textContent = date.toISOString().replace("T", " ").slice(0, 19);
-  return t;
 }
 
-function codeNode(value) {
-  const code = document.createElement("code");
-  if (value === null || value === undefined) return document.createTextNode("–");
-  if (typeof value === "object" && !Array.isArray(value)) {
-    const keys = Object.keys(value);
-    if (keys.length === 0) return document.createTextNode("–");
-    code.textContent = keys.map((k) => k + "=" + JSON.stringify(value[k])).join("  ");
-  } else {
-    code.textContent = JSON.stringify(value);
-  }
-  return code;
-}
-
-function kindClass(kind) {
-  if (/failed|timed_out|interrupted|not_healed|escalated|opened/.test(kind)) return "kind-bad";
-  if (/suppressed|would_run|fired/.test(kind)) return "kind-warn";
-  if (/succeeded|healed|cleared|closed|sent/.test(kind)) return "kind-good";
-  return "";
-}
-
-function kindFilter() {
-  return $("filter-kind").value.split(",").map((k) => k.trim()).filter(Boolean);
-}
-
-function kindMatches(kind, filters) {
-  if (filters.length === 0) return true;
-  return filters.some((f) => {
-    if (f.endsWith(".")) return kind.startsWith(f);
-    if (!f.includes(".")) return kind.startsWith(f + ".");
-    return kind === f;
-  });
-}
-
-function query(params) {
-  const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) {
-    for (const v of [].concat(value)) if (v !== "" && v !== null && v !== false) search.append(key, v);
-  }
-  const text = search.toString();
-  return text ? "?" + text : "";
-}
-
-function duration(seconds) {
-  let left = Math.round(seconds);
-  const parts = [];
-  for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]]) {
-    if (left >= size || (unit === "s" && parts.length === 0)) {
-      parts.push(Math.floor(left / size) + unit);
-      left %= size;
-    }
-  }
-  return parts.slice(0, 2).join(" ");
+function notice(text) {
+  $("notice").hidden = !text;
+  $("notice").textContent = text || "";
 }
 
 async function loadHealth() {
@@ -130,77 +39,7 @@ async function loadHealth() {
   $("version").textContent = health.version;
   $("uptime").textContent = duration(health.uptime_seconds);
   $("policy-count").textContent = String(health.policies);
-  document.title = "Medic audit log – " + health.host;
-}
-
-async function loadPolicyNames() {
-  const body = await api("/api/v1/policies");
-  const list = $("policy-names");
-  list.replaceChildren(...body.policies.map((p) => new Option(p.name)));
-}
-
-async function loadIncidents() {
-  const policy = $("filter-policy").value.trim();
-  const body = await api("/api/v1/incidents" + query({
-    policy, open: $("filter-open").checked ? "true" : "", limit: 100,
-  }));
-  const rows = body.incidents.map((inc) => {
-    const id = inc.id || inc.incident;
-    const row = document.createElement("tr");
-    row.dataset.incident = id;
-    row.dataset.testid = "incident-row";
-    if (id === selected) row.classList.add("selected");
-    cell(row, timeNode(inc.opened));
-    const status = inc.escalated && inc.status === "open" ? "open, escalated" : inc.status;
-    cell(row, status, "status-" + String(inc.status));
-    cell(row, inc.policy);
-    cell(row, inc.target);
-    const link = document.createElement("a");
-    link.href = "#incident=" + encodeURIComponent(id);
-    link.textContent = id;
-    cell(row, link);
-    cell(row, timeNode(inc.last_event));
-    row.addEventListener("click", (event) => {
-      if (event.target.tagName !== "A") location.hash = "incident=" + encodeURIComponent(id);
-    });
-    return row;
-  });
-  $("incidents").tBodies[0].replaceChildren(...rows);
-  $("incidents-empty").hidden = rows.length > 0;
-}
-
-function eventRow(ev) {
-  const row = document.createElement("tr");
-  row.dataset.testid = "event-row";
-  row.dataset.kind = ev.kind;
-  cell(row, timeNode(ev.time));
-  cell(row, ev.kind, kindClass(ev.kind));
-  cell(row, ev.policy);
-  cell(row, ev.target);
-  cell(row, ev.action);
-  cell(row, ev.outcome);
-  cell(row, codeNode(ev.values));
-  cell(row, codeNode(ev.details));
-  return row;
-}
-
-async function loadEvents() {
-  let events;
-  if (selected) {
-    const body = await api("/api/v1/incidents/" + encodeURIComponent(selected));
-    const kinds = kindFilter();
-    events = body.events.filter((ev) => kindMatches(ev.kind, kinds));
-    $("events-title").textContent = "Incident " + selected + " (oldest first)";
-  } else {
-    const body = await api("/api/v1/audit" + query({
-      policy: $("filter-policy").value.trim(), kind: kindFilter(), limit: 200,
-    }));
-    events = body.events;
-    $("events-title").textContent = "Recent events (newest first)";
-  }
-  $("show-recent").hidden = !selected;
-  $("events").tBodies[0].replaceChildren(...events.map(eventRow));
-  $("events-empty").hidden = events.length > 0;
+  return health;
 }
 
 async function refresh() {
@@ -210,10 +49,29 @@ async function refresh() {
   }
   busy = true;
   try {
-    await loadHealth();
-    await Promise.all([loadIncidents(), loadEvents(), loadPolicyNames()]);
+    const health = await loadHealth();
+    const incident = new URLSearchParams(location.search).get("incident");
+    $("list-view").hidden = Boolean(incident);
+    $("incident-view").hidden = !incident;
+    if (incident) {
+      $("back").href = hrefWith({ incident: null }, true);
+      await loadIncident(incident);
+      // The banner is the agent's, whatever the view.
+      const overview = await api("/api/v1/review/overview?since=1h");
+      $("dry-run-banner").hidden = !overview.agent.dry_run;
+    } else {
+      document.title = "Medic incidents – " + health.host;
+      const { policies } = await api("/api/v1/policies");
+      fillSuggestions(policies);
+      await Promise.all([
+        loadOverview(policies),
+        loadIncidents(),
+        loadApprovals(answer),
+        loadSilences(expire),
+      ]);
+    }
     showError(null);
-    $("refreshed").textContent = "Last refreshed " + new Date().toLocaleTimeString() + ".";
+    $("refreshed").textContent = "Refreshed " + new Date().toLocaleTimeString() + ".";
   } catch (error) {
     showError(error);
   } finally {
@@ -225,51 +83,102 @@ async function refresh() {
   }
 }
 
-function readHash() {
-  const match = /^#incident=(.+)$/.exec(location.hash);
-  selected = match ? decodeURIComponent(match[1]) : null;
+function go(href) {
+  history.pushState(null, "", href);
+  window.scrollTo(0, 0);
+  refresh();
 }
 
-function debounce(fn, ms) {
-  let timer = null;
-  return () => {
-    clearTimeout(timer);
-    timer = setTimeout(fn, ms);
-  };
+async function change(what, fn) {
+  try {
+    const result = await fn();
+    showError(null);
+    notice(what(result));
+  } catch (error) {
+    notice(null);
+    showError(error);
+  }
+  refresh();
 }
 
-document.addEventListener("DOMContentLoaded", () => {
-  $("kind-names").replaceChildren(...KINDS.map((k) => new Option(k)));
+function answer(incident, approve) {
+  const by = $("approval-by").value.trim() || undefined;
+  const comment = $("approval-comment").value.trim() || undefined;
+  return change(
+    (r) => `${approve ? "Approved" : "Denied"}: ${r.policy || incident} on ${r.target || "–"}.`,
+    () => api(`/api/v1/incidents/${encodeURIComponent(incident)}/${approve ? "approve" : "deny"}`, {
+      method: "POST",
+      body: { ...(by ? { by } : {}), ...(comment ? { comment } : {}) },
+    }),
+  );
+}
+
+function expire(id) {
+  return change(
+    () => `Silence ${id} ended.`,
+    () => api("/api/v1/silences/" + encodeURIComponent(id), { method: "DELETE", body: {} }),
+  );
+}
+
+function wire() {
   $("token").value = token();
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
+    setToken($("token").value.trim());
     refresh();
   });
   $("token-clear").addEventListener("click", () => {
-    sessionStorage.removeItem(TOKEN_KEY);
+    setToken("");
     $("token").value = "";
     refresh();
   });
+  for (const name of FILTERS) {
+    const input = $("filter-" + name);
+    const apply = () => go(hrefWith({ [name]: input.value.trim() }));
+    input.addEventListener("change", apply);
+  }
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();
-    refresh();
+    go(hrefWith(Object.fromEntries(FILTERS.map((f) => [f, $("filter-" + f).value.trim()]))));
   });
-  const later = debounce(refresh, 300);
-  $("filter-policy").addEventListener("input", later);
-  $("filter-kind").addEventListener("input", later);
-  $("filter-open").addEventListener("change", refresh);
-  $("show-recent").addEventListener("click", (event) => {
+  $("filters-clear").addEventListener("click", () => {
+    go(hrefWith(Object.fromEntries(FILTERS.map((f) => [f, null]))));
+  });
+  $("period").addEventListener("change", () => go(hrefWith({ period: $("period").value }, true)));
+  $("chart-field").addEventListener("change", onFieldChange);
+  $("approve").addEventListener("click", () => answer(currentIncident(), true));
+  $("deny").addEventListener("click", () => answer(currentIncident(), false));
+  $("silence-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    history.pushState(null, "", location.pathname + location.search);
-    readHash();
-    refresh();
+    change(
+      (s) => `Silence ${s.id} created.`,
+      () => api("/api/v1/silences", { method: "POST", body: silenceBody() }),
+    );
   });
-  window.addEventListener("hashchange", () => {
-    readHash();
-    refresh();
+  // Links inside the page change the URL without reloading it.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href]");
+    if (!link || link.origin !== location.origin || link.pathname !== "/") return;
+    if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
+    event.preventDefault();
+    go(link.pathname + link.search);
   });
-  readHash();
+  window.addEventListener("popstate", refresh);
+}
+
+function currentIncident() {
+  return new URLSearchParams(location.search).get("incident");
+}
+
+// Links in notifications (and the old page) name an incident as "#incident=<id>".
+function adoptHashLink() {
+  const match = /^#incident=(.+)$/.exec(location.hash);
+  if (match) history.replaceState(null, "", hrefWith({ incident: decodeURIComponent(match[1]) }, true));
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  adoptHashLink();
+  wire();
   refresh();
   setInterval(refresh, REFRESH_MS);
 });
