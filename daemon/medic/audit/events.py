@@ -29,6 +29,7 @@ class Kind(StrEnum):
     CLEARED = "incident.cleared"
     ESCALATED = "incident.escalated"
     SUPPRESSED = "action.suppressed"
+    DEFERRED = "action.deferred"
     ACTION_WOULD_RUN = "action.would_run"
     ACTION_STARTED = "action.started"
     ACTION_SUCCEEDED = "action.succeeded"

@@ -48,11 +48,20 @@ class EngineContext:
     firing: Callable[[str], Sequence[str]] = _nothing_fires
     # Where people reach the API: approve and deny links point there.
     public_url: str = "http://127.0.0.1:9325"
+    # Runners with a target waiting for an action slot (the concurrency cap, the blast
+    # radius): each is woken once when a remediation ends.
+    waiting: set[Callable[[], None]] = field(default_factory=set)
     _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.breaker is None:
             self.breaker = Breaker(self.limits.breaker)
+
+    def slot_freed(self) -> None:
+        """A remediation ended: every runner that waited for a slot evaluates again."""
+        waiters, self.waiting = self.waiting, set()
+        for wake in waiters:
+            wake()
 
     def persist(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
         """Write a row of another table (approvals) in the background: the runner's

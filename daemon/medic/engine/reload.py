@@ -19,6 +19,7 @@ from medic.engine.context import EngineContext
 from medic.engine.runner import PolicyRunner
 from medic.policy.loader import FileResult, LoadResult
 from medic.policy.model import Policy
+from medic.policy.reach import escalation_warnings
 
 log = structlog.get_logger("medic.agent")
 
@@ -112,6 +113,16 @@ async def swap_runners(
                 },
             )
         )
+        for warning in escalation_warnings(policy):
+            engine.audit.emit(
+                AuditEvent(
+                    Kind.POLICY_WARNING,
+                    now,
+                    policy=name,
+                    outcome="escalation",
+                    details={"warning": warning.message, "hint": warning.hint},
+                )
+            )
 
 
 def warn_unknown_dependencies(

@@ -54,6 +54,7 @@ class PolicyRunner:
         self.selected = 0
         self.last_error: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._wake: asyncio.TimerHandle | None = None
         inherited = engine.inherited_incidents.pop((policy.name, ph.PROBE_TARGET), None)
         self.health = ph.inherited(inherited)
         self.asking = Asking(self)
@@ -74,6 +75,9 @@ class PolicyRunner:
     async def stop(self) -> None:
         """Stop scheduling; remediations already running finish on their own."""
         await self.schedule.stop()
+        if self._wake is not None:
+            self._wake.cancel()
+        self.engine.waiting.discard(self.trigger)
         with contextlib.suppress(Exception):
             await self.probe.close()
 
@@ -208,11 +212,27 @@ class PolicyRunner:
             self.engine.metrics.suppressions.labels(verdict.reason.value).inc()
             tr = st.suppress(state, self.policy, verdict.reason.value, now, verdict.details)
             self.apply(target, state, tr)
+            if verdict.reason in st.WAITS:
+                self._retry_after_wait(verdict.reason, verdict.details)
             return
         if self.policy.approval is not None and state.approval != "granted":
             self.asking.consult(target, state, now)
             return
         self.act(target, state, now)
+
+    def _retry_after_wait(self, reason: Reason, details: Mapping[str, Any]) -> None:
+        """A deferred attempt is tried again the moment the wait can be over: when the
+        cooldown ends, or when a running remediation frees a slot."""
+        if reason is not Reason.COOLDOWN:
+            self.engine.waiting.add(self.trigger)
+            return
+        loop = asyncio.get_running_loop()
+        when = loop.time() + float(details.get("remaining", 0.0)) + 0.01
+        if self._wake is not None and self._wake.when() <= when:
+            return  # an earlier wake-up is already set; it re-defers the others
+        if self._wake is not None:
+            self._wake.cancel()
+        self._wake = loop.call_at(when, self.trigger)
 
     def act(self, target: str, state: st.TargetState, now: float) -> None:
         """Record the attempt against the limits and start the steps as a task."""
@@ -243,6 +263,7 @@ class PolicyRunner:
         self.history.setdefault(target, []).extend(o.as_history() for o in outcomes)
         current = self.states.get(target, state)
         self.states[target] = st.finish(current, self.policy, self.engine.clock.wall())
+        self.engine.slot_freed()
         loop = asyncio.get_running_loop()
         # A little slack: the wall clock the state compares against may trail the loop clock.
         loop.call_later(self.policy.verify.after + 0.01, self.trigger)
