@@ -16,8 +16,10 @@ from typing import Any
 class Kind(StrEnum):
     AGENT_STARTED = "agent.started"
     AGENT_STOPPED = "agent.stopped"
+    AGENT_RELOADED = "agent.reloaded"
     POLICY_LOADED = "policy.loaded"
     POLICY_REJECTED = "policy.rejected"
+    POLICY_ACCEPTED = "policy.accepted"
     POLICY_REMOVED = "policy.removed"
     POLICY_WARNING = "policy.warning"
     PROBE_FAILED = "probe.failed"

@@ -114,7 +114,7 @@ class Agent:
             # Watching starts before the first load, so an edit made while the agent
             # starts is not missed (reloads take turns behind a lock).
             self._background.append(asyncio.get_running_loop().create_task(self._watch_files()))
-        await self.reload()
+        await self.reload("start")
         if self.config.api.enabled:
             from medic.api.server import start_api
 
@@ -149,7 +149,7 @@ class Agent:
     async def run_forever(self) -> None:
         """Run until SIGINT or SIGTERM; SIGHUP reloads."""
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload, "signal")
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
         await self.start()
@@ -163,15 +163,20 @@ class Agent:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def request_reload(self) -> None:
-        task = asyncio.get_running_loop().create_task(self.reload())
+    def request_reload(self, trigger: str = "signal") -> None:
+        log.info("reload.requested", trigger=trigger)
+        task = asyncio.get_running_loop().create_task(self.reload(trigger))
         self._background.append(task)
 
     # -- policies ----------------------------------------------------------------------
 
-    async def reload(self) -> dict[str, Any]:
+    async def reload(self, trigger: str = "api") -> dict[str, Any]:
         """Load policy files; a file with errors keeps its previous good version running
-        (what changes is decided in :mod:`medic.engine.reload`)."""
+        (what changes is decided in :mod:`medic.engine.reload`).
+
+        ``trigger`` says what asked (``start``, ``signal``, ``files``, ``api``); every
+        reload after the first is logged and audited as ``agent.reloaded`` with what
+        changed."""
         async with self._reload_lock:
             for callback in self.on_reload_start:
                 callback()
@@ -180,7 +185,7 @@ class Agent:
             )
             now = self.clock.wall()
             policies = self.files.update(result, self.audit, now)
-            await swap_runners(self.runners, policies, self.engine, now)
+            changes = await swap_runners(self.runners, policies, self.engine, now)
             self.engine.silences.set_windows(
                 windows(self.config, (r.policy for r in self.runners.values()))
             )
@@ -188,10 +193,19 @@ class Agent:
             self.metrics.policies.set(len(self.runners))
             for callback in self.on_reload_done:
                 callback()
+            if trigger != "start":
+                self._reloaded(trigger, changes, now)
             return {
                 "loaded": sorted(self.runners),
                 "rejected": self.rejected_files(),
             }
+
+    def _reloaded(self, trigger: str, changes: dict[str, list[str]], now: float) -> None:
+        rejected = [f["file"] for f in self.files.rejected()]
+        details = {"trigger": trigger, **changes, "rejected": rejected}
+        self.audit.emit(AuditEvent(Kind.AGENT_RELOADED, now, details=details))
+        counts = {key: len(names) for key, names in changes.items()}
+        log.info("agent.reloaded", trigger=trigger, **counts, rejected=len(rejected))
 
     def _firing(self, policy: str) -> Sequence[str]:
         runner = self.runners.get(policy)
@@ -207,8 +221,8 @@ class Agent:
             return
         with contextlib.suppress(asyncio.CancelledError):
             async for _changes in awatch(*paths, debounce=300, recursive=True):
-                log.info("policy_files_changed")
-                await self.reload()
+                log.info("reload.requested", trigger="files")
+                await self.reload("files")
 
     # -- AgentView ---------------------------------------------------------------------
 
