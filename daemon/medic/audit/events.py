@@ -30,6 +30,7 @@ class Kind(StrEnum):
     FIRED = "incident.fired"
     CLEARED = "incident.cleared"
     ESCALATED = "incident.escalated"
+    ACKNOWLEDGED = "incident.acknowledged"
     SUPPRESSED = "action.suppressed"
     DEFERRED = "action.deferred"
     ACTION_WOULD_RUN = "action.would_run"

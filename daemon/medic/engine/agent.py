@@ -19,6 +19,7 @@ import structlog
 
 from medic import __version__
 from medic.audit.events import AuditEvent, Kind
+from medic.audit.pages import paging_events
 from medic.audit.store import AuditStore
 from medic.clock import Clock, SystemClock
 from medic.config import AgentConfig
@@ -29,11 +30,16 @@ from medic.engine.limits import MAX_WINDOW, Attempt
 from medic.engine.reload import PolicyFiles, swap_runners, warn_unknown_dependencies
 from medic.engine.runner import PolicyRunner
 from medic.engine.silences import Matchers
+from medic.engine.target_state import Escalate
 from medic.metrics import Metrics
 from medic.notify.delivery import DeliveryOptions
 from medic.policy.loader import load_paths
+from medic.policy.model import Policy
 
 log = structlog.get_logger("medic.agent")
+
+# How often the on-call levels are checked: a level fires at most this late.
+PAGE_TICK = 1.0
 
 
 class Agent:
@@ -96,6 +102,7 @@ class Agent:
         )
         self.engine.inherited_incidents = dict(await self.audit.open_incidents())
         self.engine.inherited_escalated = await self.audit.escalated_open_incidents()
+        self.engine.pager.load(await self.audit.write(paging_events))
         await self.humans.load()
         await self.escalator.start()
         self.audit.emit(
@@ -115,6 +122,7 @@ class Agent:
             # starts is not missed (reloads take turns behind a lock).
             self._background.append(asyncio.get_running_loop().create_task(self._watch_files()))
         await self.reload("start")
+        self._background.append(asyncio.get_running_loop().create_task(self._page_loop()))
         if self.config.api.enabled:
             from medic.api.server import start_api
 
@@ -247,7 +255,40 @@ class Agent:
     ) -> dict[str, Any]:
         return await self.humans.answer(incident, approve, by, comment)
 
+    async def _page_loop(self) -> None:
+        """Send the on-call levels and reminders as they fall due."""
+        while True:
+            await asyncio.sleep(PAGE_TICK)
+            self.send_due_pages(self.clock.wall())
+
+    def send_due_pages(self, now: float) -> None:
+        """Page the next on-call level of every unacknowledged incident that is due."""
+        for paged, page, policy in self.engine.pager.tick(now, self._policy_of, self._held):
+            runner = self.runners.get(policy.name)
+            state = runner.states.get(paged.target) if runner is not None else None
+            extra = {"level": page.level + 1, **({"repeat": page.repeat} if page.repeat else {})}
+            self.escalator.escalate(
+                policy=policy.name,
+                target=paged.target,
+                incident=paged.incident,
+                request=Escalate(page.reason, page.summary, notify=page.notify),
+                notify=page.notify,
+                values=state.values if state is not None else {},
+                dry_run=False,
+                details=extra,
+            )
+
+    def _policy_of(self, name: str) -> Policy | None:
+        runner = self.runners.get(name)
+        return runner.policy if runner is not None else None
+
+    def _held(self, policy: Policy, target: str) -> bool:
+        """A silence or maintenance window holds the next level back until it ends."""
+        now = self.clock.wall()
+        return self.engine.silences.active(policy.name, target, policy.labels, now) is not None
+
     def _observe_event(self, event: AuditEvent) -> None:
+        self.engine.pager.observe(event)
         self.metrics.audit_events.labels(event.kind.value).inc()
         fields = {
             k: v

@@ -16,6 +16,7 @@ from medic.config import GlobalLimits
 from medic.engine.approvals import ApprovalBook
 from medic.engine.escalation import Escalator
 from medic.engine.limits import Breaker, Ledger
+from medic.engine.pager import Pager
 from medic.engine.silences import SilenceBook
 from medic.metrics import Metrics
 
@@ -44,6 +45,8 @@ class EngineContext:
     inherited_escalated: set[str] = field(default_factory=set)
     silences: SilenceBook = field(default_factory=SilenceBook)
     approvals: ApprovalBook = field(default_factory=ApprovalBook)
+    # Incidents that paged, and the on-call levels they still owe.
+    pager: Pager = field(default_factory=Pager)
     # The targets of a policy (by name) whose incident is firing; the agent knows them.
     firing: Callable[[str], Sequence[str]] = _nothing_fires
     # Where people reach the API: approve and deny links point there.

@@ -26,6 +26,7 @@ from medic.engine import state as st
 from medic.engine.asking import Asking
 from medic.engine.context import EngineContext
 from medic.engine.gate import gate
+from medic.engine.pager import NOT_PAGES
 from medic.engine.probing import Probing
 from medic.engine.remediation import build_actions, run_steps
 from medic.engine.schedule import Schedule
@@ -153,6 +154,7 @@ class PolicyRunner:
         self.asking.ended(old, tr.state, now)
         if tr.state.incident is None:
             self.history.pop(target, None)
+            self.engine.pager.closed(old.incident)
 
     def page(
         self,
@@ -165,8 +167,9 @@ class PolicyRunner:
     ) -> None:
         """Tell humans, unless a silence holds the escalation back (then only audit it)."""
         notify = request.notify or self.policy.escalate.notify
-        if request.resolve:
-            notify = tuple(dict.fromkeys((*notify, *also)))
+        if request.resolve:  # to everyone asked or paged, at any on-call level
+            paged = self.engine.pager.closed(incident)
+            notify = tuple(dict.fromkeys((*notify, *also, *paged)))
         if request.silenced_by is not None and silence is not None:
             details = {
                 "reason": request.reason,
@@ -186,6 +189,15 @@ class PolicyRunner:
             history=self.history.get(target, ()),
             dry_run=self.dry_run,
         )
+        if (
+            incident
+            and notify
+            and not request.resolve
+            and not self.dry_run
+            and request.reason not in NOT_PAGES
+        ):
+            now = self.engine.clock.wall()
+            self.engine.pager.paged(self.policy.name, target, incident, tuple(notify), now)
 
     def active_silence(self, target: str, now: float) -> Silence | None:
         return self.engine.silences.active(self.policy.name, target, self.policy.labels, now)

@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator
 
 from medic.actions.base import Action, actions
 from medic.policy.durations import PATTERN as DURATION_PATTERN
+from medic.policy.model import SEVERITIES
 from medic.policy.windows import WINDOW_PROPERTIES
 from medic.probes.base import Probe, probes
 from medic.registry import Registry
@@ -167,6 +168,29 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
             "default": 3,
             "description": "Consecutive probe failures before notifying that Medic cannot "
             "see; 0 never does.",
+        },
+        "levels": {
+            "type": "array",
+            "items": _closed(
+                {
+                    "after": duration("Time since the first page of the incident."),
+                    "notify": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "minItems": 1,
+                        "description": "Notifier names paged at this level.",
+                    },
+                },
+                ["after", "notify"],
+                "A further on-call level, paged if nobody acknowledged by then.",
+            ),
+            "description": "Further levels after `notify`, in order of `after`.",
+        },
+        "repeat": duration("Re-send the latest level's page at this interval until acknowledged."),
+        "severity": {
+            "enum": list(SEVERITIES),
+            "default": "error",
+            "description": "How loud the pages are; notifiers map it to their own.",
         },
     }
     properties = {
