@@ -27,14 +27,13 @@ from medic.engine.context import EngineContext
 from medic.engine.escalation import Escalator, build_notifiers
 from medic.engine.human_input import HumanInput, windows
 from medic.engine.limits import MAX_WINDOW, Attempt
+from medic.engine.pager import send_due
 from medic.engine.reload import PolicyFiles, swap_runners, warn_unknown_dependencies
 from medic.engine.runner import PolicyRunner
 from medic.engine.silences import Matchers
-from medic.engine.target_state import Escalate
 from medic.metrics import Metrics
 from medic.notify.delivery import DeliveryOptions
 from medic.policy.loader import load_paths
-from medic.policy.model import Policy
 
 log = structlog.get_logger("medic.agent")
 
@@ -263,29 +262,7 @@ class Agent:
 
     def send_due_pages(self, now: float) -> None:
         """Page the next on-call level of every unacknowledged incident that is due."""
-        for paged, page, policy in self.engine.pager.tick(now, self._policy_of, self._held):
-            runner = self.runners.get(policy.name)
-            state = runner.states.get(paged.target) if runner is not None else None
-            extra = {"level": page.level + 1, **({"repeat": page.repeat} if page.repeat else {})}
-            self.escalator.escalate(
-                policy=policy.name,
-                target=paged.target,
-                incident=paged.incident,
-                request=Escalate(page.reason, page.summary, notify=page.notify),
-                notify=page.notify,
-                values=state.values if state is not None else {},
-                dry_run=False,
-                details=extra,
-            )
-
-    def _policy_of(self, name: str) -> Policy | None:
-        runner = self.runners.get(name)
-        return runner.policy if runner is not None else None
-
-    def _held(self, policy: Policy, target: str) -> bool:
-        """A silence or maintenance window holds the next level back until it ends."""
-        now = self.clock.wall()
-        return self.engine.silences.active(policy.name, target, policy.labels, now) is not None
+        send_due(self.engine, self.runners, now)
 
     def _observe_event(self, event: AuditEvent) -> None:
         self.engine.pager.observe(event)

@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -25,6 +25,21 @@ log = structlog.get_logger("medic.engine")
 
 def _nothing_fires(policy: str) -> Sequence[str]:
     return ()
+
+
+class Timer(Protocol):
+    """Something to cancel: what :data:`WakeLater` returns."""
+
+    def cancel(self) -> None: ...
+
+
+# Call ``fn`` in ``delay`` seconds. The agent uses the event loop; ``medic test`` runs the
+# same runners on simulated time and hands in its own.
+WakeLater = Callable[[float, Callable[[], None]], Timer]
+
+
+def _loop_wake_later(delay: float, fn: Callable[[], None]) -> Timer:
+    return asyncio.get_running_loop().call_later(delay, fn)
 
 
 @dataclass
@@ -54,6 +69,8 @@ class EngineContext:
     # Runners with a target waiting for an action slot (the concurrency cap, the blast
     # radius): each is woken once when a remediation ends.
     waiting: set[Callable[[], None]] = field(default_factory=set)
+    # How runners ask to be woken later (a verification due, a cooldown ending).
+    wake_later: WakeLater = _loop_wake_later
     _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:

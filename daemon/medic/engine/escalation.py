@@ -137,6 +137,10 @@ class Escalator:
             )
         if dry_run or not notify:
             return
+        self._deliver(notification, notify)
+
+    def _deliver(self, notification: Notification, notify: Sequence[str]) -> None:
+        """Queue one notification per channel in the durable outbox."""
         items = [
             Pending(delivery_key(notification, name), name, notification)
             for name in dict.fromkeys(notify)

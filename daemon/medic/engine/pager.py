@@ -12,12 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medic.audit.events import AuditEvent, Kind
 from medic.clock import parse_iso
 from medic.engine import tiers
+from medic.engine.target_state import Escalate
 from medic.policy.model import Policy
+
+if TYPE_CHECKING:  # the runner and the context hold a Pager: import them for types only
+    from medic.engine.context import EngineContext
+    from medic.engine.runner import PolicyRunner
 
 # Escalations that ask rather than page: they start no on-call levels.
 NOT_PAGES = frozenset({"approval_required"})
@@ -69,6 +74,16 @@ class Pager:
             out.extend((moved, page, policy) for page in pages)
         return out
 
+    def next_due(self, policy_of: Callable[[str], Policy | None]) -> float | None:
+        """When the next page of any incident is owed."""
+        times = []
+        for paged in self.book.values():
+            policy = policy_of(paged.policy)
+            when = tiers.next_due(paged, policy.escalate) if policy is not None else None
+            if when is not None:
+                times.append(when)
+        return min(times, default=None)
+
     def load(self, events: Iterable[Mapping[str, Any]]) -> None:
         """Rebuild the book from the paging events of open incidents, oldest first."""
         for row in events:
@@ -100,3 +115,32 @@ class Pager:
 
 def _who(details: Mapping[str, Any]) -> str:
     return str(details.get("by") or details.get("who") or "someone")
+
+
+def send_due(engine: EngineContext, runners: Mapping[str, PolicyRunner], now: float) -> None:
+    """Page the next on-call level of every unacknowledged incident that is due.
+
+    A silence or maintenance window covering the target holds its levels back.
+    """
+
+    def policy_of(name: str) -> Policy | None:
+        runner = runners.get(name)
+        return runner.policy if runner is not None else None
+
+    def held(policy: Policy, target: str) -> bool:
+        return engine.silences.active(policy.name, target, policy.labels, now) is not None
+
+    for paged, page, policy in engine.pager.tick(now, policy_of, held):
+        runner = runners.get(policy.name)
+        state = runner.states.get(paged.target) if runner is not None else None
+        extra = {"level": page.level + 1, **({"repeat": page.repeat} if page.repeat else {})}
+        engine.escalator.escalate(
+            policy=policy.name,
+            target=paged.target,
+            incident=paged.incident,
+            request=Escalate(page.reason, page.summary, notify=page.notify),
+            notify=page.notify,
+            values=state.values if state is not None else {},
+            dry_run=False,
+            details=extra,
+        )

@@ -20,11 +20,12 @@ from typing import Any
 
 import structlog
 
+from medic.actions.base import Action
 from medic.audit.events import AuditEvent, Kind, Reason
 from medic.engine import probehealth as ph
 from medic.engine import state as st
 from medic.engine.asking import Asking
-from medic.engine.context import EngineContext
+from medic.engine.context import EngineContext, Timer
 from medic.engine.gate import gate
 from medic.engine.pager import NOT_PAGES
 from medic.engine.probing import Probing
@@ -41,21 +42,28 @@ class PolicyRunner:
         policy: Policy,
         engine: EngineContext,
         states: dict[str, st.TargetState] | None = None,
+        *,
+        probe: Probe | None = None,
+        steps: list[Action] | None = None,
     ) -> None:
+        """``probe`` and ``steps`` replace the policy's own (``medic test`` scripts them)."""
         self.policy = policy
         self.engine = engine
-        cls = probes.get(policy.probe.type)
-        if cls is None:  # the loader rejects unknown types; a plugin may have vanished
-            raise KeyError(policy.probe.type)
-        self.probe: Probe = cls(policy.probe.options)
+        if probe is None:
+            cls = probes.get(policy.probe.type)
+            if cls is None:  # the loader rejects unknown types; a plugin may have vanished
+                raise KeyError(policy.probe.type)
+            probe = cls(policy.probe.options)
+        self.probe: Probe = probe
         self.probe.timeout = policy.probe.timeout  # type: ignore[attr-defined]
-        self.steps = build_actions(policy)
+        self.steps = steps if steps is not None else build_actions(policy)
         self.states: dict[str, st.TargetState] = states or {}
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.selected = 0
         self.last_error: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._wake: asyncio.TimerHandle | None = None
+        # The wake-up set for the end of a cooldown: when (wall clock) and its timer.
+        self._wake: tuple[float, Timer] | None = None
         inherited = engine.inherited_incidents.pop((policy.name, ph.PROBE_TARGET), None)
         self.health = ph.inherited(inherited)
         self.asking = Asking(self)
@@ -77,7 +85,7 @@ class PolicyRunner:
         """Stop scheduling; remediations already running finish on their own."""
         await self.schedule.stop()
         if self._wake is not None:
-            self._wake.cancel()
+            self._wake[1].cancel()
         self.engine.waiting.discard(self.trigger)
         with contextlib.suppress(Exception):
             await self.probe.close()
@@ -238,13 +246,13 @@ class PolicyRunner:
         if reason is not Reason.COOLDOWN:
             self.engine.waiting.add(self.trigger)
             return
-        loop = asyncio.get_running_loop()
-        when = loop.time() + float(details.get("remaining", 0.0)) + 0.01
-        if self._wake is not None and self._wake.when() <= when:
-            return  # an earlier wake-up is already set; it re-defers the others
+        delay = float(details.get("remaining", 0.0)) + 0.01
+        when = self.engine.clock.wall() + delay
         if self._wake is not None:
-            self._wake.cancel()
-        self._wake = loop.call_at(when, self.trigger)
+            if self.engine.clock.wall() <= self._wake[0] <= when:
+                return  # an earlier wake-up is already set; it re-defers the others
+            self._wake[1].cancel()
+        self._wake = (when, self.engine.wake_later(delay, self.trigger))
 
     def act(self, target: str, state: st.TargetState, now: float) -> None:
         """Record the attempt against the limits and start the steps as a task."""
@@ -276,9 +284,8 @@ class PolicyRunner:
         current = self.states.get(target, state)
         self.states[target] = st.finish(current, self.policy, self.engine.clock.wall())
         self.engine.slot_freed()
-        loop = asyncio.get_running_loop()
         # A little slack: the wall clock the state compares against may trail the loop clock.
-        loop.call_later(self.policy.verify.after + 0.01, self.trigger)
+        self.engine.wake_later(self.policy.verify.after + 0.01, self.trigger)
 
     # -- audit -------------------------------------------------------------------------
 
