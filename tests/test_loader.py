@@ -625,3 +625,22 @@ def test_yaml_merge_keys_and_count_targets() -> None:
 def test_no_policies_is_valid() -> None:
     """A file with an empty policies list is valid and contributes nothing."""
     assert load("version: 1\npolicies: []\n") == FileResult(Path(FILE), (), ())
+
+
+def test_a_broken_file_never_takes_a_name_from_a_good_one(tmp_path: Path) -> None:
+    """A rejected file that reuses a name (sorted first) leaves the good file loading."""
+    (tmp_path / "a.yaml").write_text(
+        "version: 1\npolicies:\n  - name: shared\n    probe: {type: host.nope}\n"
+        "    when: percent > 90\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "b.yaml").write_text(
+        "version: 1\npolicies:\n  - name: shared\n    probe: {type: host.memory}\n"
+        "    when: percent > 90\n",
+        encoding="utf-8",
+    )
+    result = load_paths([tmp_path])
+    assert [p.name for p in result.policies] == ["shared"]
+    broken, good = result.files
+    assert good.errors == ()
+    assert any("duplicate policy name" in e.message for e in broken.errors), broken.errors

@@ -79,6 +79,19 @@ class PolicyError(MedicError):
         return text
 
 
+class PolicyWarning(PolicyError):
+    """Not an error: something about a valid policy that a reviewer should know.
+
+    Never raised; ``medic validate`` prints it with ``warning:`` and the agent audits
+    it as ``policy.warning``.
+    """
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        prefix = f"{self.location}: " if self.location is not None else ""
+        return prefix + "warning: " + text.removeprefix(prefix)
+
+
 class ConfigError(MedicError):
     """The agent configuration file is invalid."""
 

@@ -329,4 +329,4 @@ def test_quiet_suppressions_never_escalate(reason: str) -> None:
     state = st.observe(st.TargetState(), policy, HIGH, 0.0, incident_id="i").state
     tr = st.suppress(state, policy, reason, 1.0, {})
     assert tr.escalate is None and not tr.state.escalated
-    assert st.suppress(state, policy, "cooldown", 1.0, {}).escalate is not None
+    assert st.suppress(state, policy, "rate_limit", 1.0, {}).escalate is not None

@@ -176,6 +176,28 @@ def test_sighup_reload_keeps_policies_of_a_broken_file(agent: AgentProcess) -> N
     assert agent.proc is not None and agent.proc.poll() is None
 
 
+def test_sighup_is_logged_and_a_fixed_file_is_accepted_again(agent: AgentProcess) -> None:
+    """SIGHUP logs the request; the reload is audited with what changed; a fixed file says so."""
+    good = [{"name": "mem-check", "probe": {"type": "host.memory"}, "when": "percent > 101"}]
+    path = agent.write_policy("mem.yaml", good)
+    agent.start()
+    agent.wait_for(lambda: len(agent.events("policy.loaded")) == 1, what="policy.loaded")
+    path.write_text("version: 1\npolicies:\n  - name: mem-check\n    probe: {type: host.mem}\n")
+    agent.signal(signal.SIGHUP)
+    agent.wait_for(lambda: bool(agent.events("policy.rejected")), what="policy.rejected")
+    agent.write_policy("mem.yaml", [{**good[0], "when": "percent > 102"}])
+    agent.signal(signal.SIGHUP)
+    agent.wait_for(lambda: bool(agent.events("policy.accepted")), what="policy.accepted")
+    accepted = agent.events("policy.accepted")[0]["details"]
+    assert accepted == {"file": str(path), "policies": ["mem-check"]}
+    reloads = [e["details"] for e in agent.events("agent.reloaded")]
+    assert [r["trigger"] for r in reloads] == ["signal", "signal"]
+    assert reloads[0]["rejected"] == [str(path)] and reloads[0]["changed"] == []
+    assert reloads[1]["changed"] == ["mem-check"] and reloads[1]["rejected"] == []
+    logged = agent.log.read_text(encoding="utf-8")
+    assert logged.count('"reload.requested"') == 2 and '"trigger": "signal"' in logged
+
+
 def test_sigkill_mid_action_leaves_it_interrupted_and_limits_hold(
     agent: AgentProcess, marker: str, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from agent_harness import AgentProcess
 
+from medic.clock import parse_iso
 from medic.notify.signing import verify
 
 pytestmark = pytest.mark.integration
@@ -124,3 +125,55 @@ def test_resolve_is_sent_when_the_problem_went_away_during_a_restart(
     cleared = agent.events("incident.cleared")
     assert cleared[-1]["details"]["reason"] == "cleared while the agent was not running"
     assert len(agent.events("incident.escalated")) == 1  # no second page for the same incident
+
+
+@pytest.fixture
+def lead() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def test_unacknowledged_page_goes_up_a_level_on_time_across_a_crash(
+    tmp_path: Path, receiver: Receiver, lead: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Level 2 is paged 3 s after level 1 even though the agent was killed in between;
+    each level is paged once, and the resolve reaches both levels."""
+    monkeypatch.setenv("MEDIC_HOOK_SECRET", SECRET)
+    agent, flag = paging_agent(tmp_path, receiver)
+    config = yaml.safe_load(agent.config.read_text())
+    config["notifiers"]["lead"] = {**config["notifiers"]["oncall"], "url": lead.url}
+    agent.config.write_text(yaml.safe_dump(config))
+    agent.write_policy(
+        "esc.yaml",
+        [
+            {
+                "name": "flag-present",
+                "probe": {"type": "file", "path": str(flag), "every": "1s"},
+                "when": "exists",
+                "escalate": {
+                    "notify": ["oncall"],
+                    "levels": [{"after": "3s", "notify": ["lead"]}],
+                },
+            }
+        ],
+    )
+    try:
+        agent.start()
+        agent.wait_for(lambda: len(receiver.received) == 1, what="the level-1 page")
+        agent.kill9()
+        agent.start()
+        agent.wait_for(lambda: len(lead.received) == 1, what="the level-2 page", timeout=15)
+        flag.unlink()
+        agent.wait_for(lambda: len(lead.received) == 2, what="the resolve to level 2")
+        agent.wait_for(lambda: len(receiver.received) == 2, what="the resolve to level 1")
+    finally:
+        agent.stop()
+    page, resolve = lead.received
+    assert (page["event"], resolve["event"]) == ("escalation", "resolve")
+    assert page["body"]["reason"] == "unacknowledged:level2"
+    escalated = agent.events("incident.escalated")
+    assert [e["details"].get("level") for e in escalated] == [None, 2]
+    first, second = (e["time"] for e in escalated)
+    waited = parse_iso(second) - parse_iso(first)
+    assert 3.0 <= waited < 5.5, waited

@@ -16,8 +16,10 @@ from typing import Any
 class Kind(StrEnum):
     AGENT_STARTED = "agent.started"
     AGENT_STOPPED = "agent.stopped"
+    AGENT_RELOADED = "agent.reloaded"
     POLICY_LOADED = "policy.loaded"
     POLICY_REJECTED = "policy.rejected"
+    POLICY_ACCEPTED = "policy.accepted"
     POLICY_REMOVED = "policy.removed"
     POLICY_WARNING = "policy.warning"
     PROBE_FAILED = "probe.failed"
@@ -30,6 +32,7 @@ class Kind(StrEnum):
     ESCALATED = "incident.escalated"
     ACKNOWLEDGED = "incident.acknowledged"
     SUPPRESSED = "action.suppressed"
+    DEFERRED = "action.deferred"
     ACTION_WOULD_RUN = "action.would_run"
     ACTION_STARTED = "action.started"
     ACTION_SUCCEEDED = "action.succeeded"

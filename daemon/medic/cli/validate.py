@@ -15,6 +15,7 @@ import click
 from medic.config import load_config
 from medic.errors import ConfigError
 from medic.policy.loader import load_paths
+from medic.policy.reach import escalation_warnings
 
 
 def _plural(count: int, word: str) -> str:
@@ -57,11 +58,14 @@ def command(paths: tuple[Path, ...], config_path: Path | None, output_format: st
         targets = targets or list(config.policy_paths)
     result = load_paths(targets or [Path("policies")], notifiers=notifiers)
     errors = result.errors
+    warnings = [w for policy in result.policies for w in escalation_warnings(policy)]
     if output_format == "json":
-        click.echo(json.dumps([e.to_dict() for e in errors], indent=2))
+        click.echo(json.dumps([e.to_dict() for e in (*errors, *warnings)], indent=2))
     else:
-        for error in errors:
-            click.echo(str(error))
+        for problem in (*errors, *warnings):
+            click.echo(str(problem))
+        if warnings:
+            click.echo(_plural(len(warnings), "warning"))
         if errors:
             bad = sum(1 for f in result.files if f.errors)
             click.echo(f"{_plural(len(errors), 'error')} in {_plural(bad, 'file')}")

@@ -22,6 +22,7 @@ import structlog
 
 from medic import __version__
 from medic.audit.events import AuditEvent, Kind
+from medic.audit.pages import paging_events
 from medic.audit.store import AuditStore
 from medic.clock import Clock, SystemClock
 from medic.config import AgentConfig
@@ -29,6 +30,7 @@ from medic.engine.audit_alarm import Outage
 from medic.engine.context import EngineContext
 from medic.engine.escalation import Escalator, build_notifiers
 from medic.engine.human_input import HumanInput, windows
+from medic.engine.pager import send_due
 from medic.engine.rebuild import rebuild_breaker, rebuild_ledger
 from medic.engine.reload import PolicyFiles, swap_runners, warn_unknown_dependencies
 from medic.engine.runner import PolicyRunner
@@ -39,6 +41,9 @@ from medic.notify.links import LinkSigner, start_links
 from medic.policy.loader import load_paths
 
 log = structlog.get_logger("medic.agent")
+
+# How often the on-call levels are checked: a level fires at most this late.
+PAGE_TICK = 1.0
 
 
 class Agent:
@@ -100,6 +105,7 @@ class Agent:
         await rebuild_breaker(self.audit, self.engine.breaker)
         self.engine.inherited_incidents = dict(await self.audit.open_incidents())
         self.engine.inherited_escalated = await self.audit.escalated_open_incidents()
+        self.engine.pager.load(await self.audit.write(paging_events))
         await self.humans.load()
         if self.config.api.enabled:
             await self._start_api()
@@ -124,7 +130,8 @@ class Agent:
             # Watching starts before the first load, so an edit made while the agent
             # starts is not missed (reloads take turns behind a lock).
             self._background.append(asyncio.get_running_loop().create_task(self._watch_files()))
-        await self.reload()
+        await self.reload("start")
+        self._background.append(asyncio.get_running_loop().create_task(self._page_loop()))
         # Everything loaded so far lives as long as the agent: move it out of the cyclic
         # GC's way, so full collections stay short and do not show up as scheduler lag.
         gc.collect()
@@ -167,7 +174,7 @@ class Agent:
     async def run_forever(self) -> None:
         """Run until SIGINT or SIGTERM; SIGHUP reloads."""
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        loop.add_signal_handler(signal.SIGHUP, self.request_reload, "signal")
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stop.set)
         await self.start()
@@ -181,15 +188,20 @@ class Agent:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def request_reload(self) -> None:
-        task = asyncio.get_running_loop().create_task(self.reload())
+    def request_reload(self, trigger: str = "signal") -> None:
+        log.info("reload.requested", trigger=trigger)
+        task = asyncio.get_running_loop().create_task(self.reload(trigger))
         self._background.append(task)
 
     # -- policies ----------------------------------------------------------------------
 
-    async def reload(self) -> dict[str, Any]:
+    async def reload(self, trigger: str = "api") -> dict[str, Any]:
         """Load policy files; a file with errors keeps its previous good version running
-        (what changes is decided in :mod:`medic.engine.reload`)."""
+        (what changes is decided in :mod:`medic.engine.reload`).
+
+        ``trigger`` says what asked (``start``, ``signal``, ``files``, ``api``); every
+        reload after the first is logged and audited as ``agent.reloaded`` with what
+        changed."""
         async with self._reload_lock:
             for callback in self.on_reload_start:
                 callback()
@@ -198,7 +210,7 @@ class Agent:
             )
             now = self.clock.wall()
             policies = self.files.update(result, self.audit, now)
-            await swap_runners(self.runners, policies, self.engine, now)
+            changes = await swap_runners(self.runners, policies, self.engine, now)
             self.engine.silences.set_windows(
                 windows(self.config, (r.policy for r in self.runners.values()))
             )
@@ -206,10 +218,19 @@ class Agent:
             self.metrics.policies.set(len(self.runners))
             for callback in self.on_reload_done:
                 callback()
+            if trigger != "start":
+                self._reloaded(trigger, changes, now)
             return {
                 "loaded": sorted(self.runners),
                 "rejected": self.rejected_files(),
             }
+
+    def _reloaded(self, trigger: str, changes: dict[str, list[str]], now: float) -> None:
+        rejected = [f["file"] for f in self.files.rejected()]
+        details = {"trigger": trigger, **changes, "rejected": rejected}
+        self.audit.emit(AuditEvent(Kind.AGENT_RELOADED, now, details=details))
+        counts = {key: len(names) for key, names in changes.items()}
+        log.info("agent.reloaded", trigger=trigger, **counts, rejected=len(rejected))
 
     def _firing(self, policy: str) -> Sequence[str]:
         runner = self.runners.get(policy)
@@ -225,8 +246,8 @@ class Agent:
             return
         with contextlib.suppress(asyncio.CancelledError):
             async for _changes in awatch(*paths, debounce=300, recursive=True):
-                log.info("policy_files_changed")
-                await self.reload()
+                log.info("reload.requested", trigger="files")
+                await self.reload("files")
 
     # -- AgentView ---------------------------------------------------------------------
 
@@ -262,7 +283,18 @@ class Agent:
             for runner in self.runners.values():
                 runner.trigger()
 
+    async def _page_loop(self) -> None:
+        """Send the on-call levels and reminders as they fall due."""
+        while True:
+            await asyncio.sleep(PAGE_TICK)
+            self.send_due_pages(self.clock.wall())
+
+    def send_due_pages(self, now: float) -> None:
+        """Page the next on-call level of every unacknowledged incident that is due."""
+        send_due(self.engine, self.runners, now)
+
     def _observe_event(self, event: AuditEvent) -> None:
+        self.engine.pager.observe(event)
         self.metrics.audit_events.labels(event.kind.value).inc()
         fields = {
             k: v

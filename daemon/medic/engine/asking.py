@@ -9,7 +9,6 @@ builds the approve and deny links, and wakes the runner when a request expires.
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -93,4 +92,4 @@ class Asking:
     def wake_at(self, when: float) -> None:
         """Evaluate again when the request expires, whatever the policy's interval."""
         delay = max(0.0, when - self.engine.clock.wall()) + 0.01
-        asyncio.get_running_loop().call_later(delay, self.runner.trigger)
+        self.runner.engine.wake_later(delay, self.runner.trigger)

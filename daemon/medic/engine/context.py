@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -17,6 +17,7 @@ from medic.engine.approvals import ApprovalBook
 from medic.engine.audit_alarm import AuditAlarm
 from medic.engine.escalation import Escalator
 from medic.engine.limits import Breaker, Ledger
+from medic.engine.pager import Pager
 from medic.engine.silences import SilenceBook
 from medic.metrics import Metrics
 
@@ -25,6 +26,21 @@ log = structlog.get_logger("medic.engine")
 
 def _nothing_fires(policy: str) -> Sequence[str]:
     return ()
+
+
+class Timer(Protocol):
+    """Something to cancel: what :data:`WakeLater` returns."""
+
+    def cancel(self) -> None: ...
+
+
+# Call ``fn`` in ``delay`` seconds. The agent uses the event loop; ``medic test`` runs the
+# same runners on simulated time and hands in its own.
+WakeLater = Callable[[float, Callable[[], None]], Timer]
+
+
+def _loop_wake_later(delay: float, fn: Callable[[], None]) -> Timer:
+    return asyncio.get_running_loop().call_later(delay, fn)
 
 
 @dataclass
@@ -45,18 +61,31 @@ class EngineContext:
     inherited_escalated: set[str] = field(default_factory=set)
     silences: SilenceBook = field(default_factory=SilenceBook)
     approvals: ApprovalBook = field(default_factory=ApprovalBook)
+    # Incidents that paged, and the on-call levels they still owe.
+    pager: Pager = field(default_factory=Pager)
     # The targets of a policy (by name) whose incident is firing; the agent knows them.
     firing: Callable[[str], Sequence[str]] = _nothing_fires
     # Where people reach the API: approve and deny links point there.
     public_url: str = "http://127.0.0.1:9325"
     # Up while the audit log cannot be written: then nothing acts.
     alarm: AuditAlarm = field(init=False)
+    # Runners with a target waiting for an action slot (the concurrency cap, the blast
+    # radius): each is woken once when a remediation ends.
+    waiting: set[Callable[[], None]] = field(default_factory=set)
+    # How runners ask to be woken later (a verification due, a cooldown ending).
+    wake_later: WakeLater = _loop_wake_later
     _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if self.breaker is None:
             self.breaker = Breaker(self.limits.breaker)
         self.alarm = AuditAlarm(self.audit, self.escalator.channels, self.clock, self.host)
+
+    def slot_freed(self) -> None:
+        """A remediation ended: every runner that waited for a slot evaluates again."""
+        waiters, self.waiting = self.waiting, set()
+        for wake in waiters:
+            wake()
 
     def persist(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
         """Write a row of another table (approvals) in the background: the runner's

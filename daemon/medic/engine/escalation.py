@@ -95,7 +95,12 @@ class Escalator:
         values: Mapping[str, Any],
         history: Sequence[Mapping[str, Any]] = (),
         dry_run: bool = False,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
+        """Audit the escalation and queue one notification per channel.
+
+        ``details`` are added to the audit event (an on-call level and its repeat).
+        """
         now = self.clock.wall()
         notification = Notification(
             kind="resolve" if request.resolve else "escalation",
@@ -126,11 +131,16 @@ class Escalator:
                         "reason": request.reason,
                         "summary": request.summary,
                         "notify": list(notify),
+                        **(details or {}),
                     },
                 )
             )
         if dry_run or not notify:
             return
+        self._deliver(notification, notify)
+
+    def _deliver(self, notification: Notification, notify: Sequence[str]) -> None:
+        """Queue one notification per channel in the durable outbox."""
         items = [
             Pending(delivery_key(notification, name), name, notification)
             for name in dict.fromkeys(notify)

@@ -19,6 +19,7 @@ from medic.engine.context import EngineContext
 from medic.engine.runner import PolicyRunner
 from medic.policy.loader import FileResult, LoadResult
 from medic.policy.model import Policy
+from medic.policy.reach import escalation_warnings
 
 log = structlog.get_logger("medic.agent")
 
@@ -31,9 +32,12 @@ class PolicyFiles:
         self._rejected: dict[Path, FileResult] = {}
 
     def update(self, result: LoadResult, audit: AuditStore, now: float) -> dict[str, Policy]:
-        """Take in a fresh load and return the policies to run, the first of each name."""
+        """Take in a fresh load and return the policies to run, the first of each name.
+
+        A file rejected last time that loads now is audited as ``policy.accepted``.
+        """
         seen: set[Path] = set()
-        self._rejected = {}
+        was_rejected, self._rejected = self._rejected, {}
         for fr in result.files:
             seen.add(fr.path)
             if fr.errors:
@@ -52,9 +56,20 @@ class PolicyFiles:
                     )
                 )
                 for err in fr.errors:
-                    log.error("policy_rejected", error=str(err), kept_previous=kept)
+                    log.error("policy.rejected", error=str(err), kept_previous=kept)
             else:
                 self._good[fr.path] = fr
+                if fr.path in was_rejected:
+                    names = [p.name for p in fr.policies]
+                    audit.emit(
+                        AuditEvent(
+                            Kind.POLICY_ACCEPTED,
+                            now,
+                            outcome="accepted",
+                            details={"file": str(fr.path), "policies": names},
+                        )
+                    )
+                    log.info("policy.accepted", file=str(fr.path), policies=names)
         for path in [p for p in self._good if p not in seen]:
             del self._good[path]  # the file was deleted
         policies: dict[str, Policy] = {}
@@ -76,15 +91,21 @@ async def swap_runners(
     policies: dict[str, Policy],
     engine: EngineContext,
     now: float,
-) -> None:
-    """Make ``runners`` run exactly ``policies``: stop the removed, restart the changed."""
+) -> dict[str, list[str]]:
+    """Make ``runners`` run exactly ``policies``: stop the removed, restart the changed.
+
+    Returns the names ``added``, ``changed`` and ``removed``.
+    """
+    changes: dict[str, list[str]] = {"added": [], "changed": [], "removed": []}
     for name in [n for n in runners if n not in policies]:
         await runners.pop(name).stop()
         engine.audit.emit(AuditEvent(Kind.POLICY_REMOVED, now, policy=name))
+        changes["removed"].append(name)
     for name, policy in policies.items():
         old = runners.get(name)
         if old is not None and old.policy.digest == policy.digest:
             continue
+        changes["changed" if old is not None else "added"].append(name)
         states = None
         if old is not None:
             await old.stop()
@@ -112,6 +133,17 @@ async def swap_runners(
                 },
             )
         )
+        for warning in escalation_warnings(policy):
+            engine.audit.emit(
+                AuditEvent(
+                    Kind.POLICY_WARNING,
+                    now,
+                    policy=name,
+                    outcome="escalation",
+                    details={"warning": warning.message, "hint": warning.hint},
+                )
+            )
+    return changes
 
 
 def warn_unknown_dependencies(

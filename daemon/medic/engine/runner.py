@@ -20,12 +20,14 @@ from typing import Any
 
 import structlog
 
+from medic.actions.base import Action
 from medic.audit.events import AuditEvent, Kind, Reason
 from medic.engine import probehealth as ph
 from medic.engine import state as st
 from medic.engine.asking import Asking
-from medic.engine.context import EngineContext
+from medic.engine.context import EngineContext, Timer
 from medic.engine.gate import gate
+from medic.engine.pager import NOT_PAGES
 from medic.engine.probing import Probing
 from medic.engine.remediation import build_actions, run_steps
 from medic.engine.schedule import Schedule
@@ -42,20 +44,28 @@ class PolicyRunner:
         policy: Policy,
         engine: EngineContext,
         states: dict[str, st.TargetState] | None = None,
+        *,
+        probe: Probe | None = None,
+        steps: list[Action] | None = None,
     ) -> None:
+        """``probe`` and ``steps`` replace the policy's own (``medic test`` scripts them)."""
         self.policy = policy
         self.engine = engine
-        cls = probes.get(policy.probe.type)
-        if cls is None:  # the loader rejects unknown types; a plugin may have vanished
-            raise KeyError(policy.probe.type)
-        self.probe: Probe = cls(policy.probe.options)
+        if probe is None:
+            cls = probes.get(policy.probe.type)
+            if cls is None:  # the loader rejects unknown types; a plugin may have vanished
+                raise KeyError(policy.probe.type)
+            probe = cls(policy.probe.options)
+        self.probe: Probe = probe
         self.probe.timeout = policy.probe.timeout  # type: ignore[attr-defined]
-        self.steps = build_actions(policy)
+        self.steps = steps if steps is not None else build_actions(policy)
         self.states: dict[str, st.TargetState] = states or {}
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.selected = 0
         self.last_error: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # The wake-up set for the end of a cooldown: when (wall clock) and its timer.
+        self._wake: tuple[float, Timer] | None = None
         inherited = engine.inherited_incidents.pop((policy.name, ph.PROBE_TARGET), None)
         self.health = ph.inherited(inherited)
         self.asking = Asking(self)
@@ -76,6 +86,9 @@ class PolicyRunner:
     async def stop(self) -> None:
         """Stop scheduling; remediations already running finish on their own."""
         await self.schedule.stop()
+        if self._wake is not None:
+            self._wake[1].cancel()
+        self.engine.waiting.discard(self.trigger)
         with contextlib.suppress(Exception):
             await self.probe.close()
 
@@ -151,6 +164,7 @@ class PolicyRunner:
         self.asking.ended(old, tr.state, now)
         if tr.state.incident is None:
             self.history.pop(target, None)
+            self.engine.pager.closed(old.incident)
 
     def page(
         self,
@@ -163,8 +177,9 @@ class PolicyRunner:
     ) -> None:
         """Tell humans, unless a silence holds the escalation back (then only audit it)."""
         notify = request.notify or self.policy.escalate.notify
-        if request.resolve:
-            notify = tuple(dict.fromkeys((*notify, *also)))
+        if request.resolve:  # to everyone asked or paged, at any on-call level
+            paged = self.engine.pager.closed(incident)
+            notify = tuple(dict.fromkeys((*notify, *also, *paged)))
         if request.silenced_by is not None and silence is not None:
             details = {
                 "reason": request.reason,
@@ -184,6 +199,15 @@ class PolicyRunner:
             history=self.history.get(target, ()),
             dry_run=self.dry_run,
         )
+        if (
+            incident
+            and notify
+            and not request.resolve
+            and not self.dry_run
+            and request.reason not in NOT_PAGES
+        ):
+            now = self.engine.clock.wall()
+            self.engine.pager.paged(self.policy.name, target, incident, tuple(notify), now)
 
     def active_silence(self, target: str, now: float) -> Silence | None:
         return self.engine.silences.active(self.policy.name, target, self.policy.labels, now)
@@ -210,11 +234,27 @@ class PolicyRunner:
             self.engine.metrics.suppressions.labels(verdict.reason.value).inc()
             tr = st.suppress(state, self.policy, verdict.reason.value, now, verdict.details)
             self.apply(target, state, tr)
+            if verdict.reason in st.WAITS:
+                self._retry_after_wait(verdict.reason, verdict.details)
             return
         if self.policy.approval is not None and state.approval != "granted":
             self.asking.consult(target, state, now)
             return
         self.act(target, state, now)
+
+    def _retry_after_wait(self, reason: Reason, details: Mapping[str, Any]) -> None:
+        """A deferred attempt is tried again the moment the wait can be over: when the
+        cooldown ends, or when a running remediation frees a slot."""
+        if reason is not Reason.COOLDOWN:
+            self.engine.waiting.add(self.trigger)
+            return
+        delay = float(details.get("remaining", 0.0)) + 0.01
+        when = self.engine.clock.wall() + delay
+        if self._wake is not None:
+            if self.engine.clock.wall() <= self._wake[0] <= when:
+                return  # an earlier wake-up is already set; it re-defers the others
+            self._wake[1].cancel()
+        self._wake = (when, self.engine.wake_later(delay, self.trigger))
 
     def act(self, target: str, state: st.TargetState, now: float) -> None:
         """Record the attempt against the limits and start the steps as a task."""
@@ -253,12 +293,13 @@ class PolicyRunner:
             # Nothing ran (no intent could be written): no attempt, firing again.
             self.engine.ledger.forget(self.policy.name, target, admitted_at, dry=self.dry_run)
             self.states[target] = st.withdraw(current, now)
+            self.engine.slot_freed()
             return
         self.history.setdefault(target, []).extend(o.as_history() for o in outcomes)
         self.states[target] = st.finish(current, self.policy, now)
-        loop = asyncio.get_running_loop()
+        self.engine.slot_freed()
         # A little slack: the wall clock the state compares against may trail the loop clock.
-        loop.call_later(self.policy.verify.after + 0.01, self.trigger)
+        self.engine.wake_later(self.policy.verify.after + 0.01, self.trigger)
 
     # -- audit -------------------------------------------------------------------------
 

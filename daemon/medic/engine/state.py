@@ -57,6 +57,9 @@ QUIET_REASONS = frozenset(
         Reason.AUDIT_UNWRITABLE,
     }
 )
+# Refusals that are waits, not refusals: the attempt runs once the cooldown ends or a
+# running action finishes. They are audited as ``action.deferred`` and never page.
+WAITS = frozenset({Reason.COOLDOWN, Reason.CONCURRENCY, Reason.BLAST_RADIUS})
 # An incident's approval answers after which it is never acted on.
 STOPPED = frozenset({"denied", "expired", "closed"})
 
@@ -191,18 +194,25 @@ def finish(state: TargetState, policy: Policy, now: float) -> TargetState:
 def suppress(
     state: TargetState, policy: Policy, reason: str, now: float, details: Mapping[str, Any]
 ) -> Transition:
-    """Limits refused an attempt. Audited (repeats folded), escalated once per incident."""
+    """Limits refused an attempt. Audited (repeats folded), escalated once per incident.
+
+    A wait (:data:`WAITS`: cooldown, concurrency cap, blast radius) only defers the
+    attempt: it is audited as ``action.deferred`` and never pages by itself; the
+    attempts that then run and fail are what ``escalate.after_failures`` counts.
+    """
     repeat = state.last_suppression == reason
     notes: tuple[Note, ...] = ()
     repeats = state.suppressed_repeats + 1 if repeat else 0
+    kind = Kind.DEFERRED if reason in WAITS else Kind.SUPPRESSED
     if not repeat or now - state.last_suppression_at >= SUPPRESSION_REPEAT:
         extra = {"repeats": repeats} if repeat else {}
-        notes = (Note(Kind.SUPPRESSED, reason, {"reason": reason, **details, **extra}),)
+        notes = (Note(kind, reason, {"reason": reason, **details, **extra}),)
         nxt = replace(state, last_suppression=reason, last_suppression_at=now, suppressed_repeats=0)
     else:
         nxt = replace(state, suppressed_repeats=repeats)
     escalation = None
-    if policy.escalate.on_suppressed and not state.escalated and reason not in QUIET_REASONS:
+    pages = reason not in QUIET_REASONS and reason not in WAITS
+    if policy.escalate.on_suppressed and not state.escalated and pages:
         escalation = Escalate(
             f"suppressed:{reason}", f"{policy.name}: action suppressed ({reason})"
         )
@@ -242,6 +252,7 @@ __all__ = [
     "QUIET_REASONS",
     "STOPPED",
     "SUPPRESSION_REPEAT",
+    "WAITS",
     "Escalate",
     "Note",
     "Phase",

@@ -81,6 +81,9 @@ COOLDOWN = Span(0.0, WEEK)
 HOLD = Span(0.0, WEEK)
 VERIFY_AFTER = Span(0.0, DAY)
 WINDOW_DURATION = Span(0.0, WEEK, above=True)
+# On-call: a level's wait since the first page, and the reminder interval.
+LEVEL_AFTER = Span(0.0, WEEK, above=True)
+REPEAT = Span(60.0, DAY)
 # Any other duration (plugin options): not negative, at most a week.
 ANY = Span(0.0, WEEK)
 

@@ -18,6 +18,7 @@ from medic.policy.model import (
     DEFAULT_PROBE_FAILURES,
     Approval,
     Escalation,
+    Level,
     Limits,
     Policy,
     ProbeSpec,
@@ -83,6 +84,12 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
             after_failures=escalate.get("after_failures", 1),
             on_suppressed=escalate.get("on_suppressed", True),
             on_probe_failure=escalate.get("on_probe_failure", DEFAULT_PROBE_FAILURES),
+            levels=tuple(
+                Level(after=parse_duration(level["after"]), notify=tuple(level["notify"]))
+                for level in escalate.get("levels", ())
+            ),
+            repeat=parse_duration(escalate["repeat"]) if "repeat" in escalate else None,
+            severity=escalate.get("severity", "error"),
         ),
         dry_run=raw.get("dry_run", False),
         description=raw.get("description", ""),

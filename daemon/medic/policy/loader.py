@@ -104,7 +104,8 @@ def load_paths(
     """Load files and directories (``*.yaml``/``*.yml``, recursive, sorted).
 
     ``notifiers``: the agent config's notifier names; when given, ``escalate.notify``
-    must name only these. A later file reusing an earlier policy name is rejected.
+    must name only these. A later file reusing an earlier policy name is rejected
+    (a file with errors of its own never claims a name before a good file).
     """
     context = _Context(notifiers, probe_registry, action_registry)
     seen: dict[str, Location] = {}
@@ -113,14 +114,18 @@ def load_paths(
         if missing is not None:
             loaded_files.append((_Loaded(FileResult(path, (), (missing,)), ()), []))
             continue
-        loaded = _load_file(path, context)
-        duplicates = []
-        for name, where in loaded.names:
-            if name in seen:
-                duplicates.append(_duplicate(name, where, seen[name]))
-            else:
-                seen[name] = where
-        loaded_files.append((loaded, duplicates))
+        loaded_files.append((_load_file(path, context), []))
+    # A file that is rejected anyway never takes a name from a good one: good files
+    # claim their names first, in order; a broken file reusing one is told so.
+    for clean in (True, False):
+        for loaded, duplicates in loaded_files:
+            if bool(loaded.result.errors) == clean:
+                continue
+            for name, where in loaded.names:
+                if name in seen:
+                    duplicates.append(_duplicate(name, where, seen[name]))
+                else:
+                    seen[name] = where
     check_dependencies([(loaded.depends, problems) for loaded, problems in loaded_files], seen)
     files: list[FileResult] = []
     for loaded, problems in loaded_files:

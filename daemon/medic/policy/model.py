@@ -64,15 +64,39 @@ class Limits:
         return min(caps) if caps else max(selected, 1)
 
 
+# How loud a policy's pages are, quietest first; notifiers map them to their own.
+SEVERITIES = ("info", "warning", "error", "critical")
+
+
+@dataclass(frozen=True)
+class Level:
+    """A further on-call level: paged ``after`` seconds after the first page of an
+    incident, if nobody acknowledged it by then."""
+
+    after: float
+    notify: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Escalation:
-    """When and to whom a human is told."""
+    """When and to whom a human is told.
+
+    ``notify`` is the first level, paged at once; ``levels`` come after it while
+    nobody acknowledges; ``repeat`` re-sends the latest level paged at that interval.
+    """
 
     notify: tuple[str, ...] = ()
     after_failures: int = 1
     on_suppressed: bool = True
     # Consecutive probe failures before escalating (``probe_failing``); 0 never does.
     on_probe_failure: int = DEFAULT_PROBE_FAILURES
+    levels: tuple[Level, ...] = ()
+    repeat: float | None = None
+    severity: str = "error"
+
+    def level_notify(self, level: int) -> tuple[str, ...]:
+        """The channels of ``level`` (0: ``notify``, 1: the first of ``levels`` ...)."""
+        return self.notify if level == 0 else self.levels[level - 1].notify
 
 
 @dataclass(frozen=True)

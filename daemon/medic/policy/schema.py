@@ -28,6 +28,7 @@ from medic.actions.base import Action, actions
 from medic.policy import bounds
 from medic.policy.bounds import Span, count
 from medic.policy.durations import PATTERN as DURATION_PATTERN
+from medic.policy.model import SEVERITIES
 from medic.policy.windows import WINDOW_PROPERTIES
 from medic.probes.base import Probe, probes
 from medic.registry import Registry
@@ -173,6 +174,35 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
             "Consecutive probe failures before notifying that Medic cannot see; 0 never does.",
             default=3,
         ),
+        "levels": {
+            "type": "array",
+            "maxItems": 10,
+            "items": _closed(
+                {
+                    "after": duration(
+                        "Time since the first page of the incident.", span=bounds.LEVEL_AFTER
+                    ),
+                    "notify": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "minItems": 1,
+                        "description": "Notifier names paged at this level.",
+                    },
+                },
+                ["after", "notify"],
+                "A further on-call level, paged if nobody acknowledged by then.",
+            ),
+            "description": "Further levels after `notify`, in order of `after`.",
+        },
+        "repeat": duration(
+            "Re-send the latest level's page at this interval until acknowledged (1m to 1d).",
+            span=bounds.REPEAT,
+        ),
+        "severity": {
+            "enum": list(SEVERITIES),
+            "default": "error",
+            "description": "How loud the pages are; notifiers map it to their own.",
+        },
     }
     properties = {
         "name": {

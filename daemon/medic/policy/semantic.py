@@ -24,6 +24,7 @@ from jsonschema.exceptions import SchemaError
 
 from medic.actions.base import Action
 from medic.errors import ExpressionError, Location, PolicyError
+from medic.policy.durations import DurationError, parse_duration
 from medic.policy.expr import Expression, compile_expression
 from medic.policy.messages import choices, error_at, schema_errors
 from medic.policy.schema import action_validator, probe_validator
@@ -76,6 +77,7 @@ class PolicyChecker:
         self._steps()
         self._limits()
         self._notify()
+        self._levels()
         self._maintenance()
         self._approval()
         self._depends_on()
@@ -231,17 +233,46 @@ class PolicyChecker:
     def _notify(self, section: str = "escalate") -> None:
         block = self.raw.get(section)
         names = block.get("notify") if isinstance(block, dict) else None
+        self._check_names(names, (*self.base, section, "notify"))
+
+    def _check_names(self, names: Any, path: JsonPath) -> None:
+        """Each notifier name must be one of the agent config's (when it is known)."""
         if self.notifiers is None or not isinstance(names, list):
             return
         known = sorted(self.notifiers)
         for index, name in enumerate(names):
             if isinstance(name, str) and name not in self.notifiers:
                 self._error(
-                    (*self.base, section, "notify", index),
+                    (*path, index),
                     f"unknown notifier {name!r}"
                     f"{choices(name, known, 'notifiers in the agent config')}",
                     "add it under `notifiers:` in the agent config, or fix the name",
                 )
+
+    def _levels(self) -> None:
+        """On-call levels: known notifiers, and each later than the one before."""
+        block = self.raw.get("escalate")
+        if not isinstance(block, dict):
+            return
+        levels = block.get("levels")
+        previous = 0.0
+        for index, level in enumerate(levels if isinstance(levels, list) else []):
+            path = (*self.base, "escalate", "levels", index)
+            if not isinstance(level, dict):
+                continue
+            self._check_names(level.get("notify"), (*path, "notify"))
+            try:
+                after = parse_duration(level["after"])
+            except (DurationError, AttributeError, TypeError, KeyError):
+                continue
+            if after <= previous:
+                self._error(
+                    (*path, "after"),
+                    f"level {index + 2} comes after {level.get('after')!r}, not later than "
+                    "the level before it",
+                    "order levels by `after`, each later than the one before (and than 0s)",
+                )
+            previous = max(previous, after)
 
     def _maintenance(self) -> None:
         windows = self.raw.get("maintenance")
