@@ -16,6 +16,7 @@ from medic import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("medic.cli.run", "command"),
     "validate": ("medic.cli.validate", "command"),
+    "test": ("medic.cli.test", "command"),
     "schema": ("medic.cli.schema", "command"),
     "probe": ("medic.cli.probe", "command"),
     "audit": ("medic.cli.audit", "command"),

@@ -1,0 +1,282 @@
+"""One test case through the real engine: runner, state machine, limits, silences,
+approvals, escalation and on-call levels, on simulated time, with no I/O.
+
+The probe reads the case's series; each remediation step is scripted (the attempt
+heals the target, fails, or has no effect). Time jumps from one thing to the next:
+an interval's reading, a wake-up the runner asked for (a verification due, a cooldown
+ending), a human's answer, an on-call level falling due. Nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from medic.actions.base import Action, ActionContext, ActionResult
+from medic.audit.events import AuditEvent, Kind
+from medic.audit.store import AuditStore
+from medic.clock import FakeClock
+from medic.config import GlobalLimits
+from medic.engine.context import EngineContext, Timer
+from medic.engine.escalation import Escalator
+from medic.engine.human_input import HumanInput
+from medic.engine.pager import send_due
+from medic.engine.runner import PolicyRunner
+from medic.engine.silences import Matchers, Silence
+from medic.errors import MedicError, ProbeError
+from medic.metrics import Metrics
+from medic.notify.base import Notification
+from medic.policy.model import Policy
+from medic.policytest.series import FAIL, MISSING
+from medic.policytest.spec import Case, Human
+from medic.probes.base import Measurement, Probe
+
+T0 = 1_700_000_000.0
+# Without `duration:`, a case runs for its longest series, and at least this many intervals.
+DEFAULT_STEPS = 10
+# A run with more steps than this is cut short (a test is a short story, not a soak).
+MAX_EVENTS = 200_000
+
+_METRICS: Metrics | None = None
+
+
+def _metrics() -> Metrics:
+    """One registry for every simulated case: metrics never change a decision."""
+    global _METRICS  # noqa: PLW0603 -- created once, on first use
+    if _METRICS is None:
+        _METRICS = Metrics()
+    return _METRICS
+
+
+class MemoryAudit(AuditStore):
+    """The audit store's interface, kept in a list."""
+
+    def __init__(self) -> None:  # no database, no writer thread
+        self.events: list[AuditEvent] = []
+        self._observers: list[Callable[[AuditEvent], None]] = []
+
+    def on_event(self, callback: Callable[[AuditEvent], None]) -> None:
+        self._observers.append(callback)
+
+    def emit(self, event: AuditEvent) -> None:
+        self.events.append(event)
+        for callback in self._observers:
+            callback(event)
+
+    async def emit_durable(self, event: AuditEvent) -> None:
+        self.emit(event)
+
+    async def write(self, fn: Any) -> Any:
+        return None
+
+    async def flush(self) -> None:
+        return None
+
+
+class SimEscalator(Escalator):
+    """Audits escalations exactly as the agent does; delivers nothing."""
+
+    def _deliver(self, notification: Notification, notify: Sequence[str]) -> None:
+        return None
+
+
+@dataclass(order=True)
+class _Due:
+    time: float
+    seq: int
+    what: str = field(compare=False)
+    human: Human | None = field(default=None, compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class ScriptedProbe(Probe):
+    """Reads the case's series at the simulated time."""
+
+    dynamic_fields = True
+
+    def __init__(self, sim: Simulation) -> None:
+        super().__init__({})
+        self.sim = sim
+
+    async def measure(self) -> Measurement:
+        return self.sim.readings()
+
+
+class ScriptedStep(Action):
+    """One remediation step whose effect the case scripts."""
+
+    def __init__(self, sim: Simulation, index: int, last: bool) -> None:
+        super().__init__({})
+        self.sim, self.index, self.last = sim, index, last
+
+    def describe(self, ctx: ActionContext) -> str:
+        return f"step {self.index + 1} of the policy (scripted)"
+
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        return self.sim.attempt(ctx.target, self.index, self.last)
+
+
+class Simulation:
+    def __init__(self, case: Case, policy: Policy) -> None:
+        self.case, self.policy = case, policy
+        self.clock = FakeClock(T0)
+        self.audit = MemoryAudit()
+        self.interval = case.interval or policy.probe.every
+        longest = max(
+            (len(s) for fields in case.input.values() for s in fields.values()), default=1
+        )
+        default = self.interval * max(longest - 1, DEFAULT_STEPS)
+        self.end = case.duration if case.duration is not None else default
+        self.engine = EngineContext(
+            clock=self.clock,
+            audit=self.audit,
+            metrics=_metrics(),
+            escalator=SimEscalator({}, self.audit, self.clock, "test"),
+            limits=GlobalLimits(),
+            host="test",
+            wake_later=self._wake_later,
+        )
+        self.audit.on_event(self.engine.pager.observe)
+        count = len(policy.remediate)
+        steps: list[Action] = [ScriptedStep(self, i, i == count - 1) for i in range(count)]
+        self.runner = PolicyRunner(policy, self.engine, probe=ScriptedProbe(self), steps=steps)
+        self.runner.schedule.trigger = self._evaluate_now  # type: ignore[method-assign]
+        self.humans = HumanInput(self.engine, lambda: {policy.name: self.runner})
+        self.healed: set[str] = set()
+        self.attempts: dict[str, int] = {}
+        self._queue: list[_Due] = []
+        self._seq = itertools.count()
+
+    # -- time ----------------------------------------------------------------------
+
+    def _push(self, time: float, what: str, human: Human | None = None) -> _Due:
+        item = _Due(time, next(self._seq), what, human)
+        heapq.heappush(self._queue, item)
+        return item
+
+    def _wake_later(self, delay: float, fn: Callable[[], None]) -> Timer:
+        return self._push(self.clock.wall() + delay, "evaluate")
+
+    def _evaluate_now(self) -> None:
+        self._push(self.clock.wall(), "evaluate")
+
+    def now(self) -> float:
+        return self.clock.wall() - T0
+
+    # -- the scripted world ------------------------------------------------------------
+
+    def readings(self) -> Measurement:
+        step = math.floor(self.now() / self.interval + 1e-9)
+        out: dict[str, dict[str, Any]] = {}
+        for target, fields in self.case.input.items():
+            values = {name: series.at(step) for name, series in fields.items()}
+            if any(v is FAIL for v in values.values()):
+                raise ProbeError("the test's series says the probe fails here")
+            present = {k: v for k, v in values.items() if v is not MISSING}
+            if target in self.healed:
+                present.update(self.case.healed)
+            if present:
+                out[target] = present
+        return out
+
+    def attempt(self, target: str, index: int, last: bool) -> ActionResult:
+        if index == 0:
+            self.attempts[target] = self.attempts.get(target, 0) + 1
+        n = self.attempts.get(target, 1)
+        outcomes = self.case.attempts or ("no_effect",)
+        outcome = outcomes[min(n, len(outcomes)) - 1]
+        if outcome == "fails":
+            return ActionResult(ok=False, summary=f"attempt {n} fails (scripted)")
+        if outcome == "heals" and last:
+            self.healed.add(target)
+        return ActionResult(ok=True, summary=f"attempt {n}: {outcome} (scripted)")
+
+    # -- running -----------------------------------------------------------------------
+
+    async def run(self) -> list[AuditEvent]:
+        steps = math.floor(self.end / self.interval + 1e-9)
+        for k in range(steps + 1):
+            self._push(T0 + k * self.interval, "evaluate")
+        for human in self.case.humans:
+            self._push(T0 + human.at, "human", human)
+        handled = 0
+        paged_at: float | None = None
+        while self._queue and handled < MAX_EVENTS:
+            item = heapq.heappop(self._queue)
+            if item.cancelled or item.time > T0 + self.end + 1e-9:
+                continue
+            handled += 1
+            if item.time > self.clock.wall():
+                self.clock.advance(item.time - self.clock.wall())
+            if item.what == "human" and item.human is not None:
+                await self._human(item.human)
+            elif item.what == "evaluate":
+                await self.runner.evaluate()
+                await self._settle()
+            send_due(self.engine, {self.policy.name: self.runner}, self.clock.wall())
+            due = self.engine.pager.next_due(lambda name: self.policy)
+            if due is not None and due != paged_at:
+                paged_at = due
+                self._push(due, "page")
+        await self.runner.stop()
+        return self.audit.events
+
+    async def _settle(self) -> None:
+        while self.runner._tasks:
+            await asyncio.gather(*list(self.runner._tasks), return_exceptions=True)
+
+    async def _human(self, human: Human) -> None:
+        now = self.clock.wall()
+        if human.kind == "silence":
+            self.engine.silences.add(
+                Silence(
+                    id=f"test-{next(self._seq)}",
+                    starts=now,
+                    ends=T0 + human.until,
+                    author=human.by,
+                    reason="medic test",
+                    matchers=Matchers(policy=self.policy.name, target=human.target),
+                    act=human.act,
+                    created=now,
+                )
+            )
+            return
+        incidents = [
+            s.incident
+            for target, s in self.runner.states.items()
+            if s.incident and (human.target is None or target == human.target)
+        ]
+        for incident in incidents:
+            if human.kind == "ack":
+                self.audit.emit(
+                    AuditEvent(Kind.ACKNOWLEDGED, now, incident=incident, details={"by": human.by})
+                )
+                continue
+            try:
+                await self.humans.answer(incident, human.kind == "approve", human.by, None)
+            except MedicError:
+                continue  # nothing waiting for an answer at this moment
+        await self._settle()
+
+
+async def simulate(case: Case, policy: Policy) -> list[AuditEvent]:
+    """The audit events the engine writes for ``case``; times start at :data:`T0`."""
+    return await Simulation(case, policy).run()
+
+
+def relative(events: Sequence[AuditEvent]) -> list[tuple[float, AuditEvent]]:
+    return [(e.time - T0, e) for e in events]
+
+
+def reason_of(event: AuditEvent) -> str | None:
+    details: Mapping[str, Any] = event.details
+    reason = details.get("reason")
+    return str(reason) if reason is not None else event.outcome
