@@ -77,6 +77,9 @@ class MemoryAudit(AuditStore):
     async def flush(self) -> None:
         return None
 
+    def on_write_failure(self, callback: Callable[[str], None]) -> None:
+        return None  # nothing to fail: the list always takes the event
+
 
 class SimEscalator(Escalator):
     """Audits escalations exactly as the agent does; delivers nothing."""
