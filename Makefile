@@ -48,6 +48,7 @@ format: install
 	$(BIN)/ruff check --fix daemon tests bench
 
 test: install provision lint
+	$(BIN)/medic test policies
 	$(BIN)/pytest -q -p no:cacheprovider
 
 unit: install

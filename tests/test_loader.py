@@ -644,3 +644,15 @@ def test_a_broken_file_never_takes_a_name_from_a_good_one(tmp_path: Path) -> Non
     broken, good = result.files
     assert good.errors == ()
     assert any("duplicate policy name" in e.message for e in broken.errors), broken.errors
+
+
+def test_policy_test_files_in_a_folder_are_not_policies(tmp_path: Path) -> None:
+    """`*.test.yaml` beside the policies is for `medic test`; loading the folder skips it."""
+    (tmp_path / "p.yaml").write_text(
+        "version: 1\npolicies:\n  - name: p\n    probe: {type: host.memory}\n"
+        "    when: percent > 90\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "p.test.yaml").write_text("version: 1\ntests: []\n", encoding="utf-8")
+    result = load_paths([tmp_path])
+    assert [f.path.name for f in result.files] == ["p.yaml"] and not result.errors

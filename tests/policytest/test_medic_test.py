@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -174,3 +175,14 @@ def test_no_test_files_is_an_error(tmp_path: Path) -> None:
     result = medic_test(str(tmp_path))
     assert result.exit_code == 1
     assert "no test cases found" in result.output
+
+
+def test_the_tutorial_in_docs_testing_md_passes(tmp_path: Path) -> None:
+    """docs/testing.md's first policy and its tests, run as written."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "testing.md").read_text("utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+    (tmp_path / "worker.yaml").write_text(blocks[0], encoding="utf-8")
+    (tmp_path / "worker.test.yaml").write_text(blocks[1], encoding="utf-8")
+    result = medic_test(str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "2 passed, 0 failed"

@@ -17,6 +17,7 @@ from medic.policytest.series import FAIL, MISSING, SeriesError, parse_series
         ("falsex2 true", [False, False, False, True]),
         ("_ _x2 fail failx1", [MISSING, MISSING, MISSING, FAIL, FAIL]),
         ("running stopped", ["running", "stopped"]),
+        ("'fail' '_' 'x'", ["fail", "_", "x"]),
         (95, [95]),
         (True, [True]),
     ],

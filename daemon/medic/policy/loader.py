@@ -40,6 +40,8 @@ from medic.registry import Registry
 log = structlog.get_logger(__name__)
 
 SUFFIXES = (".yaml", ".yml")
+# Policy test files beside the policies: `medic test` reads them, the loader does not.
+TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
 
 @dataclass(frozen=True)
@@ -137,11 +139,20 @@ def load_paths(
     return LoadResult(tuple(files))
 
 
+def is_test_file(path: Path) -> bool:
+    """``*.test.yaml``: policy tests for ``medic test``, not policies (skipped in folders)."""
+    return path.name.endswith(TEST_SUFFIXES)
+
+
 def _expand(paths: Sequence[Path]) -> Iterator[tuple[Path, PolicyError | None]]:
     done: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in SUFFIXES and p.is_file() and not is_test_file(p)
+            )
         elif path.exists():
             found = [path]
         else:

@@ -172,6 +172,8 @@ def _fits(expectation: Expectation, event: AuditEvent) -> bool:
         return False
     if expectation.reason is not None and reason_of(event) != expectation.reason:
         return False
+    if expectation.outcome is not None and event.outcome != expectation.outcome:
+        return False
     return expectation.level is None or event.details.get("level", 1) == expectation.level
 
 

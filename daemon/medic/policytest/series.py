@@ -6,6 +6,7 @@ Parts are separated by spaces; each is one reading or a run of them:
 ``90``, ``1.5``         a number
 ``true``, ``false``     a boolean
 ``running``             any other word: a string
+``'fail'``              a word in single quotes is always a string (``'fail'``, ``'_'``)
 ``_``                   no reading: the field is missing at that step
 ``fail``                the probe fails at that step (for every field of every target)
 ``a+bxn``, ``a-bxn``    ``n + 1`` readings from ``a``, adding (subtracting) ``b`` each time
@@ -91,6 +92,8 @@ def parse_series(text: Any) -> Series:
 
 
 def _token(part: str) -> list[Any]:
+    if len(part) >= 2 and part[0] == part[-1] == "'":
+        return [part[1:-1]]
     if part == "_":
         return [MISSING]
     if part == "fail":

@@ -37,7 +37,8 @@ from medic.policytest.spec import Case, Human
 from medic.probes.base import Measurement, Probe
 
 T0 = 1_700_000_000.0
-# Without `duration:`, a case runs for its longest series, and at least this many intervals.
+# Without `duration:`, a case runs for its longest series and at least this many intervals
+# (and long enough to fire after `for:` and verify once).
 DEFAULT_STEPS = 10
 # A run with more steps than this is cut short (a test is a short story, not a soak).
 MAX_EVENTS = 200_000
@@ -136,7 +137,11 @@ class Simulation:
         longest = max(
             (len(s) for fields in case.input.values() for s in fields.values()), default=1
         )
-        default = self.interval * max(longest - 1, DEFAULT_STEPS)
+        # Long enough to read every series, to fire after `for:` and to verify once.
+        default = max(
+            self.interval * max(longest - 1, DEFAULT_STEPS),
+            policy.hold + policy.verify.after + 2 * self.interval,
+        )
         self.end = case.duration if case.duration is not None else default
         self.engine = EngineContext(
             clock=self.clock,

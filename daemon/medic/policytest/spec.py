@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 from medic.audit.events import Kind
 from medic.errors import Location, PolicyError
 from medic.policy.durations import format_duration, parse_duration
+from medic.policy.loader import SUFFIXES, is_test_file
 from medic.policy.messages import error_at, schema_errors
 from medic.policy.schema import _closed, duration
 from medic.policy.yamlpos import Document, parse_yaml
@@ -40,6 +41,7 @@ class Expectation:
     target: str | None = None
     reason: str | None = None
     level: int | None = None
+    outcome: str | None = None
 
     def describe(self) -> str:
         parts = [self.event]
@@ -49,6 +51,8 @@ class Expectation:
             parts.append(f"reason {self.reason}")
         if self.level is not None:
             parts.append(f"level {self.level}")
+        if self.outcome is not None:
+            parts.append(f"outcome {self.outcome}")
         text = " ".join(parts)
         return text if self.at is None else f"{text} at {_show(self.at)}"
 
@@ -104,6 +108,7 @@ def test_file_schema() -> dict[str, Any]:
             "target": {"type": "string"},
             "reason": {"type": "string", "description": "details.reason, or the outcome."},
             "level": {"type": "integer", "minimum": 1, "description": "On-call level."},
+            "outcome": {"type": "string", "description": "The event's outcome column."},
         },
         ["event"],
         "An event the engine must write.",
@@ -182,9 +187,7 @@ def load_test_file(path: Path) -> TestFile:
         result.policy_paths = [path.parent / name for name in named]
     else:
         result.policy_paths = sorted(
-            p
-            for p in path.parent.glob("*.y*ml")
-            if not p.name.endswith((".test.yaml", ".test.yml"))
+            p for p in path.parent.iterdir() if p.suffix in SUFFIXES and not is_test_file(p)
         )
     for index, raw in enumerate(doc.data["tests"]):
         try:
@@ -243,6 +246,7 @@ def _case(doc: Document, file: str, index: int, raw: dict[str, Any]) -> Case:
                 target=item.get("target"),
                 reason=item.get("reason"),
                 level=item.get("level"),
+                outcome=item.get("outcome"),
             )
             for i, item in enumerate(expect)
         )
