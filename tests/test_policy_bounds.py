@@ -44,16 +44,16 @@ def test_nan_and_infinity_are_refused_at_their_line(probe: str, extra: str, colu
 def test_every_1ms_is_below_the_floor_and_names_the_typo() -> None:
     """every: 1ms would launch 1,000 probes a second; it is probably 1m."""
     assert errors(policy(", every: 1ms")) == [
-        "p.yaml:4:39: policy 'web': `every: 1ms` is below the 1s floor; did you mean `1m`? "
-        "(hint: every may be from 1s up to 1d)"
+        "p.yaml:4:39: policy 'web': `every: 1ms` is below the 100ms floor; did you mean `1m`? "
+        "(hint: every may be from 100ms up to 1d)"
     ]
 
 
 def test_every_as_a_fraction_of_a_second_is_below_the_floor() -> None:
-    """A plain number is seconds; half a second is too often."""
-    assert errors(policy(", every: 0.5")) == [
-        "p.yaml:4:39: policy 'web': `every: 0.5` is below the 1s floor; plain numbers are "
-        "seconds (hint: every may be from 1s up to 1d)"
+    """A plain number is seconds; a twentieth of a second is too often."""
+    assert errors(policy(", every: 0.05")) == [
+        "p.yaml:4:39: policy 'web': `every: 0.05` is below the 100ms floor; plain numbers are "
+        "seconds (hint: every may be from 100ms up to 1d)"
     ]
 
 
@@ -103,7 +103,7 @@ def test_the_json_schema_carries_the_ranges() -> None:
     }
     branches = schema["properties"]["policies"]["items"]["properties"]["probe"]["allOf"]
     http = next(b["then"] for b in branches if b["if"]["properties"]["type"]["const"] == "http")
-    assert http["properties"]["every"]["minimum"] == 1
+    assert http["properties"]["every"]["minimum"] == 0.1
     assert http["properties"]["max_body"]["maximum"] <= MAX_NUMBER
 
 

@@ -68,9 +68,9 @@ def _show(seconds: float) -> str:
     return format_duration(seconds) if seconds else "0s"
 
 
-# How often a probe runs: a floor of 1s (event-driven probes are woken at once anyway;
+# How often a probe runs: a floor of 100ms (event-driven probes are woken at once anyway;
 # polling faster is a typo like 1ms for 1m), a ceiling of a day.
-EVERY = Span(1.0, DAY)
+EVERY = Span(0.1, DAY)
 # One probe run, one remediation step, one approval wait.
 PROBE_TIMEOUT = Span(0.0, HOUR, above=True)
 STEP_TIMEOUT = Span(0.0, HOUR, above=True)
