@@ -136,8 +136,8 @@ class Node:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     def audit(self, db: str = AUDIT_DB) -> list[dict[str, Any]]:
-        """Every event of the node's audit log, oldest first (read with `medic audit`)."""
-        out = self.run("medic", "audit", "list", "--db", db, "--format", "jsonl", "--limit", "0")
+        """Every event of the node's audit log, oldest first (`medic audit export`: all of it)."""
+        out = self.run("medic", "audit", "export", "--db", db, "--format", "jsonl")
         events = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
         return sorted(events, key=lambda e: e["id"])
 
