@@ -22,15 +22,19 @@ COPY container/wheels/ ./container/wheels/
 # on the virtualenv's path.
 RUN python3 -m venv /opt/medic/venv \
  && /opt/medic/venv/bin/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" >/tmp/requirements.txt \
- && /opt/medic/venv/bin/pip install --no-cache-dir $PIP_INSTALL_OPTIONS "setuptools>=68" wheel -r /tmp/requirements.txt \
+ && /opt/medic/venv/bin/pip install --no-cache-dir $PIP_INSTALL_OPTIONS "setuptools>=77" wheel -r /tmp/requirements.txt \
  && echo /opt/medic/app >"$(/opt/medic/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/medic-app.pth"
 
 # -- build: Medic, built and installed with the tools of the deps stage ----------------
 FROM deps AS build
 # Lets scripts/build-medic-image.sh find this stage's leftovers (untagged) and drop them.
 LABEL io.medic.stage=build
-COPY README.md ./
+COPY README.md LICENSE NOTICE setup.py MANIFEST.in ./
 COPY daemon ./daemon
+# Shipped inside the package (medic/share/): the example packs, the unit, the docs page.
+COPY policies ./policies
+COPY systemd ./systemd
+COPY docs/deployment.md ./docs/deployment.md
 RUN /opt/medic/venv/bin/pip install --no-cache-dir --no-deps --no-build-isolation \
       --target /opt/medic/app . \
  && /opt/medic/app/bin/medic --version
@@ -59,7 +63,10 @@ ENV PATH=/opt/medic/app/bin:/opt/medic/venv/bin:/usr/local/sbin:/usr/local/bin:/
     PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     MEDIC_HEALTH_URL=http://127.0.0.1:9325/health
 
-# State (the audit database) survives the container; policies come from outside.
+# State (the audit database) survives the container; policies come from outside: an
+# empty /etc/medic/policies makes `medic validate` fail and `medic run` log
+# policies.none at every load. The example packs are in the image, under
+# /opt/medic/app/medic/share/policies (`medic init DIR` writes them with a config).
 VOLUME ["/var/lib/medic", "/etc/medic/policies"]
 EXPOSE 9325
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \

@@ -3,10 +3,14 @@
 
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+HASH   := $(shell cat pyproject.toml setup.py | sha1sum | cut -c1-12)
+# Two stamps: `make run` needs only the agent's dependencies; everything else also
+# needs the dev tools. Installing the dev set leaves the runtime stamp too.
+RUN_STAMP := $(VENV)/.installed-run-$(HASH)
+DEV_STAMP := $(VENV)/.installed-dev-$(HASH)
 PYTHON ?= python3
 
-.PHONY: help install run test unit lint format provision bench schema docs clean
+.PHONY: help install install-run run test unit lint format provision bench schema docs clean
 
 help:
 	@echo "make run        start the agent on the example policies (dry-run, audit in .medic/)"
@@ -15,16 +19,28 @@ help:
 	@echo "make bench      run the benchmarks under bench/ and print their figures"
 	@echo "make docs       regenerate the reference pages in docs/reference/"
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+# The distribution was called `medic` before medic-agent: a stale install of it goes.
+$(RUN_STAMP): pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/pip uninstall --quiet --yes medic 2>/dev/null || true
+	$(BIN)/pip install --quiet -e .
+	rm -f $(VENV)/.installed-run-*
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/pip uninstall --quiet --yes medic 2>/dev/null || true
 	$(BIN)/pip install --quiet -e '.[dev]'
-	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+	rm -f $(VENV)/.installed-run-* $(VENV)/.installed-dev-*
+	touch $(RUN_STAMP) $(DEV_STAMP)
 
-install: $(STAMP)
+install-run: $(RUN_STAMP)
 
-run: install
+install: $(DEV_STAMP)
+
+run: install-run
 	$(BIN)/medic run --config medic.yaml
 
 # System components the integration tests run against (Docker engine, ...).

@@ -3,8 +3,9 @@
 # exists already, and print its tag.
 #
 # The tag is medic-test/medic:<hash>, the hash covering the base image's id and every
-# file the build context holds (Dockerfile, .dockerignore, pyproject.toml, README.md,
-# daemon/, container/). An unchanged tree costs one hash; a changed one rebuilds,
+# file the build context holds (Dockerfile, .dockerignore, pyproject.toml, setup.py,
+# MANIFEST.in, README.md, LICENSE, NOTICE, daemon/, container/, policies/, systemd/,
+# docs/deployment.md). An unchanged tree costs one hash; a changed one rebuilds,
 # reusing the dependency layer while pyproject.toml is unchanged. The newest build is
 # also tagged medic-test/medic:1; hash tags older than two hours are removed.
 #   scripts/build-medic-image.sh        -> prints e.g. medic-test/medic:3f2a9c1b7d4e
@@ -37,7 +38,7 @@ fill_wheelhouse() {
         -e PIP_CERT=/etc/medic-host-ca.crt -e PIP_DISABLE_PIP_VERSION_CHECK=1 \
         -e PIP_INDEX_URL -e HTTPS_PROXY -e HTTP_PROXY -e NO_PROXY \
         --entrypoint python3 "$BASE" -m pip download --quiet --dest /wheels \
-        --only-binary=:all: "setuptools>=68" wheel -r /wheels/.requirements.txt \
+        --only-binary=:all: "setuptools>=77" wheel -r /wheels/.requirements.txt \
         >"$WHEELS/.pip.log" 2>&1; then
         echo "build-medic-image: pip could not download the wheels; last lines:" >&2
         tail -n 20 "$WHEELS/.pip.log" >&2
@@ -50,7 +51,8 @@ tree_hash() {
     cd "$ROOT"
     {
         echo "base $base_id"
-        find Dockerfile .dockerignore pyproject.toml README.md daemon container -type f \
+        find Dockerfile .dockerignore pyproject.toml setup.py MANIFEST.in README.md LICENSE \
+            NOTICE daemon container policies systemd docs/deployment.md -type f \
             ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path '*.egg-info/*' \
             ! -path 'container/wheels/*' -print0 \
             | LC_ALL=C sort -z | xargs -0 sha256sum

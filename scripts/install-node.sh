@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Install (or upgrade) Medic on a Debian host as a systemd service.
 #
-#   sudo scripts/install-node.sh [--wheel FILE] [--wheelhouse DIR] [--start]
+#   sudo install-node.sh --wheel FILE [--wheelhouse DIR] [--start]
+#   sudo scripts/install-node.sh [--wheelhouse DIR] [--start]      (in a checkout)
 #
-# From a checkout of the repository (this script finds systemd/ and docs/ next to it):
-#   - a virtualenv in /opt/medic/venv with Medic and its dependencies: the wheel given
-#     with --wheel, else one built from this checkout; --wheelhouse DIR installs from
-#     that directory of wheels only (no index), for hosts without PyPI;
+# With --wheel, this script alone and the wheel (medic_agent-*.whl) are all it needs:
+# the unit, the example packs and the docs come out of the installed package. Without
+# --wheel it builds one from the checkout it sits in. --wheelhouse DIR installs from
+# that directory of wheels only (no index), for hosts without PyPI. It makes:
+#   - a virtualenv in /opt/medic/venv with Medic and its dependencies;
 #   - /usr/local/bin/medic, a link to the venv's entry point;
 #   - /etc/systemd/system/medic.service, replaced on every run (customise it with a
 #     drop-in: `systemctl edit medic`);
-#   - /etc/medic/medic.yaml (dry-run) and /etc/medic/policies/, and /etc/default/medic
-#     for secrets, created only when missing: your edits are never overwritten;
-#   - the docs and example policies under /opt/medic/.
+#   - on first install, /etc/medic/ from `medic init` (medic.yaml in dry-run with the
+#     host pack on, the example packs under policies/) and /etc/default/medic for
+#     secrets: files already there are never overwritten;
+#   - the docs and example packs of this version under /opt/medic/.
 # Then `systemctl daemon-reload`; a running medic is restarted onto the new version;
 # --start also enables and starts it. Running it again is safe (idempotent).
 #
@@ -33,7 +36,7 @@ while [ $# -gt 0 ]; do
         --wheel) wheel=$(realpath "$2"); shift 2 ;;
         --wheelhouse) wheelhouse=$(realpath "$2"); shift 2 ;;
         --start) start=yes; shift ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "install-node: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -47,7 +50,6 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "Medic needs Python 3.11 or newer; this host has $(python3 -V 2>&1)"
 python3 -c 'import ensurepip, venv' 2>/dev/null \
     || die "the venv module is missing: apt-get install python3-venv"
-[ -f "$ROOT/systemd/medic.service" ] || die "no systemd/medic.service next to this script in $ROOT"
 [ -z "$wheel" ] || [ -f "$wheel" ] || die "no such wheel: $wheel"
 [ -z "$wheelhouse" ] || [ -d "$wheelhouse" ] || die "no such wheelhouse directory: $wheelhouse"
 
@@ -66,11 +68,12 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ -z "$wheel" ]; then
-    [ -f "$ROOT/pyproject.toml" ] || die "no --wheel given and no pyproject.toml in $ROOT to build one"
+    [ -f "$ROOT/pyproject.toml" ] && [ -f "$ROOT/setup.py" ] \
+        || die "no --wheel given, and $ROOT is no checkout of Medic to build one from"
     say "building a wheel from $ROOT"
     "$VENV/bin/pip" wheel --quiet --disable-pip-version-check "${pip_index[@]}" \
         --no-deps --wheel-dir "$tmp" "$ROOT" >/dev/null
-    wheel=$(ls "$tmp"/medic-*.whl)
+    wheel=$(ls "$tmp"/medic_agent-*.whl)
 fi
 say "installing $(basename "$wheel")"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check "${pip_index[@]}" "$wheel"
@@ -79,44 +82,38 @@ say "installing $(basename "$wheel")"
 "$VENV/bin/medic" --version >/dev/null || die "the installed medic does not run"
 ln -sfn "$VENV/bin/medic" "$LINK"
 
-# 3. Configuration, created once; secrets go to $ENV_FILE (root only).
-install -d -m 0750 "$ETC" "$ETC/policies"
+# What the package ships beside its code (the unit, the packs, the docs).
+shared() {
+    "$VENV/bin/python" -c 'import sys; from medic.packaged import shared; print(shared(sys.argv[1]))' "$1" \
+        || die "the installed medic lacks $1; install a wheel built with setup.py"
+}
+unit_source=$(shared systemd/medic.service)
+default_source=$(shared systemd/medic.default)
+docs_source=$(shared docs/deployment.md)
+packs_source=$(shared policies)
+
+# 3. Configuration, on first install only; secrets go to $ENV_FILE (root only).
+install -d -m 0750 "$ETC"
 if [ ! -e "$ETC/medic.yaml" ]; then
-    say "writing $ETC/medic.yaml (dry-run: Medic decides and audits, acts on nothing)"
-    cat >"$ETC/medic.yaml" <<'YAML'
-# Medic on this node: see /opt/medic/docs/deployment.md.
-# Start in dry-run; after a week of `medic audit list --kind action.would_run`
-# showing what it would have done, set dry_run: false and `systemctl reload medic`.
-dry_run: true
-state_dir: /var/lib/medic
-policies:
-  - /etc/medic/policies      # copy packs from /opt/medic/examples/policies/
-api:
-  listen: 127.0.0.1:9325
-log:
-  format: json
-  level: info
-notifiers: {}
-  # oncall: {type: webhook, url: https://alerts.example.org/medic, secret_env: MEDIC_WEBHOOK_SECRET}
-YAML
-    chmod 0640 "$ETC/medic.yaml"
+    say "writing $ETC/ with medic init (dry-run: Medic decides and audits, acts on nothing)"
+    "$VENV/bin/medic" init "$tmp/etc" --state-dir /var/lib/medic >/dev/null
+    cp -r --no-clobber "$tmp/etc/." "$ETC/"   # your own files there stay as they are
 fi
+install -d -m 0750 "$ETC/policies"
 if [ ! -e "$ENV_FILE" ]; then
-    install -m 0600 "$ROOT/systemd/medic.default" "$ENV_FILE"
+    install -m 0600 "$default_source" "$ENV_FILE"
 fi
 
 # 4. Docs and examples, replaced with this version's.
 install -d -m 0755 "$PREFIX/docs" "$PREFIX/examples"
-[ -f "$ROOT/docs/deployment.md" ] && install -m 0644 "$ROOT/docs/deployment.md" "$PREFIX/docs/"
-if [ -d "$ROOT/policies" ]; then
-    rm -rf "$PREFIX/examples/policies"
-    cp -r "$ROOT/policies" "$PREFIX/examples/policies"
-fi
+install -m 0644 "$docs_source" "$PREFIX/docs/"
+rm -rf "$PREFIX/examples/policies"
+cp -r "$packs_source" "$PREFIX/examples/policies"
 
 # 5. The unit.
 unit_note="unit unchanged"
-if ! cmp -s "$ROOT/systemd/medic.service" "$UNIT"; then
-    install -m 0644 "$ROOT/systemd/medic.service" "$UNIT"
+if ! cmp -s "$unit_source" "$UNIT"; then
+    install -m 0644 "$unit_source" "$UNIT"
     unit_note="unit installed"
 fi
 if [ -d /run/systemd/system ]; then

@@ -230,3 +230,37 @@ def test_sidecar_restarts_a_killed_sibling_and_never_itself(
     else:
         assert uid_line.split()[1] == str(MEDIC_UID)
         assert f"running as medic with the Docker socket's group (gid {socket_gid})" in logs
+
+
+def test_the_image_refuses_to_validate_its_empty_policy_dir(
+    docker_client: Any, medic_image: str
+) -> None:
+    """Nothing mounted on /etc/medic/policies: `medic validate` fails and says what to do."""
+    container = docker_client.containers.run(
+        medic_image,
+        ["medic", "validate", "--config", "/etc/medic/medic.yaml"],
+        detach=True,
+        network_mode="none",
+    )
+    try:
+        status = container.wait(timeout=60)["StatusCode"]
+        output = container.logs().decode()
+    finally:
+        container.remove(force=True)
+    assert status == 1, output
+    assert (
+        "/etc/medic/policies: no policies found in /etc/medic/policies (0 policy files read)"
+        in (output)
+    )
+
+
+def test_the_image_ships_the_example_packs_for_medic_init(
+    docker_client: Any, medic_image: str
+) -> None:
+    """`medic init` in the image writes the packaged packs and a config that validates."""
+    output = run_image(
+        docker_client,
+        medic_image,
+        ["sh", "-c", "medic init /tmp/n >/dev/null && medic validate --config /tmp/n/medic.yaml"],
+    )
+    assert output.strip().splitlines()[-1] == "ok: 7 policies in 4 files"

@@ -2,9 +2,10 @@
 
 The host has no systemd as PID 1, so the systemd tests run in a container made from
 ``medic-test/systemd:1`` (built by scripts/provision-systemd.sh). One container serves
-the whole session: Medic goes in once with scripts/install-node.sh, from a wheel built
-from this checkout and an offline wheelhouse of its dependencies (cached under
-/var/tmp, resolved for the container's Python), and the tests drive it with
+the whole session: Medic goes in once with scripts/install-node.sh, copied alone (no
+checkout), from a wheel built from this checkout and an offline wheelhouse of its
+dependencies (cached under /var/tmp, resolved for the container's Python), and the
+tests drive it with
 ``docker exec``. When Docker or the image is missing, the tests fail and name the
 script to run; they are never skipped.
 """
@@ -39,6 +40,12 @@ IMAGE = "medic-test/systemd:1"
 PROVISION = "scripts/provision-systemd.sh (after scripts/provision-docker.sh), or `make provision`"
 WHEEL_CACHE = Path("/var/tmp/medic-test-wheelhouse")
 STAGE = "/var/tmp/medic-install"  # not /tmp: that is a tmpfs `docker cp` cannot see
+AS_INSTALLED = "/var/tmp/etc-medic-as-installed"  # /etc/medic as install-node.sh left it
+# What a wheel build reads: the package, its metadata, and what setup.py ships inside it.
+WHEEL_SOURCES = (
+    "pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "NOTICE",
+    "daemon/medic", "policies", "systemd", "docs/deployment.md",
+)  # fmt: skip
 AUDIT_DB = "/var/lib/medic/audit.db"
 VENV_PYTHON = "/opt/medic/venv/bin/python"
 LABEL = "medic.test"
@@ -129,8 +136,8 @@ class Node:
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     def audit(self, db: str = AUDIT_DB) -> list[dict[str, Any]]:
-        """Every event of the node's audit log, oldest first (read with `medic audit`)."""
-        out = self.run("medic", "audit", "list", "--db", db, "--format", "jsonl", "--limit", "0")
+        """Every event of the node's audit log, oldest first (`medic audit export`: all of it)."""
+        out = self.run("medic", "audit", "export", "--db", db, "--format", "jsonl")
         events = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
         return sorted(events, key=lambda e: e["id"])
 
@@ -154,13 +161,13 @@ class Node:
 def _build_wheel(out: Path) -> Path:
     """A wheel of this checkout, built from a copy so the shared tree is not written to."""
     src = out / "src"
-    shutil.copytree(
-        ROOT / "daemon" / "medic",
-        src / "daemon" / "medic",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, src / name)
+    for rel in WHEEL_SOURCES:
+        source, target = ROOT / rel, src / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy(source, target)
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(src)],
         capture_output=True,
@@ -170,7 +177,7 @@ def _build_wheel(out: Path) -> Path:
     )
     if done.returncode != 0:
         pytest.fail(f"building the medic wheel failed:\n{done.stderr[-3000:]}", pytrace=False)
-    return next(out.glob("medic-*.whl"))
+    return next(out.glob("medic_agent-*.whl"))
 
 
 def _requirements(wheel: Path, env: dict[str, str]) -> list[Requirement]:
@@ -213,7 +220,7 @@ def _wheelhouse(wheel: Path, python: str) -> Path:
     WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=WHEEL_CACHE, prefix=".building-"))
     _pip_download(work, python, str(wheel))
-    for own in work.glob("medic-*.whl"):
+    for own in work.glob("medic_agent-*.whl"):
         own.unlink()
     env = {"python_full_version": python, "python_version": ".".join(python.split(".")[:2])}
     for _round in range(5):
@@ -234,12 +241,11 @@ def _wheelhouse(wheel: Path, python: str) -> Path:
 
 
 def _stage(wheel: Path, wheelhouse: Path, out: Path) -> Path:
-    """What an operator copies to a node: the checkout's install files and the wheels."""
+    """What an operator copies to a node: the install script alone, and the wheels (the
+    unit, packs and docs come out of the wheel: no checkout is needed)."""
     stage = out / "stage"
-    (stage / "src" / "docs").mkdir(parents=True)
-    for folder in ("scripts", "systemd", "policies"):
-        shutil.copytree(ROOT / folder, stage / "src" / folder)
-    shutil.copy(ROOT / "docs" / "deployment.md", stage / "src" / "docs")
+    stage.mkdir()
+    shutil.copy(ROOT / "scripts" / "install-node.sh", stage / "install-node.sh")
     shutil.copytree(wheelhouse, stage / "wheelhouse")
     shutil.copy(wheel, stage / "wheelhouse")
     return stage
@@ -288,11 +294,12 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
         )
         _docker("cp", str(stage), f"{name}:{STAGE}")
         node.run(
-            "bash", f"{STAGE}/src/scripts/install-node.sh",
+            "bash", f"{STAGE}/install-node.sh",
             "--wheel", f"{STAGE}/wheelhouse/{wheel.name}",
             "--wheelhouse", f"{STAGE}/wheelhouse",
             timeout=300,
         )  # fmt: skip
+        node.run("cp", "-a", "/etc/medic", AS_INSTALLED)
         yield node
     finally:
         if not os.environ.get("MEDIC_KEEP_NODE"):  # set it to look around after a failure

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 CONFIG = """\
 dry_run: false
 state_dir: /var/lib/medic
-policies: [/etc/medic/policies]
+policies: [/etc/medic/policies/e2e]
 watch: false
 log: {format: json, level: info}
 """
@@ -142,10 +142,11 @@ def container(node: Node) -> Iterator[str]:
 def service(node: Node, container: str) -> Iterator[Node]:
     """Medic started by systemd with the e2e policies, its units up before it starts."""
     node.write("/etc/medic/medic.yaml", CONFIG, mode="0640")
-    node.write("/etc/medic/policies/e2e.yaml", POLICIES.replace("CONTAINER", container))
+    node.run("install", "-d", "/etc/medic/policies/e2e")
+    node.write("/etc/medic/policies/e2e/e2e.yaml", POLICIES.replace("CONTAINER", container))
     node.sh("install -d -m 0700 -o nobody -g nogroup /srv/e2e-private")
     node.sh("touch /srv/e2e-private/marker && chown nobody:nogroup /srv/e2e-private/marker")
-    node.run("medic", "validate", "/etc/medic/policies")
+    node.run("medic", "validate", "/etc/medic/policies/e2e")
     for name, body in UNITS.items():
         node.add_unit(name, body)
     for name in ("e2e-app", "e2e-once", "e2e-nobody"):
@@ -249,7 +250,7 @@ def test_the_sandbox_leaves_what_probes_and_actions_need(service: Node, containe
 @pytest.mark.integration
 def test_systemctl_reload_reloads_the_policies(service: Node) -> None:
     """`systemctl reload medic` (SIGHUP) loads a new file and returns with Medic ready."""
-    service.write("/etc/medic/policies/extra.yaml", EXTRA)
+    service.write("/etc/medic/policies/e2e/extra.yaml", EXTRA)
     pid = main_pid(service)
     service.run("systemctl", "reload", "medic")
     service.wait_for(
@@ -261,7 +262,7 @@ def test_systemctl_reload_reloads_the_policies(service: Node) -> None:
     )
     assert main_pid(service) == pid
     assert service.show("medic.service")["ActiveState"] == "active"
-    service.run("rm", "/etc/medic/policies/extra.yaml")
+    service.run("rm", "/etc/medic/policies/e2e/extra.yaml")
     service.run("systemctl", "reload", "medic")
     service.wait_for(
         lambda: events(service, "e2e-extra", "policy.removed"), what="the policy to go"

@@ -98,9 +98,9 @@ def test_install_again_keeps_the_config_and_puts_medic_on_the_path(node: Node) -
     """A second install-node.sh run succeeds, leaves /etc/medic alone, links medic."""
     node.sh("echo '# kept by the test' >> /etc/medic/medic.yaml")
     before = node.run("sha256sum", "/etc/medic/medic.yaml").stdout
-    wheel = node.sh("ls /var/tmp/medic-install/wheelhouse/medic-*.whl").strip()
+    wheel = node.sh("ls /var/tmp/medic-install/wheelhouse/medic_agent-*.whl").strip()
     done = node.run(
-        "bash", "/var/tmp/medic-install/src/scripts/install-node.sh",
+        "bash", "/var/tmp/medic-install/install-node.sh",
         "--wheel", wheel, "--wheelhouse", "/var/tmp/medic-install/wheelhouse",
         timeout=300,
     )  # fmt: skip
@@ -110,6 +110,24 @@ def test_install_again_keeps_the_config_and_puts_medic_on_the_path(node: Node) -
     assert node.sh("readlink /usr/local/bin/medic").strip() == "/opt/medic/venv/bin/medic"
     assert node.sh("stat -c %a /etc/default/medic").strip() == "600"
     assert node.run("medic", "--version").stdout.strip() == "medic, version 0.1.0"
+
+
+@pytest.mark.integration
+def test_install_without_a_checkout_writes_a_starter_config_from_the_wheel(node: Node) -> None:
+    """Script and wheel alone: /etc/medic from `medic init` (dry-run, host pack), unit,
+    secrets file and docs from the package, and the config validates as installed."""
+    assert node.run("test", "-e", "/var/tmp/medic-install/src", check=False).returncode == 1
+    config = node.run("cat", "/var/tmp/etc-medic-as-installed/medic.yaml").stdout
+    assert "dry_run: true" in config
+    assert 'state_dir: "/var/lib/medic"' in config
+    assert '  - "policies/host"' in config
+    assert node.sh("stat -c %a /var/tmp/etc-medic-as-installed/medic.yaml").strip() == "640"
+    done = node.run("medic", "validate", "--config", "/var/tmp/etc-medic-as-installed/medic.yaml")
+    assert done.stdout.strip() == "ok: 7 policies in 4 files"
+    shipped = "/opt/medic/venv/lib/python3*/site-packages/medic/share"
+    node.sh(f"cmp {shipped}/systemd/medic.service /etc/systemd/system/medic.service")
+    node.sh(f"cmp {shipped}/docs/deployment.md /opt/medic/docs/deployment.md")
+    node.sh(f"diff -r {shipped}/policies /opt/medic/examples/policies")
 
 
 @pytest.mark.integration

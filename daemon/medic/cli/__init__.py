@@ -14,6 +14,7 @@ from medic import __version__
 
 # command name -> (module, attribute holding the click command)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("medic.cli.init", "command"),
     "run": ("medic.cli.run", "command"),
     "validate": ("medic.cli.validate", "command"),
     "test": ("medic.cli.test", "command"),

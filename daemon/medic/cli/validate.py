@@ -14,6 +14,7 @@ import click
 
 from medic.config import load_config
 from medic.errors import ConfigError
+from medic.policy.empty import no_policies
 from medic.policy.loader import load_paths
 from medic.policy.reach import escalation_warnings
 
@@ -41,7 +42,10 @@ def _plural(count: int, word: str) -> str:
     show_default=True,
     help="json prints a list of error objects.",
 )
-def command(paths: tuple[Path, ...], config_path: Path | None, output_format: str) -> None:
+@click.option("--allow-empty", is_flag=True, help="Exit 0 when no policy is found (else an error).")
+def command(
+    paths: tuple[Path, ...], config_path: Path | None, output_format: str, allow_empty: bool
+) -> None:
     """Validate policy files and directories (default: policies).
 
     Exit status 0 when every file is valid, 1 otherwise.
@@ -56,8 +60,12 @@ def command(paths: tuple[Path, ...], config_path: Path | None, output_format: st
             raise SystemExit(1) from exc
         notifiers = set(config.notifiers)
         targets = targets or list(config.policy_paths)
-    result = load_paths(targets or [Path("policies")], notifiers=notifiers)
+    targets = targets or [Path("policies")]
+    result = load_paths(targets, notifiers=notifiers)
     errors = result.errors
+    empty = no_policies(result, targets, escape="--allow-empty if none is intended")
+    if empty is not None and not allow_empty:
+        errors = [empty]
     warnings = [w for policy in result.policies for w in escalation_warnings(policy)]
     if output_format == "json":
         click.echo(json.dumps([e.to_dict() for e in (*errors, *warnings)], indent=2))

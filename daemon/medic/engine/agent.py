@@ -38,6 +38,7 @@ from medic.engine.silences import Matchers
 from medic.metrics import Metrics
 from medic.notify.delivery import DeliveryOptions
 from medic.notify.links import LinkSigner, start_links
+from medic.policy.empty import warn_if_empty
 from medic.policy.loader import load_paths
 
 log = structlog.get_logger("medic.agent")
@@ -208,6 +209,7 @@ class Agent:
             result = await asyncio.to_thread(
                 load_paths, list(self.config.policy_paths), notifiers=set(self.config.notifiers)
             )
+            warn_if_empty(result, self.config.policy_paths)  # runs, but says it heals nothing
             now = self.clock.wall()
             policies = self.files.update(result, self.audit, now)
             changes = await swap_runners(self.runners, policies, self.engine, now)
