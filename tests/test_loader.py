@@ -440,8 +440,8 @@ def test_zero_interval_is_rejected() -> None:
     """every: 0 would probe without pause."""
     err = only_error(policy("probe: {type: host.memory, every: 0s}\nwhen: percent > 1\n"))
     assert str(err) == (
-        "policies/web.yaml:4:39: policy 'web': `every: 0s` is below the 1s floor "
-        "(hint: every may be from 1s up to 1d)"
+        "policies/web.yaml:4:39: policy 'web': `every: 0s` is below the 100ms floor "
+        "(hint: every may be from 100ms up to 1d)"
     )
 
 

@@ -67,13 +67,18 @@ def containers(docker_client: Any) -> Iterator[list[Any]]:
 
 
 def run_image(docker_client: Any, image: str, command: list[str], **kwargs: Any) -> str:
-    """Run the image's entrypoint with ``command`` to completion; its output (both streams)."""
+    """Run the image's entrypoint with ``command`` to completion; its output: standard
+    error (the entrypoint's own lines) first, then standard output. Read apart, since
+    the engine's merged log orders two streams by arrival, which races under load."""
     container = docker_client.containers.run(
         image, command, detach=True, network_mode="none", **kwargs
     )
     try:
         result = container.wait(timeout=60)
-        output: str = container.logs().decode()
+        output: str = (
+            container.logs(stdout=False, stderr=True).decode()
+            + container.logs(stdout=True, stderr=False).decode()
+        )
     finally:
         container.remove(force=True)
     assert result["StatusCode"] == 0, output
