@@ -99,6 +99,11 @@ class Action(ABC):
         """Semantic problems in ``options`` (each a sentence that says the fix)."""
         return []
 
+    @classmethod
+    def validate_under(cls, options: Mapping[str, Any], probe_type: str) -> list[str]:
+        """Problems of ``options`` under a probe of ``probe_type`` (what its targets are)."""
+        return []
+
     def describe(self, ctx: ActionContext) -> str:
         """What this step would do, in one line (dry-run and audit)."""
         return f"{self.type_name} on {ctx.target}"

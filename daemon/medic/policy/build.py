@@ -107,6 +107,7 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
                 duration=parse_duration(window["duration"]),
                 timezone=window.get("timezone", "UTC"),
                 act=window.get("act", False),
+                reason=window.get("reason", ""),
             )
             for i, window in enumerate(raw.get("maintenance", []))
         ),

@@ -249,6 +249,13 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
     return _closed(properties, ["name", "probe", "when"], "One detect -> act rule.")
 
 
+MAINTENANCE_REASON: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "description": "Why the window exists, shown with what it suppressed.",
+}
+
+
 def maintenance_window_schema(
     extra: dict[str, Any], description: str, required: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -292,7 +299,9 @@ def _human_keys() -> dict[str, Any]:
         ),
         "maintenance": {
             "type": "array",
-            "items": maintenance_window_schema({}, "A recurring maintenance window."),
+            "items": maintenance_window_schema(
+                {"reason": MAINTENANCE_REASON}, "A recurring maintenance window."
+            ),
             "description": "Recurring windows when this policy pages nobody (and acts only "
             "with act: true).",
         },

@@ -214,6 +214,9 @@ class PolicyChecker:
             if self._options(partial(action_validator, cls), options, path):
                 own = {k: v for k, v in options.items() if k != "timeout"}
                 self._plugin_validate(f"action {kind!r}", cls.validate, own, path)
+                if self.result.probe_cls is not None:
+                    under = partial(cls.validate_under, probe_type=self.result.probe_cls.type_name)
+                    self._plugin_validate(f"action {kind!r}", under, own, path)
 
     def _limits(self) -> None:
         limits = self.raw.get("limits")
