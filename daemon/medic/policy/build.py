@@ -89,7 +89,7 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
                 for level in escalate.get("levels", ())
             ),
             repeat=parse_duration(escalate["repeat"]) if "repeat" in escalate else None,
-            severity=escalate.get("severity", "error"),
+            severity=escalate.get("severity"),
         ),
         dry_run=raw.get("dry_run", False),
         description=raw.get("description", ""),

@@ -200,8 +200,9 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
         ),
         "severity": {
             "enum": list(SEVERITIES),
-            "default": "error",
-            "description": "How loud the pages are; notifiers map it to their own.",
+            "description": "How loud the pages are; notifiers map it to their own (PagerDuty "
+            "severity, Slack emoji, e-mail subject tag, Alertmanager label, webhook field). "
+            "Unset: each notifier's own default.",
         },
     }
     properties = {
