@@ -25,7 +25,7 @@ from medic.policy.model import (
     Step,
     Verify,
 )
-from medic.policy.semantic import SHARED_PROBE_KEYS, PolicyCheck
+from medic.policy.semantic import SHARED_PROBE_KEYS, STEP_KEYS, PolicyCheck
 from medic.policy.windows import MaintenanceWindow
 from medic.policy.yamlpos import Document
 
@@ -50,8 +50,9 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
         steps.append(
             Step(
                 type=kind,
-                options={k: v for k, v in options.items() if k != "timeout"},
+                options={k: v for k, v in options.items() if k not in STEP_KEYS},
                 timeout=parse_duration(options.get("timeout", cls.default_timeout)),
+                id=options.get("id"),
             )
         )
     limits = raw.get("limits", {})

@@ -35,6 +35,8 @@ class Step:
     type: str
     options: Mapping[str, Any]
     timeout: float
+    # Names the step's output for later steps: {steps.<id>.stdout} (medic.actions.outputs).
+    id: str | None = None
 
 
 @dataclass(frozen=True)

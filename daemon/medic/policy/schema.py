@@ -121,6 +121,9 @@ def probe_options_schema(cls: type[Probe]) -> dict[str, Any]:
     return merged
 
 
+STEP_ID_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+
+
 def action_options_schema(cls: type[Action]) -> dict[str, Any]:
     """An action's own options merged with the shared ``timeout``: a closed object."""
     own = bounds.harden(cls.schema)
@@ -130,6 +133,12 @@ def action_options_schema(cls: type[Action]) -> dict[str, Any]:
             f"How long the step may take before it is killed. Default {cls.default_timeout:g}s.",
             span=bounds.STEP_TIMEOUT,
         ),
+        "id": {
+            "type": "string",
+            "pattern": STEP_ID_PATTERN,
+            "description": "Names the step's output for later steps: {steps.<id>.stdout}, "
+            "{steps.<id>.json.<key>} (lowercase letters, digits, _).",
+        },
     }
     return {**own, **_closed(properties, list(own.get("required", [])), summary(cls))}
 
