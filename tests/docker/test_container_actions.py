@@ -213,3 +213,16 @@ def test_describe() -> None:
     assert exec_action.describe(ctx) == (
         "would run nginx -s reload 'web x' in container web as user www"
     )
+
+
+@pytest.mark.asyncio
+async def test_restart_names_another_container(run_container: Any, container_state: Any) -> None:
+    """container: backend restarts that container whatever the target is (a database)."""
+    container = run_container()
+    started = container_state(container)["StartedAt"]
+    action = RestartAction({"stop_timeout": 1, "container": container.name})
+    result = await action.run(context("127.0.0.1:5432"))
+    assert result.ok is True
+    assert result.summary == f"restarted container {container.name}"
+    assert result.details["container"] == container.name
+    assert container_state(container)["StartedAt"] != started

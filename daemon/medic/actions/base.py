@@ -24,7 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from medic.actions.placeholders import PlaceholderError, UnknownPlaceholder, placeholders
+from medic.actions.placeholders import (
+    MissingOutput,
+    PlaceholderError,
+    UnknownPlaceholder,
+    placeholders,
+)
 from medic.registry import Registry
 
 __all__ = [
@@ -50,10 +55,13 @@ class ActionContext:
     dry_run: bool = False
     host: str = ""
     attempt: int = 1
+    # What earlier steps of this attempt published: ``steps.<id>.stdout`` ...
+    outputs: Mapping[str, str] = field(default_factory=dict)
 
     def variables(self) -> dict[str, Any]:
         """Names usable as ``{name}`` placeholders."""
         return {
+            **self.outputs,
             **self.fields,
             "target": self.target,
             "policy": self.policy,
@@ -79,6 +87,8 @@ def unfilled_note(exc: PlaceholderError) -> str:
     """Why a dry-run description could not fill its placeholders, in parentheses."""
     if isinstance(exc, UnknownPlaceholder):
         return f"(unknown placeholder {{{exc.name}}})"
+    if isinstance(exc, MissingOutput):
+        return f"({{{exc.name}}} comes from an earlier step when it runs)"
     return f"({exc.message})"
 
 
@@ -97,6 +107,11 @@ class Action(ABC):
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:
         """Semantic problems in ``options`` (each a sentence that says the fix)."""
+        return []
+
+    @classmethod
+    def validate_under(cls, options: Mapping[str, Any], probe_type: str) -> list[str]:
+        """Problems of ``options`` under a probe of ``probe_type`` (what its targets are)."""
         return []
 
     def describe(self, ctx: ActionContext) -> str:

@@ -1,7 +1,10 @@
-"""Container actions: restart, start, stop or kill the target container.
+"""Container actions: restart, start, stop or kill the target container (or a named one).
 
 Every one acts on the container named by the target (``ctx.target``, as the container
-probes name their targets), and every one looks at that container again first: it
+probes name their targets), or on the one its ``container:`` option names (the database
+pool is exhausted: restart the backend). Under a probe whose targets are not containers,
+``container:`` is required (the loader says so with the file and line). Every one looks
+at that container again first: it
 refuses to act on the container Medic itself runs in, and on a container labelled
 ``medic.ignore=true`` (labels may have changed since the measurement). A target that
 is not a container name (Docker's ``[A-Za-z0-9][A-Za-z0-9_.-]*``) is refused before
@@ -38,6 +41,15 @@ from medic.probes.docker_client import (
 SIGNALS = ("HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM", "WINCH")
 # The names Docker gives containers; the SDK puts the name into a URL path unescaped '/'.
 CONTAINER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+CONTAINER_OPTION: dict[str, Any] = {
+    "type": "string",
+    "pattern": CONTAINER_NAME.pattern,
+    "maxLength": 128,
+    "description": "Act on this container instead of the target (a container name: "
+    "letters, digits and _.-). Required under a probe whose targets are not containers.",
+}
+# Probe families whose targets are container names (`container`, `container.logs`, ...).
+CONTAINER_PROBE_FAMILY = "container"
 _STOP_TIMEOUT = duration("Seconds the container gets to stop before it is killed.", "10s")
 
 
@@ -57,41 +69,70 @@ def signal_name(value: str | int) -> str:
     return "SIG" + value.upper().removeprefix("SIG")
 
 
+def with_container(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with the ``container:`` option every container action takes."""
+    return {**schema, "properties": {**schema["properties"], "container": CONTAINER_OPTION}}
+
+
+def container_named(options: Mapping[str, Any], ctx: ActionContext) -> str:
+    """The container a step acts on: its ``container:`` option, else the target."""
+    return str(options.get("container") or ctx.target)
+
+
+def targets_containers(probe_type: str) -> bool:
+    """Whether a probe type's targets are container names (the ``container`` family)."""
+    return probe_type == CONTAINER_PROBE_FAMILY or probe_type.startswith(
+        CONTAINER_PROBE_FAMILY + "."
+    )
+
+
 class ContainerAction(Action):
-    """What every container action shares: find the target, refuse, act, report."""
+    """What every container action shares: find the container, refuse, act, report."""
 
     verb: ClassVar[str] = "act on"
 
+    @classmethod
+    def validate_under(cls, options: Mapping[str, Any], probe_type: str) -> list[str]:
+        if "container" in options or targets_containers(probe_type):
+            return []
+        return [
+            f"probe {probe_type!r} does not name containers, so there is no container to "
+            f"{cls.verb}; add container: <name> to the step, or use a container probe"
+        ]
+
+    def name(self, ctx: ActionContext) -> str:
+        return container_named(self.options, ctx)
+
     async def run(self, ctx: ActionContext) -> ActionResult:
-        if not CONTAINER_NAME.match(ctx.target):
+        name = self.name(ctx)
+        if not CONTAINER_NAME.match(name):
             return ActionResult(
                 False,
-                f"refused: {ctx.target[:60]!r} is not a container name (letters, digits "
-                "and _.- only); point the policy at a container probe's targets",
+                f"refused: {name[:60]!r} is not a container name (letters, digits "
+                "and _.- only); point the policy at a container probe's targets, or set "
+                "container: <name> on the step",
             )
         try:
             client = await shared_client()
-            container = await asyncio.to_thread(client.containers.get, ctx.target)
+            container = await asyncio.to_thread(client.containers.get, name)
         except NotFound:
-            return ActionResult(False, f"no container named {ctx.target}")
+            return ActionResult(False, f"no container named {name}")
         except ENGINE_ERRORS as exc:
             raise ActionError(unreachable(exc), hint=HINT) from exc
         # The engine also resolves id prefixes: insist on the name.
-        if container.name != ctx.target:
-            return ActionResult(False, f"no container named {ctx.target}")
-        details: dict[str, Any] = {"container_id": container.short_id}
-        if (why := refusal(container, ctx.target)) is not None:
+        if container.name != name:
+            return ActionResult(False, f"no container named {name}")
+        details: dict[str, Any] = {"container_id": container.short_id, "container": name}
+        if (why := refusal(container, name)) is not None:
             return ActionResult(False, why, details)
         details["status_before"] = container.status
         try:
             return await self.act(container, ctx, details)
         except NotFound:
-            return ActionResult(False, f"container {ctx.target} is gone", details)
+            return ActionResult(False, f"container {name} is gone", details)
         except APIError as exc:
             reason = exc.explanation or str(exc)
-            return ActionResult(
-                False, f"could not {self.verb} container {ctx.target}: {reason}", details
-            )
+            return ActionResult(False, f"could not {self.verb} container {name}: {reason}", details)
         except ENGINE_ERRORS as exc:
             raise ActionError(unreachable(exc), hint=HINT) from exc
 
@@ -119,11 +160,13 @@ class StopTimeoutMixin:
 
     options: Mapping[str, Any]
     verb: ClassVar[str]
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {"stop_timeout": _STOP_TIMEOUT},
-        "additionalProperties": False,
-    }
+    schema: ClassVar[dict[str, Any]] = with_container(
+        {
+            "type": "object",
+            "properties": {"stop_timeout": _STOP_TIMEOUT},
+            "additionalProperties": False,
+        }
+    )
 
     @property
     def stop_timeout(self) -> float:
@@ -133,9 +176,12 @@ class StopTimeoutMixin:
     def engine_stop_timeout(self) -> int:
         return math.ceil(self.stop_timeout)
 
+    def name(self, ctx: ActionContext) -> str:
+        return container_named(self.options, ctx)
+
     def describe(self, ctx: ActionContext) -> str:
         stop = format_duration(self.stop_timeout)
-        return f"would {self.verb} container {ctx.target} (stop timeout {stop})"
+        return f"would {self.verb} container {self.name(ctx)} (stop timeout {stop})"
 
 
 @actions.register("container.restart")
@@ -166,8 +212,10 @@ class RestartAction(StopTimeoutMixin, ContainerAction):
         status = await self.settled(container, details)
         details["started_at"] = container.attrs.get("State", {}).get("StartedAt")
         if status != "running":
-            return ActionResult(False, f"container {ctx.target} is {status} after restart", details)
-        return ActionResult(True, f"restarted container {ctx.target}", details)
+            return ActionResult(
+                False, f"container {self.name(ctx)} is {status} after restart", details
+            )
+        return ActionResult(True, f"restarted container {self.name(ctx)}", details)
 
 
 @actions.register("container.start")
@@ -188,22 +236,27 @@ class StartAction(ContainerAction):
     ```
     """
 
+    schema: ClassVar[dict[str, Any]] = with_container(
+        {"type": "object", "properties": {}, "additionalProperties": False}
+    )
     verb = "start"
 
     def describe(self, ctx: ActionContext) -> str:
-        return f"would start container {ctx.target}"
+        return f"would start container {self.name(ctx)}"
 
     async def act(
         self, container: Any, ctx: ActionContext, details: dict[str, Any]
     ) -> ActionResult:
         if container.status == "running":
             details["status_after"] = "running"
-            return ActionResult(True, f"container {ctx.target} was already running", details)
+            return ActionResult(True, f"container {self.name(ctx)} was already running", details)
         await asyncio.to_thread(container.start)
         status = await self.settled(container, details)
         if status != "running":
-            return ActionResult(False, f"container {ctx.target} is {status} after start", details)
-        return ActionResult(True, f"started container {ctx.target}", details)
+            return ActionResult(
+                False, f"container {self.name(ctx)} is {status} after start", details
+            )
+        return ActionResult(True, f"started container {self.name(ctx)}", details)
 
 
 @actions.register("container.stop")
@@ -232,8 +285,8 @@ class StopAction(StopTimeoutMixin, ContainerAction):
         await asyncio.to_thread(container.stop, timeout=self.engine_stop_timeout)
         status = await self.settled(container, details)
         if status == "running":
-            return ActionResult(False, f"container {ctx.target} is still running", details)
-        return ActionResult(True, f"stopped container {ctx.target}", details)
+            return ActionResult(False, f"container {self.name(ctx)} is still running", details)
+        return ActionResult(True, f"stopped container {self.name(ctx)}", details)
 
 
 @actions.register("container.kill")
@@ -254,13 +307,17 @@ class KillAction(ContainerAction):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
-            "signal": signal_schema(SIGNALS, f"{', '.join(SIGNALS)} (default KILL), or a number."),
-        },
-        "additionalProperties": False,
-    }
+    schema: ClassVar[dict[str, Any]] = with_container(
+        {
+            "type": "object",
+            "properties": {
+                "signal": signal_schema(
+                    SIGNALS, f"{', '.join(SIGNALS)} (default KILL), or a number."
+                ),
+            },
+            "additionalProperties": False,
+        }
+    )
     verb = "kill"
 
     @property
@@ -268,7 +325,7 @@ class KillAction(ContainerAction):
         return signal_name(self.options.get("signal", "KILL"))
 
     def describe(self, ctx: ActionContext) -> str:
-        return f"would send {self.signal} to container {ctx.target}"
+        return f"would send {self.signal} to container {self.name(ctx)}"
 
     async def act(
         self, container: Any, ctx: ActionContext, details: dict[str, Any]
@@ -276,4 +333,4 @@ class KillAction(ContainerAction):
         details["signal"] = self.signal
         await asyncio.to_thread(container.kill, signal=self.signal)
         await self.settled(container, details)
-        return ActionResult(True, f"sent {self.signal} to container {ctx.target}", details)
+        return ActionResult(True, f"sent {self.signal} to container {self.name(ctx)}", details)

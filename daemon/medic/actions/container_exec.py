@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from medic.actions.base import ActionContext, ActionResult, actions, not_filled, unfilled_note
-from medic.actions.container import ContainerAction
+from medic.actions.container import ContainerAction, with_container
 from medic.actions.placeholders import ALLOW_DASH, ALLOW_PATH, Allow, PlaceholderError, fill_argv
 
 MAX_OUTPUT = 16 * 1024
@@ -74,22 +74,24 @@ class ExecAction(ContainerAction):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
-            "argv": {
-                "type": "array",
-                "minItems": 1,
-                "items": {"type": "string"},
-                "description": "Program and arguments; {placeholders} fill single items.",
+    schema: ClassVar[dict[str, Any]] = with_container(
+        {
+            "type": "object",
+            "properties": {
+                "argv": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {"type": "string"},
+                    "description": "Program and arguments; {placeholders} fill single items.",
+                },
+                "user": {"type": "string", "minLength": 1, "description": "User (name or uid)."},
+                "allow_dash": ALLOW_DASH,
+                "allow_path": ALLOW_PATH,
             },
-            "user": {"type": "string", "minLength": 1, "description": "User (name or uid)."},
-            "allow_dash": ALLOW_DASH,
-            "allow_path": ALLOW_PATH,
-        },
-        "required": ["argv"],
-        "additionalProperties": False,
-    }
+            "required": ["argv"],
+            "additionalProperties": False,
+        }
+    )
     verb = "run a command in"
 
     def argv(self, ctx: ActionContext) -> list[str]:
@@ -103,8 +105,8 @@ class ExecAction(ContainerAction):
             argv = self.argv(ctx)
         except PlaceholderError as exc:
             text = shlex.join(str(item) for item in self.options["argv"])
-            return f"would run {text} in container {ctx.target}{as_user} {unfilled_note(exc)}"
-        return f"would run {shlex.join(argv)} in container {ctx.target}{as_user}"
+            return f"would run {text} in container {self.name(ctx)}{as_user} {unfilled_note(exc)}"
+        return f"would run {shlex.join(argv)} in container {self.name(ctx)}{as_user}"
 
     async def act(
         self, container: Any, ctx: ActionContext, details: dict[str, Any]
@@ -117,7 +119,7 @@ class ExecAction(ContainerAction):
         if container.status != "running":
             return ActionResult(
                 False,
-                f"container {ctx.target} is {container.status}; exec needs it running",
+                f"container {self.name(ctx)} is {container.status}; exec needs it running",
                 details,
             )
         api = container.client.api
@@ -132,7 +134,7 @@ class ExecAction(ContainerAction):
         if outcome.exit_code != 0:
             return ActionResult(
                 False,
-                f"{argv[0]} in container {ctx.target} exited with code {outcome.exit_code}",
+                f"{argv[0]} in container {self.name(ctx)} exited with code {outcome.exit_code}",
                 details,
             )
-        return ActionResult(True, f"ran {argv[0]} in container {ctx.target}", details)
+        return ActionResult(True, f"ran {argv[0]} in container {self.name(ctx)}", details)

@@ -32,7 +32,8 @@ from urllib.parse import quote
 
 from medic.errors import ActionError
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# A name, or a dotted step output name (``steps.renew.json.cert.path``).
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\}")
 _LINE_BREAKS = ("\x00", "\n", "\r")
 _DOT_SEGMENTS = ("", ".", "..")
 _HOST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -73,6 +74,25 @@ class UnknownPlaceholder(PlaceholderError):
         known = ", ".join("{" + n + "}" for n in sorted(values))
         super().__init__(
             f"unknown placeholder {{{name}}} in {where}; known here: {known}",
+            placeholder=name,
+        )
+        self.name = name
+
+
+class MissingOutput(PlaceholderError):
+    """A ``{steps.<id>...}`` placeholder whose step published no such value."""
+
+    def __init__(self, name: str, where: str, values: Mapping[str, Any]) -> None:
+        step = name.split(".")[1] if name.count(".") >= 1 else name
+        mine = sorted(n for n in values if n.startswith(f"steps.{step}."))
+        found = (
+            "it published " + ", ".join("{" + n + "}" for n in mine[:20])
+            if mine
+            else "it published nothing (it has no output of that kind, or did not run)"
+        )
+        super().__init__(
+            f"step output {{{name}}} in {where} is missing: {found}",
+            hint="check what the earlier step prints (first line of stdout, or a JSON object)",
             placeholder=name,
         )
         self.name = name
@@ -121,6 +141,8 @@ def _fill(
         size += len(before)
         name = match.group(1)
         if name not in values:
+            if name.startswith("steps."):
+                raise MissingOutput(name, where, values)
             raise UnknownPlaceholder(name, where, values)
         raw = values[name]
         value = "" if raw is None else str(raw)

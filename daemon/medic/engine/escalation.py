@@ -96,6 +96,7 @@ class Escalator:
         history: Sequence[Mapping[str, Any]] = (),
         dry_run: bool = False,
         details: Mapping[str, Any] | None = None,
+        severity: str | None = None,
     ) -> None:
         """Audit the escalation and queue one notification per channel.
 
@@ -115,6 +116,7 @@ class Escalator:
             history=tuple(dict(h) for h in history),
             dry_run=dry_run,
             links=tuple(request.links),
+            severity=severity,
         )
         if not request.resolve:
             self.audit.emit(

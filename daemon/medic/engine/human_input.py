@@ -66,7 +66,7 @@ def windows(config: AgentConfig, policies: Iterable[Policy]) -> list[ScheduledWi
                 id=f"maintenance:{policy.name}:{index}",
                 window=window,
                 matchers=Matchers(policy=policy.name),
-                reason=f"maintenance window of policy {policy.name}",
+                reason=window.reason or f"maintenance window of policy {policy.name}",
                 source=f"policy {policy.name}",
             )
             for index, window in enumerate(policy.maintenance)

@@ -143,4 +143,5 @@ def send_due(engine: EngineContext, runners: Mapping[str, PolicyRunner], now: fl
             values=state.values if state is not None else {},
             dry_run=False,
             details=extra,
+            severity=policy.escalate.severity,
         )

@@ -9,6 +9,10 @@ No intent, no action: when the intent cannot be committed (a full disk), the ste
 does not run, the audit alarm goes up (:mod:`medic.engine.audit_alarm`) and the
 attempt ends with a :data:`NOT_RUN` outcome, so the runner puts the target back to
 firing instead of leaving it half-remediated.
+
+A step with an ``id`` publishes its output to the later steps of the same attempt
+(:mod:`medic.actions.outputs`): the names it published are audited with its outcome,
+and the later step's plan (audited with its intent) shows the values it was filled with.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import structlog
 
 from medic.actions.base import Action, ActionContext, ActionResult, actions
+from medic.actions.outputs import step_outputs
 from medic.audit.events import AuditEvent, Kind
 from medic.engine.audit_alarm import REASON
 from medic.engine.context import EngineContext
@@ -101,6 +106,7 @@ async def run_steps(
     dry_run: bool,
 ) -> list[StepOutcome]:
     outcomes: list[StepOutcome] = []
+    outputs: dict[str, str] = {}
 
     def event(
         kind: Kind,
@@ -122,7 +128,7 @@ async def run_steps(
         )
 
     for index, (spec, action) in enumerate(zip(policy.remediate, steps, strict=True)):
-        ctx = _context(engine, policy, spec, target, incident, fields, attempt, dry_run)
+        ctx = _context(engine, policy, spec, target, incident, fields, attempt, dry_run, outputs)
         plan = action.describe(ctx)
         step_info = {"step": index, "type": spec.type, "attempt": attempt, "plan": plan}
         if dry_run:
@@ -159,10 +165,15 @@ async def run_steps(
             engine.running_actions -= 1
         outcome = {Kind.ACTION_SUCCEEDED: "ok", Kind.ACTION_FAILED: "failed"}.get(kind, "timeout")
         engine.metrics.actions.labels(spec.type, outcome).inc()
+        published: dict[str, Any] = {}
+        if spec.id is not None and kind == Kind.ACTION_SUCCEEDED:
+            made = step_outputs(spec.id, result.details)
+            outputs.update(made)
+            published = {"id": spec.id, "outputs": sorted(made)}
         engine.audit.emit(
             event(
                 kind,
-                {**step_info, "summary": result.summary, **result.details},
+                {**step_info, "summary": result.summary, **result.details, **published},
                 outcome=outcome,
                 action=action_id,
             )
@@ -182,6 +193,7 @@ def _context(
     fields: Mapping[str, Any],
     attempt: int,
     dry_run: bool,
+    outputs: Mapping[str, str],
 ) -> ActionContext:
     return ActionContext(
         policy=policy.name,
@@ -192,4 +204,5 @@ def _context(
         dry_run=dry_run,
         host=engine.host,
         attempt=attempt,
+        outputs=dict(outputs),
     )

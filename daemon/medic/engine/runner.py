@@ -198,6 +198,7 @@ class PolicyRunner:
             values=values,
             history=self.history.get(target, ()),
             dry_run=self.dry_run,
+            severity=self.policy.escalate.severity,
         )
         if (
             incident

@@ -43,8 +43,12 @@ def rfc3339(when: datetime) -> str:
 
 
 def labels(n: Notification, static: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The alert's identity: alertname, severity, policy, target, host, incident."""
+    """The alert's identity: alertname, severity, policy, target, host, incident.
+
+    ``severity`` is the policy's when it sets one, else the static labels', else critical."""
     out = {"alertname": ALERTNAME, "severity": "critical", **(static or {})}
+    if n.severity:
+        out["severity"] = n.severity
     out |= {"policy": n.policy, "target": n.target, "host": n.host, "incident": n.incident}
     return {name: value for name, value in out.items() if value}
 

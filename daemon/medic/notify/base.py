@@ -36,6 +36,8 @@ class Notification:
     dry_run: bool = False
     # (label, url) pairs to act on the incident, e.g. approve and deny an action.
     links: tuple[tuple[str, str], ...] = ()
+    # The policy's escalate.severity (info, warning, error, critical); None: not set.
+    severity: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -45,6 +47,8 @@ class Notification:
             data["links"] = [{"label": label, "url": url} for label, url in self.links]
         else:
             del data["links"]  # absent rather than empty: payloads stay as they were
+        if self.severity is None:
+            del data["severity"]
         return data
 
     @classmethod

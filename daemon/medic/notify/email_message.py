@@ -43,8 +43,10 @@ def message_id(n: Notification, kind: str | None, sender: str) -> str:
 
 
 def subject(n: Notification, prefix: str = "[medic]") -> str:
-    """``[medic] ESCALATED web-down on web (node-1)`` or ``[medic] RESOLVED ...``."""
-    text = f"{prefix} {message.verb(n).upper()} {message.headline(n)}".strip()
+    """``[medic] ESCALATED web-down on web (node-1)`` or ``[medic] RESOLVED ...``; a
+    policy's severity tags escalations: ``[medic] [CRITICAL] ESCALATED ...``."""
+    tag = f" [{n.severity.upper()}]" if n.severity and n.kind == "escalation" else ""
+    text = f"{prefix}{tag} {message.verb(n).upper()} {message.headline(n)}".strip()
     return message.truncate(_one_line(text), SUBJECT_LIMIT)
 
 

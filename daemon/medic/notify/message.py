@@ -91,6 +91,7 @@ def facts(n: Notification) -> list[tuple[str, str]]:
         ("Host", n.host),
         ("Incident", n.incident),
         ("Reason", n.reason),
+        ("Severity", n.severity or ""),
         ("Time", n.time),
     ]
     return [(label, value) for label, value in pairs if value]

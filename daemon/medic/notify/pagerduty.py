@@ -51,7 +51,9 @@ def _details(n: Notification) -> dict[str, Any]:
 def event(
     n: Notification, routing_key: str, severity: str = "error", link_base: str | None = None
 ) -> dict[str, Any]:
-    """The Events API v2 body for ``n``: a trigger for escalations, a resolve otherwise."""
+    """The Events API v2 body for ``n``: a trigger for escalations, a resolve otherwise.
+
+    The policy's severity, when it sets one, wins over the notifier's ``severity``."""
     if n.kind == "resolve":
         return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": dedup_key(n)}
     summary = message.title(n) + (f": {n.summary}" if n.summary else "")
@@ -62,7 +64,7 @@ def event(
         "payload": {
             "summary": message.truncate(summary, SUMMARY_LIMIT),
             "source": n.host or "medic",
-            "severity": severity,
+            "severity": n.severity or severity,
             "timestamp": n.time,
             "component": n.target,
             "group": n.policy,

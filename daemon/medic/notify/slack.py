@@ -76,15 +76,27 @@ def _button(label: str, url: str) -> dict[str, Any]:
     return button
 
 
+# The emoji an escalation's title starts with, by the policy's severity.
+SEVERITY_EMOJI = {
+    "critical": ":rotating_light:",
+    "error": ":red_circle:",
+    "warning": ":warning:",
+    "info": ":information_source:",
+}
+
+
+def _title(n: Notification) -> str:
+    """The title, led by the severity's emoji on an escalation whose policy sets one."""
+    emoji = SEVERITY_EMOJI.get(n.severity or "") if n.kind == "escalation" else None
+    return f"{emoji} {message.title(n)}" if emoji else message.title(n)
+
+
 def blocks(n: Notification, link_base: str | None = None) -> list[dict[str, Any]]:
     """The Block Kit blocks: header, summary, facts, values, history, links, context."""
     out: list[dict[str, Any]] = [
         {
             "type": "header",
-            "text": {
-                "type": "plain_text",
-                "text": message.truncate(message.title(n), HEADER_LIMIT),
-            },
+            "text": {"type": "plain_text", "text": message.truncate(_title(n), HEADER_LIMIT)},
         }
     ]
     if n.summary:
@@ -116,7 +128,7 @@ def blocks(n: Notification, link_base: str | None = None) -> list[dict[str, Any]
 
 def payload(n: Notification, link_base: str | None = None) -> dict[str, Any]:
     """The JSON body: ``text`` (the notification fallback) and ``blocks``."""
-    fallback = message.title(n) + (f": {n.summary}" if n.summary else "")
+    fallback = _title(n) + (f": {n.summary}" if n.summary else "")
     return {"text": mrkdwn(fallback, TEXT_LIMIT), "blocks": blocks(n, link_base)}
 
 

@@ -25,7 +25,7 @@ from medic.policy.model import (
     Step,
     Verify,
 )
-from medic.policy.semantic import SHARED_PROBE_KEYS, PolicyCheck
+from medic.policy.semantic import SHARED_PROBE_KEYS, STEP_KEYS, PolicyCheck
 from medic.policy.windows import MaintenanceWindow
 from medic.policy.yamlpos import Document
 
@@ -50,8 +50,9 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
         steps.append(
             Step(
                 type=kind,
-                options={k: v for k, v in options.items() if k != "timeout"},
+                options={k: v for k, v in options.items() if k not in STEP_KEYS},
                 timeout=parse_duration(options.get("timeout", cls.default_timeout)),
+                id=options.get("id"),
             )
         )
     limits = raw.get("limits", {})
@@ -89,7 +90,7 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
                 for level in escalate.get("levels", ())
             ),
             repeat=parse_duration(escalate["repeat"]) if "repeat" in escalate else None,
-            severity=escalate.get("severity", "error"),
+            severity=escalate.get("severity"),
         ),
         dry_run=raw.get("dry_run", False),
         description=raw.get("description", ""),
@@ -107,6 +108,7 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
                 duration=parse_duration(window["duration"]),
                 timezone=window.get("timezone", "UTC"),
                 act=window.get("act", False),
+                reason=window.get("reason", ""),
             )
             for i, window in enumerate(raw.get("maintenance", []))
         ),

@@ -35,6 +35,8 @@ class Step:
     type: str
     options: Mapping[str, Any]
     timeout: float
+    # Names the step's output for later steps: {steps.<id>.stdout} (medic.actions.outputs).
+    id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,8 @@ class Escalation:
     on_probe_failure: int = DEFAULT_PROBE_FAILURES
     levels: tuple[Level, ...] = ()
     repeat: float | None = None
-    severity: str = "error"
+    # None: not set, each notifier uses its own default (PagerDuty's `severity` option).
+    severity: str | None = None
 
     def level_notify(self, level: int) -> tuple[str, ...]:
         """The channels of ``level`` (0: ``notify``, 1: the first of ``levels`` ...)."""

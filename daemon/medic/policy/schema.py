@@ -121,6 +121,9 @@ def probe_options_schema(cls: type[Probe]) -> dict[str, Any]:
     return merged
 
 
+STEP_ID_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+
+
 def action_options_schema(cls: type[Action]) -> dict[str, Any]:
     """An action's own options merged with the shared ``timeout``: a closed object."""
     own = bounds.harden(cls.schema)
@@ -130,6 +133,12 @@ def action_options_schema(cls: type[Action]) -> dict[str, Any]:
             f"How long the step may take before it is killed. Default {cls.default_timeout:g}s.",
             span=bounds.STEP_TIMEOUT,
         ),
+        "id": {
+            "type": "string",
+            "pattern": STEP_ID_PATTERN,
+            "description": "Names the step's output for later steps: {steps.<id>.stdout}, "
+            "{steps.<id>.json.<key>} (lowercase letters, digits, _).",
+        },
     }
     return {**own, **_closed(properties, list(own.get("required", [])), summary(cls))}
 
@@ -200,8 +209,9 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
         ),
         "severity": {
             "enum": list(SEVERITIES),
-            "default": "error",
-            "description": "How loud the pages are; notifiers map it to their own.",
+            "description": "How loud the pages are; notifiers map it to their own (PagerDuty "
+            "severity, Slack emoji, e-mail subject tag, Alertmanager label, webhook field). "
+            "Unset: each notifier's own default.",
         },
     }
     properties = {
@@ -249,6 +259,13 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
     return _closed(properties, ["name", "probe", "when"], "One detect -> act rule.")
 
 
+MAINTENANCE_REASON: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "description": "Why the window exists, shown with what it suppressed.",
+}
+
+
 def maintenance_window_schema(
     extra: dict[str, Any], description: str, required: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -292,7 +309,9 @@ def _human_keys() -> dict[str, Any]:
         ),
         "maintenance": {
             "type": "array",
-            "items": maintenance_window_schema({}, "A recurring maintenance window."),
+            "items": maintenance_window_schema(
+                {"reason": MAINTENANCE_REASON}, "A recurring maintenance window."
+            ),
             "description": "Recurring windows when this policy pages nobody (and acts only "
             "with act: true).",
         },

@@ -22,7 +22,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from medic.actions.base import Action
+from medic.actions.base import Action, placeholders
+from medic.actions.outputs import step_reference
 from medic.errors import ExpressionError, Location, PolicyError
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.expr import Expression, compile_expression
@@ -34,6 +35,7 @@ from medic.probes.base import Probe
 from medic.registry import Registry
 
 SHARED_PROBE_KEYS = ("type", "every", "timeout")
+STEP_KEYS = ("timeout", "id")
 _PLUGIN_BUG = "this is a bug in the plugin that provides it"
 
 
@@ -196,6 +198,7 @@ class PolicyChecker:
         if not isinstance(steps, list):
             return
         names = self.actions.names()
+        earlier: list[str] = []
         for index, item in enumerate(steps):
             if not isinstance(item, dict) or len(item) != 1:
                 continue  # the envelope schema has reported it
@@ -212,8 +215,31 @@ class PolicyChecker:
             self.result.step_classes[index] = cls
             options = {} if options is None else options
             if self._options(partial(action_validator, cls), options, path):
-                own = {k: v for k, v in options.items() if k != "timeout"}
+                self._step_outputs(options, path, earlier)
+                own = {k: v for k, v in options.items() if k not in STEP_KEYS}
                 self._plugin_validate(f"action {kind!r}", cls.validate, own, path)
+                if self.result.probe_cls is not None:
+                    under = partial(cls.validate_under, probe_type=self.result.probe_cls.type_name)
+                    self._plugin_validate(f"action {kind!r}", under, own, path)
+
+    def _step_outputs(self, options: Mapping[str, Any], path: JsonPath, earlier: list[str]) -> None:
+        """``{steps.<id>...}`` names an earlier step's id; ids are unique."""
+        for name in sorted({n for text in _strings(options) for n in placeholders(text)}):
+            step = step_reference(name)
+            if step is not None and step not in earlier:
+                known = ", ".join(earlier) or "none"
+                self._error(
+                    path,
+                    f"placeholder {{{name}}} names no earlier step with id {step!r} "
+                    f"(earlier ids: {known})",
+                    "give the step that produces it `id: <name>`, before this one",
+                    key=True,
+                )
+        step_id = options.get("id")
+        if isinstance(step_id, str):
+            if step_id in earlier:
+                self._error((*path, "id"), f"step id {step_id!r} is used twice", "ids are unique")
+            earlier.append(step_id)
 
     def _limits(self) -> None:
         limits = self.raw.get("limits")
@@ -308,6 +334,17 @@ class PolicyChecker:
                     "a policy cannot depend on itself",
                     "name the policies whose firing should stop this one from acting",
                 )
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside an options value (lists and mappings walked)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 def _plain(exc: ExpressionError) -> str:

@@ -239,6 +239,7 @@ class MaintenanceWindow:
     duration: float
     timezone: str = "UTC"
     act: bool = False
+    reason: str = ""
 
     def current(self, now: float) -> tuple[float, float] | None:
         """(start, end) of the window open at ``now``, or None."""

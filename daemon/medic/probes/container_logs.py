@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import structlog
@@ -23,6 +23,7 @@ from medic.patterns import Pattern, compile_pattern, pattern_problem
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import duration
 from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.capture import capture_fields, capture_problems, captured
 from medic.probes.container_select import (
     SELECTION_PROPERTIES,
     Selection,
@@ -48,6 +49,8 @@ class LogCount:
     lines: int = 0
     last_match: str | None = None
     truncated: bool = False
+    last_line: str | None = None  # whole (to MAX_LINE), for the pattern's named groups
+    captures: dict[str, str | None] = field(default_factory=dict)
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -55,6 +58,7 @@ class LogCount:
             "lines": self.lines,
             "last_match": self.last_match,
             "truncated": self.truncated,
+            **self.captures,
         }
 
 
@@ -70,6 +74,7 @@ def count_lines(chunks: Iterable[bytes], pattern: Pattern, max_bytes: int) -> Lo
         if pattern.search(line, limit=MAX_LINE):
             found.match_count += 1
             found.last_match = line[:LAST_MATCH_CHARS]
+            found.last_line = line[:MAX_LINE]
 
     for chunk in chunks:
         if read + len(chunk) > max_bytes:
@@ -81,9 +86,12 @@ def count_lines(chunks: Iterable[bytes], pattern: Pattern, max_bytes: int) -> Lo
         for raw in complete:
             take(raw)
         if found.truncated:
-            return found  # a partial last line is not counted
-    if pending:
-        take(pending)
+            break  # a partial last line is not counted
+    else:
+        if pending:
+            take(pending)
+    found.captures = captured(pattern, found.last_line, MAX_LINE)
+    found.last_line = None
     return found
 
 
@@ -95,7 +103,8 @@ class ContainerLogsProbe(Probe):
     ``compose`` or ``opt_in_label``) and reads what each logged in the last ``window``
     (default 1h). ``ignore_case`` (default true) makes ``pattern`` match either case.
     ``pattern`` is RE2 syntax (no lookaround or backreferences) and reads the first
-    64 KiB of each line.
+    64 KiB of each line. Each named group of ``pattern`` is a field too:
+    ``(?P<code>...)`` yields ``last_code``, what it matched in the latest matching line.
 
     ```yaml
     version: 1
@@ -159,11 +168,16 @@ class ContainerLogsProbe(Probe):
         problem = pattern_problem("pattern", options.get("pattern", ""), ignore_case=ignore_case)
         if problem is not None:
             problems.append(problem)
+        problems.extend(capture_problems(options, cls.field_names()))
         try:
             parse_duration(options.get("window", "1h"))
         except DurationError as exc:
             problems.append(f"window: {exc}")
         return problems
+
+    @classmethod
+    def option_fields(cls, options: Mapping[str, Any]) -> list[str]:
+        return capture_fields(options)
 
     async def measure(self) -> Measurement:
         try:

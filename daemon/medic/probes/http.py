@@ -28,6 +28,8 @@ from medic.probes.connection_errors import client_error_text
 from medic.redact import is_secret_key, redact_text
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+BODY_METHODS = ("POST", "PUT", "PATCH")
+MAX_REQUEST_BODY = 64 * 1024
 DEFAULT_MAX_BODY = 1024 * 1024
 _NAME = "^[A-Za-z_][A-Za-z0-9_]*$"
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
@@ -114,6 +116,15 @@ class HttpProbe(Probe):
                 "description": "Request headers; a value may be a secret {env:}/{file:}.",
             },
             "token": {**secrets.SCHEMA, "description": "Bearer token, as a secret reference."},
+            "json": {
+                "description": "A JSON request body (any value), e.g. a JSON-RPC call; "
+                "needs method POST, PUT or PATCH.",
+            },
+            "body": {
+                "type": "string",
+                "maxLength": MAX_REQUEST_BODY,
+                "description": "A text request body; needs method POST, PUT or PATCH.",
+            },
             "expect_status": {
                 "type": "array",
                 "items": {"type": "integer", "minimum": 100, "maximum": 599},
@@ -167,6 +178,14 @@ class HttpProbe(Probe):
             parsed, port = None, None
         if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host or not port:
             problems.append(f"url {display_url(url)!r} must be an http:// or https:// URL")
+        if "json" in options and "body" in options:
+            problems.append("give either json (a JSON body) or body (text), not both")
+        if ("json" in options or "body" in options) and options.get("method") not in BODY_METHODS:
+            problems.append("a request body needs method: POST, PUT or PATCH")
+        if "json" in options:
+            size = len(json.dumps(options["json"], default=str))
+            if size > MAX_REQUEST_BODY:
+                problems.append(f"json is {size} bytes encoded; at most {MAX_REQUEST_BODY}")
         headers = options.get("headers") or {}
         for name, value in headers.items():
             if isinstance(value, str) and is_secret_key(name):
@@ -211,6 +230,8 @@ class HttpProbe(Probe):
                 self.method,
                 self.url,
                 headers=headers,
+                json=self.options.get("json"),
+                data=self.options.get("body"),
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:

@@ -22,6 +22,7 @@ from medic.patterns import compile_pattern, pattern_problem
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import duration
 from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.capture import capture_fields, capture_problems, captured
 from medic.probes.logfollow import MAX_BYTES, LogFollower, RunCount
 
 MAX_RUNS = 100_000
@@ -40,6 +41,8 @@ class LogProbe(Probe):
     ``ignore_case`` (default true) matches letters in either case; lines longer
     than ``max_line`` bytes (default 4096) are cut before matching. A missing file is a
     reading (``file_exists`` false), not an error; at most 8 MiB are read per run.
+    Each named group of ``pattern`` is a field too: ``(?P<ip>...)`` yields ``last_ip``,
+    what it matched in the latest matching line of the window (docs/services.md).
 
     ```yaml
     version: 1
@@ -55,6 +58,17 @@ class LogProbe(Probe):
           every: 30s
         when: match_count >= 20
         escalate: {notify: [oncall]}
+      - name: ssh-brute-force
+        description: Block the address behind a burst of failed SSH logins.
+        probe:
+          type: log
+          path: /var/log/auth.log
+          pattern: 'Failed password for .* from (?P<ip>[0-9.]+) port'
+          window: 2m
+        when: match_count > 20 and last_ip != null
+        remediate:
+          - command: {argv: [/usr/local/sbin/block-ip, "{last_ip}"], timeout: 10s}
+        limits: {max: 5, per: 1h, cooldown: 1m}
     ```
     """
 
@@ -120,12 +134,17 @@ class LogProbe(Probe):
         problem = pattern_problem("pattern", options.get("pattern", ""), ignore_case=ignore_case)
         if problem is not None:
             problems.append(problem)
+        problems.extend(capture_problems(options, cls.field_names()))
         try:
             if parse_duration(options.get("window", "5m")) <= 0:
                 problems.append("window must be longer than 0s.")
         except DurationError as exc:
             problems.append(f"window: {exc}")
         return problems
+
+    @classmethod
+    def option_fields(cls, options: Mapping[str, Any]) -> list[str]:
+        return capture_fields(options)
 
     async def measure(self) -> Measurement:
         if self._busy:
@@ -135,11 +154,15 @@ class LogProbe(Probe):
             )
         run = RunCount(t=self.clock.monotonic())
         await asyncio.to_thread(self._read, run)
+        if run.last_line is not None:  # only the latest matching line's groups are read
+            for older in self.runs:
+                older.last_line = None
         self.runs.append(run)
         start = run.t - self.window
         while self.runs and self.runs[0].t <= start:
             self.runs.popleft()
-        last = next((r.last_match for r in reversed(self.runs) if r.last_match is not None), None)
+        latest = next((r for r in reversed(self.runs) if r.last_match is not None), None)
+        last = latest.last_match if latest is not None else None
         fields = {
             "match_count": sum(r.matches for r in self.runs),
             "lines": sum(r.lines for r in self.runs),
@@ -147,6 +170,11 @@ class LogProbe(Probe):
             "file_exists": run.exists,
             "rotated": run.rotated,
             "truncated": run.truncated,
+            **captured(
+                self.follower.pattern,
+                latest.last_line if latest is not None else None,
+                self.follower.max_line,
+            ),
         }
         return {self.path: fields}
 

@@ -33,6 +33,8 @@ class RunCount:
     lines: int = 0
     matches: int = 0
     last_match: str | None = None
+    # The latest matching line whole (up to max_line), for its pattern's named groups.
+    last_line: str | None = None
     rotated: bool = False
     truncated: bool = False
     exists: bool = False
@@ -131,6 +133,7 @@ class LogFollower:
         if self.pattern.search(text, limit=self.max_line):
             run.matches += 1
             run.last_match = text[:LAST_MATCH_CHARS]
+            run.last_line = text
 
     def _flush(self, run: RunCount) -> None:
         """The file is done with: its last line, even without a newline, counts."""
