@@ -44,7 +44,8 @@ def test_errors_and_warnings_as_annotations(tmp_path: Path) -> None:
     a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
     assert result.stdout == (
         f"::error file={a},line=5,col=11,title=medic validate::policy 'api': field "
-        "'percnt' is not yielded by probe 'host.memory'; did you mean 'percent'? fields: available_bytes, percent, "
+        "'percnt' is not yielded by probe 'host.memory'; did you mean 'percent'? "
+        "fields: available_bytes, percent, "
         "swap_percent, total_bytes, used_bytes (hint: "
         "`medic probe host.memory` runs the probe once and prints its fields)\n"
         f"::warning file={b},line=3,col=5,title=medic validate::policy 'web': "
