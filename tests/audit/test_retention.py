@@ -56,7 +56,7 @@ async def test_prune_by_age_keeps_the_chain_verifiable(tmp_path: Path) -> None:
     """Events older than max_age go; verify still says intact, counting from the anchor."""
     db = tmp_path / "audit.db"
     store = await started(db)
-    await fill(store, NOW - 100 * DAY, 4500)  # three batches and a bit
+    await fill(store, NOW - 100 * DAY, 4500)  # several batches and a bit
     await fill(store, NOW - DAY, 5)
     head_before = store.head()
     retention = Retention(store, RetentionOptions(max_age=90 * DAY), lambda: NOW)

@@ -44,7 +44,7 @@ from medic.errors import MedicError
 
 log = structlog.get_logger("medic.audit")
 
-BATCH = 2000  # rows one write operation deletes at most
+BATCH = 1000  # rows one write operation deletes at most
 PAUSE = 0.01  # seconds between two batches: the writer takes queued events first
 SIZE_FLOOR = 7 * 86400.0  # max_bytes never prunes events younger than this
 
