@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 
 from medic.audit.options import AuditOptions, parse_audit_options
+from medic.audit.retention_options import RetentionOptions, parse_retention
 from medic.config_schema import SCHEMA
 from medic.errors import ConfigError
 from medic.policy import bounds
@@ -119,6 +120,7 @@ class AgentConfig:
     watch: bool = True
     maintenance: tuple[MaintenanceConfig, ...] = ()
     audit: AuditOptions = field(default_factory=AuditOptions)
+    retention: RetentionOptions = field(default_factory=RetentionOptions)
     source: Path | None = None
 
     @property
@@ -322,5 +324,6 @@ def load_config(path: Path | None) -> AgentConfig:
         watch=raw.get("watch", True),
         maintenance=_maintenance(raw.get("maintenance", []), file),
         audit=parse_audit_options(raw.get("audit", {}), file),
+        retention=parse_retention(raw.get("retention"), file),
         source=path,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from medic.audit.options import SCHEMA as AUDIT_SCHEMA
+from medic.audit.retention_options import SCHEMA as RETENTION_SCHEMA
 from medic.policy import bounds
 from medic.policy.bounds import DAY, WEEK, Span, count
 from medic.policy.schema import duration, maintenance_window_schema
@@ -144,5 +145,6 @@ SCHEMA: dict[str, Any] = {
             "description": "Recurring windows when matching policies page nobody.",
         },
         "audit": AUDIT_SCHEMA,
+        "retention": RETENTION_SCHEMA,
     },
 }

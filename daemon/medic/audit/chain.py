@@ -61,6 +61,10 @@ class ChainKey:
         """The HMAC that pins where the keyed chain starts."""
         return self._mac(f"medic audit keyed from {keyed_from} with {key_id}".encode())
 
+    def anchor_tag(self, count: int, last_id: int, hash_: str) -> str:
+        """The HMAC that pins where the chain resumes after pruning (medic.audit.anchor)."""
+        return self._mac(f"medic audit anchor {count} {last_id} {hash_}".encode())
+
 
 @dataclass(frozen=True)
 class Marker:

@@ -52,6 +52,7 @@ class Kind(StrEnum):
     SILENCE_CREATED = "silence.created"
     SILENCE_EXPIRED = "silence.expired"
     AUDIT_RECOVERED = "audit.recovered"
+    AUDIT_PRUNED = "audit.pruned"
 
 
 # Kinds that end an action started earlier (the outcome half of intent/outcome).

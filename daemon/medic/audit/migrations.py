@@ -160,12 +160,23 @@ def _audit_chain(db: sqlite_utils.Database) -> None:
     )
 
 
+def _audit_anchor(db: sqlite_utils.Database) -> None:
+    """Where the chain resumes after retention pruned its oldest events: how many were
+    pruned, the id and hash of the last of them, and an HMAC tag over the three
+    (:mod:`medic.audit.anchor`). At most one row; absent until the first prune."""
+    db.table("audit_anchor").create(
+        {"count": int, "last_id": int, "hash": str, "tag": str, "updated": str},
+        not_null={"count", "last_id", "hash", "tag", "updated"},
+    )
+
+
 # Append only. The name is what ``_migrations`` records; never rename one.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_events_and_incidents", _events_and_incidents),
     ("0002_outbox", _outbox),
     ("0003_silences_and_approvals", _silences_and_approvals),
     ("0004_audit_chain", _audit_chain),
+    ("0005_audit_anchor", _audit_anchor),
 )
 
 

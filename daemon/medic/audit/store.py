@@ -27,7 +27,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import structlog
 
 from medic.audit import query as q
-from medic.audit.chain import GENESIS, ChainKey, read_marker, write_marker
+from medic.audit.anchor import chain_head
+from medic.audit.chain import ChainKey, read_marker, write_marker
 from medic.audit.checkpoints import CheckpointPublisher
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.key import AuditKeyError, default_key_path, load_key
@@ -73,6 +74,8 @@ class AuditStore:
         self._rlock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        # The chain's key, once started: retention tags its anchor with it.
+        self.chain_key: ChainKey | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -103,9 +106,7 @@ class AuditStore:
             conn.execute("PRAGMA synchronous = NORMAL")
             migrate(conn)
             key = self._key(conn)
-            count, last = conn.execute(
-                "SELECT count(*), (SELECT hash FROM events ORDER BY id DESC LIMIT 1) FROM events"
-            ).fetchone()
+            head = chain_head(conn)
             self._rconn = q.connect_readonly(self.path)
         except (OSError, sqlite3.Error) as exc:
             if conn is not None:
@@ -118,7 +119,8 @@ class AuditStore:
             if conn is not None:
                 conn.close()
             raise
-        return conn, (count, last or GENESIS), key
+        self.chain_key = key
+        return conn, head, key
 
     def _key(self, conn: sqlite3.Connection) -> ChainKey:
         """The chain's key; on the first keyed start, mark where the keyed chain begins."""

@@ -4,8 +4,11 @@
 (written by agents that had no key) are checked with their plain SHA-256 links,
 the rest with the key. A checkpoint ``COUNT:HASH`` (the chain head an agent sent off
 the host earlier) must match the event at that position: a log that is shorter was
-cut, one whose event there differs was rewritten. What this proves, and what it
-cannot, is in docs/audit.md.
+cut, one whose event there differs was rewritten. After retention pruned the oldest
+events, the walk starts at the authenticated anchor (:mod:`medic.audit.anchor`):
+positions count the pruned events, and a checkpoint at or before the anchor is one
+that pruning made uncheckable (only the anchor's own position is compared). What this
+proves, and what it cannot, is in docs/audit.md.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from medic.audit.anchor import Anchor, read_anchor
 from medic.audit.chain import GENESIS, ChainKey, has_marker_table, read_marker, sha_link
 from medic.audit.migrations import EVENT_COLUMNS
 
@@ -49,6 +53,8 @@ class Verdict:
     checkpoints: int = 0
     head: Checkpoint | None = None
     checkable: bool = True
+    # Events pruned by retention before the first one checked (0: none).
+    pruned: int = 0
 
 
 def verify(
@@ -60,11 +66,21 @@ def verify(
     if isinstance(start, Verdict):
         return start
     keyed_from, broken = start
-    wanted = {cp.count: cp for cp in checkpoints}
+    anchor = _anchor(conn, key)
+    if isinstance(anchor, Verdict):
+        return anchor
+    pruned, after, expected = (
+        (anchor.count, anchor.last_id, anchor.hash) if anchor else (0, 0, GENESIS)
+    )
+    wanted = {cp.count: cp for cp in checkpoints if cp.count > pruned}
+    at_anchor = next((cp for cp in checkpoints if cp.count == pruned and pruned), None)
+    if at_anchor is not None and not hmac.compare_digest(at_anchor.head, expected):
+        why = f"the retention anchor does not match checkpoint {at_anchor} (the log was rewritten)"
+        return Verdict(False, pruned, why, None, 0, keyed_from > 0, pruned=pruned)
     columns = ", ".join(f'"{column}"' for column in EVENT_COLUMNS)
-    expected = GENESIS
-    count = legacy = 0
-    for row in conn.execute(f"SELECT id, {columns} FROM events ORDER BY id"):  # noqa: S608 -- fixed column names
+    count, legacy = pruned, 0
+    sql = f"SELECT id, {columns} FROM events WHERE id > ? ORDER BY id"  # noqa: S608 -- fixed column names
+    for row in conn.execute(sql, (after,)):
         count += 1
         event_id, stored, stored_hash = row[0], row[1:-1], row[-1]
         if keyed_from and event_id >= keyed_from:
@@ -92,8 +108,26 @@ def verify(
             f"the log ends after {count} events but checkpoint {first} had {first.count}:"
             " events were deleted from the end"
         )
-        return Verdict(False, count, why, None, legacy, keyed_from > 0, head=head)
-    return Verdict(True, count, "", None, legacy, keyed_from > 0, len(checkpoints), head)
+        return Verdict(False, count, why, None, legacy, keyed_from > 0, head=head, pruned=pruned)
+    matched = sum(1 for cp in checkpoints if cp.count > pruned or cp == at_anchor)
+    return Verdict(True, count, "", None, legacy, keyed_from > 0, matched, head, pruned=pruned)
+
+
+def _anchor(conn: sqlite3.Connection, key: ChainKey | None) -> Anchor | Verdict | None:
+    """The retention anchor if there is one and it is authentic; else what is wrong."""
+    anchor = read_anchor(conn)
+    if anchor is None:
+        return None
+    if key is None:
+        why = "events were pruned and no key was given to check the anchor (--key-file or --config)"
+        return Verdict(False, 0, why, checkable=False)
+    if not anchor.authentic(key):
+        return Verdict(False, 0, "the audit_anchor row (where the pruned chain resumes) was edited")
+    stale = conn.execute("SELECT min(id) FROM events WHERE id <= ?", (anchor.last_id,)).fetchone()
+    if stale[0] is not None:
+        why = "is at or before the retention anchor: the anchor was moved or events re-inserted"
+        return Verdict(False, 0, why, int(stale[0]))
+    return anchor
 
 
 def _keyed_from(conn: sqlite3.Connection, key: ChainKey | None) -> tuple[int, str] | Verdict:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from medic.audit.anchor import chain_head
 from medic.audit.chain import ChainKey
 from medic.audit.key import AuditKeyError, load_key, read_key_file
 from medic.audit.verify import Checkpoint, Verdict, verify
@@ -152,6 +153,8 @@ def _describe(verdict: Verdict, path: Path) -> str:
             f"; the first {verdict.legacy} predate the audit key and were checked unkeyed"
             " (whoever could write the file could have rewritten them)"
         )
+    if verdict.pruned:
+        text += f"; the first {verdict.pruned} were pruned by retention (checked from the anchor)"
     if verdict.checkpoints:
         text += f"; {verdict.checkpoints} checkpoint(s) match"
     return text
@@ -163,9 +166,7 @@ def checkpoint_cmd(db: Path | None, config: Path | None) -> None:
     """Print the chain head now, COUNT:HASH and the time: keep it off this host, and
     pass it to verify --checkpoint later."""
     with open_database(db, config) as (conn, _):
-        count, head = conn.execute(
-            "SELECT count(*), (SELECT hash FROM events ORDER BY id DESC LIMIT 1) FROM events"
-        ).fetchone()
+        count, head = chain_head(conn)
     if not count:
         raise click.ClickException("the audit log is empty: there is no head to checkpoint yet")
     click.echo(f"{Checkpoint(count, head)} {iso(time.time())}")

@@ -3,6 +3,8 @@
 Meant for CI and for the editor loop: every problem in every file is printed on its
 own line as ``file:line:column: policy 'name': message (hint: ...)``, then a summary;
 the exit status is 0 when everything would load and 1 when anything would not.
+``-o json`` prints the problems as objects; ``-o github`` as GitHub Actions
+annotations (``::error file=...,line=...::``), then the summary.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from medic.cli.annotations import github_annotation
 from medic.config import load_config
 from medic.errors import ConfigError
 from medic.policy.empty import no_policies
@@ -35,21 +38,29 @@ def _plural(count: int, word: str) -> str:
     "paths are the default PATHS.",
 )
 @click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json prints a list of error objects.",
+    "-o",
+    "--output",
+    "output",
+    type=click.Choice(["text", "json", "github"]),
+    default=None,
+    help="text (the default): one line per problem; json: a list of problem objects; "
+    "github: GitHub Actions annotations (::error file=...,line=...::message).",
 )
 @click.option("--allow-empty", is_flag=True, help="Exit 0 when no policy is found (else an error).")
+# The option's old name, kept so existing scripts and CI jobs go on working.
+@click.option("--format", "old_format", type=click.Choice(["text", "json"]), hidden=True)
 def command(
-    paths: tuple[Path, ...], config_path: Path | None, output_format: str, allow_empty: bool
+    paths: tuple[Path, ...],
+    config_path: Path | None,
+    output: str | None,
+    old_format: str | None,
+    allow_empty: bool,
 ) -> None:
     """Validate policy files and directories (default: policies).
 
     Exit status 0 when every file is valid, 1 otherwise.
     """
+    output_format = output or old_format or "text"
     notifiers: set[str] | None = None
     targets = list(paths)
     if config_path is not None:
@@ -70,8 +81,9 @@ def command(
     if output_format == "json":
         click.echo(json.dumps([e.to_dict() for e in (*errors, *warnings)], indent=2))
     else:
+        render = github_annotation if output_format == "github" else str
         for problem in (*errors, *warnings):
-            click.echo(str(problem))
+            click.echo(render(problem))
         if warnings:
             click.echo(_plural(len(warnings), "warning"))
         if errors:

@@ -23,6 +23,7 @@ import structlog
 from medic import __version__
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.pages import paging_events
+from medic.audit.retention import Retention
 from medic.audit.store import AuditStore
 from medic.clock import Clock, SystemClock
 from medic.config import AgentConfig
@@ -133,6 +134,9 @@ class Agent:
             self._background.append(asyncio.get_running_loop().create_task(self._watch_files()))
         await self.reload("start")
         self._background.append(asyncio.get_running_loop().create_task(self._page_loop()))
+        if self.config.retention.enabled:
+            retention = Retention(self.audit, self.config.retention, self.clock.wall)
+            self._background.append(asyncio.get_running_loop().create_task(retention.run()))
         # Everything loaded so far lives as long as the agent: move it out of the cyclic
         # GC's way, so full collections stay short and do not show up as scheduler lag.
         gc.collect()
