@@ -19,6 +19,7 @@ from typing import Any
 
 import jsonschema
 
+from medic.audit.history_options import HistoryOptions, parse_history_options
 from medic.audit.options import AuditOptions, parse_audit_options
 from medic.config_schema import SCHEMA
 from medic.errors import ConfigError
@@ -119,6 +120,7 @@ class AgentConfig:
     watch: bool = True
     maintenance: tuple[MaintenanceConfig, ...] = ()
     audit: AuditOptions = field(default_factory=AuditOptions)
+    history: HistoryOptions = field(default_factory=HistoryOptions)
     source: Path | None = None
 
     @property
@@ -322,5 +324,6 @@ def load_config(path: Path | None) -> AgentConfig:
         watch=raw.get("watch", True),
         maintenance=_maintenance(raw.get("maintenance", []), file),
         audit=parse_audit_options(raw.get("audit", {}), file),
+        history=parse_history_options(raw.get("history", {}), file),
         source=path,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from medic.audit.history_options import SCHEMA as HISTORY_SCHEMA
 from medic.audit.options import SCHEMA as AUDIT_SCHEMA
 from medic.policy import bounds
 from medic.policy.bounds import DAY, WEEK, Span, count
@@ -144,5 +145,6 @@ SCHEMA: dict[str, Any] = {
             "description": "Recurring windows when matching policies page nobody.",
         },
         "audit": AUDIT_SCHEMA,
+        "history": HISTORY_SCHEMA,
     },
 }
