@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("medic.cli.run", "command"),
     "validate": ("medic.cli.validate", "command"),
     "test": ("medic.cli.test", "command"),
+    "backtest": ("medic.cli.backtest", "command"),
     "schema": ("medic.cli.schema", "command"),
     "probe": ("medic.cli.probe", "command"),
     "audit": ("medic.cli.audit", "command"),
