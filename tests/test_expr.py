@@ -345,14 +345,16 @@ ERRORS = [
     (
         "mean(cpu) > 1",
         "unknown function 'mean' at column 1; valid: abs, len, lower, max, min, round"
-        "; over a window: availability, avg, changes, delta, increase, max, min, p50, p90, p95, p99, rate",
+        "; over a window: availability, avg, changes, delta, increase, max, min,"
+        " p50, p90, p95, p99, rate",
         1,
         None,
     ),
     (
         "x > __import__('os')",
         "unknown function '__import__' at column 5; valid: abs, len, lower, max, min, round"
-        "; over a window: availability, avg, changes, delta, increase, max, min, p50, p90, p95, p99, rate",
+        "; over a window: availability, avg, changes, delta, increase, max, min,"
+        " p50, p90, p95, p99, rate",
         5,
         None,
     ),
@@ -406,7 +408,8 @@ ERRORS = [
     (
         "x.y()",
         "unknown function 'x.y' at column 1; valid: abs, len, lower, max, min, round"
-        "; over a window: availability, avg, changes, delta, increase, max, min, p50, p90, p95, p99, rate",
+        "; over a window: availability, avg, changes, delta, increase, max, min,"
+        " p50, p90, p95, p99, rate",
         1,
         None,
     ),

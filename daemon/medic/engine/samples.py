@@ -41,6 +41,8 @@ log = structlog.get_logger("medic.samples")
 MAX_POINTS = 2048
 # Rows waiting for the writer at most; beyond, new ones are dropped (and counted).
 MAX_PENDING = 100_000
+# Rows are written this long after the first of them is queued, in one transaction.
+FLUSH_DELAY = 1.0
 # Retention runs this often, deleting PRUNE_BATCH rows per writer transaction.
 PRUNE_EVERY = 600.0
 
@@ -122,6 +124,7 @@ class SampleKeeper:
 
     async def _flush(self) -> None:
         assert self.audit is not None
+        await asyncio.sleep(FLUSH_DELAY)  # gather a second's rows into one transaction
         while self._pending:
             rows, self._pending = self._pending, []
             try:
@@ -130,7 +133,7 @@ class SampleKeeper:
                 log.warning("samples_not_written", rows=len(rows), error=str(exc))
 
     async def drain(self) -> None:
-        """Write what is queued (before the store closes)."""
+        """Write what is queued (before the store closes); at most a second's wait."""
         if self._flushing is not None:
             with contextlib.suppress(Exception):
                 await self._flushing
