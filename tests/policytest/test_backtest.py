@@ -115,3 +115,21 @@ def test_the_unchanged_policies_replay_what_really_happened(
     assert result.exit_code == 0, result.output
     assert "differs" not in result.output
     assert "  incidents fired        2     2" in result.output.splitlines()
+
+
+def test_a_policy_whose_probe_changed_is_skipped_with_the_reason(
+    day: tuple[Path, float], tmp_path: Path
+) -> None:
+    """A recording is never replayed through a different probe: the policy is skipped."""
+    db, _ = day
+    changed = tmp_path / "changed"
+    write_policy(changed, "load1 > 8")
+    path = changed / "busy.yaml"
+    path.write_text(
+        path.read_text().replace("host.load", "host.memory").replace("load1", "percent")
+    )
+    result = CliRunner().invoke(main, ["backtest", "--policies", str(changed), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("busy-host")]
+    assert line.startswith("busy-host: skipped: its probe changed (recorded with host.load:")
+    assert "now host.memory:" in line
