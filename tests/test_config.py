@@ -126,12 +126,9 @@ def test_config_bytes_that_are_not_utf8_name_the_line(tmp_path: Path) -> None:
 
 def test_retention_section_is_read_and_bounded(tmp_path: Path) -> None:
     """retention: durations and sizes are parsed; a max_age under a week is refused."""
-    config = load_config(
-        write(tmp_path, "retention: {max_age: 90d, max_bytes: 1GiB, samples: 7d}\n")
-    )
+    config = load_config(write(tmp_path, "retention: {max_age: 90d, max_bytes: 1GiB}\n"))
     assert config.retention.max_age == 90 * 86400
     assert config.retention.max_bytes == 1024**3
-    assert config.retention.samples == 7 * 86400
     assert config.retention.every == 3600
     with pytest.raises(ConfigError, match="7d"):
         load_config(write(tmp_path, "retention: {max_age: 1d}\n"))

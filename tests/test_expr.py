@@ -343,14 +343,18 @@ ERRORS = [
         None,
     ),
     (
-        "avg(cpu) > 1",
-        "unknown function 'avg' at column 1; valid: abs, len, lower, max, min, round",
+        "mean(cpu) > 1",
+        "unknown function 'mean' at column 1; valid: abs, len, lower, max, min, round"
+        "; over a window: availability, avg, changes, delta, increase, max, min,"
+        " p50, p90, p95, p99, rate",
         1,
         None,
     ),
     (
         "x > __import__('os')",
-        "unknown function '__import__' at column 5; valid: abs, len, lower, max, min, round",
+        "unknown function '__import__' at column 5; valid: abs, len, lower, max, min, round"
+        "; over a window: availability, avg, changes, delta, increase, max, min,"
+        " p50, p90, p95, p99, rate",
         5,
         None,
     ),
@@ -403,7 +407,9 @@ ERRORS = [
     ("x @ 1", "unexpected character '@' at column 3", 3, None),
     (
         "x.y()",
-        "unknown function 'x.y' at column 1; valid: abs, len, lower, max, min, round",
+        "unknown function 'x.y' at column 1; valid: abs, len, lower, max, min, round"
+        "; over a window: availability, avg, changes, delta, increase, max, min,"
+        " p50, p90, p95, p99, rate",
         1,
         None,
     ),

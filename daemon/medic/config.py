@@ -19,6 +19,7 @@ from typing import Any
 
 import jsonschema
 
+from medic.audit.history_options import HistoryOptions, parse_history_options
 from medic.audit.options import AuditOptions, parse_audit_options
 from medic.audit.retention_options import RetentionOptions, parse_retention
 from medic.config_schema import SCHEMA
@@ -121,6 +122,7 @@ class AgentConfig:
     maintenance: tuple[MaintenanceConfig, ...] = ()
     audit: AuditOptions = field(default_factory=AuditOptions)
     retention: RetentionOptions = field(default_factory=RetentionOptions)
+    history: HistoryOptions = field(default_factory=HistoryOptions)
     source: Path | None = None
 
     @property
@@ -325,5 +327,6 @@ def load_config(path: Path | None) -> AgentConfig:
         maintenance=_maintenance(raw.get("maintenance", []), file),
         audit=parse_audit_options(raw.get("audit", {}), file),
         retention=parse_retention(raw.get("retention"), file),
+        history=parse_history_options(raw.get("history", {}), file),
         source=path,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from medic.audit.history_options import SCHEMA as HISTORY_SCHEMA
 from medic.audit.options import SCHEMA as AUDIT_SCHEMA
 from medic.audit.retention_options import SCHEMA as RETENTION_SCHEMA
 from medic.policy import bounds
@@ -146,5 +147,6 @@ SCHEMA: dict[str, Any] = {
         },
         "audit": AUDIT_SCHEMA,
         "retention": RETENTION_SCHEMA,
+        "history": HISTORY_SCHEMA,
     },
 }

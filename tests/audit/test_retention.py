@@ -185,7 +185,7 @@ async def test_prune_by_size_spares_the_last_week(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_other_tables_by_their_own_rules(tmp_path: Path) -> None:
-    """Sent outbox rows, ended silences, expired approvals, closed incidents, old samples go."""
+    """Sent outbox rows, ended silences, expired approvals, closed incidents go."""
     db = tmp_path / "audit.db"
     store = await started(db)
     old, recent = iso(NOW - 100 * DAY), iso(NOW - DAY)
@@ -210,11 +210,9 @@ async def test_other_tables_by_their_own_rules(tmp_path: Path) -> None:
             " ('o', ?, NULL, 'open')",
             (old, old, old),
         )
-        conn.execute("CREATE TABLE samples (time REAL NOT NULL, value REAL)")
-        conn.execute("INSERT INTO samples VALUES (?, 1), (?, 2)", (NOW - 8 * DAY, NOW - DAY))
 
     await store.write(seed)
-    options = RetentionOptions(max_age=90 * DAY, samples=7 * DAY)
+    options = RetentionOptions(max_age=90 * DAY)
     done = await Retention(store, options, lambda: NOW).prune()
     await store.close()
     assert {k: v for k, v in done.items() if v} == {
@@ -222,7 +220,6 @@ async def test_other_tables_by_their_own_rules(tmp_path: Path) -> None:
         "silences": 1,
         "approvals": 1,
         "incidents": 1,
-        "samples": 1,
     }
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT key FROM outbox").fetchall() == [("b",)]

@@ -69,6 +69,7 @@ async def test_start_creates_a_wal_database_with_the_schema(db_path: Path) -> No
         ("0003_silences_and_approvals",),
         ("0004_audit_chain",),
         ("0005_audit_anchor",),
+        ("0006_samples",),
     ]
 
 

@@ -170,6 +170,29 @@ def _audit_anchor(db: sqlite_utils.Database) -> None:
     )
 
 
+def _samples(db: sqlite_utils.Database) -> None:
+    """What probes measured (:mod:`medic.audit.samples`): the history window functions
+    read back after a restart, and the recording ``medic backtest`` replays. One row
+    per measurement of one target: its numeric, boolean and short text fields as JSON;
+    ``recorded`` is 1 when the row holds every such field (a recording), 0 when only the
+    fields a window needs."""
+    db.table("samples").create(
+        {
+            "id": int,
+            "time": str,
+            "policy": str,
+            "target": str,
+            "probe": str,
+            "recorded": int,
+            "fields": str,
+        },
+        pk="id",
+        not_null={"time", "policy", "target", "probe", "recorded", "fields"},
+    )
+    db.table("samples").create_index(["policy", "time"], index_name="samples_policy_time")
+    db.table("samples").create_index(["time"], index_name="samples_time")
+
+
 # Append only. The name is what ``_migrations`` records; never rename one.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_events_and_incidents", _events_and_incidents),
@@ -177,6 +200,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0003_silences_and_approvals", _silences_and_approvals),
     ("0004_audit_chain", _audit_chain),
     ("0005_audit_anchor", _audit_anchor),
+    ("0006_samples", _samples),
 )
 
 

@@ -18,7 +18,6 @@ What goes, each by its own rule (docs/audit.md#retention):
   ``max_bytes``, the oldest events, never ones younger than :data:`SIZE_FLOOR`;
 - ``incidents`` closed, ``outbox`` rows sent or given up, ``link_uses`` spent,
   ``approvals`` expired and ``silences`` ended, each longer ago than ``max_age``;
-- ``samples`` (measurements, when that table exists) older than ``samples``.
 
 Each pass that removed anything is audited as one ``audit.pruned`` event.
 """
@@ -116,12 +115,6 @@ def used_bytes(conn: sqlite3.Connection) -> int:
     return int((pages - free) * size)
 
 
-def _samples_cutoff(conn: sqlite3.Connection, before: float) -> Any:
-    """The cutoff in the form the samples table keeps its ``time`` (ISO text or epoch)."""
-    kind = conn.execute("SELECT typeof(time) FROM samples LIMIT 1").fetchone()
-    return iso(before) if kind is None or kind[0] == "text" else before
-
-
 class Retention:
     """Prunes ``store`` by ``options`` every ``options.every`` seconds."""
 
@@ -166,8 +159,6 @@ class Retention:
         if opts.max_age is not None:
             for table, rule in TABLE_RULES.items():
                 done[table] += await self._table(table, rule, iso(now - opts.max_age))
-        if opts.samples is not None:
-            done["samples"] += await self._samples(now - opts.samples)
         removed = {table: n for table, n in done.items() if n}
         if removed:
             details: dict[str, Any] = {"deleted": removed}
@@ -199,13 +190,3 @@ class Retention:
             total += count
             await asyncio.sleep(PAUSE)
         return total
-
-    async def _samples(self, before: float) -> int:
-        def cutoff(conn: sqlite3.Connection) -> Any:
-            exists = conn.execute(
-                "SELECT 1 FROM pragma_table_info('samples') WHERE name = 'time'"
-            ).fetchone()
-            return None if exists is None else _samples_cutoff(conn, before)
-
-        value = await self.store.write(cutoff)
-        return 0 if value is None else await self._table("samples", "time < ?", value)

@@ -4,13 +4,14 @@
 retention:
   max_age: 90d      # events (and ended incidents, sent notifications, ...) older than this go
   max_bytes: 1GiB   # and the oldest events go while the database holds more than this
-  samples: 7d       # measurements, when the samples table exists
   every: 1h         # how often pruning runs
 ```
 
 Without the section nothing is ever pruned. Bounds: ``max_age`` at least 7d (the
 agent reads a week of history back at start to keep its limits, see limits.md),
-``max_bytes`` from 16MiB to 1TiB, ``samples`` from 1h, ``every`` from 1m to 1d.
+``max_bytes`` from 16MiB to 1TiB, ``every`` from 1m to 1d. Measurements (the
+``samples`` table) have their own retention, ``history.keep``
+(:mod:`medic.audit.history_options`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from medic.policy.durations import parse_duration
 from medic.policy.schema import duration
 
 MAX_AGE = Span(7 * DAY, 3650 * DAY)
-SAMPLES = Span(HOUR, 3650 * DAY)
 EVERY = Span(MINUTE, DAY)
 MIN_BYTES = 16 * 1024**2
 MAX_BYTES = 1024**4
@@ -59,7 +59,6 @@ SCHEMA: dict[str, Any] = {
             "description": "Prune the oldest events while the database holds more than this "
             "(never events younger than 7d): bytes, or 512MiB, 1GiB, 2GB; 16MiB to 1TiB.",
         },
-        "samples": duration("Prune measurements older than this.", "7d", SAMPLES),
         "every": duration("How often pruning runs.", "1h", EVERY),
     },
 }
@@ -69,12 +68,11 @@ SCHEMA: dict[str, Any] = {
 class RetentionOptions:
     max_age: float | None = None
     max_bytes: int | None = None
-    samples: float | None = None
     every: float = HOUR
 
     @property
     def enabled(self) -> bool:
-        return any(v is not None for v in (self.max_age, self.max_bytes, self.samples))
+        return any(v is not None for v in (self.max_age, self.max_bytes))
 
 
 def parse_bytes(value: str | int) -> int:
@@ -108,6 +106,5 @@ def parse_retention(raw: Mapping[str, Any] | None, file: str) -> RetentionOption
     return RetentionOptions(
         max_age=seconds("max_age"),
         max_bytes=max_bytes,
-        samples=seconds("samples"),
         every=seconds("every") or HOUR,
     )

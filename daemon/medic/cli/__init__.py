@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("medic.cli.validate", "command"),
     "test": ("medic.cli.test", "command"),
     "diff": ("medic.cli.diff", "command"),
+    "backtest": ("medic.cli.backtest", "command"),
     "schema": ("medic.cli.schema", "command"),
     "probe": ("medic.cli.probe", "command"),
     "audit": ("medic.cli.audit", "command"),

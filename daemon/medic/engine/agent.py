@@ -35,6 +35,7 @@ from medic.engine.pager import send_due
 from medic.engine.rebuild import rebuild_breaker, rebuild_ledger
 from medic.engine.reload import PolicyFiles, swap_runners, warn_unknown_dependencies
 from medic.engine.runner import PolicyRunner
+from medic.engine.samples import SampleKeeper
 from medic.engine.silences import Matchers
 from medic.metrics import Metrics
 from medic.notify.delivery import DeliveryOptions
@@ -72,6 +73,7 @@ class Agent:
             public_url=config.api.public_url or _listen_url(config),
         )
         self.engine.firing = self._firing
+        self.engine.samples = SampleKeeper(self.audit, config.history)
         self.engine.alarm.on_change.append(self._audit_alarm)
         self.runners: dict[str, PolicyRunner] = {}
         self.humans = HumanInput(self.engine, lambda: self.runners)
@@ -137,6 +139,8 @@ class Agent:
         if self.config.retention.enabled:
             retention = Retention(self.audit, self.config.retention, self.clock.wall)
             self._background.append(asyncio.get_running_loop().create_task(retention.run()))
+        prune = self.engine.samples.prune_forever(self.clock.wall, self._longest_window)
+        self._background.append(asyncio.get_running_loop().create_task(prune))
         # Everything loaded so far lives as long as the agent: move it out of the cyclic
         # GC's way, so full collections stay short and do not show up as scheduler lag.
         gc.collect()
@@ -168,6 +172,7 @@ class Agent:
             await runner.cancel_remediations()
         if self.api is not None:
             await self.api.stop()
+        await self.engine.samples.drain()
         await self.engine.drain_writes()
         await self.engine.alarm.stop()
         await self.escalator.stop()
@@ -237,6 +242,9 @@ class Agent:
         self.audit.emit(AuditEvent(Kind.AGENT_RELOADED, now, details=details))
         counts = {key: len(names) for key, names in changes.items()}
         log.info("agent.reloaded", trigger=trigger, **counts, rejected=len(rejected))
+
+    def _longest_window(self) -> float:
+        return max((r.samples.span for r in self.runners.values()), default=0.0)
 
     def _firing(self, policy: str) -> Sequence[str]:
         runner = self.runners.get(policy)

@@ -18,6 +18,7 @@ from medic.engine.audit_alarm import AuditAlarm
 from medic.engine.escalation import Escalator
 from medic.engine.limits import Breaker, Ledger
 from medic.engine.pager import Pager
+from medic.engine.samples import SampleKeeper
 from medic.engine.silences import SilenceBook
 from medic.metrics import Metrics
 
@@ -74,6 +75,8 @@ class EngineContext:
     waiting: set[Callable[[], None]] = field(default_factory=set)
     # How runners ask to be woken later (a verification due, a cooldown ending).
     wake_later: WakeLater = _loop_wake_later
+    # What probes measured: window rings and the recording (the agent's persists them).
+    samples: SampleKeeper = field(default_factory=SampleKeeper)
     _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:

@@ -70,6 +70,7 @@ class PolicyRunner:
         self.health = ph.inherited(inherited)
         self.asking = Asking(self)
         self.probing = Probing(self)
+        self.samples = engine.samples.policy(policy)
         self.schedule = Schedule(
             policy.name, policy.probe.every, self.probe, engine.metrics, self.evaluate
         )
@@ -111,6 +112,7 @@ class PolicyRunner:
         measurement = await self.probing.measure()
         if measurement is None:
             return
+        measurement = await self.samples.observe(measurement, now)  # + window values
         self.selected = len(measurement)
         for target, fields in measurement.items():
             self._observe(target, fields, now)

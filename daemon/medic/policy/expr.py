@@ -1,7 +1,8 @@
 """Safe conditions for ``when:`` and ``clear_when:`` (``memory_percent > 90``).
 
 A small language of its own, never Python ``eval``: field names, literals with unit
-suffixes, comparisons, ``in``, ``matches``, arithmetic and six whitelisted functions.
+suffixes, comparisons, ``in``, ``matches``, arithmetic, six whitelisted functions and
+window functions over a field's recent samples (``expr_windows``).
 ``compile_expression`` parses text once (cached by text) into a tree of frozen nodes;
 ``Expression.evaluate`` walks that tree for each measurement and never raises on data.
 Every syntax error is an ``ExpressionError`` with the 1-based column of the token at
@@ -20,6 +21,7 @@ from typing import Any
 from medic.errors import ExpressionError
 from medic.policy.expr_nodes import Node
 from medic.policy.expr_parser import parse
+from medic.policy.expr_windows import Window
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Expression:
     text: str
     names: frozenset[str]
     root: Node = field(compare=False, repr=False, kw_only=True)
+    # The windows it reads (``p95(latency_ms[5m])``): the engine keeps their samples.
+    windows: frozenset[Window] = field(default=frozenset(), compare=False, kw_only=True)
 
     def evaluate(self, fields: Mapping[str, Any]) -> Any:
         """The condition's value for one measurement; callers take its truth with bool()."""
@@ -57,5 +61,5 @@ def _compile(text: str) -> Expression:
         raise ExpressionError(
             "expression is empty", column=1, hint="write a condition, like memory_percent > 90"
         )
-    root, names = parse(text)
-    return Expression(text, names, root=root)
+    root, names, windows = parse(text)
+    return Expression(text, names, root=root, windows=windows)

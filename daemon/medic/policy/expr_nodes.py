@@ -260,3 +260,16 @@ class Call(Node):
 
     def evaluate(self, fields: Mapping[str, Any]) -> Any:
         return self.function(*(arg.evaluate(fields) for arg in self.args))
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRead(Node):
+    """``p95(latency_ms[5m])``: the value the engine computed over the field's recent
+    samples (:mod:`medic.engine.samples`), handed in under ``key``; null until the
+    window is full, or when nothing computed it."""
+
+    key: str
+
+    def evaluate(self, fields: Mapping[str, Any]) -> Any:
+        value = fields.get(self.key)
+        return value if is_number(value) else None

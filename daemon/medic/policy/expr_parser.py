@@ -14,11 +14,16 @@ Grammar, lowest precedence first::
     term       := unary (("*" | "/" | "%") unary)*
     unary      := "-" unary | primary
     primary    := NUMBER | STRING | true | false | null | NAME | NAME "(" args ")"
+                | NAME "(" NAME "[" DURATION "]" ")"
                 | "(" or_expr ")" | "[" [or_expr ("," or_expr)* [","]] "]"
+
+The window form (``p95(latency_ms[5m])``) is checked here: a known window function,
+a plain field name, a duration with a unit between 1s and 31d.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -41,24 +46,30 @@ from medic.policy.expr_nodes import (
     Node,
     Not,
     Or,
+    WindowRead,
     is_number,
 )
+from medic.policy.expr_windows import MAX_WINDOW, MIN_WINDOW, WINDOW_FUNCTIONS, Window
 
 # Levels of (), [], calls, `not` and unary minus.
 MAX_NESTING = 32
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
 _CONSTANTS = {"true": True, "false": False, "null": None}
+_DURATION = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d|w)")
+_WINDOW_NAMES = ", ".join(sorted(WINDOW_FUNCTIONS))
+_WINDOW_HINT = f"window functions: {_WINDOW_NAMES}; like avg(latency_ms[5m])"
 
 
-def parse(text: str) -> tuple[Node, frozenset[str]]:
-    """The syntax tree of ``text`` and the field names it reads; raises ExpressionError."""
+def parse(text: str) -> tuple[Node, frozenset[str], frozenset[Window]]:
+    """The syntax tree of ``text``, the field names it reads and the windows it reads
+    them over; raises ExpressionError."""
     parser = Parser(text)
     root = parser.or_expr(None)
     token = parser.peek()
     if token.kind != "end":
         hint = parser.trailing_hint()
         raise parser.unexpected(token, "an operator or end of expression", hint)
-    return root, frozenset(parser.names)
+    return root, frozenset(parser.names), frozenset(parser.windows)
 
 
 class Parser:
@@ -70,6 +81,7 @@ class Parser:
         self.pos = 0
         self.depth = 0
         self.names: set[str] = set()
+        self.windows: set[Window] = set()
 
     # -- token helpers -------------------------------------------------------------
 
@@ -245,6 +257,13 @@ class Parser:
             self.advance()
             if self.at("op", "("):
                 return self.call(token)
+            if self.at("op", "["):
+                raise ExpressionError(
+                    f"a window like {token.text}[5m] is read through a window function"
+                    f" at column {token.column}",
+                    column=token.column,
+                    hint=_WINDOW_HINT,
+                )
             self.names.add(token.value[0])
             return Field(token.value)
         if self.at("op", "("):
@@ -274,10 +293,13 @@ class Parser:
         return tuple(items)
 
     def call(self, name: Token) -> Node:
+        windowed = self.peek(1).kind == "name" and self.at("op", "[", ahead=2)
+        if name.text in WINDOW_FUNCTIONS and (windowed or name.text not in FUNCTIONS):
+            return self.window(name)
         if name.text not in FUNCTIONS:
             raise ExpressionError(
                 f"unknown function '{name.text}' at column {name.column}; "
-                f"valid: {', '.join(sorted(FUNCTIONS))}",
+                f"valid: {', '.join(sorted(FUNCTIONS))}; over a window: {_WINDOW_NAMES}",
                 column=name.column,
             )
         open_paren = self.advance()
@@ -294,6 +316,49 @@ class Parser:
                 column=name.column,
             )
         return Call(name.text, FUNCTIONS[name.text], args)
+
+    def window(self, name: Token) -> Node:
+        """``function(field[duration])``: the field is read over its recent samples."""
+        self.advance()  # the "(" the caller saw
+        field = self.peek()
+        usage = f"write {name.text}(field[5m])"
+        if field.kind != "name" or not self.at("op", "[", ahead=1):
+            raise ExpressionError(
+                f"{name.text}() reads a field over a window at column {field.column}:"
+                f" expected a field and a window like latency_ms[5m]",
+                column=field.column,
+                hint=usage,
+            )
+        if len(field.value) > 1:
+            raise ExpressionError(
+                f"a window reads a field the probe yields at its top level, not"
+                f" {field.text!r}, at column {field.column}",
+                column=field.column,
+            )
+        self.advance()
+        self.advance()  # "["
+        length = self.peek()
+        if length.kind != "num" or not _DURATION.fullmatch(length.text):
+            raise ExpressionError(
+                f"expected a duration with a unit at column {length.column}, like 5m or 1h,"
+                f" found {length.describe()}",
+                column=length.column,
+                hint=usage,
+            )
+        if not MIN_WINDOW <= length.value <= MAX_WINDOW:
+            raise ExpressionError(
+                f"window {length.text} at column {length.column} is out of range:"
+                f" a window is 1s to 31d",
+                column=length.column,
+                hint="samples are kept in memory: a window reaches back at most 31d",
+            )
+        self.advance()
+        self.expect("]", f"']' to close the window at column {length.column}")
+        self.expect(")", f"')' to close '{name.text}(' at column {name.column}")
+        key = f"{name.text}({field.text}[{length.text}])"
+        self.names.add(field.text)
+        self.windows.add(Window(name.text, field.text, float(length.value), key))
+        return WindowRead(key)
 
     # -- messages ----------------------------------------------------------------
 

@@ -129,9 +129,14 @@ class ScriptedStep(Action):
 
 
 class Simulation:
-    def __init__(self, case: Case, policy: Policy) -> None:
+    """One case on simulated time from ``start`` (``medic backtest`` starts at the
+    recording's first reading and feeds it through :meth:`readings` and
+    :meth:`evaluation_times`)."""
+
+    def __init__(self, case: Case, policy: Policy, start: float = T0) -> None:
         self.case, self.policy = case, policy
-        self.clock = FakeClock(T0)
+        self.start = start
+        self.clock = FakeClock(start)
         self.audit = MemoryAudit()
         self.interval = case.interval or policy.probe.every
         longest = max(
@@ -177,7 +182,7 @@ class Simulation:
         self._push(self.clock.wall(), "evaluate")
 
     def now(self) -> float:
-        return self.clock.wall() - T0
+        return self.clock.wall() - self.start
 
     # -- the scripted world ------------------------------------------------------------
 
@@ -209,17 +214,21 @@ class Simulation:
 
     # -- running -----------------------------------------------------------------------
 
-    async def run(self) -> list[AuditEvent]:
+    def evaluation_times(self) -> Sequence[float]:
+        """When the probe is read on schedule: every interval from the start."""
         steps = math.floor(self.end / self.interval + 1e-9)
-        for k in range(steps + 1):
-            self._push(T0 + k * self.interval, "evaluate")
+        return [self.start + k * self.interval for k in range(steps + 1)]
+
+    async def run(self) -> list[AuditEvent]:
+        for time in self.evaluation_times():
+            self._push(time, "evaluate")
         for human in self.case.humans:
-            self._push(T0 + human.at, "human", human)
+            self._push(self.start + human.at, "human", human)
         handled = 0
         paged_at: float | None = None
         while self._queue and handled < MAX_EVENTS:
             item = heapq.heappop(self._queue)
-            if item.cancelled or item.time > T0 + self.end + 1e-9:
+            if item.cancelled or item.time > self.start + self.end + 1e-9:
                 continue
             handled += 1
             if item.time > self.clock.wall():
@@ -248,7 +257,7 @@ class Simulation:
                 Silence(
                     id=f"test-{next(self._seq)}",
                     starts=now,
-                    ends=T0 + human.until,
+                    ends=self.start + human.until,
                     author=human.by,
                     reason="medic test",
                     matchers=Matchers(policy=self.policy.name, target=human.target),

@@ -1,0 +1,257 @@
+"""What the probes measured, kept per target: for window functions and for backtests.
+
+Each runner has one :class:`PolicySamples`. After every measurement it
+
+- adds the fields its condition's windows read (``p95(latency_ms[5m])``) to one
+  bounded :class:`Ring` per target and field, computes every window and hands the
+  values to the condition inside the measurement, under the window's text;
+- writes the measurement to the ``samples`` table (:mod:`medic.audit.samples`) in the
+  background: every keepable field at most once per interval and at most
+  ``history.per_minute`` rows a minute (the recording ``medic backtest`` replays), and
+  otherwise just the fields a window needs, so a restart does not blind a window.
+
+At the first measurement the rings are refilled from the table. Writes are batched by
+one flush task per agent (:class:`SampleKeeper`) on the audit writer's thread, so the
+event loop never waits for SQLite; old rows are pruned in small batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import functools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+
+from medic.audit import samples as table
+from medic.audit.history_options import HistoryOptions
+from medic.audit.samples import SampleRow
+from medic.audit.store import AuditStore
+from medic.policy.expr_windows import Window, window_value
+from medic.policy.model import Policy
+from medic.probes.base import Measurement
+
+log = structlog.get_logger("medic.samples")
+
+# Samples one ring holds at most; beyond it the older half is thinned.
+MAX_POINTS = 2048
+# Rows waiting for the writer at most; beyond, new ones are dropped (and counted).
+MAX_PENDING = 100_000
+# Rows are written this long after the first of them is queued, in one transaction.
+FLUSH_DELAY = 1.0
+# Retention runs this often, deleting PRUNE_BATCH rows per writer transaction.
+PRUNE_EVERY = 600.0
+
+
+def _time(point: tuple[float, float]) -> float:
+    return point[0]
+
+
+class Ring:
+    """The samples of one field of one target, oldest first, at most :data:`MAX_POINTS`.
+
+    Older than the longest window (plus one interval) is dropped. Past the cap, every
+    other sample of the older half goes: recent samples stay dense, old ones thin out.
+    """
+
+    __slots__ = ("points",)
+
+    def __init__(self) -> None:
+        self.points: list[tuple[float, float]] = []
+
+    def add(self, t: float, value: float, keep_from: float) -> None:
+        points = self.points
+        if points and t <= points[-1][0]:
+            return  # already have it (a refill overlapping the live samples)
+        points.append((t, value))
+        if points[0][0] < keep_from:
+            del points[: bisect.bisect_left(points, keep_from, key=_time)]
+        if len(points) > MAX_POINTS:
+            half = len(points) // 2
+            points[:half] = points[0:half:2]
+
+
+def _number(value: Any) -> float | None:
+    """A ring keeps numbers; booleans count as 1 and 0."""
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def policy_windows(policy: Policy) -> tuple[Window, ...]:
+    """The windows the policy's conditions read, in a stable order."""
+    found = set(policy.when.windows)
+    if policy.clear_when is not None:
+        found |= policy.clear_when.windows
+    return tuple(sorted(found, key=lambda w: w.key))
+
+
+class SampleKeeper:
+    """One per agent: the rows waiting to be written, and the reads and pruning.
+
+    Without an audit store (``medic test``, ``medic backtest``) nothing is written or
+    read: the rings still work, from the measurements of the run.
+    """
+
+    def __init__(
+        self, audit: AuditStore | None = None, options: HistoryOptions | None = None
+    ) -> None:
+        self.audit = audit
+        self.options = options or HistoryOptions()
+        self._pending: list[SampleRow] = []
+        self.dropped = 0
+        self._flushing: asyncio.Task[None] | None = None
+
+    def policy(self, policy: Policy) -> PolicySamples:
+        return PolicySamples(policy, self)
+
+    def submit(self, rows: list[SampleRow]) -> None:
+        """Queue rows; one background task writes whatever is queued, batch by batch."""
+        if self.audit is None or not rows:
+            return
+        if len(self._pending) >= MAX_PENDING:
+            self.dropped += len(rows)  # the writer is far behind: samples give way to events
+            return
+        self._pending.extend(rows)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        assert self.audit is not None
+        await asyncio.sleep(FLUSH_DELAY)  # gather a second's rows into one transaction
+        while self._pending:
+            rows, self._pending = self._pending, []
+            try:
+                await self.audit.write(functools.partial(table.insert, rows=rows))
+            except Exception as exc:  # a lost batch of samples never stops the agent
+                log.warning("samples_not_written", rows=len(rows), error=str(exc))
+
+    async def drain(self) -> None:
+        """Write what is queued (before the store closes); at most a second's wait."""
+        if self._flushing is not None:
+            with contextlib.suppress(Exception):
+                await self._flushing
+
+    async def read(self, policy: str, since: float) -> list[SampleRow]:
+        if self.audit is None:
+            return []
+        try:
+            rows: list[SampleRow] = await self.audit.write(
+                lambda conn: table.window_rows(conn, policy, since)
+            )
+        except Exception as exc:  # start with empty windows rather than not at all
+            log.warning("samples_not_read", policy=policy, error=str(exc))
+            return []
+        return rows or []
+
+    async def prune_forever(self, clock: Callable[[], float], spans: Callable[[], float]) -> None:
+        """Every :data:`PRUNE_EVERY`, delete rows older than ``history.keep`` plus the
+        longest loaded window (``spans()``), a small batch per transaction."""
+        while True:
+            await asyncio.sleep(PRUNE_EVERY)
+            await self.prune(clock() - self.options.keep - spans())
+
+    async def prune(self, before: float) -> int:
+        """Delete every row older than ``before``; returns how many went."""
+        if self.audit is None:
+            return 0
+        gone = 0
+        while True:
+            n: int = await self.audit.write(lambda conn: table.prune(conn, before))
+            gone += n
+            if n < table.PRUNE_BATCH:
+                return gone
+            await asyncio.sleep(0.05)  # let events through between batches
+
+
+class PolicySamples:
+    """The rings and the recording of one policy."""
+
+    def __init__(self, policy: Policy, keeper: SampleKeeper) -> None:
+        self.name = policy.name
+        self.keeper = keeper
+        self.windows = policy_windows(policy)
+        self.fields = frozenset(w.field for w in self.windows)
+        self.span = max((w.seconds for w in self.windows), default=0.0)
+        self.every = policy.probe.every
+        self.probe = table.fingerprint(policy.probe.type, policy.probe.options)
+        self.rings: dict[str, dict[str, Ring]] = {}
+        self.loaded = keeper.audit is None or not self.windows
+        self._recorded: dict[str, float] = {}
+        self._minute = (-1, 0)  # (minute number, rows recorded in it)
+
+    async def observe(self, measurement: Measurement, now: float) -> Measurement:
+        """Keep the measurement; returns it with each target's window values added."""
+        if not self.loaded:
+            self.loaded = True
+            for row in await self.keeper.read(self.name, now - self.span - self.every):
+                if row.probe == self.probe:
+                    self._add(row.target, row.fields, row.time)
+        self.keeper.submit(self._rows(measurement, now))
+        if not self.windows:
+            return measurement
+        out: Measurement = {}
+        for target, fields in measurement.items():
+            self._add(target, fields, now)
+            out[target] = {**fields, **self.values(target, now)}
+        self._forget(measurement, now)
+        return out
+
+    def values(self, target: str, now: float) -> dict[str, Any]:
+        """Each window's value for ``target`` at ``now`` (null until it is full)."""
+        rings = self.rings.get(target, {})
+        out: dict[str, Any] = {}
+        for window in self.windows:
+            ring = rings.get(window.field)
+            points = ring.points if ring is not None else []
+            out[window.key] = window_value(window, points, now, self.every)
+        return out
+
+    def _add(self, target: str, fields: Mapping[str, Any], t: float) -> None:
+        rings = self.rings.setdefault(target, {})
+        keep_from = t - self.span - self.every
+        for name in self.fields:
+            value = _number(fields.get(name))
+            if value is not None:
+                rings.setdefault(name, Ring()).add(t, value, keep_from)
+
+    def _forget(self, seen: Mapping[str, Any], now: float) -> None:
+        """Drop the rings of targets not seen for a whole window."""
+        if len(self.rings) <= len(seen):
+            return
+        stale = now - self.span - self.every
+        for target in [t for t in self.rings if t not in seen]:
+            rings = self.rings[target].values()
+            if max((r.points[-1][0] for r in rings if r.points), default=0.0) < stale:
+                del self.rings[target]
+
+    def _rows(self, measurement: Mapping[str, Mapping[str, Any]], now: float) -> list[SampleRow]:
+        """The rows to write: recordings within the bounds, else what the windows need."""
+        if self.keeper.audit is None:
+            return []
+        minute = int(now // 60)
+        if self._minute[0] != minute:
+            self._minute = (minute, 0)
+            old = now - 60.0 - self.every  # targets that went away
+            self._recorded = {t: at for t, at in self._recorded.items() if at >= old}
+        budget = self.keeper.options.per_minute - self._minute[1]
+        rows: list[SampleRow] = []
+        for target, fields in measurement.items():
+            due = now - self._recorded.get(target, -math.inf) >= self.every * 0.9
+            if due and budget > 0:
+                kept = {k: v for k, v in fields.items() if table.keepable(v)}
+                rows.append(SampleRow(now, self.name, target, self.probe, True, kept))
+                self._recorded[target] = now
+                budget -= 1
+            elif self.fields:
+                kept = {k: fields[k] for k in self.fields if table.keepable(fields.get(k))}
+                rows.append(SampleRow(now, self.name, target, self.probe, False, kept))
+        recorded = sum(1 for r in rows if r.recorded)
+        self._minute = (minute, self._minute[1] + recorded)
+        return rows

@@ -1,0 +1,120 @@
+"""The sample rings, the recording and its retention (:mod:`medic.engine.samples`)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from medic.audit import samples as table
+from medic.audit.history_options import HistoryOptions
+from medic.audit.store import AuditStore
+from medic.engine.samples import MAX_POINTS, PolicySamples, Ring, SampleKeeper
+from medic.policy.loader import load_text
+
+POLICY = """\
+version: 1
+policies:
+  - name: height
+    probe: {{type: host.load, every: {every}}}
+    when: {when}
+"""
+
+
+def policy(when: str = "changes(load1[5m]) == 0", every: str = "30s"):  # type: ignore[no-untyped-def]
+    result = load_text(POLICY.format(when=when, every=every), "p.yaml")
+    assert not result.errors, result.errors
+    return result.policies[0]
+
+
+def test_a_ring_drops_samples_older_than_its_span() -> None:
+    """Samples before ``keep_from`` go; the rest stay oldest first."""
+    ring = Ring()
+    for t in range(10):
+        ring.add(float(t), float(t), keep_from=t - 3.0)
+    assert ring.points == [(6.0, 6.0), (7.0, 7.0), (8.0, 8.0), (9.0, 9.0)]
+
+
+def test_a_ring_never_holds_more_than_its_cap() -> None:
+    """A 30-day window at one sample a second stays bounded: the older half thins."""
+    ring = Ring()
+    for t in range(MAX_POINTS * 4):
+        ring.add(float(t), 1.0, keep_from=0.0)
+    assert len(ring.points) <= MAX_POINTS
+    assert ring.points[0][0] == 0.0 and ring.points[-1][0] == MAX_POINTS * 4 - 1
+    newest = [t for t, _ in ring.points[-100:]]
+    assert newest == [float(t) for t in range(MAX_POINTS * 4 - 100, MAX_POINTS * 4)]
+
+
+@pytest.mark.asyncio
+async def test_windows_are_null_until_full_then_computed() -> None:
+    """changes(load1[5m]) at 30 s: null for the first 4.5 minutes, then 0 while flat."""
+    book = PolicySamples(policy(), SampleKeeper())
+    values = []
+    for k in range(11):
+        out = await book.observe({"host": {"load1": 1.0}}, 1000.0 + 30 * k)
+        values.append(out["host"]["changes(load1[5m])"])
+    assert values[:9] == [None] * 9
+    assert values[9:] == [0.0, 0.0]
+
+
+@pytest.mark.asyncio
+async def test_only_the_fields_a_window_reads_are_kept_in_rings() -> None:
+    """A ring per window field; other fields and strings get none."""
+    book = PolicySamples(policy("avg(load1[5m]) > 1 and load5 > 0"), SampleKeeper())
+    await book.observe({"host": {"load1": 1.0, "load5": 2.0, "name": "x"}}, 1000.0)
+    assert list(book.rings["host"]) == ["load1"]
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    s = AuditStore(tmp_path / "audit.db", host="node1")
+    await s.start()
+    yield s
+    await s.close()
+
+
+@pytest.mark.asyncio
+async def test_the_recording_is_bounded_per_interval_and_per_minute(
+    store: AuditStore, tmp_path: Path
+) -> None:
+    """At most one recorded row per target per interval and per_minute rows a minute."""
+    keeper = SampleKeeper(store, HistoryOptions(per_minute=3))
+    book = PolicySamples(policy("load1 > 1", every="10s"), keeper)
+    targets = {f"t{i}": {"load1": 1.0, "blob": "x" * 500} for i in range(5)}
+    await book.observe(targets, 60_000.0)
+    await book.observe(targets, 60_001.0)  # a triggered evaluation inside the interval
+    await keeper.drain()
+    with sqlite3.connect(tmp_path / "audit.db") as conn:
+        rows = conn.execute("SELECT target, recorded, fields FROM samples ORDER BY id").fetchall()
+    assert rows == [(f"t{i}", 1, '{"load1":1.0}') for i in range(3)]
+
+
+@pytest.mark.asyncio
+async def test_rings_are_refilled_from_the_table(store: AuditStore) -> None:
+    """A new runner's first measurement sees the samples an earlier one wrote."""
+    keeper = SampleKeeper(store)
+    first = PolicySamples(policy(), keeper)
+    for k in range(10):
+        await first.observe({"host": {"load1": 1.0}}, 1000.0 + 30 * k)
+    await keeper.drain()
+    second = PolicySamples(policy(), keeper)
+    out = await second.observe({"host": {"load1": 2.0}}, 1300.0)
+    assert out["host"]["changes(load1[5m])"] == 1.0
+
+
+@pytest.mark.asyncio
+async def test_pruning_deletes_old_rows_in_batches(store: AuditStore, tmp_path: Path) -> None:
+    """Rows older than the cut go, however many, a batch at a time; newer ones stay."""
+    old = [
+        table.SampleRow(float(t), "p", "t", "x:1", True, {"v": t})
+        for t in range(table.PRUNE_BATCH * 2 + 5)
+    ]
+    new = [table.SampleRow(1e6 + t, "p", "t", "x:1", True, {"v": t}) for t in range(3)]
+    await store.write(lambda conn: table.insert(conn, [*old, *new]))
+    gone = await SampleKeeper(store).prune(before=1e6)
+    assert gone == len(old)
+    with sqlite3.connect(tmp_path / "audit.db") as conn:
+        assert conn.execute("SELECT count(*) FROM samples").fetchone()[0] == 3
