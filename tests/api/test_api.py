@@ -371,7 +371,7 @@ async def test_server_binds_port_zero_logs_requests_and_stops(new_view: Any) -> 
             async with session.post(f"{server.url}/api/v1/reload", headers=headers) as response:
                 assert response.status == 200
         await server.stop()
-    access = [e for e in logs if e["event"] == "http.request"]
+    access = [e for e in logs if e["event"] == "api.request"]
     assert [(e["method"], e["path"], e["status"]) for e in access] == [
         ("GET", "/health", 200),
         ("POST", "/api/v1/reload", 200),
