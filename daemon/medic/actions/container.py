@@ -135,7 +135,7 @@ class StopTimeoutMixin:
 
     def describe(self, ctx: ActionContext) -> str:
         stop = format_duration(self.stop_timeout)
-        return f"would {self.verb} container {ctx.target} (stop timeout {stop})"
+        return f"{self.verb} container {ctx.target} (stop timeout {stop})"
 
 
 @actions.register("container.restart")
@@ -191,7 +191,7 @@ class StartAction(ContainerAction):
     verb = "start"
 
     def describe(self, ctx: ActionContext) -> str:
-        return f"would start container {ctx.target}"
+        return f"start container {ctx.target}"
 
     async def act(
         self, container: Any, ctx: ActionContext, details: dict[str, Any]
@@ -268,7 +268,7 @@ class KillAction(ContainerAction):
         return signal_name(self.options.get("signal", "KILL"))
 
     def describe(self, ctx: ActionContext) -> str:
-        return f"would send {self.signal} to container {ctx.target}"
+        return f"send {self.signal} to container {ctx.target}"
 
     async def act(
         self, container: Any, ctx: ActionContext, details: dict[str, Any]
