@@ -165,7 +165,8 @@ BAD_PARAMETERS = [
     (
         "/api/v1/audit?since=yesterday",
         "since: 'yesterday' is neither an ISO time nor a duration",
-        "write an ISO time like 2024-05-01T12:00:00Z or a duration ago like 30m, 24h or 7d",
+        "write an ISO time like 2024-05-01T12:00:00Z, a duration ago like 30m, 24h or 7d, "
+        "today or yesterday",
     ),
     (
         "/api/v1/audit?since=1h&until=2h",
