@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,11 @@ import structlog
 @pytest.fixture(autouse=True)
 def _structlog_defaults() -> Iterator[None]:
     """Each test starts from structlog's defaults: a CLI test that configures logging
-    (as `medic` does at start) must not change what a later test captures."""
+    (as `medic` does at start) must not change what a later test captures, nor leave
+    a standard-library handler writing to a stream that test closed."""
     yield
     structlog.reset_defaults()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if type(handler).__name__ == "MedicHandler":
+            root.removeHandler(handler)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from medic import bounds
@@ -91,11 +93,20 @@ def test_when_is_a_moment_or_a_duration_ago() -> None:
         bounds.when("9000d", NOW)
     assert caught.value.message == "'9000d' ago is before 2000-01-01, the earliest time accepted"
     with pytest.raises(OutOfBounds) as caught:
-        bounds.when("yesterday", NOW)
+        bounds.when("last week", NOW)
     assert str(caught.value) == (
-        "'yesterday' is neither an ISO time nor a duration: write an ISO time like "
-        "2024-05-01T12:00:00Z or a duration ago like 30m, 24h or 7d"
+        "'last week' is neither an ISO time nor a duration: write an ISO time like "
+        "2024-05-01T12:00:00Z, a duration ago like 30m, 24h or 7d, today or yesterday"
     )
+
+
+def test_today_and_yesterday_start_at_midnight_utc_or_local() -> None:
+    """'today' is 00:00 UTC of now's day, 'yesterday' the day before; local days on request."""
+    now = datetime(2024, 5, 1, 15, 30, tzinfo=UTC).timestamp()
+    assert bounds.when("today", now) == datetime(2024, 5, 1, tzinfo=UTC).timestamp()
+    assert bounds.when(" Yesterday ", now) == datetime(2024, 4, 30, tzinfo=UTC).timestamp()
+    local_midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0)
+    assert bounds.when("today", now, local=True) == local_midnight.timestamp()
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "11", "²", "1e3", "9" * 5000, " ", True])

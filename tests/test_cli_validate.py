@@ -148,9 +148,9 @@ def test_schema_prints_the_generated_schema() -> None:
 
 
 def test_schema_output_writes_the_file(tmp_path: Path) -> None:
-    """--output writes the schema to a file, creating its directory."""
+    """--out writes the schema to a file, creating its directory."""
     target = tmp_path / ".medic" / "policy.schema.json"
-    result = CliRunner().invoke(main, ["schema", "--output", str(target)])
+    result = CliRunner().invoke(main, ["schema", "--out", str(target)])
     assert (result.exit_code, result.stdout) == (0, "")
     assert json.loads(target.read_text())["title"] == "Medic policy file"
 

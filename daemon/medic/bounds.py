@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from medic.errors import MedicError
 from medic.policy.durations import DurationError, format_duration, parse_duration
@@ -37,13 +37,18 @@ MAX_TEXT = 1000
 # Longer than any duration or time anyone writes: refused before a regex or parser sees it.
 MAX_TIME_TEXT = 64
 
-TIME_HINT = "write an ISO time like 2024-05-01T12:00:00Z or a duration ago like 30m, 24h or 7d"
+TIME_HINT = (
+    "write an ISO time like 2024-05-01T12:00:00Z, a duration ago like 30m, 24h or 7d, "
+    "today or yesterday"
+)
 ISO_HINT = "write an ISO time like 2024-05-01T12:00:00Z (UTC when it has no offset)"
 DURATION_HINT = "write a number with a unit, like 500ms, 30s, 5m, 1h or 1h30m"
 
 # A duration with any count of digits: the shape, before its size is checked.
 _LOOSE_DURATION = re.compile(r"^(\d{1,40}(\.\d{1,40})?(ms|s|m|h|d|w))+$")
 _DURATION_SHAPE = _LOOSE_DURATION
+# Named days `when` takes, and how many days back each starts.
+DAYS = {"today": 0, "yesterday": 1}
 
 
 class OutOfBounds(MedicError):
@@ -122,9 +127,22 @@ def moment(value: str) -> float:
     return seconds
 
 
-def when(value: str, now: float) -> float:
-    """A moment: an ISO time, or a duration meaning that long before ``now``."""
+def day_start(name: str, now: float, *, local: bool = False) -> float:
+    """The start of ``today`` or ``yesterday`` (of ``now``): UTC midnight, or local."""
+    back = timedelta(days=DAYS[name])
+    if local:  # naive local time: .timestamp() applies the offset of that very day (DST)
+        midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        return (midnight - back).timestamp()
+    start = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (start - back).timestamp()
+
+
+def when(value: str, now: float, *, local: bool = False) -> float:
+    """A moment: an ISO time, a duration meaning that long before ``now``, or ``today``
+    / ``yesterday`` (the start of that day, in UTC unless ``local``)."""
     raw = text(value.strip(), max_length=MAX_TIME_TEXT)
+    if raw.lower() in DAYS:
+        return day_start(raw.lower(), now, local=local)
     if _DURATION_SHAPE.match(raw):
         ago = duration(raw)
         if now - ago < EARLIEST:

@@ -2,13 +2,23 @@
 
 Every line carries the policy, target and incident bound in contextvars, and passes
 through the redaction processor so secrets never reach a log.
+
+Under systemd (``JOURNAL_STREAM`` names the stream stderr is) each line starts with its
+syslog priority, ``<3>`` for an error to ``<7>`` for debug, the prefix journald reads as
+the entry's ``PRIORITY`` and strips, so ``journalctl -p warning`` shows warnings and
+worse. ``NO_COLOR`` (https://no-color.org: set and not empty) turns colours off on a
+terminal.
+
+Event names are ``area.event`` in lowercase, like the audit kinds (``outbox.started``,
+``policy.rejected``); ``tests/test_log_events.py`` holds every call to that scheme.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from typing import Any
+from typing import IO, Any, TextIO
 
 import structlog
 
@@ -21,14 +31,92 @@ LEVELS = {
     "error": logging.ERROR,
 }
 
+# structlog method name -> syslog priority (sd-daemon(3): <0> emerg ... <7> debug).
+PRIORITIES = {
+    "debug": 7,
+    "info": 6,
+    "warning": 4,
+    "warn": 4,
+    "error": 3,
+    "exception": 3,
+    "critical": 2,
+    "fatal": 2,
+}
 
-def configure(fmt: str = "auto", level: str = "info") -> None:
-    console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+
+def syslog_priority(levelno: int) -> int:
+    """The syslog priority of a standard-library level number."""
+    if levelno >= logging.CRITICAL:
+        return 2
+    if levelno >= logging.ERROR:
+        return 3
+    if levelno >= logging.WARNING:
+        return 4
+    return 6 if levelno >= logging.INFO else 7
+
+
+def prefixed(text: str, priority: int) -> str:
+    """``text`` with ``<priority>`` before each of its lines (journald reads each line)."""
+    return "\n".join(f"<{priority}>{line}" for line in text.split("\n"))
+
+
+def under_journal(stream: IO[str]) -> bool:
+    """True when ``stream`` is the one systemd connected to the journal.
+
+    systemd sets ``JOURNAL_STREAM=<device>:<inode>`` of that stream; a child whose
+    stderr was redirected elsewhere inherits the variable, so the stream is compared."""
+    value = os.environ.get("JOURNAL_STREAM", "")
+    if ":" not in value:
+        return False
+    try:
+        st = os.fstat(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return value == f"{st.st_dev}:{st.st_ino}"
+
+
+def colour_wanted(stream: IO[str]) -> bool:
+    """Colours on a terminal, unless ``NO_COLOR`` is set to anything but the empty text."""
+    if os.environ.get("NO_COLOR", ""):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class PriorityPrefix:
+    """Wraps the final renderer: prefixes its text with the line's syslog priority."""
+
+    def __init__(self, renderer: Any) -> None:
+        self.renderer = renderer
+
+    def __call__(self, logger: Any, method_name: str, event_dict: Any) -> str:
+        text = str(self.renderer(logger, method_name, event_dict))
+        return prefixed(text, PRIORITIES.get(method_name, 6))
+
+
+class PriorityFormatter(logging.Formatter):
+    """The standard library's lines (aiohttp, asyncio) with the same prefix."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return prefixed(super().format(record), syslog_priority(record.levelno))
+
+
+class MedicHandler(logging.StreamHandler[IO[str]]):
+    """The standard-library handler this module installs (and replaces on reconfigure)."""
+
+
+def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
+    """Send every log line to ``stream`` (stderr) as ``fmt`` at ``level`` and above."""
+    out = stream if stream is not None else sys.stderr
+    console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        structlog.dev.ConsoleRenderer(colors=colour_wanted(out))
         if console
         else structlog.processors.JSONRenderer(sort_keys=False)
     )
+    journal = under_journal(out)
+    if journal:
+        renderer = PriorityPrefix(renderer)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -39,15 +127,18 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         # Not cached: log lines are rare next to evaluations, and a cached logger would
         # keep an old configuration after a reconfigure (`medic run` configures twice).
         cache_logger_on_first_use=False,
     )
     # aiohttp and asyncio log through the standard library: send them the same way.
-    logging.basicConfig(
-        level=LEVELS.get(level, logging.INFO),
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = MedicHandler(out)
+    text = "%(levelname)s %(name)s: %(message)s"
+    handler.setFormatter(PriorityFormatter(text) if journal else logging.Formatter(text))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, MedicHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(LEVELS.get(level, logging.INFO))
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

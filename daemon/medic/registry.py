@@ -51,7 +51,7 @@ class Registry(Generic[T]):
             try:
                 importlib.import_module(ep.value.split(":")[0])
             except Exception as exc:  # a broken plugin must not stop the agent
-                log.error("plugin_load_failed", group=self.group, entry=ep.name, error=str(exc))
+                log.error("plugin.load_failed", group=self.group, entry=ep.name, error=str(exc))
 
     def get(self, name: str) -> T | None:
         self.load()

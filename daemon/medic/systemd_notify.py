@@ -87,7 +87,7 @@ class SystemdNotifier:
             self._sock.sendto("\n".join(lines).encode(), address)
         except OSError as exc:
             if not self._failed:  # say it once, not every watchdog period
-                log.warning("sd_notify_failed", socket=self.address, error=str(exc))
+                log.warning("systemd.notify_failed", socket=self.address, error=str(exc))
             self._failed = True
             return False
         self._failed = False
@@ -141,7 +141,7 @@ class SystemdNotifier:
             self._watchdog = None
 
     async def _ping(self, interval: float) -> None:
-        log.info("watchdog_started", interval_seconds=round(interval, 3))
+        log.info("systemd.watchdog_started", interval_seconds=round(interval, 3))
         with contextlib.suppress(asyncio.CancelledError):
             while True:
                 self.send("WATCHDOG=1")

@@ -271,8 +271,8 @@ def test_schema_rejects_unknown_keys() -> None:
 def test_describe_quotes_arguments_for_display() -> None:
     """describe() shows the rendered command, shell-quoted for reading."""
     action = CommandAction({"argv": ["systemctl", "restart", "{target}"]})
-    assert action.describe(make_ctx(target="my app")) == "would run: systemctl restart 'my app'"
+    assert action.describe(make_ctx(target="my app")) == "systemctl restart 'my app'"
     shell = CommandAction({"shell": "systemctl restart web"})
-    assert shell.describe(make_ctx()) == "would run in /bin/sh: systemctl restart web"
+    assert shell.describe(make_ctx()) == "/bin/sh -c 'systemctl restart web'"
     broken = CommandAction({"argv": ["echo", "{nope}"]})
-    assert broken.describe(make_ctx()) == "would run: echo '{nope}' (unknown placeholder {nope})"
+    assert broken.describe(make_ctx()) == "echo '{nope}' (unknown placeholder {nope})"

@@ -184,7 +184,7 @@ async def test_posts_json_with_bearer_token(
     assert result.details["body"] == '{"auth": "Bearer ***"}'
     assert TOKEN not in repr(result) + action.describe(ctx)
     assert action.describe(ctx) == (
-        f"would POST {server.url}/echo/web with the bearer token from $HOOK_TOKEN"
+        f"POST {server.url}/echo/web with the bearer token from $HOOK_TOKEN"
     )
 
 
@@ -312,7 +312,7 @@ async def test_tls_verification(tls_server: Server) -> None:
 def test_password_in_url_is_hidden() -> None:
     """describe() never shows a password written in the URL."""
     action = HttpRequestAction({"url": "https://ops:hunter2@deploy.example/hook/{target}"})
-    assert action.describe(make_ctx()) == "would POST https://ops:***@deploy.example/hook/web"
+    assert action.describe(make_ctx()) == "POST https://ops:***@deploy.example/hook/web"
 
 
 def test_validate_messages() -> None:

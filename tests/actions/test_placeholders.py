@@ -204,7 +204,7 @@ def test_describe_says_what_was_refused() -> None:
     """A dry run shows the refusal instead of a command that would never run."""
     action = CommandAction({"argv": ["touch", "{target}"]})
     assert action.describe(make_ctx("--help")) == (
-        "would run: touch '{target}' (refused to put {target} = '--help' in argv[1]: "
+        "touch '{target}' (refused to put {target} = '--help' in argv[1]: "
         "a value that begins with '-' would be read as an option)"
     )
 

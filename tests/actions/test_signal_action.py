@@ -205,7 +205,7 @@ def test_schema_names_the_valid_signals() -> None:
 def test_describe() -> None:
     """describe() names the signal and the pids or the pidfile."""
     action = SignalAction({"signal": "HUP"})
-    assert action.describe(make_ctx(pids=[120, 121])) == "would send SIGHUP to pids 120, 121"
-    assert action.describe(make_ctx(pids=[120])) == "would send SIGHUP to pid 120"
+    assert action.describe(make_ctx(pids=[120, 121])) == "send SIGHUP to pids 120, 121"
+    assert action.describe(make_ctx(pids=[120])) == "send SIGHUP to pid 120"
     pidfile = SignalAction({"signal": 15, "pidfile": "/run/app.pid"})
-    assert pidfile.describe(make_ctx()) == "would send SIGTERM to the pid in /run/app.pid"
+    assert pidfile.describe(make_ctx()) == "send SIGTERM to the pid in /run/app.pid"

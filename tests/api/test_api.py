@@ -163,9 +163,10 @@ BAD_PARAMETERS = [
         "e.g. limit=100 (the most is 10000)",
     ),
     (
-        "/api/v1/audit?since=yesterday",
-        "since: 'yesterday' is neither an ISO time nor a duration",
-        "write an ISO time like 2024-05-01T12:00:00Z or a duration ago like 30m, 24h or 7d",
+        "/api/v1/audit?since=last-week",
+        "since: 'last-week' is neither an ISO time nor a duration",
+        "write an ISO time like 2024-05-01T12:00:00Z, a duration ago like 30m, 24h or 7d, "
+        "today or yesterday",
     ),
     (
         "/api/v1/audit?since=1h&until=2h",
@@ -371,7 +372,7 @@ async def test_server_binds_port_zero_logs_requests_and_stops(new_view: Any) -> 
             async with session.post(f"{server.url}/api/v1/reload", headers=headers) as response:
                 assert response.status == 200
         await server.stop()
-    access = [e for e in logs if e["event"] == "http.request"]
+    access = [e for e in logs if e["event"] == "api.request"]
     assert [(e["method"], e["path"], e["status"]) for e in access] == [
         ("GET", "/health", 200),
         ("POST", "/api/v1/reload", 200),
@@ -398,3 +399,12 @@ async def test_server_on_a_busy_port_is_a_config_error(new_view: Any) -> None:
     assert caught.value.hint == (
         "change api.listen in the agent config or pass --listen; or set api.enabled: false"
     )
+
+
+@pytest.mark.asyncio
+async def test_audit_query_takes_today_and_policy_globs(new_view: Any, client_for: Any) -> None:
+    """GET /api/v1/audit?since=today&policy=web-* answers 200 (the API shares bounds.when)."""
+    client = await client_for(new_view())
+    response = await client.get("/api/v1/audit?since=today&until=today&policy=web-*")
+    assert response.status == 200, await response.text()
+    assert (await response.json())["count"] == 0

@@ -46,7 +46,8 @@ async def error(response: Any) -> tuple[str, str, str]:
         (
             "since=NaN",
             "since: 'NaN' is neither an ISO time nor a duration",
-            "write an ISO time like 2024-05-01T12:00:00Z or a duration ago like 30m, 24h or 7d",
+            "write an ISO time like 2024-05-01T12:00:00Z, a duration ago like 30m, 24h or 7d, "
+            "today or yesterday",
         ),
         (
             "limit=%C2%B2",

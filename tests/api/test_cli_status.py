@@ -42,14 +42,16 @@ def free_port() -> int:
 @pytest.mark.integration
 @pytest.mark.asyncio
 async def test_status_prints_one_line_per_target_and_rejected_files(new_view: Any) -> None:
-    """Against a real server: a headline, the aligned target table, the rejected files."""
+    """Against a real server: a headline, the aligned target table, the rejected files;
+    a rejected file makes the exit status 1 and is named on stderr."""
     with capture_logs():  # structlog prints to stdout, which CliRunner is capturing
         server = await start_api(new_view())
         try:
             result = await run_status("--url", server.url)
         finally:
             await server.stop()
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
+    assert result.stderr == "medic status: policy file policies/bad.yaml rejected\n"
     headline, blank, table = result.stdout.rstrip("\n").split("\n", 2)
     assert headline.startswith("medic 0.1.0 on web-1, up 1h")
     assert headline.endswith(": 2 policies, 1 rejected file")
@@ -62,12 +64,15 @@ async def test_status_prints_one_line_per_target_and_rejected_files(new_view: An
 async def test_status_json_holds_agent_policies_and_rejected(
     new_view: Any, client_for: Any
 ) -> None:
-    """--format json prints the health and policies answers as one JSON document."""
+    """-o json (or the old --format json) prints health, policies and the verdict."""
     client = await client_for(new_view())
     result = await run_status("--url", str(client.make_url("")), "--format", "json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
-    assert set(report) == {"agent", "policies", "rejected"}
+    assert set(report) == {"agent", "policies", "rejected", "healthy", "problems"}
+    assert report["problems"] == ["policy file policies/bad.yaml rejected"]
+    only = await run_status("--url", str(client.make_url("")), "-o", "json", "web-*")
+    assert [p["name"] for p in json.loads(only.stdout)["policies"]] == ["web-memory"]
     assert report["agent"]["host"] == "web-1"
     assert [p["name"] for p in report["policies"]] == ["web-memory", "disk-full"]
 
@@ -82,7 +87,7 @@ async def test_status_finds_the_agent_from_the_config(
     config = tmp_path / "medic.yaml"
     config.write_text(f"api:\n  listen: 127.0.0.1:{client.port}\n  token_env: MY_TOKEN\n")
     result = await run_status("--config", str(config), env={"MY_TOKEN": "cfg-token"})
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # the view has a rejected file
     assert "web-memory           web" in result.stdout
 
 
@@ -93,9 +98,9 @@ async def test_status_token_env_and_the_401_message(new_view: Any, client_for: A
     client = await client_for(new_view(host="0.0.0.0", token="env-token"))
     url = str(client.make_url("")).rstrip("/")
     ok = await run_status("--url", url, "--token-env", "TOK", env={"TOK": "env-token"})
-    assert ok.exit_code == 0, ok.output
+    assert "web-memory" in ok.stdout, ok.output
     denied = await run_status("--url", url, env={"MEDIC_API_TOKEN": ""})
-    assert denied.exit_code == 1
+    assert denied.exit_code == 2
     assert denied.stderr == (
         f"medic status: the agent at {url} answered 401: this request needs a bearer token "
         "and sent none (pass --token-env NAME, the variable that holds the API token)\n"
@@ -105,10 +110,10 @@ async def test_status_token_env_and_the_401_message(new_view: Any, client_for: A
 @pytest.mark.integration
 @pytest.mark.asyncio
 async def test_status_without_agent_says_how_to_start_it() -> None:
-    """Nothing listening: the message names the URL and `medic run`; exit status 1."""
+    """Nothing listening: the message names the URL and `medic run`; exit status 2."""
     url = f"http://127.0.0.1:{free_port()}"
     result = await run_status("--url", url)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stdout == ""
     assert (
         result.stderr == f"medic status: no agent answering at {url} (start it with: medic run)\n"
@@ -117,7 +122,7 @@ async def test_status_without_agent_says_how_to_start_it() -> None:
 
 @pytest.mark.integration
 def test_status_as_a_process_without_agent() -> None:
-    """The installed command prints the same message from a real process and exits 1."""
+    """The installed command prints the same message from a real process and exits 2."""
     url = f"http://127.0.0.1:{free_port()}"
     done = subprocess.run(
         [sys.executable, "-m", "medic", "status", "--url", url],
@@ -126,7 +131,7 @@ def test_status_as_a_process_without_agent() -> None:
         timeout=30,
         check=False,
     )
-    assert (done.returncode, done.stdout) == (1, "")
+    assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == f"medic status: no agent answering at {url} (start it with: medic run)\n"
 
 
@@ -134,7 +139,7 @@ def test_unset_token_env_and_bad_url_are_refused() -> None:
     """A --token-env naming an unset variable, or a non-http URL, is a clear error."""
     result = CliRunner().invoke(command, ["--token-env", "NOPE_UNSET"], env={"NOPE_UNSET": ""})
     assert (result.exit_code, result.stderr) == (
-        1,
+        2,
         "medic status: --token-env names NOPE_UNSET but it is not set\n",
     )
     result = CliRunner().invoke(command, ["--url", "ftp://host"])

@@ -181,7 +181,7 @@ def test_export_includes_the_hash_chain(db: Path, tmp_path: Path) -> None:
     assert lines[0]["prev_hash"] == "0" * 64
     assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(lines))
     out = tmp_path / "out.csv"
-    result = run("export", "--db", str(db), "--format", "csv", "-o", str(out), "--kind", "verify")
+    result = run("export", "--db", str(db), "-o", "csv", "--out", str(out), "--kind", "verify")
     assert result.stderr == f"wrote 1 events to {out}\n"
     table = list(csv.reader(out.open()))
     assert table[0][-2:] == ["prev_hash", "hash"]
@@ -252,10 +252,10 @@ def test_config_names_the_database(db: Path) -> None:
 
 def test_bad_since_is_a_usage_error(db: Path) -> None:
     """--since that is neither a duration nor an ISO time explains both forms."""
-    result = run("list", "--db", str(db), "--since", "yesterday")
+    result = run("list", "--db", str(db), "--since", "last week")
     assert result.exit_code == 2
     assert (
-        "Invalid value for '--since': 'yesterday' is neither an ISO time nor a duration: write"
-        " an ISO time like 2024-05-01T12:00:00Z or a duration ago like 30m, 24h or 7d"
-        in result.stderr
+        "Invalid value for '--since': 'last week' is neither an ISO time nor a duration: write"
+        " an ISO time like 2024-05-01T12:00:00Z, a duration ago like 30m, 24h or 7d, today or"
+        " yesterday" in result.stderr
     )

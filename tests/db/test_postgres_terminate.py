@@ -221,7 +221,7 @@ def test_describe_names_the_filter_not_the_secret(monkeypatch: pytest.MonkeyPatc
         }
     )
     assert action.describe(context()) == (
-        "would terminate up to 5 connections (idle or idle in transaction for 5m or more, "
+        "terminate up to 5 connections (idle or idle in transaction for 5m or more, "
         f"application web, worker) on the server of ${ENV}; never superusers, "
         "replication or background processes, or medic's own"
     )

@@ -197,22 +197,18 @@ async def test_missing_container_and_id_lookalikes(run_container: Any) -> None:
 
 
 def test_describe() -> None:
-    """describe() says what each action would do, in one line."""
+    """describe() says what each action does, in one neutral line (no "would")."""
     ctx = context("web", status="running")
-    assert RestartAction({}).describe(ctx) == "would restart container web (stop timeout 10s)"
+    assert RestartAction({}).describe(ctx) == "restart container web (stop timeout 10s)"
     assert RestartAction({"stop_timeout": "1m"}).describe(ctx) == (
-        "would restart container web (stop timeout 1m)"
+        "restart container web (stop timeout 1m)"
     )
-    assert StartAction({}).describe(ctx) == "would start container web"
-    assert StopAction({"stop_timeout": 2}).describe(ctx) == (
-        "would stop container web (stop timeout 2s)"
-    )
-    assert KillAction({"signal": "hup"}).describe(ctx) == "would send SIGHUP to container web"
-    assert KillAction({}).describe(ctx) == "would send SIGKILL to container web"
+    assert StartAction({}).describe(ctx) == "start container web"
+    assert StopAction({"stop_timeout": 2}).describe(ctx) == ("stop container web (stop timeout 2s)")
+    assert KillAction({"signal": "hup"}).describe(ctx) == "send SIGHUP to container web"
+    assert KillAction({}).describe(ctx) == "send SIGKILL to container web"
     exec_action = ExecAction({"argv": ["nginx", "-s", "reload", "{target} x"], "user": "www"})
-    assert exec_action.describe(ctx) == (
-        "would run nginx -s reload 'web x' in container web as user www"
-    )
+    assert exec_action.describe(ctx) == ("run nginx -s reload 'web x' in container web as user www")
 
 
 @pytest.mark.asyncio

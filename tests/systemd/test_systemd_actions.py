@@ -51,10 +51,10 @@ def test_unit_defaults_to_the_target_and_may_use_placeholders() -> None:
     """Without unit: the target is the unit; unit: renders placeholders, adds .service."""
     assert RestartAction({}).unit(ctx("nginx.service")) == "nginx.service"
     assert RestartAction({"unit": "app@{target}"}).unit(ctx("blue")) == "app@blue.service"
-    assert StartAction({}).describe(ctx("nginx")) == "would start unit nginx.service"
+    assert StartAction({}).describe(ctx("nginx")) == "systemctl start nginx.service"
     reload_or_restart = ReloadAction({"or_restart": True})
     assert reload_or_restart.describe(ctx("haproxy")) == (
-        "would reload-or-restart unit haproxy.service"
+        "systemctl reload-or-restart haproxy.service"
     )
 
 

@@ -248,7 +248,7 @@ def test_a_lost_notification_is_logged_once_and_never_raised(tmp_path: Path) -> 
     with capture_logs() as logs:
         assert notifier.send("WATCHDOG=1") is False
         assert notifier.send("WATCHDOG=1") is False
-    assert [entry["event"] for entry in logs] == ["sd_notify_failed"]
+    assert [entry["event"] for entry in logs] == ["systemd.notify_failed"]
     notifier.close()
 
 

@@ -115,7 +115,9 @@ class Action(ABC):
         return []
 
     def describe(self, ctx: ActionContext) -> str:
-        """What this step would do, in one line (dry-run and audit)."""
+        """What this step does, in one neutral line: the plan of ``action.started`` and of
+        ``action.would_run`` alike (the event's kind says whether it ran), so never
+        "would ..." (``systemctl restart nginx.service``, ``POST https://...``)."""
         return f"{self.type_name} on {ctx.target}"
 
     @abstractmethod

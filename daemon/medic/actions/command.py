@@ -175,11 +175,11 @@ class CommandAction(Action):
 
     def describe(self, ctx: ActionContext) -> str:
         if "shell" in self.options:
-            return f"would run in {SHELL}: {self.options['shell']}"
+            return f"{SHELL} -c {shlex.quote(self.options['shell'])}"
         try:
-            return f"would run: {shlex.join(self.argv(ctx))}"
+            return shlex.join(self.argv(ctx))
         except PlaceholderError as exc:
-            return f"would run: {shlex.join(self.options['argv'])} {unfilled_note(exc)}"
+            return f"{shlex.join(self.options['argv'])} {unfilled_note(exc)}"
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         try:

@@ -181,7 +181,7 @@ class StopTimeoutMixin:
 
     def describe(self, ctx: ActionContext) -> str:
         stop = format_duration(self.stop_timeout)
-        return f"would {self.verb} container {self.name(ctx)} (stop timeout {stop})"
+        return f"{self.verb} container {self.name(ctx)} (stop timeout {stop})"
 
 
 @actions.register("container.restart")
@@ -242,7 +242,7 @@ class StartAction(ContainerAction):
     verb = "start"
 
     def describe(self, ctx: ActionContext) -> str:
-        return f"would start container {self.name(ctx)}"
+        return f"start container {self.name(ctx)}"
 
     async def act(
         self, container: Any, ctx: ActionContext, details: dict[str, Any]
@@ -325,7 +325,7 @@ class KillAction(ContainerAction):
         return signal_name(self.options.get("signal", "KILL"))
 
     def describe(self, ctx: ActionContext) -> str:
-        return f"would send {self.signal} to container {self.name(ctx)}"
+        return f"send {self.signal} to container {self.name(ctx)}"
 
     async def act(
         self, container: Any, ctx: ActionContext, details: dict[str, Any]

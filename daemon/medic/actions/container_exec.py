@@ -105,8 +105,8 @@ class ExecAction(ContainerAction):
             argv = self.argv(ctx)
         except PlaceholderError as exc:
             text = shlex.join(str(item) for item in self.options["argv"])
-            return f"would run {text} in container {self.name(ctx)}{as_user} {unfilled_note(exc)}"
-        return f"would run {shlex.join(argv)} in container {self.name(ctx)}{as_user}"
+            return f"run {text} in container {self.name(ctx)}{as_user} {unfilled_note(exc)}"
+        return f"run {shlex.join(argv)} in container {self.name(ctx)}{as_user}"
 
     async def act(
         self, container: Any, ctx: ActionContext, details: dict[str, Any]

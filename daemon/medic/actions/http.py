@@ -151,7 +151,7 @@ class HttpRequestAction(Action):
             url = display_url(self.url(ctx))
         except PlaceholderError as exc:
             url = f"{self.options['url']} {unfilled_note(exc)}"
-        text = f"would {self.method} {url}"
+        text = f"{self.method} {url}"
         if token_env := self.options.get("token_env"):
             text += f" with the bearer token from ${token_env}"
         return text

@@ -164,7 +164,7 @@ class PostgresTerminateAction(Action):
     def describe(self, ctx: ActionContext) -> str:
         # The filter, not a live list: describing must not touch the database.
         return (
-            f"would terminate up to {self.limit} connections ({self._filter_text()}) "
+            f"terminate up to {self.limit} connections ({self._filter_text()}) "
             f"on the server of {secrets.describe(self.options['dsn'])}; never superusers, "
             "replication or background processes, or medic's own"
         )

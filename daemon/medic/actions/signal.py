@@ -137,11 +137,11 @@ class SignalAction(Action):
     def describe(self, ctx: ActionContext) -> str:
         name = self.chosen_signal.name
         if pidfile := self.options.get("pidfile"):
-            return f"would send {name} to the pid in {pidfile}"
+            return f"send {name} to the pid in {pidfile}"
         pids = _pids_from_fields(ctx.fields)
         if not pids:
-            return f"would send {name} to the pids of {ctx.target} (none listed)"
-        return f"would send {name} to pid{'s' if len(pids) > 1 else ''} {_join(pids)}"
+            return f"send {name} to the pids of {ctx.target} (none listed)"
+        return f"send {name} to pid{'s' if len(pids) > 1 else ''} {_join(pids)}"
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         sig = self.chosen_signal

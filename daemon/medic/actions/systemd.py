@@ -102,8 +102,8 @@ class UnitAction(Action):
         try:
             unit = self.unit(ctx)
         except ActionError as exc:
-            return f"would {' '.join(self.verb_argv())} a unit, but {exc.message}"
-        return f"would {' '.join(self.verb_argv())} unit {unit}"
+            return f"systemctl {' '.join(self.verb_argv())} (no unit: {exc.message})"
+        return f"systemctl {' '.join(self.verb_argv())} {unit}"
 
     async def run(self, ctx: ActionContext) -> ActionResult:
         deadline = time.monotonic() + ctx.timeout

@@ -2,8 +2,10 @@
 
 The agent calls ``server = await start_api(view)`` after loading its config and
 ``await server.stop()`` on shutdown. Access lines go through structlog (event
-``http.request``) like every other log line, never aiohttp's Apache-style format, and
-carry neither headers nor the token.
+``api.request``) like every other log line, never aiohttp's Apache-style format, and
+carry neither headers nor the token. They are at debug level (a busy dashboard or
+scraper would otherwise fill the journal), except answers of 500 and above: those are
+the agent's own failures and are logged as errors.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ MAX_LINE = 32 * 1024
 
 
 class StructlogAccessLogger(AbstractAccessLogger):
-    """One structured ``http.request`` line per request: method, path, status, duration."""
+    """One structured ``api.request`` line per request: method, path, status, duration.
+
+    Debug level, or error when the agent failed (status 500 and above)."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         path = request.path
@@ -55,11 +59,9 @@ class StructlogAccessLogger(AbstractAccessLogger):
         if request.query_string:
             fields["query"] = request.query_string
         if response.status >= 500:
-            log.error("http.request", **fields)
-        elif response.status >= 400:
-            log.warning("http.request", **fields)
+            log.error("api.request", **fields)
         else:
-            log.info("http.request", **fields)
+            log.debug("api.request", **fields)
 
 
 class ApiServer:

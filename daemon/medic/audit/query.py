@@ -19,6 +19,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from medic.audit.events import ACTION_OUTCOMES, Kind
+from medic.audit.globs import name_clause
 from medic.clock import iso, parse_iso
 
 _JSON_COLUMNS = ("values", "details")
@@ -26,8 +27,9 @@ _JSON_COLUMNS = ("values", "details")
 
 @dataclass(frozen=True)
 class AuditQuery:
-    """Filters for events. ``kinds`` holds exact kinds or prefixes ending in ``.``
-    (``"action."`` matches every action kind); ``limit=0`` means no limit."""
+    """Filters for events. ``policy`` and ``target`` are names or globs (``web-*``);
+    ``kinds`` holds exact kinds or prefixes ending in ``.`` (``"action."`` matches every
+    action kind); ``limit=0`` means no limit."""
 
     since: float | None = None
     until: float | None = None
@@ -95,7 +97,13 @@ def _where(q: AuditQuery) -> tuple[str, list[Any]]:
     if q.until is not None:
         clauses.append("time < ?")
         params.append(iso(q.until))
-    for column in ("policy", "target", "incident", "outcome"):
+    for column in ("policy", "target"):
+        given = getattr(q, column)
+        if given is not None:
+            sql, value = name_clause(column, given)
+            clauses.append(sql)
+            params.append(value)
+    for column in ("incident", "outcome"):
         value = getattr(q, column)
         if value is not None:
             clauses.append(f"{column} = ?")
@@ -170,16 +178,20 @@ def list_incidents(
     *,
     open_only: bool = False,
     policy: str | None = None,
+    target: str | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """Incidents, most recently opened first; ``escalated`` is a bool."""
+    """Incidents, most recently opened first; ``escalated`` is a bool. ``policy`` and
+    ``target`` are names or globs."""
     clauses: list[str] = []
     params: list[Any] = []
     if open_only:
         clauses.append("status = 'open'")
-    if policy is not None:
-        clauses.append("policy = ?")
-        params.append(policy)
+    for column, given in (("policy", policy), ("target", target)):
+        if given is not None:
+            sql, value = name_clause(column, given)
+            clauses.append(sql)
+            params.append(value)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     sql = f"SELECT * FROM incidents{where} ORDER BY opened DESC, id"  # noqa: S608 -- fixed clauses and ? placeholders only
     if limit > 0:

@@ -160,7 +160,7 @@ class AuditStore:
                 self._rconn.close()
         self._writer.stop()
         if not await asyncio.to_thread(self._writer.join, 60.0):
-            log.error("audit writer did not stop within 60s", path=str(self.path))
+            log.error("audit.writer_stuck", path=str(self.path))
         if self.checkpoints is not None:
             await self.checkpoints.publish_final()
 
@@ -184,7 +184,7 @@ class AuditStore:
     def emit(self, event: AuditEvent) -> None:
         """Queue ``event`` for writing; never blocks, safe from any thread."""
         if self._state == "closed":
-            log.error("audit event after the store closed; not written", kind=str(event.kind))
+            log.error("audit.event_after_close", kind=str(event.kind))
             return
         row, redacted = encode_event(event, self.host)
         self._writer.put(row)
@@ -234,7 +234,7 @@ class AuditStore:
             try:
                 callback(event)
             except Exception:  # an observer's bug must not stop the audit
-                log.exception("audit observer failed", observer=repr(callback))
+                log.exception("audit.observer_failed", observer=repr(callback))
 
     # -- reading -----------------------------------------------------------------
 

@@ -123,7 +123,7 @@ class AuditWriter:
                 if rows or waiters:
                     self._commit(rows, waiters)
             except Exception as exc:  # keep writing later events whatever one batch did
-                log.exception("audit writer failed on a batch", events=len(rows))
+                log.exception("audit.batch_failed", events=len(rows))
                 self._report(f"{type(exc).__name__}: {exc}")
                 for waiter in waiters:
                     _resolve(waiter, exc)
@@ -188,14 +188,14 @@ class AuditWriter:
                 error = exc
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                log.warning("audit write failed", attempt=attempt, error=str(exc))
+                log.warning("audit.write_failed", attempt=attempt, error=str(exc))
                 if attempt < _RETRIES:
                     time.sleep(0.1 * attempt)
         if error is None:
             self._last_hash = prev
             self.head = (self.head[0] + len(rows), prev)
         else:
-            log.error("audit events lost: could not write them", events=len(rows), error=str(error))
+            log.error("audit.events_lost", events=len(rows), error=str(error))
             self._report(str(error))
         for i, waiter in enumerate(waiters):
             value, op_error = results.get(i, (None, None))
@@ -207,7 +207,7 @@ class AuditWriter:
         try:
             self.on_failure(error)
         except Exception:  # the alarm's bug must not stop the writer
-            log.exception("audit failure listener failed")
+            log.exception("audit.failure_listener_failed")
 
 
 def _run_op(

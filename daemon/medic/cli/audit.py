@@ -7,11 +7,12 @@ as the API (:mod:`medic.audit.query`), printed by :mod:`medic.cli.audit_format`.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -28,6 +29,7 @@ from medic.cli.audit_format import (
 )
 from medic.cli.audit_source import open_database, source_options
 from medic.cli.audit_verify import checkpoint_cmd, verify_cmd
+from medic.cli.output import local_option, output_option
 from medic.cli.params import Count, When
 from medic.clock import parse_iso
 from medic.policy.durations import format_duration
@@ -36,14 +38,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 # The most rows one listing prints; an export may be unlimited (0) or up to MAX_EXPORT.
 MAX_ROWS = 1_000_000
 MAX_EXPORT = 1_000_000_000
+LISTING = ["table", "json", "jsonl", "csv"]
 
 
 def _filters(fn: F) -> F:
     options = [
-        click.option("--since", type=When(), help="Events at or after: 24h (ago) or ISO time."),
-        click.option("--until", type=When(), help="Events before: 1h (ago) or ISO time."),
-        click.option("--policy", help="Only this policy."),
-        click.option("--target", help="Only this target."),
+        click.option("--since", type=When(), help="Events at or after: 24h (ago), ISO, today."),
+        click.option("--until", type=When(), help="Events before: 1h (ago), ISO, yesterday."),
+        click.option("--policy", metavar="GLOB", help="Only this policy (or glob: 'web-*')."),
+        click.option("--target", metavar="GLOB", help="Only this target (or glob: 'db?')."),
         click.option("--incident", help="Only this incident (a unique prefix is enough)."),
         click.option("--kind", "kinds", multiple=True, help="Kind or prefix (action.); repeat."),
         click.option("--outcome", help="Only events with this outcome."),
@@ -84,17 +87,17 @@ def _query(
 def _print(
     rows: list[dict[str, Any]],
     fields: list[str],
-    fmt: str,
+    output: str,
     nothing: str,
-    table: Callable[[list[dict[str, Any]], IO[str]], None],
+    table: Callable[[list[dict[str, Any]]], str],
 ) -> None:
-    """``rows`` as jsonl or csv, or as a table (``nothing`` when there are none)."""
-    if fmt != "table":
-        write_rows(rows, fields, fmt, sys.stdout)
+    """``rows`` as json, jsonl or csv, or as a table (``nothing`` when there are none)."""
+    if output != "table":
+        write_rows(rows, fields, output, sys.stdout)
     elif not rows:
         click.echo(nothing)
     else:
-        table(rows, sys.stdout)
+        click.echo(table(rows))
 
 
 # -- commands ----------------------------------------------------------------------
@@ -115,24 +118,32 @@ def command() -> None:
     show_default=True,
     help="At most this many events.",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table")
-def list_cmd(db: Path | None, config: Path | None, limit: int, fmt: str, **filters: Any) -> None:
+@output_option(LISTING)
+@local_option
+def list_cmd(
+    db: Path | None, config: Path | None, limit: int, output: str, local: bool, **filters: Any
+) -> None:
     """Events, newest first, filtered."""
     with open_database(db, config) as (conn, path):
         events = q.list_events(conn, _query(conn, path, limit=limit, order="desc", **filters))
-    _print(events, EVENT_FIELDS, fmt, "no events match", event_table)
+    _print(events, EVENT_FIELDS, output, "no events match", lambda e: event_table(e, local))
 
 
 @command.command("show")
 @source_options
 @click.argument("incident")
-def show_cmd(db: Path | None, config: Path | None, incident: str) -> None:
+@output_option(["table", "json"])
+@local_option
+def show_cmd(db: Path | None, config: Path | None, incident: str, output: str, local: bool) -> None:
     """One incident, the whole story: its header, then every event in time order."""
     with open_database(db, config) as (conn, path):
         found = q.get_incident(conn, _incident_id(conn, incident, path))
         assert found is not None
         events = q.incident_events(conn, found["id"])
-    closed = when(found["closed"])
+    if output == "json":
+        click.echo(json.dumps({"incident": found, "events": events}, indent=2))
+        return
+    closed = when(found["closed"], local)
     if found["closed"]:
         took = parse_iso(found["closed"]) - parse_iso(found["opened"])
         closed += f" ({format_duration(took)} after it opened)"
@@ -143,12 +154,12 @@ def show_cmd(db: Path | None, config: Path | None, incident: str) -> None:
         ("host", found["host"]),
         ("status", found["status"]),
         ("escalated", "yes" if found["escalated"] else "no"),
-        ("opened", when(found["opened"])),
+        ("opened", when(found["opened"], local)),
         ("closed", closed),
     ):
         click.echo(f"  {label:<10} {value if value is not None else '-'}")
     click.echo("")
-    for line in event_lines(events):
+    for line in event_lines(events, local):
         click.echo(line)
 
 
@@ -158,48 +169,56 @@ def show_cmd(db: Path | None, config: Path | None, incident: str) -> None:
 @click.option(
     "--limit", type=Count(0, MAX_EXPORT), default=0, help="At most this many events (0: all)."
 )
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File.")
+@output_option(["jsonl", "csv"], default="jsonl")
+@click.option(
+    "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
+)
 def export_cmd(
     db: Path | None,
     config: Path | None,
     limit: int,
-    fmt: str,
-    output: Path | None,
+    output: str,
+    out_file: Path | None,
     **filters: Any,
 ) -> None:
-    """Events, oldest first, with their hash columns, as jsonl or csv."""
+    """Events, oldest first, with their hash columns, as jsonl or csv (-o)."""
     with open_database(db, config) as (conn, path):
         rows = q.iter_events(conn, _query(conn, path, limit=limit, order="asc", **filters))
-        if output is None:
-            write_rows(rows, EVENT_FIELDS + HASH_FIELDS, fmt, sys.stdout)
+        if out_file is None:
+            write_rows(rows, EVENT_FIELDS + HASH_FIELDS, output, sys.stdout)
             return
-        with output.open("w", newline="", encoding="utf-8") as out:
-            count = write_rows(rows, EVENT_FIELDS + HASH_FIELDS, fmt, out)
-    click.echo(f"wrote {count} events to {output}", err=True)
+        with out_file.open("w", newline="", encoding="utf-8") as out:
+            count = write_rows(rows, EVENT_FIELDS + HASH_FIELDS, output, out)
+    click.echo(f"wrote {count} events to {out_file}", err=True)
 
 
 @command.command("incidents")
 @source_options
 @click.option("--open", "open_only", is_flag=True, help="Only incidents not yet closed.")
-@click.option("--policy", help="Only this policy.")
+@click.option("--policy", metavar="GLOB", help="Only this policy (or glob: 'web-*').")
+@click.option("--target", metavar="GLOB", help="Only this target (or glob: 'db?').")
 @click.option(
     "--limit", type=Count(1, MAX_ROWS), default=100, show_default=True, help="At most this many."
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table")
+@output_option(LISTING)
+@local_option
 def incidents_cmd(
     *,
     db: Path | None,
     config: Path | None,
     open_only: bool,
     policy: str | None,
+    target: str | None,
     limit: int,
-    fmt: str,
+    output: str,
+    local: bool,
 ) -> None:
     """Incidents, most recently opened first."""
     with open_database(db, config) as (conn, _):
-        found = q.list_incidents(conn, open_only=open_only, policy=policy, limit=limit)
-    _print(found, INCIDENT_FIELDS, fmt, "no incidents match", incident_table)
+        found = q.list_incidents(
+            conn, open_only=open_only, policy=policy, target=target, limit=limit
+        )
+    _print(found, INCIDENT_FIELDS, output, "no incidents match", lambda i: incident_table(i, local))
 
 
 command.add_command(verify_cmd)

@@ -1,7 +1,8 @@
 """How ``medic audit`` prints what it read: tables for people, jsonl and csv for scripts.
 
-Tables cut long cells and show times to the second; jsonl and csv are streamed row by
-row with every column, so an export of a million events never sits in memory.
+Tables (:mod:`medic.cli.table`) fit the terminal and show times to the second, in UTC
+or, with ``--local``, the local zone; json, jsonl and csv are streamed row by row with
+every column and the stored times, so an export of a million events never sits in memory.
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+from medic import humanize
+from medic.cli import table
+
 EVENT_FIELDS = ["id", "time", "host", "kind", "policy", "target", "incident", "action"]
 EVENT_FIELDS += ["outcome", "values", "details"]
 HASH_FIELDS = ["prev_hash", "hash"]
 INCIDENT_FIELDS = ["id", "policy", "target", "host", "status", "escalated", "opened", "closed"]
 
 
-def when(text: str | None) -> str:
-    """An ISO time to the second, or ``-`` when there is none."""
-    return "-" if not text else text[:19] + "Z"
+def when(text: str | None, local: bool = False) -> str:
+    """An ISO time to the second (UTC ``Z``, or local with its offset), ``-`` if none."""
+    return humanize.moment(text, local=local)
 
 
 def _short_id(text: str | None) -> str:
@@ -36,47 +40,38 @@ def pairs(data: Any, sep: str = " ") -> str:
     )
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _table(headers: list[str], rows: list[list[str]], out: IO[str]) -> None:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    for line in [headers, *rows]:
-        out.write("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
-        out.write("\n")
-
-
-def event_table(events: list[dict[str, Any]], out: IO[str]) -> None:
+def event_table(events: list[dict[str, Any]], local: bool = False) -> str:
     """Events, one line each: time, kind, policy, target, incident, outcome, summary."""
     headers = ["TIME", "KIND", "POLICY", "TARGET", "INCIDENT", "OUTCOME", "SUMMARY"]
     rows = [
         [
-            when(e["time"]),
+            when(e["time"], local),
             e["kind"],
-            _cut(e["policy"] or "", 28),
-            _cut(e["target"] or "", 32),
+            e["policy"] or "",
+            e["target"] or "",
             _short_id(e["incident"]),
             e["outcome"] or "",
-            _cut(pairs(e["details"]) or pairs(e["values"]), 80),
+            pairs(e["details"]) or pairs(e["values"]),
         ]
         for e in events
     ]
-    _table(headers, rows, out)
+    return table.render(headers, rows, flex=(2, 3, 6))
 
 
-def incident_table(incidents: list[dict[str, Any]], out: IO[str]) -> None:
+def incident_table(incidents: list[dict[str, Any]], local: bool = False) -> str:
     """Incidents, one line each, every column but the host."""
     rows = [[i["id"], i["policy"] or "", i["target"] or "", i["status"]] for i in incidents]
     for row, i in zip(rows, incidents, strict=True):
-        row += ["yes" if i["escalated"] else "no", when(i["opened"]), when(i["closed"])]
-    _table([f.upper() for f in INCIDENT_FIELDS if f != "host"], rows, out)
+        row += ["yes" if i["escalated"] else "no", when(i["opened"], local)]
+        row.append(when(i["closed"], local))
+    headers = [f.upper() for f in INCIDENT_FIELDS if f != "host"]
+    return table.render(headers, rows, flex=(1, 2))
 
 
-def event_lines(events: Iterable[dict[str, Any]]) -> Iterator[str]:
+def event_lines(events: Iterable[dict[str, Any]], local: bool = False) -> Iterator[str]:
     """An incident's events as its story: a line per event, then its values and details."""
     for e in events:
-        line = [when(e["time"]), e["kind"]]
+        line = [when(e["time"], local), e["kind"]]
         line += [f"{k}={e[k]}" for k in ("action", "outcome") if e[k]]
         yield "  ".join(line)
         if e["values"]:
@@ -86,7 +81,9 @@ def event_lines(events: Iterable[dict[str, Any]]) -> Iterator[str]:
 
 
 def write_rows(rows: Iterable[dict[str, Any]], fields: list[str], fmt: str, out: IO[str]) -> int:
-    """jsonl or csv, streamed; returns how many rows were written."""
+    """json (one array), jsonl or csv, streamed; returns how many rows were written."""
+    if fmt == "json":
+        return _write_array(rows, fields, out)
     count = 0
     writer = csv.writer(out) if fmt == "csv" else None
     if writer is not None:
@@ -97,6 +94,17 @@ def write_rows(rows: Iterable[dict[str, Any]], fields: list[str], fmt: str, out:
             out.write(json.dumps({k: row[k] for k in fields}, ensure_ascii=False) + "\n")
             continue
         writer.writerow([_cell(row[k]) for k in fields])
+    return count
+
+
+def _write_array(rows: Iterable[dict[str, Any]], fields: list[str], out: IO[str]) -> int:
+    """One JSON array, a row per line, written as the rows come."""
+    count = 0
+    for row in rows:
+        out.write("[\n" if count == 0 else ",\n")
+        out.write(json.dumps({k: row[k] for k in fields}, ensure_ascii=False))
+        count += 1
+    out.write("[]\n" if count == 0 else "\n]\n")
     return count
 
 

@@ -13,11 +13,13 @@ from typing import Any
 import click
 
 from medic import bounds
+from medic.cli.output import wants_local
 from medic.clock import iso
 
 
 class When(click.ParamType[float, Any]):
-    """A moment: a duration meaning that long ago (``24h``) or an ISO time (UTC if bare)."""
+    """A moment: a duration ago (``24h``), an ISO time (UTC if bare), ``today`` or
+    ``yesterday`` (UTC days, or local ones with ``--local``)."""
 
     name = "when"
 
@@ -27,7 +29,7 @@ class When(click.ParamType[float, Any]):
         if isinstance(value, float):
             return value
         try:
-            return bounds.when(str(value), time.time())
+            return bounds.when(str(value), time.time(), local=wants_local(ctx))
         except bounds.OutOfBounds as exc:
             self.fail(str(exc), param, ctx)
 

@@ -15,6 +15,8 @@ import click
 import jsonschema
 import yaml
 
+from medic import humanize
+from medic.cli.output import output_option
 from medic.cli.params import Duration
 from medic.policy.durations import format_duration
 from medic.probes.base import Field, Probe, probes
@@ -33,13 +35,9 @@ def _readable(field: Field | None, value: Any) -> str | None:
     if field is None or not isinstance(value, int | float) or isinstance(value, bool):
         return None
     if field.unit == "bytes":
-        size = float(value)
-        for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-            if abs(size) < 1024 or unit == "TiB":
-                return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
-            size /= 1024
+        return humanize.size(value)
     if field.unit == "seconds" and value >= 1:
-        return format_duration(float(value))
+        return humanize.seconds(float(value))
     return None
 
 
@@ -74,12 +72,14 @@ def _list_types() -> None:
     default="10s",
     help="Give up after this long (e.g. 5s, at most 1h).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the measurement as JSON.")
+@output_option(["table", "json"])
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="Old name of -o json.")
 @click.option("--list", "list_types", is_flag=True, help="List probe types and their fields.")
 def command(
     probe_type: str | None,
     options: tuple[str, ...],
     timeout: float,
+    output: str,
     as_json: bool,
     list_types: bool,
 ) -> None:
@@ -89,6 +89,7 @@ def command(
     Examples:
       medic probe --list
       medic probe host.disk
+      medic probe host.disk -o json
       medic probe process name=sshd
       medic probe file path=/var/backups/db.gz
       medic probe command 'argv=[/usr/lib/nagios/plugins/check_load, -w, "5,4,3", -c, "10,8,6"]'
@@ -128,7 +129,7 @@ def command(
         ) from exc
     except Exception as exc:  # show the probe's own words, not a traceback
         raise click.ClickException(f"probe {probe_type} failed: {exc}") from exc
-    if as_json:
+    if as_json or output == "json":
         click.echo(json.dumps(measurement, indent=2, default=str, sort_keys=True))
     else:
         _print_fields(cls, measurement)

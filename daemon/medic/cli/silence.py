@@ -15,9 +15,12 @@ from urllib.parse import quote
 
 import click
 
+from medic import humanize
+from medic.cli import table
 from medic.cli.agent_client import AgentClient, AgentRefused, who
+from medic.cli.output import local_option, output_option
 from medic.cli.params import Duration, Moment
-from medic.cli.status import connection_options, format_option
+from medic.cli.status import connection_options
 from medic.engine.human_input import MAX_SILENCE
 
 
@@ -39,31 +42,29 @@ def describe_matchers(matchers: dict[str, Any]) -> str:
     return " ".join(parts) or "(everything)"
 
 
-def render(silences: list[dict[str, Any]]) -> str:
+def render(silences: list[dict[str, Any]], local: bool = False) -> str:
     """One line per silence and window: when, what, whether it may act, who and why."""
     header = ("ID", "ACTIVE", "UNTIL / NEXT", "MATCHES", "ACT", "AUTHOR", "REASON")
-    rows = [header]
+    rows = []
     for s in silences:
         when = s.get("ends") if s.get("active") or s.get("kind") == "silence" else s.get("next")
+        shown = humanize.moment(when, local=local)
         if s.get("kind") == "maintenance":
-            when = f"{when or '-'} ({s.get('cron')})"
+            shown = f"{shown} ({s.get('cron')})"
         rows.append(
             (
                 str(s.get("id")),
                 "yes" if s.get("active") else "no",
-                str(when or "-"),
+                shown,
                 describe_matchers(s.get("matchers") or {}),
                 "yes" if s.get("act") else "no",
                 str(s.get("author") or "-"),
                 str(s.get("reason") or "-"),
             )
         )
-    if len(rows) == 1:
+    if not rows:
         return "no silences and no maintenance windows"
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    )
+    return table.render(header, rows, flex=(3, 6))
 
 
 @click.group("silence")
@@ -134,16 +135,19 @@ def add(
 
 
 @command.command("list")
-@format_option
+@output_option(["table", "json"])
+@local_option
 @connection_options
-def list_(fmt: str, url: str | None, config_path: Path | None, token_env: str | None) -> None:
+def list_(
+    output: str, local: bool, url: str | None, config_path: Path | None, token_env: str | None
+) -> None:
     """List silences that have not ended, and the maintenance windows."""
     body = AgentClient("silence list", url, config_path, token_env).call("GET", "/api/v1/silences")
     silences = body.get("silences", []) if isinstance(body, dict) else []
-    if fmt == "json":
+    if output == "json":
         click.echo(json.dumps(silences, indent=2))
     else:
-        click.echo(render(silences))
+        click.echo(render(silences, local))
 
 
 @command.command("expire")

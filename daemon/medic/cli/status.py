@@ -1,9 +1,18 @@
-"""``medic status``: what the running agent is doing, asked over its HTTP API.
+"""``medic status [POLICY]``: what the running agent is doing, asked over its HTTP API.
 
 Reads ``/health`` and ``/api/v1/policies`` and prints one line per policy target
 (state, since when, incident, attempts, the probe's key values), then the policy
-files the agent rejected with their first error. Plain ``urllib`` with a timeout: the
-command must answer quickly even when the agent is wedged.
+files the agent rejected with their first error. ``POLICY`` (a name or a glob) keeps
+those policies only. Plain ``urllib`` with a timeout: the command must answer quickly
+even when the agent is wedged.
+
+The exit status is for scripts and monitoring checks:
+
+- 0: healthy;
+- 1: the agent answered and something needs a human: a target escalated (its incident
+  is open and was handed to people), a policy file rejected, the agent unhealthy
+  (its audit log cannot be written), or no loaded policy matches ``POLICY``;
+- 2: the state could not be read: no agent answering, a refused token, a bad option.
 """
 
 from __future__ import annotations
@@ -13,12 +22,15 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from medic.clock import parse_iso
+from medic import humanize
+from medic.cli import table
+from medic.cli.output import output_option
 from medic.config import DEFAULT_PORT, AgentConfig, load_config
 from medic.errors import ConfigError
 from medic.policy.durations import format_duration
@@ -32,7 +44,9 @@ COLUMNS = ("POLICY", "TARGET", "STATE", "SINCE", "INCIDENT", "ATTEMPTS", "VALUES
 
 
 class StatusFailed(click.ClickException):
-    """Printed as ``medic status: <message>`` on stderr, exit status 1."""
+    """The state could not be read: ``medic status: <message>`` on stderr, exit status 2."""
+
+    exit_code = 2
 
     def show(self, file: Any = None) -> None:
         click.echo(f"medic status: {self.message}", err=True)
@@ -59,6 +73,11 @@ def fetch(base: str, path: str, token: str | None) -> Any:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 -- same URL as above
             body = response.read()
     except urllib.error.HTTPError as exc:
+        if exc.code == 503 and path == "/health":  # answered: alive, but unhealthy
+            try:
+                return json.loads(exc.read())
+            except ValueError:
+                pass
         raise StatusFailed(_http_error(base, exc)) from exc
     except (urllib.error.URLError, OSError) as exc:
         raise StatusFailed(f"no agent answering at {base} (start it with: medic run)") from exc
@@ -81,17 +100,7 @@ def _http_error(base: str, exc: urllib.error.HTTPError) -> str:
 
 def ago(since: Any, now: float) -> str:
     """``3m ago`` for a wall-clock time in seconds or ISO text; ``-`` when unknown."""
-    if since is None or since == "":
-        return "-"
-    try:
-        then = parse_iso(since) if isinstance(since, str) else float(since)
-    except (TypeError, ValueError):
-        return str(since)
-    seconds = max(0.0, now - then)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit} ago"
-    return f"{int(seconds)}s ago"
+    return humanize.ago(since if isinstance(since, str | int | float) else None, now)
 
 
 def key_values(values: Any) -> str:
@@ -145,14 +154,10 @@ def render_table(health: dict[str, Any], body: dict[str, Any], now: float) -> st
         f"{_count(len(rejected), 'rejected file', 'rejected files')}",
         "",
     ]
-    table = [COLUMNS, *rows(body.get("policies") or [], now)]
-    if len(table) == 1:
-        table.append(("(no policies loaded)", "", "", "", "", "", ""))
-    widths = [max(len(row[i]) for row in table) for i in range(len(COLUMNS))]
-    for row in table:
-        lines.append(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
+    found = rows(body.get("policies") or [], now)
+    if not found:
+        found = [("(no policies loaded)", "", "", "", "", "", "")]
+    lines.append(table.render(COLUMNS, found, flex=(0, 1, 6)))
     if rejected:
         lines += ["", "rejected policy files:"]
         for item in rejected:
@@ -188,22 +193,48 @@ def connection_options(fn: F) -> F:
     )(fn)
 
 
-# ``--format``: what the commands that list things from the agent print.
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A table for people, JSON for scripts.",
-)
+def problems(health: dict[str, Any], body: dict[str, Any]) -> list[str]:
+    """What needs a human, one line each (empty: healthy)."""
+    found = []
+    if health.get("status", "ok") != "ok":
+        found.append(f"the agent is unhealthy: {health.get('reason') or health.get('status')}")
+    for policy in body.get("policies") or []:
+        for target in policy.get("targets") or []:
+            if target.get("state") == "escalated":
+                found.append(
+                    f"{policy.get('name')} on {target.get('target')}: escalated, "
+                    f"incident {target.get('incident') or '-'} open"
+                )
+    for item in body.get("rejected") or []:
+        found.append(f"policy file {item.get('file')} rejected")
+    return found
+
+
+def _select(body: dict[str, Any], pattern: str | None) -> dict[str, Any]:
+    """``body`` with only the policies ``pattern`` (a name or glob) matches."""
+    if pattern is None:
+        return body
+    chosen = [p for p in body.get("policies") or [] if fnmatchcase(str(p.get("name")), pattern)]
+    return {**body, "policies": chosen}
 
 
 @click.command("status")
+@click.argument("policy", required=False, metavar="[POLICY]")
 @connection_options
-@format_option
-def command(url: str | None, config_path: Path | None, token_env: str | None, fmt: str) -> None:
-    """Show each policy target's live state, asked of the running agent's API."""
+@output_option(["table", "json"])
+def command(
+    policy: str | None,
+    url: str | None,
+    config_path: Path | None,
+    token_env: str | None,
+    output: str,
+) -> None:
+    """Show each policy target's live state, asked of the running agent's API.
+
+    POLICY (a name or a glob like 'web-*') shows those policies only. Exit status: 0
+    healthy; 1 a target escalated, a policy file rejected, the agent unhealthy, or no
+    policy matches POLICY; 2 no agent answering (or no state could be read).
+    """
     config = None
     if config_path is not None:
         try:
@@ -215,9 +246,16 @@ def command(url: str | None, config_path: Path | None, token_env: str | None, fm
         raise StatusFailed(f"--url {base!r} is not an http:// or https:// URL")
     token = _token(token_env, config)
     health = fetch(base, "/health", token)
-    body = fetch(base, "/api/v1/policies", token)
-    if fmt == "json":
-        report = {"agent": health, **body}
+    body = _select(fetch(base, "/api/v1/policies", token), policy)
+    found = problems(health, body)
+    if policy is not None and not body["policies"]:
+        found.insert(0, f"no loaded policy matches {policy!r}")
+    if output == "json":
+        report = {"agent": health, **body, "healthy": not found, "problems": found}
         click.echo(json.dumps(report, indent=2, default=str))
     else:
         click.echo(render_table(health, body, time.time()))
+    if found:
+        for line in found:
+            click.echo(f"medic status: {line}", err=True)
+        raise SystemExit(1)

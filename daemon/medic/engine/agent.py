@@ -98,7 +98,7 @@ class Agent:
         interrupted = await self.audit.recover_interrupted()
         for event in interrupted:
             log.warning(
-                "action_interrupted",
+                "action.interrupted",
                 policy=event.policy,
                 target=event.target,
                 incident=event.incident,

@@ -85,7 +85,7 @@ class AuditAlarm:
             return
         outage = Outage(self.clock.wall(), error, str(self.audit.path))
         self.outage = outage
-        log.critical("audit_unwritable", reason=outage.reason, acting="stopped until writable")
+        log.critical("audit.unwritable", reason=outage.reason, acting="stopped until writable")
         self._changed()
         self._spawn(self._page(outage, resolve=False))
         self._spawn(self._recover(outage))
@@ -120,7 +120,7 @@ class AuditAlarm:
                 continue
             break
         self.outage = None
-        log.warning("audit_writable_again", seconds=round(now - outage.since, 3))
+        log.warning("audit.writable_again", seconds=round(now - outage.since, 3))
         self._changed()
         await self._page(outage, resolve=True)
 
@@ -149,16 +149,16 @@ class AuditAlarm:
             try:
                 await asyncio.wait_for(channel.send(notification), self.send_timeout)
             except Exception as exc:  # no outbox to retry from: say so and go on
-                log.error("audit_alarm_not_sent", notifier=name, error=str(exc))
+                log.error("audit.alarm_not_sent", notifier=name, error=str(exc))
             else:
-                log.warning("audit_alarm_sent", notifier=name, kind=notification.kind)
+                log.warning("audit.alarm_sent", notifier=name, kind=notification.kind)
 
     def _changed(self) -> None:
         for callback in self.on_change:
             try:
                 callback(self.outage)
             except Exception:  # a listener's bug must not silence the alarm
-                log.exception("audit alarm listener failed")
+                log.exception("audit.alarm_listener_failed")
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         with contextlib.suppress(RuntimeError):  # no running loop: nothing to schedule on

@@ -101,7 +101,7 @@ class EngineContext:
         try:
             await self.audit.write(fn)
         except Exception as exc:  # the audit events still tell the story
-            log.error("persist_failed", error=str(exc))
+            log.error("state.persist_failed", error=str(exc))
 
     async def drain_writes(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - a bound, not a deadline
         """Let background writes commit before the store closes."""

@@ -40,9 +40,7 @@ def build_notifiers(
     for name, cfg in configs.items():
         cls = notifiers.get(cfg.type)
         if cls is None:
-            log.error(
-                "unknown_notifier_type", notifier=name, type=cfg.type, valid=notifiers.names()
-            )
+            log.error("notify.unknown_type", notifier=name, type=cfg.type, valid=notifiers.names())
             continue
         options = dict(cfg.options)
         if public_url and "link_base" in cls.schema.get("properties", {}):
@@ -158,10 +156,10 @@ class Escalator:
         try:
             added = await self.outbox.enqueue(items)
         except Exception as exc:  # a closed or failing store: say so loudly, never crash
-            log.error("notification_not_queued", keys=keys, error=str(exc))
+            log.error("notify.not_queued", keys=keys, error=str(exc))
             return
         if added < len(items):
-            log.info("notification_already_queued", keys=keys, new=added)
+            log.info("notify.already_queued", keys=keys, new=added)
 
     async def start(self) -> None:
         """Start delivering: every notification still pending from before goes out now."""

@@ -43,5 +43,5 @@ async def rebuild_breaker(audit: AuditStore, breaker: Breaker) -> float | None:
         return None
     opened_at = parse_iso(last[0]["time"])
     breaker.opened_at = opened_at
-    log.warning("breaker_still_open", opened_at=last[0]["time"])
+    log.warning("breaker.still_open", opened_at=last[0]["time"])
     return opened_at

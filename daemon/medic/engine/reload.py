@@ -114,7 +114,7 @@ async def swap_runners(
         try:
             runner = PolicyRunner(policy, engine, states)
         except Exception as exc:  # a plugin that fails to build rejects just this policy
-            log.error("policy_start_failed", policy=name, error=str(exc))
+            log.error("policy.start_failed", policy=name, error=str(exc))
             continue
         if old is not None:
             runner.health = old.health  # an open "(probe)" incident stays open

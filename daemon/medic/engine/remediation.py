@@ -85,7 +85,7 @@ async def _run_one(action: Action, ctx: ActionContext) -> tuple[Kind, ActionResu
     except ActionError as exc:
         return Kind.ACTION_FAILED, ActionResult(False, exc.message, exc.fields)
     except Exception as exc:  # an action bug must end in an audited failure, not a crash
-        log.exception("action_crashed", action=action.type_name)
+        log.exception("action.crashed", action=action.type_name)
         return Kind.ACTION_FAILED, ActionResult(False, f"{type(exc).__name__}: {exc}")
     if result.ok:
         return Kind.ACTION_SUCCEEDED, result
@@ -143,7 +143,7 @@ async def run_steps(
             await engine.audit.emit_durable(intent)
         except MedicError as exc:  # the intent is not on disk: the step must not run
             engine.alarm.failed(exc.message)
-            log.error("action_not_run", action=spec.type, reason="intent not written")
+            log.error("action.not_run", action=spec.type, reason="intent not written")
             summary = f"not run: the intent could not be written ({exc.message})"
             details = {"reason": REASON}
             outcomes.append(StepOutcome(index, spec.type, NOT_RUN, summary, details))

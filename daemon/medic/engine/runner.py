@@ -288,7 +288,7 @@ class PolicyRunner:
                     dry_run=self.dry_run,
                 )
             except Exception:  # a bug must not strand the target in remediating
-                log.exception("remediation_crashed")
+                log.exception("remediation.crashed")
                 outcomes = []
         current = self.states.get(target, state)
         now = self.engine.clock.wall()

@@ -130,7 +130,7 @@ class SampleKeeper:
             try:
                 await self.audit.write(functools.partial(table.insert, rows=rows))
             except Exception as exc:  # a lost batch of samples never stops the agent
-                log.warning("samples_not_written", rows=len(rows), error=str(exc))
+                log.warning("samples.not_written", rows=len(rows), error=str(exc))
 
     async def drain(self) -> None:
         """Write what is queued (before the store closes); at most a second's wait."""
@@ -146,7 +146,7 @@ class SampleKeeper:
                 lambda conn: table.window_rows(conn, policy, since)
             )
         except Exception as exc:  # start with empty windows rather than not at all
-            log.warning("samples_not_read", policy=policy, error=str(exc))
+            log.warning("samples.not_read", policy=policy, error=str(exc))
             return []
         return rows or []
 

@@ -97,5 +97,5 @@ class Schedule:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a broken event stream must not stop polling
-                log.warning("watch_failed", policy=self.name, error=str(exc))
+                log.warning("probe.watch_failed", policy=self.name, error=str(exc))
             await asyncio.sleep(WATCH_RETRY)

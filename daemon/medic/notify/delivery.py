@@ -157,7 +157,7 @@ class Delivery:
             limit = format_duration(self.options.send_timeout)
             return Outcome(f"{channel.name}: no answer within {limit}")
         except Exception as exc:  # a notifier's bug is a failed attempt, not a dead worker
-            log.exception("notifier_crashed", notifier=channel.name)
+            log.exception("notify.crashed", notifier=channel.name)
             return Outcome(f"{channel.name}: {type(exc).__name__}: {exc}")
         return Outcome()
 

@@ -17,12 +17,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from medic import humanize
 from medic.notify.base import Notification
-from medic.policy.durations import format_duration
 
 ELLIPSIS = "…"
 VALUE_LIMIT = 200  # one value in a list of values; a full probe body is not news
-_BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 _SECONDS_SUFFIXES = ("age", "_seconds", "uptime")
 
 # The ``link_base`` option every notifier takes: where Medic's API and web page are.
@@ -103,21 +102,6 @@ def _number(value: float) -> str:
     return str(round(value, 2))
 
 
-def _bytes(value: float) -> str:
-    size = float(value)
-    for unit in _BYTE_UNITS:
-        if abs(size) < 1024 or unit == _BYTE_UNITS[-1]:
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover - the loop always returns
-
-
-def _seconds(value: float) -> str:
-    if value < 0:
-        return "-" + format_duration(-value)
-    return format_duration(value)
-
-
 def format_value(key: str, value: Any) -> str:
     """One measured value, readable: sizes in KiB/MiB/GiB for ``*_bytes`` keys,
     durations for ``*age``/``*_seconds``/``*uptime`` keys, plain text otherwise."""
@@ -130,9 +114,9 @@ def format_value(key: str, value: Any) -> str:
             return str(value)
         lowered = key.lower()
         if lowered.endswith("_bytes"):
-            return _bytes(value)
+            return humanize.size(value)
         if lowered.endswith(_SECONDS_SUFFIXES):
-            return _seconds(value)
+            return humanize.seconds(value)
         return _number(value)
     if isinstance(value, str):
         return truncate(value, VALUE_LIMIT)

@@ -136,7 +136,7 @@ class Outbox:
         pending = await self._read(
             lambda c: c.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetchone()
         )
-        log.info("outbox_started", pending=pending[0])
+        log.info("outbox.started", pending=pending[0])
         self._worker = asyncio.get_running_loop().create_task(self._run(), name="outbox")
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -173,7 +173,7 @@ class Outbox:
                 await self.deliver_due()
                 delay = await self._until_next()
             except Exception:  # a bad read must not end delivery; try again shortly
-                log.exception("outbox_worker_failed")
+                log.exception("outbox.worker_failed")
                 delay = 1.0
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
@@ -206,7 +206,7 @@ class Outbox:
         self._busy[row.notifier] -= 1
         self._wake.set()
         if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("outbox_attempt_failed", key=row.key, error=repr(exc))
+            log.error("outbox.attempt_failed", key=row.key, error=repr(exc))
 
     async def _until_next(self) -> float:
         now = self.clock.wall()

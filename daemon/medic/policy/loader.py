@@ -213,7 +213,7 @@ def _load_text(text: str, file: str, path: Path, context: _Context) -> _Loaded:
     try:
         return _validate(text, file, path, context)
     except Exception as exc:  # a bug here must reject one file, never stop the agent
-        log.exception("policy_load_crashed", file=file)
+        log.exception("policy.load_crashed", file=file)
         error = PolicyError(
             f"internal error while loading this file: {exc!r}",
             location=Location(file, 1, 1),

@@ -50,7 +50,7 @@ STATS_WAIT = 0.25
 def _retrieve(task: asyncio.Task[Any]) -> None:
     """A background stats read nobody awaits any more: its error is logged, not lost."""
     if not task.cancelled() and task.exception() is not None:
-        log.debug("container_stats_read_failed", error=str(task.exception()))
+        log.debug("container.stats_read_failed", error=str(task.exception()))
 
 
 def cpu_percent(
@@ -162,7 +162,7 @@ class ContainerProbe(Probe):
         except NotFound:  # removed since the listing: no longer a target
             return None, {}
         except APIError as exc:  # one odd container must not blind the whole policy
-            log.warning("container_inspect_failed", container=container_id[:12], error=str(exc))
+            log.warning("container.inspect_failed", container=container_id[:12], error=str(exc))
             return None, {}
         except ENGINE_ERRORS as exc:
             raise ProbeError(unreachable(exc), hint=HINT) from exc
@@ -257,7 +257,7 @@ class ContainerProbe(Probe):
                 api.stats, container_id, stream=False, one_shot=one_shot
             )
         except APIError as exc:  # gone or being removed meanwhile: no figures this time
-            log.debug("container_stats_failed", container=container_id[:12], error=str(exc))
+            log.debug("container.stats_failed", container=container_id[:12], error=str(exc))
             return {}
         except ENGINE_ERRORS as exc:
             raise ProbeError(unreachable(exc), hint=HINT) from exc

@@ -206,7 +206,7 @@ class ContainerLogsProbe(Probe):
         except NotFound:
             return None
         except APIError as exc:  # e.g. a log driver that cannot be read back
-            log.warning("container_logs_unreadable", container=container_id[:12], error=str(exc))
+            log.warning("container.logs_unreadable", container=container_id[:12], error=str(exc))
             return None
         except ENGINE_ERRORS as exc:
             raise ProbeError(unreachable(exc), hint=HINT) from exc

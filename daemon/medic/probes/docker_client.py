@@ -231,7 +231,7 @@ class EventFollower:
             try:
                 stream = self._open(since)
             except Exception as exc:  # any failure to connect is retried, never fatal
-                log.warning("docker_events_connect_failed", error=str(exc), retry_in=delay)
+                log.warning("docker.events_connect_failed", error=str(exc), retry_in=delay)
             else:
                 opened, opened_wall = time.monotonic(), int(time.time())
                 if not self._adopt(stream) or not (first or hand(None)):
@@ -245,7 +245,7 @@ class EventFollower:
                 since = max(since, last, opened_wall)
                 if last > opened_wall or time.monotonic() - opened >= self.max_backoff:
                     delay = self.min_backoff
-                log.warning("docker_events_reconnecting", retry_in=delay)
+                log.warning("docker.events_reconnecting", retry_in=delay)
             if self._stop.wait(delay):
                 return
             delay = min(delay * 2, self.max_backoff)
@@ -271,7 +271,7 @@ class EventFollower:
                 if not hand(event):
                     return None
         except Exception as exc:  # a broken stream is reconnected by the caller
-            log.warning("docker_events_stream_broke", error=str(exc))
+            log.warning("docker.events_stream_broke", error=str(exc))
         finally:
             with self._lock:
                 self._stream = None

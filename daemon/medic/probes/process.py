@@ -245,7 +245,7 @@ class ProcessProbe(Probe):
                 self._died.set()  # gone between the measurement and now
                 continue
             except OSError as exc:  # out of descriptors: polling still covers it
-                log.warning("pidfd_open_failed", pid=pid, error=exc.strerror)
+                log.warning("probe.pidfd_open_failed", pid=pid, error=exc.strerror)
                 continue
             self._pidfds[pid] = fd
             self._loop.add_reader(fd, self._exited, pid)

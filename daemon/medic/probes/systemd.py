@@ -268,7 +268,7 @@ class UnitProbe(Probe):
                     self._exits.put_nowait(unit)
                 continue
             except OSError as exc:  # out of descriptors: polling still covers it
-                log.warning("pidfd_open_failed", unit=unit, pid=pid, error=exc.strerror)
+                log.warning("probe.pidfd_open_failed", unit=unit, pid=pid, error=exc.strerror)
                 continue
             self._pidfds[pid] = (fd, unit)
             self._loop.add_reader(fd, self._exited, pid)
