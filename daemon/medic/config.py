@@ -22,6 +22,7 @@ import yaml
 
 from medic.config_schema import SCHEMA
 from medic.errors import ConfigError
+from medic.fleet.settings import FleetConfig, load_fleet
 from medic.policy.durations import parse_duration
 from medic.policy.windows import (
     CRON_HINT,
@@ -103,6 +104,8 @@ class AgentConfig:
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     watch: bool = True
     maintenance: tuple[MaintenanceConfig, ...] = ()
+    # Fleet budgets, view and central audit (docs/fleet.md); None: a lone agent.
+    fleet: FleetConfig | None = None
     source: Path | None = None
 
     @property
@@ -269,5 +272,6 @@ def load_config(path: Path | None) -> AgentConfig:
         delivery=delivery,
         watch=raw.get("watch", True),
         maintenance=_maintenance(raw.get("maintenance", []), file),
+        fleet=load_fleet(raw.get("fleet"), file),
         source=path,
     )

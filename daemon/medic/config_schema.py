@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from medic.fleet.settings import SCHEMA as FLEET_SCHEMA
 from medic.policy.durations import PATTERN as DURATION_PATTERN
 from medic.policy.schema import maintenance_window_schema
 
@@ -109,6 +110,7 @@ SCHEMA: dict[str, Any] = {
                 "max_age": _DURATION,
             },
         },
+        "fleet": FLEET_SCHEMA,
         "maintenance": {
             "type": "array",
             "items": maintenance_window_schema(

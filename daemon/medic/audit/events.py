@@ -47,6 +47,9 @@ class Kind(StrEnum):
     APPROVAL_EXPIRED = "approval.expired"
     SILENCE_CREATED = "silence.created"
     SILENCE_EXPIRED = "silence.expired"
+    FLEET_SLOT_TAKEN = "fleet.slot_taken"
+    FLEET_BUDGET_EXHAUSTED = "fleet.budget_exhausted"
+    FLEET_UNREACHABLE = "fleet.unreachable"
 
 
 # Kinds that end an action started earlier (the outcome half of intent/outcome).
@@ -70,6 +73,8 @@ class Reason(StrEnum):
     SILENCED = "silenced"
     MAINTENANCE = "maintenance"
     INHIBITED = "inhibited"
+    FLEET_BUDGET = "fleet_budget"
+    FLEET_UNREACHABLE = "fleet_unreachable"
 
 
 @dataclass(frozen=True)

@@ -151,11 +151,17 @@ def _silences_and_approvals(db: sqlite_utils.Database) -> None:
     )
 
 
+def _ship_cursor(db: sqlite_utils.Database) -> None:
+    """How far the events were shipped to the central database (medic.fleet.ship)."""
+    db.table("ship_cursor").create({"name": str, "last_id": int}, pk="name", not_null={"last_id"})
+
+
 # Append only. The name is what ``_migrations`` records; never rename one.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_events_and_incidents", _events_and_incidents),
     ("0002_outbox", _outbox),
     ("0003_silences_and_approvals", _silences_and_approvals),
+    ("0004_ship_cursor", _ship_cursor),
 )
 
 

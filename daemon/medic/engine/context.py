@@ -17,6 +17,7 @@ from medic.engine.approvals import ApprovalBook
 from medic.engine.escalation import Escalator
 from medic.engine.limits import Breaker, Ledger
 from medic.engine.silences import SilenceBook
+from medic.fleet.budget import Budgets
 from medic.metrics import Metrics
 
 log = structlog.get_logger("medic.engine")
@@ -48,6 +49,8 @@ class EngineContext:
     firing: Callable[[str], Sequence[str]] = _nothing_fires
     # Where people reach the API: approve and deny links point there.
     public_url: str = "http://127.0.0.1:9325"
+    # The fleet's disruption budgets in etcd (agent config ``fleet:``); None: not in a fleet.
+    fleet: Budgets | None = None
     _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:

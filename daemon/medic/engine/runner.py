@@ -25,11 +25,13 @@ from medic.engine import probehealth as ph
 from medic.engine import state as st
 from medic.engine.asking import Asking
 from medic.engine.context import EngineContext
+from medic.engine.fleet_gate import FleetGate, release_after
 from medic.engine.gate import gate
 from medic.engine.probing import Probing
 from medic.engine.remediation import build_actions, run_steps
 from medic.engine.schedule import Schedule
 from medic.engine.silences import Silence
+from medic.fleet.budget import Slot
 from medic.policy.model import Policy
 from medic.probes.base import Probe, probes
 
@@ -57,6 +59,7 @@ class PolicyRunner:
         inherited = engine.inherited_incidents.pop((policy.name, ph.PROBE_TARGET), None)
         self.health = ph.inherited(inherited)
         self.asking = Asking(self)
+        self.fleet = FleetGate(self)
         self.probing = Probing(self)
         self.schedule = Schedule(
             policy.name, policy.probe.every, self.probe, engine.metrics, self.evaluate
@@ -78,6 +81,7 @@ class PolicyRunner:
             await self.probe.close()
 
     async def cancel_remediations(self) -> None:
+        await self.fleet.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -212,20 +216,21 @@ class PolicyRunner:
         if self.policy.approval is not None and state.approval != "granted":
             self.asking.consult(target, state, now)
             return
-        self.act(target, state, now)
+        self.fleet.admit(target, state, now)
 
-    def act(self, target: str, state: st.TargetState, now: float) -> None:
-        """Record the attempt against the limits and start the steps as a task."""
+    def act(self, target: str, state: st.TargetState, now: float, slot: Slot | None = None) -> None:
+        """Record the attempt against the limits and start the steps as a task
+        (holding the fleet budget's ``slot``, if one was taken, until verification)."""
         if self.dry_run:
             self.engine.metrics.suppressions.labels(Reason.DRY_RUN.value).inc()
         self.engine.ledger.record(self.policy.name, target, now, dry=self.dry_run)
         admitted = st.admit(state, now)
         self.states[target] = admitted
-        task = asyncio.get_running_loop().create_task(self._remediate(target, admitted))
+        task = asyncio.get_running_loop().create_task(self._remediate(target, admitted, slot))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _remediate(self, target: str, state: st.TargetState) -> None:
+    async def _remediate(self, target: str, state: st.TargetState, slot: Slot | None) -> None:
         assert state.incident is not None
         with structlog.contextvars.bound_contextvars(
             policy=self.policy.name, target=target, incident=state.incident
@@ -240,6 +245,7 @@ class PolicyRunner:
                 attempt=state.attempts,
                 dry_run=self.dry_run,
             )
+        release_after(slot, self.policy.verify.after)
         self.history.setdefault(target, []).extend(o.as_history() for o in outcomes)
         current = self.states.get(target, state)
         self.states[target] = st.finish(current, self.policy, self.engine.clock.wall())
