@@ -166,8 +166,22 @@ def command() -> None:
     help="At most this many events.",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table")
-def list_cmd(db: Path | None, config: Path | None, limit: int, fmt: str, **filters: Any) -> None:
+@click.option(
+    "--central",
+    is_flag=True,
+    help="Read the fleet's central PostgreSQL (the config's fleet.central_audit.dsn, "
+    "or $MEDIC_CENTRAL_AUDIT_DSN) instead of the local database.",
+)
+def list_cmd(
+    db: Path | None, config: Path | None, limit: int, fmt: str, central: bool, **filters: Any
+) -> None:
     """Events, newest first, filtered."""
+    if central:
+        from medic.cli.audit_central import central_list
+
+        events = central_list(config, limit=limit, **filters)
+        _print(events, EVENT_FIELDS, fmt, "no events match", event_table)
+        return
     with _database(db, config) as (conn, path):
         events = q.list_events(conn, _query(conn, path, limit=limit, order="desc", **filters))
     _print(events, EVENT_FIELDS, fmt, "no events match", event_table)
