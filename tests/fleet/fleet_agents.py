@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from agent_harness import AgentProcess  # noqa: E402 -- the harness lives next door
+from agent_harness import AgentProcess
 
 
 def fleet_agent(

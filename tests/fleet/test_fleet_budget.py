@@ -6,8 +6,8 @@ import asyncio
 import time
 
 import pytest
-from conftest import EtcdCluster
 
+from conftest import EtcdCluster
 from medic.fleet import keys
 from medic.fleet.budget import Budgets, capacity
 from medic.fleet.client import Etcd

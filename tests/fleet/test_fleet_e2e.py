@@ -6,13 +6,15 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import EtcdCluster
 from fleet_agents import fleet_agent, intervals, most_at_once, start_all, wait_until
 
+from conftest import EtcdCluster
 from medic.fleet import keys
 from medic.fleet.client import Etcd
+from medic.fleet.view import fleet_status
 
 pytestmark = pytest.mark.integration
 
@@ -128,6 +130,17 @@ def test_fail_open_policies_act_without_etcd(etcd_cluster: EtcdCluster, tmp_path
         agent.stop()
 
 
+async def _read(endpoints: list[str], what: str) -> Any:
+    """The fleet status, or the live agents' records, through a client of its own."""
+    etcd = Etcd(endpoints)
+    try:
+        if what == "status":
+            return await fleet_status(etcd, time.time())
+        return [json.loads(kv.value) for kv in await etcd.get_prefix(keys.agents())]
+    finally:
+        await etcd.close()
+
+
 def test_fleet_view_lists_agents_drift_and_silence(
     etcd_cluster: EtcdCluster, tmp_path: Path
 ) -> None:
@@ -138,29 +151,25 @@ def test_fleet_view_lists_agents_drift_and_silence(
         fleet_agent(tmp_path, f"view-{i}", etcd_cluster.endpoints, log, budget=budget)
         for i in range(3)
     ]
-    agents[2].write_policy(
-        "extra.yaml",
-        [{"name": "extra", "probe": {"type": "file", "path": "/nonexistent"}, "when": "exists"}],
-    )
+    same = [{"name": "same", "probe": {"type": "file", "path": "/nonexistent"}, "when": "exists"}]
+    for agent in agents:
+        agent.write_policy("fault.yaml", same)
+    agents[2].write_policy("extra.yaml", [{**same[0], "name": "extra"}])
     try:
         start_all(agents)
-        etcd = Etcd(etcd_cluster.endpoints)
 
-        async def status() -> dict[str, object]:
-            from medic.fleet.view import fleet_status
+        def status() -> dict[str, Any]:
+            found: dict[str, Any] = asyncio.run(_read(etcd_cluster.endpoints, "status"))
+            return found
 
-            try:
-                return await fleet_status(etcd, time.time())
-            finally:
-                await etcd.close()
+        def live() -> list[str]:
+            return sorted(r["host"] for r in asyncio.run(_read(etcd_cluster.endpoints, "live")))
 
-        wait_until(lambda: len(asyncio.run(status())["agents"]) == 3, "3 agents", 20)
-        found = asyncio.run(status())
-        assert found["drift"] == ["view-2"]
+        wait_until(lambda: len(status()["agents"]) == 3, "3 agents", 20)
+        assert status()["drift"] == ["view-2"]
         agents[0].kill9()
-        wait_until(lambda: asyncio.run(status())["silent"] == ["view-0"], "silent view-0", 20)
-        raw = asyncio.run(Etcd(etcd_cluster.endpoints).get_prefix(keys.agents()))
-        assert sorted(json.loads(kv.value)["host"] for kv in raw) == ["view-1", "view-2"]
+        wait_until(lambda: status()["silent"] == ["view-0"], "silent view-0", 20)
+        wait_until(lambda: live() == ["view-1", "view-2"], "view-0's lease to end", 20)
     finally:
         for agent in agents:
             agent.stop()
