@@ -115,11 +115,11 @@ class Shipper:
                 self._conn = await connect_central(secrets.resolve(self.dsn))
             try:
                 await self._conn.executemany(INSERT, rows)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:  # a broken connection raises many kinds: all mean later
                 with contextlib.suppress(Exception):
                     self._conn.terminate()
                 self._conn = None
-                raise FleetError(f"shipping to the central audit failed: {exc}") from exc
+                raise FleetError(f"shipping to the central audit failed: {exc!r}") from exc
             last_id = int(rows[-1][1])
             await self.audit.write(functools.partial(_advance, last_id=last_id))
             total += len(rows)
