@@ -66,6 +66,7 @@ async def test_start_creates_a_wal_database_with_the_schema(db_path: Path) -> No
         ("0001_events_and_incidents",),
         ("0002_outbox",),
         ("0003_silences_and_approvals",),
+        ("0004_ship_cursor",),
     ]
 
 
