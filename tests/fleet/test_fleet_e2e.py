@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from fleet_agents import fleet_agent, intervals, most_at_once, start_all, wait_until
 
 from conftest import EtcdCluster
+from medic.cli import main
 from medic.fleet import keys
 from medic.fleet.client import Etcd
 from medic.fleet.view import fleet_status
@@ -167,6 +169,12 @@ def test_fleet_view_lists_agents_drift_and_silence(
 
         wait_until(lambda: len(status()["agents"]) == 3, "3 agents", 20)
         assert status()["drift"] == ["view-2"]
+        urls = [arg for url in etcd_cluster.endpoints for arg in ("--etcd", url)]
+        shown = CliRunner().invoke(main, ["fleet", "status", *urls])
+        assert shown.exit_code == 0, shown.output
+        assert "view-2" in shown.output and "drift: view-2" in shown.output
+        incidents = CliRunner().invoke(main, ["fleet", "incidents", *urls])
+        assert incidents.output.strip() == "no open incidents in the fleet"
         agents[0].kill9()
         wait_until(lambda: status()["silent"] == ["view-0"], "silent view-0", 20)
         wait_until(lambda: live() == ["view-1", "view-2"], "view-0's lease to end", 20)
