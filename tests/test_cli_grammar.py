@@ -48,6 +48,8 @@ LISTINGS = [
     ["silence", "list"],
     ["probe"],
     ["schema"],
+    ["fleet", "status"],
+    ["fleet", "incidents"],
 ]
 
 

@@ -24,6 +24,7 @@ from medic.audit.options import AuditOptions, parse_audit_options
 from medic.audit.retention_options import RetentionOptions, parse_retention
 from medic.config_schema import SCHEMA
 from medic.errors import ConfigError
+from medic.fleet.settings import FleetConfig, load_fleet
 from medic.policy import bounds
 from medic.policy.durations import parse_duration
 from medic.policy.windows import (
@@ -123,6 +124,8 @@ class AgentConfig:
     audit: AuditOptions = field(default_factory=AuditOptions)
     retention: RetentionOptions = field(default_factory=RetentionOptions)
     history: HistoryOptions = field(default_factory=HistoryOptions)
+    # Fleet budgets, view and central audit (docs/fleet.md); None: a lone agent.
+    fleet: FleetConfig | None = None
     source: Path | None = None
 
     @property
@@ -328,5 +331,6 @@ def load_config(path: Path | None) -> AgentConfig:
         audit=parse_audit_options(raw.get("audit", {}), file),
         retention=parse_retention(raw.get("retention"), file),
         history=parse_history_options(raw.get("history", {}), file),
+        fleet=load_fleet(raw.get("fleet"), file),
         source=path,
     )

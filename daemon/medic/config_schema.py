@@ -12,6 +12,7 @@ from typing import Any
 from medic.audit.history_options import SCHEMA as HISTORY_SCHEMA
 from medic.audit.options import SCHEMA as AUDIT_SCHEMA
 from medic.audit.retention_options import SCHEMA as RETENTION_SCHEMA
+from medic.fleet.settings import SCHEMA as FLEET_SCHEMA
 from medic.policy import bounds
 from medic.policy.bounds import DAY, WEEK, Span, count
 from medic.policy.schema import duration, maintenance_window_schema
@@ -133,6 +134,7 @@ SCHEMA: dict[str, Any] = {
                 ),
             },
         },
+        "fleet": FLEET_SCHEMA,
         "maintenance": {
             "type": "array",
             "items": maintenance_window_schema(

@@ -156,3 +156,7 @@ class ActionError(MedicError):
 
 class NotifyError(MedicError):
     """A notification could not be delivered."""
+
+
+class FleetError(MedicError):
+    """The fleet's shared state (etcd) or central audit database cannot be reached or used."""

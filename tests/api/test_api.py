@@ -182,7 +182,7 @@ BAD_PARAMETERS = [
         "/api/v1/audit?kind=acton.failed",
         "kind: 'acton.failed' is not an audit event kind",
         "did you mean 'action.failed'? write a kind like action.failed, or a prefix ending "
-        "in a dot: action., agent., approval., audit., breaker., incident., notification., "
+        "in a dot: action., agent., approval., audit., breaker., fleet., incident., notification., "
         "policy., probe., silence., verify.",
     ),
     (

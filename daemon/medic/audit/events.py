@@ -53,6 +53,9 @@ class Kind(StrEnum):
     SILENCE_EXPIRED = "silence.expired"
     AUDIT_RECOVERED = "audit.recovered"
     AUDIT_PRUNED = "audit.pruned"
+    FLEET_SLOT_TAKEN = "fleet.slot_taken"
+    FLEET_BUDGET_EXHAUSTED = "fleet.budget_exhausted"
+    FLEET_UNREACHABLE = "fleet.unreachable"
 
 
 # Kinds that end an action started earlier (the outcome half of intent/outcome).
@@ -77,6 +80,8 @@ class Reason(StrEnum):
     MAINTENANCE = "maintenance"
     INHIBITED = "inhibited"
     AUDIT_UNWRITABLE = "audit_unwritable"
+    FLEET_BUDGET = "fleet_budget"
+    FLEET_UNREACHABLE = "fleet_unreachable"
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,11 @@ def _samples(db: sqlite_utils.Database) -> None:
     db.table("samples").create_index(["time"], index_name="samples_time")
 
 
+def _ship_cursor(db: sqlite_utils.Database) -> None:
+    """How far the events were shipped to the central database (medic.fleet.ship)."""
+    db.table("ship_cursor").create({"name": str, "last_id": int}, pk="name", not_null={"last_id"})
+
+
 # Append only. The name is what ``_migrations`` records; never rename one.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_events_and_incidents", _events_and_incidents),
@@ -201,6 +206,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0004_audit_chain", _audit_chain),
     ("0005_audit_anchor", _audit_anchor),
     ("0006_samples", _samples),
+    ("0007_ship_cursor", _ship_cursor),
 )
 
 

@@ -115,6 +115,11 @@ def _where(q: AuditQuery) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def where_clause(q: AuditQuery) -> tuple[str, list[Any]]:
+    """The ``WHERE`` text (``?`` placeholders) and parameters for ``q``'s filters."""
+    return _where(q)
+
+
 def iter_events(conn: sqlite3.Connection, q: AuditQuery) -> Iterator[dict[str, Any]]:
     """Events matching ``q``, streamed (for exports of any size)."""
     where, params = _where(q)

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("medic.cli.schema", "command"),
     "probe": ("medic.cli.probe", "command"),
     "audit": ("medic.cli.audit", "command"),
+    "fleet": ("medic.cli.fleet", "command"),
     "status": ("medic.cli.status", "command"),
     "silence": ("medic.cli.silence", "command"),
     "approve": ("medic.cli.approve", "approve"),

@@ -120,10 +120,28 @@ def command() -> None:
 )
 @output_option(LISTING)
 @local_option
+@click.option(
+    "--central",
+    is_flag=True,
+    help="Read the fleet's central PostgreSQL (the config's fleet.central_audit.dsn, "
+    "or $MEDIC_CENTRAL_AUDIT_DSN) instead of the local database.",
+)
 def list_cmd(
-    db: Path | None, config: Path | None, limit: int, output: str, local: bool, **filters: Any
+    db: Path | None,
+    config: Path | None,
+    limit: int,
+    output: str,
+    local: bool,
+    central: bool,
+    **filters: Any,
 ) -> None:
     """Events, newest first, filtered."""
+    if central:
+        from medic.cli.audit_central import central_list
+
+        events = central_list(config, limit=limit, **filters)
+        _print(events, EVENT_FIELDS, output, "no events match", lambda e: event_table(e, local))
+        return
     with open_database(db, config) as (conn, path):
         events = q.list_events(conn, _query(conn, path, limit=limit, order="desc", **filters))
     _print(events, EVENT_FIELDS, output, "no events match", lambda e: event_table(e, local))

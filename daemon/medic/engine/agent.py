@@ -37,6 +37,8 @@ from medic.engine.reload import PolicyFiles, swap_runners, warn_unknown_dependen
 from medic.engine.runner import PolicyRunner
 from medic.engine.samples import SampleKeeper
 from medic.engine.silences import Matchers
+from medic.fleet.member import FleetMember
+from medic.fleet.registry import policy_set_digest
 from medic.metrics import Metrics
 from medic.notify.delivery import DeliveryOptions
 from medic.notify.links import LinkSigner, start_links
@@ -75,6 +77,9 @@ class Agent:
         self.engine.firing = self._firing
         self.engine.samples = SampleKeeper(self.audit, config.history)
         self.engine.alarm.on_change.append(self._audit_alarm)
+        self.fleet = FleetMember(config.fleet, config.host, self.audit) if config.fleet else None
+        if self.fleet is not None:
+            self.engine.fleet = self.fleet.budgets
         self.runners: dict[str, PolicyRunner] = {}
         self.humans = HumanInput(self.engine, lambda: self.runners)
         self.started_at = self.clock.wall()
@@ -145,6 +150,8 @@ class Agent:
         # GC's way, so full collections stay short and do not show up as scheduler lag.
         gc.collect()
         gc.freeze()
+        if self.fleet is not None:
+            self.fleet.start(self._fleet_record)
         for callback in self.on_ready:
             callback()
 
@@ -179,6 +186,8 @@ class Agent:
         self.audit.emit(
             AuditEvent(Kind.AGENT_STOPPED, self.clock.wall(), details={"reason": reason})
         )
+        if self.fleet is not None:
+            await self.fleet.stop()
         await self.audit.close()
 
     async def run_forever(self) -> None:
@@ -262,6 +271,21 @@ class Agent:
             async for _changes in awatch(*paths, debounce=300, recursive=True):
                 log.info("reload.requested", trigger="files")
                 await self.reload("files")
+
+    def _fleet_record(self) -> dict[str, Any]:
+        """What the fleet view shows of this agent besides host and version."""
+        runners = self.runners.values()
+        return {
+            "policy_digest": policy_set_digest((r.policy.name, r.policy.digest) for r in runners),
+            "policies": len(self.runners),
+            "open_incidents": [
+                {"policy": r.policy.name, "target": t, "incident": s.incident,
+                 "state": s.label(), "since": s.since}
+                for r in runners
+                for t, s in sorted(r.states.items())
+                if s.incident is not None
+            ],
+        }  # fmt: skip
 
     # -- AgentView ---------------------------------------------------------------------
 

@@ -47,7 +47,9 @@ class Asking:
             runner.states[target] = tr.state
             self.wake_at(request.expires)
         elif step == Next.ACT:  # granted while the agent was not watching this target
-            runner.act(target, st.answer(state, True, now), now)
+            granted = st.answer(state, True, now)
+            runner.states[target] = granted
+            runner.fleet.admit(target, granted, now)
         elif step == Next.EXPIRE:  # expired while the agent was not running
             runner.apply(target, state, st.expire_approval(state, policy, now))
             self.close(state.incident, Decision.EXPIRED, now)

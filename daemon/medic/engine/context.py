@@ -20,6 +20,7 @@ from medic.engine.limits import Breaker, Ledger
 from medic.engine.pager import Pager
 from medic.engine.samples import SampleKeeper
 from medic.engine.silences import SilenceBook
+from medic.fleet.budget import Budgets
 from medic.metrics import Metrics
 
 log = structlog.get_logger("medic.engine")
@@ -77,6 +78,8 @@ class EngineContext:
     wake_later: WakeLater = _loop_wake_later
     # What probes measured: window rings and the recording (the agent's persists them).
     samples: SampleKeeper = field(default_factory=SampleKeeper)
+    # The fleet's disruption budgets in etcd (agent config ``fleet:``); None: not in a fleet.
+    fleet: Budgets | None = None
     _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:

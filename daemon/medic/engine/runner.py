@@ -26,12 +26,14 @@ from medic.engine import probehealth as ph
 from medic.engine import state as st
 from medic.engine.asking import Asking
 from medic.engine.context import EngineContext, Timer
+from medic.engine.fleet_gate import FleetGate, release_after
 from medic.engine.gate import gate
 from medic.engine.pager import NOT_PAGES
 from medic.engine.probing import Probing
 from medic.engine.remediation import build_actions, run_steps
 from medic.engine.schedule import Schedule
 from medic.engine.silences import Silence
+from medic.fleet.budget import Slot
 from medic.policy.model import Policy
 from medic.probes.base import Probe, probes
 
@@ -69,6 +71,7 @@ class PolicyRunner:
         inherited = engine.inherited_incidents.pop((policy.name, ph.PROBE_TARGET), None)
         self.health = ph.inherited(inherited)
         self.asking = Asking(self)
+        self.fleet = FleetGate(self)
         self.probing = Probing(self)
         self.samples = engine.samples.policy(policy)
         self.schedule = Schedule(
@@ -94,6 +97,7 @@ class PolicyRunner:
             await self.probe.close()
 
     async def cancel_remediations(self) -> None:
+        await self.fleet.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -243,7 +247,7 @@ class PolicyRunner:
         if self.policy.approval is not None and state.approval != "granted":
             self.asking.consult(target, state, now)
             return
-        self.act(target, state, now)
+        self.fleet.admit(target, state, now)
 
     def _retry_after_wait(self, reason: Reason, details: Mapping[str, Any]) -> None:
         """A deferred attempt is tried again the moment the wait can be over: when the
@@ -259,18 +263,21 @@ class PolicyRunner:
             self._wake[1].cancel()
         self._wake = (when, self.engine.wake_later(delay, self.trigger))
 
-    def act(self, target: str, state: st.TargetState, now: float) -> None:
-        """Record the attempt against the limits and start the steps as a task."""
+    def act(self, target: str, state: st.TargetState, now: float, slot: Slot | None = None) -> None:
+        """Record the attempt against the limits and start the steps as a task
+        (holding the fleet budget's ``slot``, if one was taken, until verification)."""
         if self.dry_run:
             self.engine.metrics.suppressions.labels(Reason.DRY_RUN.value).inc()
         self.engine.ledger.record(self.policy.name, target, now, dry=self.dry_run)
         admitted = st.admit(state, now)
         self.states[target] = admitted
-        task = asyncio.get_running_loop().create_task(self._remediate(target, admitted, now))
+        task = asyncio.get_running_loop().create_task(self._remediate(target, admitted, now, slot))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _remediate(self, target: str, state: st.TargetState, admitted_at: float) -> None:
+    async def _remediate(
+        self, target: str, state: st.TargetState, admitted_at: float, slot: Slot | None
+    ) -> None:
         """Run the steps; whatever happens, the target leaves ``remediating``."""
         assert state.incident is not None
         with structlog.contextvars.bound_contextvars(
@@ -290,6 +297,7 @@ class PolicyRunner:
             except Exception:  # a bug must not strand the target in remediating
                 log.exception("remediation.crashed")
                 outcomes = []
+        release_after(slot, self.policy.verify.after)
         current = self.states.get(target, state)
         now = self.engine.clock.wall()
         if outcomes and not any(o.ran for o in outcomes):

@@ -18,6 +18,7 @@ from medic.policy.model import (
     DEFAULT_PROBE_FAILURES,
     Approval,
     Escalation,
+    FleetBudget,
     Level,
     Limits,
     Policy,
@@ -112,6 +113,22 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
             )
             for i, window in enumerate(raw.get("maintenance", []))
         ),
+        fleet_budget=fleet_budget(raw.get("fleet_budget")),
         source=Location(file, where.line, where.column),
         digest=digest(raw),
+    )
+
+
+def fleet_budget(raw: dict[str, Any] | None) -> FleetBudget | None:
+    """The policy's ``fleet_budget:`` (already checked by the schema), or None."""
+    if raw is None:
+        return None
+    share = raw["max"]
+    return FleetBudget(
+        group=raw["group"],
+        max=share if isinstance(share, int) else None,
+        max_percent=float(share[:-1]) if isinstance(share, str) else None,
+        per=parse_duration(raw.get("per", 0)),
+        wait=parse_duration(raw.get("wait", 0)),
+        on_unreachable=raw.get("on_unreachable", "escalate"),
     )

@@ -115,6 +115,21 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class FleetBudget:
+    """How many agents of a fleet group may act at once (a count or a share of the
+    group's live members), and in each window ``per``; see docs/fleet.md."""
+
+    group: str
+    max: int | None = None
+    max_percent: float | None = None
+    per: float = 0.0
+    # How long to wait for a free slot before counting the budget as exhausted.
+    wait: float = 0.0
+    # etcd unreachable: "escalate" (fail closed: do not act) or "act" (fail open).
+    on_unreachable: str = "escalate"
+
+
+@dataclass(frozen=True)
 class Policy:
     name: str
     probe: ProbeSpec
@@ -134,6 +149,8 @@ class Policy:
     # None: act without asking.
     approval: Approval | None = None
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    # None: this policy's actions are not counted against a fleet budget.
+    fleet_budget: FleetBudget | None = None
     source: Location | None = None
     # Hash of the policy's YAML definition: on reload an unchanged policy keeps its state.
     digest: str = ""

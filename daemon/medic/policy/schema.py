@@ -255,6 +255,7 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
             "description": "Evaluate and audit, never act.",
         },
         **_human_keys(),
+        "fleet_budget": fleet_budget_schema(),
     }
     return _closed(properties, ["name", "probe", "when"], "One detect -> act rule.")
 
@@ -264,6 +265,40 @@ MAINTENANCE_REASON: dict[str, Any] = {
     "minLength": 1,
     "description": "Why the window exists, shown with what it suppressed.",
 }
+
+
+# A share of a group from 1% to 100% (one decimal place at most).
+FLEET_PERCENT_PATTERN = r"^(100|[1-9][0-9]?)(\.[0-9])?%$"
+
+
+def fleet_budget_schema() -> dict[str, Any]:
+    """``fleet_budget:``: how many agents of a group may act at once (docs/fleet.md)."""
+    budget = {
+        "group": {
+            "type": "string",
+            "pattern": NAME_PATTERN,
+            "maxLength": 100,
+            "description": "The fleet group whose agents share the budget (agent config "
+            "fleet.groups).",
+        },
+        "max": {
+            "type": ["integer", "string"],
+            "minimum": 1,
+            "maximum": 10000,
+            "pattern": FLEET_PERCENT_PATTERN,
+            "description": "Agents of the group acting at once: a count (3) or a share of "
+            "its live agents ('10%', at least 1).",
+        },
+        "per": duration("Also at most max actions start in any window this long.", "0s"),
+        "wait": duration("How long to wait for a free slot before giving up.", "0s"),
+        "on_unreachable": {
+            "enum": ["escalate", "act"],
+            "default": "escalate",
+            "description": "etcd unreachable: escalate and do not act (fail closed), or "
+            "act anyway (fail open).",
+        },
+    }
+    return _closed(budget, ["group", "max"], "A disruption budget shared by the fleet.")
 
 
 def maintenance_window_schema(

@@ -1,0 +1,106 @@
+"""``medic fleet``: the fleet as etcd sees it (every agent's record), no agent needed.
+
+``status`` lists the agents (live, silent, stopped) and those whose policy set differs
+from the majority's (drift); ``incidents`` lists open incidents across the fleet. The
+etcd endpoints come from ``--etcd`` or the agent config's ``fleet.etcd``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from medic.cli.output import output_option
+from medic.config import load_config
+from medic.errors import ConfigError, FleetError
+from medic.fleet.client import Etcd
+from medic.fleet.view import fleet_incidents, fleet_status
+
+
+def _endpoints(etcd: tuple[str, ...], config: Path | None) -> tuple[str, ...]:
+    if etcd:
+        return etcd
+    try:
+        fleet = load_config(config or Path("/etc/medic/medic.yaml")).fleet
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if fleet is None or not fleet.etcd:
+        raise click.ClickException("no etcd to ask: pass --etcd URL or a config with fleet.etcd")
+    return fleet.etcd
+
+
+async def _read(endpoints: tuple[str, ...], what: str) -> Any:
+    client = Etcd(endpoints)
+    try:
+        if what == "status":
+            return await fleet_status(client, time.time())
+        return await fleet_incidents(client)
+    finally:
+        await client.close()
+
+
+def _run(etcd: tuple[str, ...], config: Path | None, what: str) -> Any:
+    try:
+        return asyncio.run(_read(_endpoints(etcd, config), what))
+    except FleetError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+_OPTIONS = [
+    click.option("--etcd", multiple=True, help="An etcd client URL; repeat for each member."),
+    click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Agent config."),
+    # The first spelling of `-o json`, kept for scripts.
+    click.option("--json", "as_json", is_flag=True, hidden=True),
+    output_option(["table", "json"]),
+]
+
+
+def _with_options(fn: Any) -> Any:
+    for option in reversed(_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+@click.group("fleet")
+def command() -> None:
+    """The fleet: every agent's record and open incidents, read from etcd."""
+
+
+@command.command("status")
+@_with_options
+def status_cmd(etcd: tuple[str, ...], config: Path | None, as_json: bool, output: str) -> None:
+    """Agents (live, silent, stopped) and policy-set drift."""
+    found = _run(etcd, config, "status")
+    if as_json or output == "json":
+        click.echo(json.dumps(found, indent=2, sort_keys=True))
+        return
+    click.echo(f"{'HOST':<24} {'STATE':<8} {'VERSION':<10} {'POLICIES':<17} {'OPEN':>4}  HEARTBEAT")
+    for a in found["agents"]:
+        digest = str(a.get("policy_digest", "-")) + (" DRIFT" if a["drift"] else "")
+        click.echo(
+            f"{a['host']:<24} {a['state']:<8} {a.get('version', '-'):<10} {digest:<17} "
+            f"{len(a.get('open_incidents', [])):>4}  {a['last_heartbeat_age']:.0f}s ago"
+        )
+    click.echo(f"silent: {', '.join(found['silent']) or 'none'}")
+    click.echo(f"drift: {', '.join(found['drift']) or 'none'}")
+
+
+@command.command("incidents")
+@_with_options
+def incidents_cmd(etcd: tuple[str, ...], config: Path | None, as_json: bool, output: str) -> None:
+    """Open incidents of every live agent, oldest first."""
+    found = _run(etcd, config, "incidents")
+    if as_json or output == "json":
+        click.echo(json.dumps(found, indent=2, sort_keys=True))
+        return
+    if not found:
+        click.echo("no open incidents in the fleet")
+    for i in found:
+        click.echo(
+            f"{i['host']:<24} {i['policy']:<24} {i['target']:<24} {i['state']:<12} {i['incident']}"
+        )
