@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from agent_harness import free_port
+
 from conftest import Receiver, pack_agent, pack_policies
 
 pytestmark = pytest.mark.integration
