@@ -1,6 +1,6 @@
 """When a human is paged: a cooldown is a wait, `after_failures` counts attempts that ran.
 
-The README's first policy and the shipped ``node-process-down`` run here as live
+The README's first policy and the shipped ``xai-node-down`` run here as live
 policies (their own YAML, their own timings) on the real runner with a fake clock; only
 the probe and the step are swapped for ones the test drives.
 """
@@ -60,8 +60,13 @@ async def step(kit: Kit, runner: PolicyRunner, seconds: float) -> None:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("source", ["README", "node-process-down"])
-async def test_a_failed_attempt_in_cooldown_waits_instead_of_paging(kit: Kit, source: str) -> None:
+@pytest.mark.parametrize(
+    ("source", "down"),
+    [("README", {"running": False}), ("xai-node-down", {"active_state": "failed"})],
+)
+async def test_a_failed_attempt_in_cooldown_waits_instead_of_paging(
+    kit: Kit, source: str, down: dict[str, object]
+) -> None:
     """The runbook example pages after two failed attempts, not 15 s after the first."""
     original = readme_policy() if source == "README" else shipped_policy(source)
     assert original.escalate.after_failures == 2
@@ -69,14 +74,14 @@ async def test_a_failed_attempt_in_cooldown_waits_instead_of_paging(kit: Kit, so
     runner = kit.runner(driven(original))
     probe = runner.probe
     assert isinstance(probe, ValueProbe)
-    probe.readings = {"worker": {"running": False}}
+    probe.readings = {"worker": dict(down)}
     await step(kit, runner, 0)  # fires, attempt 1
     await step(kit, runner, original.verify.after + 1)  # not healed: cooldown defers
     assert kit.escalator.reasons() == []
     assert [e.details["reason"] for e in kit.of("action.deferred")] == ["cooldown"]
     assert not kit.of("action.suppressed")
     await step(kit, runner, original.limits.cooldown)  # cooldown over: attempt 2
-    assert len(kit.of("action.started")) == 2
+    assert len([e for e in kit.of("action.started") if e.details["step"] == 0]) == 2
     assert kit.escalator.reasons() == []
     await step(kit, runner, original.verify.after + 1)  # attempt 2 not healed
     assert kit.escalator.reasons() == ["remediation_failed"]
@@ -172,3 +177,16 @@ async def test_loading_a_policy_with_an_early_page_audits_a_warning(kit: Kit) ->
         assert "after 1 failed attempt(s)" in warning.details["warning"]
     finally:
         await runners["early"].stop()
+
+
+def test_a_heal_nobody_was_paged_about_sends_a_notice_only_when_asked() -> None:
+    """notify_healed: a resolve-style notice to those channels; without it, nothing."""
+    quiet = make_policy(when="value > 90")
+    told = make_policy(when="value > 90", escalate=Escalation(notify_healed=("chat",)))
+    verifying = st.TargetState(
+        phase=st.Phase.VERIFYING, incident="i1", attempts=1, verify_at=10.0, since=0.0
+    )
+    assert st.observe(verifying, quiet, {"value": 10}, 11.0).escalate is None
+    notice = st.observe(verifying, told, {"value": 10}, 11.0).escalate
+    assert notice is not None and notice.resolve and notice.notify == ("chat",)
+    assert notice.summary == "healed by remediation after 1 attempt(s); nobody was paged"

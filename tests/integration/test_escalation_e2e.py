@@ -177,3 +177,34 @@ def test_unacknowledged_page_goes_up_a_level_on_time_across_a_crash(
     first, second = (e["time"] for e in escalated)
     waited = parse_iso(second) - parse_iso(first)
     assert 3.0 <= waited < 5.5, waited
+
+
+def test_a_quiet_heal_sends_one_notice_to_notify_healed(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Healed at the first attempt with nobody paged: one resolve-style notice, no page."""
+    monkeypatch.setenv("MEDIC_HOOK_SECRET", SECRET)
+    agent, flag = paging_agent(tmp_path, receiver)
+    agent.write_policy(
+        "esc.yaml",
+        [
+            {
+                "name": "flag-present",
+                "probe": {"type": "file", "path": str(flag), "every": "1s"},
+                "when": "exists",
+                "remediate": [{"command": {"argv": ["rm", "-f", str(flag)], "timeout": "5s"}}],
+                "verify": {"after": "1s"},
+                "escalate": {"notify": ["oncall"], "notify_healed": ["oncall"]},
+            }
+        ],
+    )
+    try:
+        agent.start()
+        agent.wait_for(lambda: len(receiver.received) == 1, what="the healed notice")
+    finally:
+        agent.stop()
+    [notice] = receiver.received
+    assert notice["signed"] and notice["event"] == "resolve"
+    assert notice["body"]["reason"] == "healed"
+    assert "nobody was paged" in notice["body"]["summary"]
+    assert agent.events("incident.escalated") == []

@@ -159,10 +159,14 @@ def _verify(
 ) -> Transition:
     if policy.is_cleared(fields):
         healed_notes = (Note(Kind.VERIFY_HEALED, "healed", {"attempts": state.attempts}),)
-        resolve = Escalate("healed", "healed by remediation", resolve=True)
-        return Transition(
-            _closed(now, fields), healed_notes, escalate=resolve if _owed(state) else None
-        )
+        if _owed(state):
+            resolve = Escalate("healed", "healed by remediation", resolve=True)
+        elif policy.escalate.notify_healed:  # a notice for the record, nobody was paged
+            notice = f"healed by remediation after {state.attempts} attempt(s); nobody was paged"
+            resolve = Escalate("healed", notice, resolve=True, notify=policy.escalate.notify_healed)
+        else:
+            resolve = None
+        return Transition(_closed(now, fields), healed_notes, escalate=resolve)
     failures = state.failures + 1
     notes = [Note(Kind.VERIFY_NOT_HEALED, "not_healed", {"attempt": state.attempts})]
     nxt = enter(state, Phase.FIRING, now, failures=failures, verify_at=None)

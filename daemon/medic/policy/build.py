@@ -92,6 +92,7 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
             ),
             repeat=parse_duration(escalate["repeat"]) if "repeat" in escalate else None,
             severity=escalate.get("severity"),
+            notify_healed=tuple(escalate.get("notify_healed", ())),
         ),
         dry_run=raw.get("dry_run", False),
         description=raw.get("description", ""),

@@ -96,6 +96,8 @@ class Escalation:
     repeat: float | None = None
     # None: not set, each notifier uses its own default (PagerDuty's `severity` option).
     severity: str | None = None
+    # Told (never paged) when an incident healed without anyone having been paged.
+    notify_healed: tuple[str, ...] = ()
 
     def level_notify(self, level: int) -> tuple[str, ...]:
         """The channels of ``level`` (0: ``notify``, 1: the first of ``levels`` ...)."""

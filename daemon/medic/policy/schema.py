@@ -213,6 +213,13 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
             "severity, Slack emoji, e-mail subject tag, Alertmanager label, webhook field). "
             "Unset: each notifier's own default.",
         },
+        "notify_healed": {
+            "type": "array",
+            "items": {"type": "string"},
+            "maxItems": 20,
+            "description": "Notifier names told (not paged) when an incident heals by "
+            "remediation and nobody was paged: a resolve-style notice.",
+        },
     }
     properties = {
         "name": {

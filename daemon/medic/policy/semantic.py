@@ -260,6 +260,9 @@ class PolicyChecker:
         block = self.raw.get(section)
         names = block.get("notify") if isinstance(block, dict) else None
         self._check_names(names, (*self.base, section, "notify"))
+        if section == "escalate" and isinstance(block, dict):
+            healed = block.get("notify_healed")
+            self._check_names(healed, (*self.base, section, "notify_healed"))
 
     def _check_names(self, names: Any, path: JsonPath) -> None:
         """Each notifier name must be one of the agent config's (when it is known)."""
