@@ -186,3 +186,14 @@ def test_the_tutorial_in_docs_testing_md_passes(tmp_path: Path) -> None:
     result = medic_test(str(tmp_path))
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1] == "2 passed, 0 failed"
+
+
+def test_the_readme_policy_passes_the_readme_test(tmp_path: Path) -> None:
+    """README's first policy and its test, as written: two failures page, a cooldown waits."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    policy, tests = re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)[:2]
+    (tmp_path / "worker.yaml").write_text(policy, encoding="utf-8")
+    (tmp_path / "worker.test.yaml").write_text(tests, encoding="utf-8")
+    result = medic_test(str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "1 passed, 0 failed"
