@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import EtcdCluster
+from medic.audit.store import AuditStore
 from medic.fleet import keys
 from medic.fleet.budget import Budgets, capacity
 from medic.fleet.client import Etcd
+from medic.fleet.member import FleetMember
 from medic.fleet.registry import Registration
+from medic.fleet.settings import FleetConfig
 from medic.policy.model import FleetBudget
 
 pytestmark = pytest.mark.integration
@@ -125,3 +129,26 @@ async def test_no_quorum_is_unreachable_not_a_slot(etcd_cluster: EtcdCluster) ->
         assert "no etcd member answered" in decision.details["error"]
     finally:
         await etcd.close()
+
+
+@pytest.mark.asyncio
+async def test_a_clean_stop_gives_held_slots_back_at_once(
+    etcd_cluster: EtcdCluster, tmp_path: Path
+) -> None:
+    """A slot whose remediation was cancelled by the stop is free right after the stop,
+    not when its lease (60 s here) expires."""
+    audit = AuditStore(tmp_path / "audit.db", host="h1")
+    config = FleetConfig(etcd=tuple(etcd_cluster.endpoints), lease_ttl=60.0)
+    member = FleetMember(config, "h1", audit)
+    other = Etcd(etcd_cluster.endpoints)
+    budget = FleetBudget("nodes", max=1)
+    try:
+        assert member.budgets is not None
+        held = await member.budgets.acquire(budget, **OWNER)
+        assert held.outcome == "taken"  # the remediation holding it is cancelled: no release
+        await member.stop()
+        taken = await Budgets(other, "h2", lease_ttl=5).acquire(budget, **OWNER)
+        assert taken.outcome == "taken"
+        assert member.budgets.held == []
+    finally:
+        await other.close()

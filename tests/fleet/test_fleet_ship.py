@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -123,3 +124,94 @@ async def test_audit_list_central_reads_the_fleets_events(
     assert result.exit_code == 0, result.output
     assert '"target": "t1"' in result.output
     assert result.output.count("\n") == 1
+
+
+def _incident_events(store: AuditStore, incident: str, base: float, close: bool) -> None:
+    if not close:
+        store.emit(
+            AuditEvent(Kind.FIRED, base, policy="web-down", target="web1", incident=incident)
+        )
+    else:
+        store.emit(
+            AuditEvent(Kind.CLEARED, base + 5, policy="web-down", target="web1", incident=incident)
+        )
+
+
+async def _ship_two_hosts(central: str, tmp_path: Path) -> None:
+    """node-a has a closed incident, node-b an open one; both shipped."""
+    for host, incident, close in (("node-a", "inc-a1", True), ("node-b", "inc-b1", False)):
+        store = AuditStore(tmp_path / f"{host}.db", host=host)
+        await store.start()
+        shipper = Shipper(store, {"env": "CENTRAL_DSN"}, every=0.1)
+        try:
+            _incident_events(store, incident, 1.0e9, close=False)
+            await store.flush()
+            await shipper.ship_once()
+            if close:  # the change arrives with a later batch and updates the row
+                _incident_events(store, incident, 1.0e9 + 10, close=True)
+                await store.flush()
+                await shipper.ship_once()
+                await store.write(lambda conn: conn.execute("UPDATE ship_cursor SET last_id = 0"))
+                await shipper.ship_once()  # shipped twice: still one row
+        finally:
+            await shipper.stop()
+            await store.close()
+
+
+def _cli(*args: str) -> list[str]:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output.splitlines()
+
+
+@pytest.mark.asyncio
+async def test_incidents_are_shipped_once_and_follow_their_changes(
+    central: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`audit incidents --central` lists every host's incidents, one row each, closed
+    ones closed (the row was updated when the later events were shipped)."""
+    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{central}"
+    monkeypatch.setenv("MEDIC_CENTRAL_AUDIT_DSN", dsn)
+    monkeypatch.setenv("CENTRAL_DSN", dsn)
+    await _ship_two_hosts(central, tmp_path)
+    lines = await asyncio.to_thread(_cli, "audit", "incidents", "--central", "-o", "jsonl")
+    rows = [json.loads(line) for line in lines]
+    assert sorted((r["host"], r["id"], r["status"]) for r in rows) == [
+        ("node-a", "inc-a1", "cleared"),
+        ("node-b", "inc-b1", "open"),
+    ]
+    opened = await asyncio.to_thread(
+        _cli, "audit", "incidents", "--central", "--open", "--policy", "web-*", "-o", "jsonl"
+    )
+    assert [json.loads(line)["id"] for line in opened] == ["inc-b1"]
+
+
+@pytest.mark.asyncio
+async def test_show_and_export_read_the_central_database(
+    central: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`audit show --central` finds an incident by prefix with its story; `audit export
+    --central` writes every host's events oldest first; globs work on PostgreSQL."""
+    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{central}"
+    monkeypatch.setenv("MEDIC_CENTRAL_AUDIT_DSN", dsn)
+    monkeypatch.setenv("CENTRAL_DSN", dsn)
+    await _ship_two_hosts(central, tmp_path)
+    shown = await asyncio.to_thread(_cli, "audit", "show", "--central", "inc-a", "-o", "json")
+    story = json.loads("\n".join(shown))
+    assert (story["incident"]["host"], story["incident"]["status"]) == ("node-a", "cleared")
+    assert [e["kind"] for e in story["events"]] == ["incident.fired", "incident.cleared"]
+    ambiguous = await asyncio.to_thread(
+        CliRunner().invoke, main, ["audit", "show", "--central", "inc-"]
+    )
+    assert ambiguous.exit_code == 1
+    assert "is ambiguous" in ambiguous.output
+    exported = await asyncio.to_thread(
+        _cli, "audit", "export", "--central", "--target", "web?", "--kind", "incident."
+    )
+    rows = [json.loads(line) for line in exported]
+    assert [(r["host"], r["kind"]) for r in rows] == [
+        ("node-a", "incident.fired"),
+        ("node-b", "incident.fired"),
+        ("node-a", "incident.cleared"),
+    ]
+    assert all(r["hash"] for r in rows)

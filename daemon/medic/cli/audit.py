@@ -10,13 +10,20 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from medic.audit import query as q
+from medic.cli.audit_central import (
+    central_incident_list,
+    central_list,
+    central_option,
+    central_or_local,
+    central_show,
+)
 from medic.cli.audit_format import (
     EVENT_FIELDS,
     HASH_FIELDS,
@@ -120,12 +127,7 @@ def command() -> None:
 )
 @output_option(LISTING)
 @local_option
-@click.option(
-    "--central",
-    is_flag=True,
-    help="Read the fleet's central PostgreSQL (the config's fleet.central_audit.dsn, "
-    "or $MEDIC_CENTRAL_AUDIT_DSN) instead of the local database.",
-)
+@central_option
 def list_cmd(
     db: Path | None,
     config: Path | None,
@@ -137,8 +139,6 @@ def list_cmd(
 ) -> None:
     """Events, newest first, filtered."""
     if central:
-        from medic.cli.audit_central import central_list
-
         events = central_list(config, limit=limit, **filters)
         _print(events, EVENT_FIELDS, output, "no events match", lambda e: event_table(e, local))
         return
@@ -152,12 +152,18 @@ def list_cmd(
 @click.argument("incident")
 @output_option(["table", "json"])
 @local_option
-def show_cmd(db: Path | None, config: Path | None, incident: str, output: str, local: bool) -> None:
+@central_option
+def show_cmd(
+    db: Path | None, config: Path | None, incident: str, output: str, local: bool, central: bool
+) -> None:
     """One incident, the whole story: its header, then every event in time order."""
-    with open_database(db, config) as (conn, path):
-        found = q.get_incident(conn, _incident_id(conn, incident, path))
-        assert found is not None
-        events = q.incident_events(conn, found["id"])
+    if central:
+        found, events = central_show(config, incident)
+    else:
+        with open_database(db, config) as (conn, path):
+            local_found = q.get_incident(conn, _incident_id(conn, incident, path))
+            assert local_found is not None
+            found, events = local_found, q.incident_events(conn, local_found["id"])
     if output == "json":
         click.echo(json.dumps({"incident": found, "events": events}, indent=2))
         return
@@ -191,17 +197,24 @@ def show_cmd(db: Path | None, config: Path | None, incident: str, output: str, l
 @click.option(
     "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
 )
+@central_option
 def export_cmd(
     db: Path | None,
     config: Path | None,
     limit: int,
     output: str,
     out_file: Path | None,
+    central: bool,
     **filters: Any,
 ) -> None:
     """Events, oldest first, with their hash columns, as jsonl or csv (-o)."""
-    with open_database(db, config) as (conn, path):
-        rows = q.iter_events(conn, _query(conn, path, limit=limit, order="asc", **filters))
+    with central_or_local(central, db, config) as (conn, path):
+        if conn is None or path is None:
+            rows: Iterable[dict[str, Any]] = central_list(
+                config, limit=limit, order="asc", **filters
+            )
+        else:
+            rows = q.iter_events(conn, _query(conn, path, limit=limit, order="asc", **filters))
         if out_file is None:
             write_rows(rows, EVENT_FIELDS + HASH_FIELDS, output, sys.stdout)
             return
@@ -220,6 +233,7 @@ def export_cmd(
 )
 @output_option(LISTING)
 @local_option
+@central_option
 def incidents_cmd(
     *,
     db: Path | None,
@@ -230,12 +244,18 @@ def incidents_cmd(
     limit: int,
     output: str,
     local: bool,
+    central: bool,
 ) -> None:
     """Incidents, most recently opened first."""
-    with open_database(db, config) as (conn, _):
-        found = q.list_incidents(
-            conn, open_only=open_only, policy=policy, target=target, limit=limit
+    if central:
+        found = central_incident_list(
+            config, open_only=open_only, policy=policy, target=target, limit=limit
         )
+    else:
+        with open_database(db, config) as (conn, _):
+            found = q.list_incidents(
+                conn, open_only=open_only, policy=policy, target=target, limit=limit
+            )
     _print(found, INCIDENT_FIELDS, output, "no incidents match", lambda i: incident_table(i, local))
 
 

@@ -74,7 +74,7 @@ class FleetGate:
         ):
             await _give_back(decision.slot)  # healed or taken over while we waited
             return
-        if decision.slot is not None or fail_open:
+        if decision.outcome == "taken" or fail_open:
             runner.act(target, current, now, decision.slot)
             return
         reason = (

@@ -15,6 +15,7 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,7 @@ def capacity(budget: FleetBudget, members: int) -> int:
     return max(1, int(members * budget.max_percent / 100))
 
 
-@dataclass
+@dataclass(eq=False)
 class Slot:
     """A slot held under a lease that :meth:`start` keeps alive until :meth:`release`."""
 
@@ -49,7 +50,10 @@ class Slot:
     ttl: float
     per: float
     taken_at: float = field(default_factory=time.time)
+    # Called once the slot is given back (the agent's list of slots it holds).
+    on_release: Callable[[Slot], None] | None = None
     _renew: asyncio.Task[None] | None = None
+    _released: bool = False
 
     def start(self) -> None:
         self._renew = asyncio.get_running_loop().create_task(self._keep())
@@ -65,7 +69,13 @@ class Slot:
                 log.warning("fleet.slot_renew_failed", key=self.key, error=exc.message)
 
     async def release(self) -> None:
-        """Give the slot back; with ``per``, hand it to a lease that ends with the window."""
+        """Give the slot back; with ``per``, hand it to a lease that ends with the window.
+        Giving back twice is a no-op (the timer after verification may come after stop)."""
+        if self._released:
+            return
+        self._released = True
+        if self.on_release is not None:
+            self.on_release(self)
         if self._renew is not None:
             self._renew.cancel()
         remaining = self.taken_at + self.per - time.time()
@@ -99,6 +109,18 @@ class Budgets:
         self.etcd = etcd
         self.host = host
         self.lease_ttl = lease_ttl
+        # Slots this agent holds: given back at once when the agent stops cleanly.
+        self.held: list[Slot] = []
+
+    async def release_all(self) -> None:
+        """Give back every slot still held (a remediation cancelled by the stop, or one
+        waiting for its verification): other agents need not wait for the lease to expire."""
+        for slot in list(self.held):
+            await slot.release()
+
+    def _forget(self, slot: Slot) -> None:
+        if slot in self.held:
+            self.held.remove(slot)
 
     async def members(self, group: str) -> int:
         return len(await self.etcd.get_prefix(keys.members(group)))
@@ -117,6 +139,8 @@ class Budgets:
                 return Decision("unreachable", {"group": budget.group, "error": exc.message})
             info = {"group": budget.group, "held": held, "max": cap}
             if slot is not None:
+                slot.on_release = self._forget
+                self.held.append(slot)
                 slot.start()
                 waited = round(loop.time() - started, 3)
                 return Decision("taken", {**info, "slot": slot.key, "waited": waited}, slot)

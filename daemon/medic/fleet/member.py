@@ -35,7 +35,10 @@ class FleetMember:
             self.shipper.start()
 
     async def stop(self) -> None:
-        """Leave the fleet view, ship what is left (bounded), close the connections."""
+        """Give back held slots, leave the fleet view, ship what is left (bounded), close
+        the connections."""
+        if self.budgets is not None:
+            await self.budgets.release_all()
         if self.registration is not None:
             await self.registration.stop()
         if self.shipper is not None:

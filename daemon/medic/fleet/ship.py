@@ -5,7 +5,9 @@ last event id that reached the central database. Each round reads the next batch
 after the cursor, inserts it centrally with ``ON CONFLICT DO NOTHING`` on the event's
 id (host, local id), and only then moves the cursor. A crash or an outage between
 the two repeats the batch, which the conflict rule turns into nothing: retries never
-duplicate, and nothing is lost while the central database is down.
+duplicate, and nothing is lost while the central database is down. The incidents the
+batch touches are upserted with it (keyed on host and id), so the central database
+answers ``medic audit show/incidents --central`` the way the local one does.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ COLUMNS = (
     "host", "id", "time", "kind", "policy", "target", "incident", "action", "outcome",
     "values", "details", "prev_hash", "hash",
 )  # fmt: skip
+_INCIDENT = COLUMNS.index("incident")
 _QUOTED = ", ".join(f'"{c}"' for c in COLUMNS)
 
 DDL = """
@@ -44,20 +47,50 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_time ON events (time);
 CREATE INDEX IF NOT EXISTS events_incident ON events (incident);
 CREATE INDEX IF NOT EXISTS events_kind_time ON events (kind, time);
+CREATE TABLE IF NOT EXISTS incidents (
+    host text NOT NULL, id text NOT NULL, policy text, target text, opened text NOT NULL,
+    closed text, status text NOT NULL, escalated integer NOT NULL, last_event text,
+    PRIMARY KEY (host, id)
+);
+CREATE INDEX IF NOT EXISTS incidents_opened ON incidents (opened);
 """
 INSERT = (
     f"INSERT INTO events ({_QUOTED}) "  # noqa: S608 -- fixed column names only
     f"VALUES ({', '.join(f'${i + 1}' for i in range(len(COLUMNS)))}) "
     "ON CONFLICT (host, id) DO NOTHING"
 )
+INCIDENT_COLUMNS = (
+    "host", "id", "policy", "target", "opened", "closed", "status", "escalated", "last_event",
+)  # fmt: skip
+# An incident changes (closes, escalates, gets later events) only with an event, so the
+# incidents a batch of events touches are upserted with it: the central row follows the
+# local one, and shipping a batch twice writes the same row twice.
+UPSERT_INCIDENT = (
+    f"INSERT INTO incidents ({', '.join(INCIDENT_COLUMNS)}) "  # noqa: S608 -- fixed names
+    f"VALUES ({', '.join(f'${i + 1}' for i in range(len(INCIDENT_COLUMNS)))}) "
+    "ON CONFLICT (host, id) DO UPDATE SET closed = excluded.closed, "
+    "status = excluded.status, escalated = excluded.escalated, last_event = excluded.last_event"
+)
 
 
-def _batch(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+def _batch(conn: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The next events after the cursor, and the current rows of the incidents they touch."""
     row = conn.execute("SELECT last_id FROM ship_cursor WHERE name = ?", (CURSOR,)).fetchone()
     after = row[0] if row else 0
     local = ", ".join(f'"{c}"' for c in COLUMNS)
     sql = f"SELECT {local} FROM events WHERE id > ? ORDER BY id LIMIT ?"  # noqa: S608 -- fixed
-    return [tuple(r) for r in conn.execute(sql, (after, BATCH))]
+    events = [tuple(r) for r in conn.execute(sql, (after, BATCH))]
+    # The central key is the host that wrote the incident's events (and the row's id).
+    hosts = {e[_INCIDENT]: e[0] for e in events if e[_INCIDENT] is not None}
+    touched = sorted(hosts)
+    incidents: list[tuple[Any, ...]] = []
+    rest = ", ".join(INCIDENT_COLUMNS[1:])
+    for start in range(0, len(touched), 500):  # within SQLite's limit on parameters
+        chunk = touched[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        sql = f"SELECT {rest} FROM incidents WHERE id IN ({marks})"  # noqa: S608 -- fixed names and placeholders
+        incidents.extend((hosts[r[0]], *r) for r in conn.execute(sql, chunk))
+    return events, incidents
 
 
 def _advance(conn: sqlite3.Connection, last_id: int) -> None:
@@ -108,13 +141,15 @@ class Shipper:
         """Ship every event after the cursor; the number shipped (retries included)."""
         total = 0
         while True:
-            rows = await self.audit.write(_batch)
+            rows, incidents = await self.audit.write(_batch)
             if not rows:
                 return total
             if self._conn is None or self._conn.is_closed():
                 self._conn = await connect_central(secrets.resolve(self.dsn))
             try:
-                await self._conn.executemany(INSERT, rows)
+                async with self._conn.transaction():
+                    await self._conn.executemany(INSERT, rows)
+                    await self._conn.executemany(UPSERT_INCIDENT, incidents)
             except Exception as exc:  # a broken connection raises many kinds: all mean later
                 with contextlib.suppress(Exception):
                     self._conn.terminate()

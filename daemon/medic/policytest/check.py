@@ -18,6 +18,7 @@ from medic.errors import Location, PolicyError
 from medic.policy.loader import load_paths
 from medic.policy.messages import choices
 from medic.policy.model import Policy
+from medic.policytest.fleet import without_budget
 from medic.policytest.sim import T0, reason_of, simulate
 from medic.policytest.spec import Case, Expectation, load_test_file
 from medic.probes.base import probes
@@ -96,7 +97,9 @@ async def _run(files: list[Path]) -> Run:
                     )
                 )
                 continue
-            problem = _unknown_field(case, policy)
+            problem = _unknown_field(case, policy) or without_budget(
+                case.name, case.fleet, policy, case.where
+            )
             if problem is not None:
                 run.errors.append(problem)
                 continue

@@ -32,6 +32,8 @@ from medic.errors import MedicError, ProbeError
 from medic.metrics import Metrics
 from medic.notify.base import Notification
 from medic.policy.model import Policy
+from medic.policytest.fleet import ScriptedBudgets
+from medic.policytest.parking import Parking
 from medic.policytest.series import FAIL, MISSING
 from medic.policytest.spec import Case, Human
 from medic.probes.base import Measurement, Probe
@@ -95,6 +97,7 @@ class _Due:
     seq: int
     what: str = field(compare=False)
     human: Human | None = field(default=None, compare=False)
+    wake: asyncio.Future[None] | None = field(default=None, compare=False)
     cancelled: bool = field(default=False, compare=False)
 
     def cancel(self) -> None:
@@ -158,6 +161,11 @@ class Simulation:
             wake_later=self._wake_later,
         )
         self.audit.on_event(self.engine.pager.observe)
+        self.parking = Parking()  # tasks waiting on simulated time
+        if policy.fleet_budget is not None:
+            self.engine.fleet = ScriptedBudgets(
+                case.fleet, policy, self.clock, start, self._sleep_until
+            )
         count = len(policy.remediate)
         steps: list[Action] = [ScriptedStep(self, i, i == count - 1) for i in range(count)]
         self.runner = PolicyRunner(policy, self.engine, probe=ScriptedProbe(self), steps=steps)
@@ -180,6 +188,12 @@ class Simulation:
 
     def _evaluate_now(self) -> None:
         self._push(self.clock.wall(), "evaluate")
+
+    async def _sleep_until(self, when: float) -> None:
+        """Wait (in a task) until the simulated clock reaches ``when``."""
+        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._push(when, "wake").wake = wake
+        await self.parking.wait(wake)
 
     def now(self) -> float:
         return self.clock.wall() - self.start
@@ -238,17 +252,21 @@ class Simulation:
             elif item.what == "evaluate":
                 await self.runner.evaluate()
                 await self._settle()
+            elif item.wake is not None:
+                self.parking.wake(item.wake)
+                await self._settle()
             send_due(self.engine, {self.policy.name: self.runner}, self.clock.wall())
             due = self.engine.pager.next_due(lambda name: self.policy)
             if due is not None and due != paged_at:
                 paged_at = due
                 self._push(due, "page")
         await self.runner.stop()
+        await self.runner.fleet.cancel()  # still waiting for a slot when the case ends
         return self.audit.events
 
     async def _settle(self) -> None:
-        while self.runner._tasks:
-            await asyncio.gather(*list(self.runner._tasks), return_exceptions=True)
+        """Let every task run until it is done or waits on simulated time."""
+        await self.parking.settle(lambda: (*self.runner._tasks, *self.runner.fleet._tasks))
 
     async def _human(self, human: Human) -> None:
         now = self.clock.wall()

@@ -23,6 +23,7 @@ from medic.policy.loader import SUFFIXES, is_test_file
 from medic.policy.messages import error_at, schema_errors
 from medic.policy.schema import _closed, duration
 from medic.policy.yamlpos import Document, parse_yaml
+from medic.policytest.fleet import FleetPhase, fleet_schema, out_of_order, parse_fleet
 from medic.policytest.series import Series, SeriesError, parse_series
 
 ATTEMPT_OUTCOMES = ("heals", "fails", "no_effect")
@@ -83,6 +84,8 @@ class Case:
     expect: tuple[Expectation, ...]
     never: tuple[str, ...]
     nothing: bool
+    # The fleet budget over time (a policy with `fleet_budget:`); empty: every slot free.
+    fleet: tuple[FleetPhase, ...] = ()
 
 
 @dataclass
@@ -147,6 +150,7 @@ def test_file_schema() -> dict[str, Any]:
                 "description": "The events the engine must write, in order, or `nothing`.",
             },
             "never": _list({"enum": [k.value for k in Kind]}, "Kinds that must not occur."),
+            "fleet": fleet_schema(),
         },
         ["name", "policy", "input", "expect"],
         "One test case.",
@@ -253,6 +257,16 @@ def _case(doc: Document, file: str, index: int, raw: dict[str, Any]) -> Case:
     interval = seconds(raw["interval"], ()) if "interval" in raw else None
     if interval is not None and interval <= 0:
         raise error_at(doc, file, (*base, "interval"), "interval must be more than 0", "like 15s")
+    fleet = parse_fleet(raw.get("fleet", ()), lambda value: seconds(value, ()))
+    wrong = out_of_order(fleet)
+    if wrong is not None:
+        raise error_at(
+            doc,
+            file,
+            (*base, "fleet", wrong),
+            "fleet phases must come in time order",
+            "give each phase a later `at:` than the one before it",
+        )
     return Case(
         name=raw["name"],
         policy=raw["policy"],
@@ -266,6 +280,7 @@ def _case(doc: Document, file: str, index: int, raw: dict[str, Any]) -> Case:
         expect=expectations,
         never=tuple(raw.get("never", ())),
         nothing=expect == "nothing",
+        fleet=fleet,
     )
 
 
