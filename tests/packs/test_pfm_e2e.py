@@ -51,7 +51,8 @@ class Cluster:
         )
         self.proc = subprocess.Popen(
             ["/usr/sbin/runuser", "-u", "postgres", "--", str(PG_BIN / "postgres"),
-             "-D", str(root / "data"), "-p", str(self.port), "-k", str(root), "-c", "listen_addresses=127.0.0.1",
+             "-D", str(root / "data"), "-p", str(self.port), "-k", str(root),
+             "-c", "listen_addresses=127.0.0.1",
              "-c", "max_connections=20", "-c", "superuser_reserved_connections=3"],
             stdout=subprocess.DEVNULL, stderr=(root / "postgres.log").open("wb"),
         )  # fmt: skip
