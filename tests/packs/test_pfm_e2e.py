@@ -1,0 +1,277 @@
+"""The PFM pack (policies/pfm/) end to end: real `medic run`, real Docker, a real
+PostgreSQL; the PFM backend itself is a busybox stub built offline
+(medic-test/busybox:1) that runs the host's psql or busybox httpd, and the Solana RPC
+node a small JSON-RPC stub.
+
+The PostgreSQL is a private cluster of the host's PostgreSQL 15 on a free port with
+max_connections 20 (3 reserved for superusers), so exhausting it disturbs no other
+test. Per test, what differs from the shipped files (tests/packs/conftest.py does the
+copy): the backend container is ``pfm-backend-<uuid>`` instead of ``pfm-backend-1``,
+the backend and RPC URLs are the stubs', and the waits are
+shortened (``probe.every`` 1 s, ``verify.after`` 3 s, ``for`` 2 to 3 s).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from agent_harness import free_port
+
+from conftest import Receiver, pack_agent, pack_policies
+from medic.clock import parse_iso
+
+pytestmark = pytest.mark.integration
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+FAST = {"probe.every": "1s", "verify.after": "3s"}
+SLOTS = 17  # max_connections 20 less superuser_reserved_connections 3
+
+
+class Cluster:
+    """A private PostgreSQL cluster: trust auth on 127.0.0.1, owned by the postgres user."""
+
+    def __init__(self, root: Path) -> None:
+        assert (PG_BIN / "initdb").exists(), "run scripts/provision-postgres.sh (PostgreSQL 15)"
+        self.root, self.port = root, free_port()
+        root.mkdir(parents=True)
+        shutil.chown(root, "postgres", "postgres")
+        self._as_postgres(
+            str(PG_BIN / "initdb"), "-D", str(root / "data"), "-A", "trust", "-U", "postgres"
+        )
+        self.proc = subprocess.Popen(
+            ["/usr/sbin/runuser", "-u", "postgres", "--", str(PG_BIN / "postgres"),
+             "-D", str(root / "data"), "-p", str(self.port), "-k", str(root),
+             "-c", "listen_addresses=127.0.0.1",
+             "-c", "max_connections=20", "-c", "superuser_reserved_connections=3"],
+            stdout=subprocess.DEVNULL, stderr=(root / "postgres.log").open("wb"),
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while self.sql("select 1", check=False).returncode != 0:
+            assert time.monotonic() < deadline, (root / "postgres.log").read_text()[-2000:]
+            time.sleep(0.2)
+        self.sql("create role pfm_user login password 'pfm' nosuperuser")
+        self.sql("create database pfm_community_production owner pfm_user")
+
+    def _as_postgres(self, *argv: str) -> None:
+        subprocess.run(["/usr/sbin/runuser", "-u", "postgres", "--", *argv], check=True,
+                       capture_output=True, cwd="/")  # fmt: skip
+
+    def sql(self, query: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+             "-d", "postgres", "-Atc", query],
+            capture_output=True, text=True, check=check,
+        )  # fmt: skip
+
+    def connections(self, user: str) -> int:
+        query = "select count(*) from pg_stat_activity where usename = $1"
+        return int(self.sql(query.replace("$1", f"'{user}'")).stdout)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """The private cluster, for this module's tests (in /tmp: the postgres user must reach it)."""
+    top = Path(tempfile.mkdtemp(prefix="medic-pfm-pg-"))
+    top.chmod(0o755)
+    c = Cluster(top / "cluster")
+    yield c
+    c.stop()
+    shutil.rmtree(top, ignore_errors=True)
+
+
+# The leaky backend: on its first start it opens every slot PostgreSQL has for
+# ordinary roles and never closes them (psql waiting on a pipe that never writes); a
+# restart ends them, and the restarted backend (/leaked is in its own writable layer)
+# behaves.
+LEAKY = f"""
+if [ -e /leaked ]; then exec sleep 100000; fi
+touch /leaked
+i=0
+while [ $i -lt {SLOTS} ]; do
+  chroot /host /bin/sh -c 'sleep 100000 | {PG_BIN}/psql -q "$DSN"' &
+  i=$((i + 1))
+done
+wait
+"""
+
+
+def test_leaky_backend_that_exhausts_the_pool_is_restarted_and_the_pool_freed(
+    tmp_path: Path, receiver: Receiver, cluster: Cluster, run_container: Any,
+    container_state: Any, wait_until: Any, unique: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Backend holds every slot -> pfm-db-pool-exhausted restarts it -> slots free again."""
+    name = f"pfm-backend-{unique}"
+    dsn = f"postgresql://pfm_user:pfm@127.0.0.1:{cluster.port}/pfm_community_production"
+    backend = run_container(
+        "sh", "-c", LEAKY, name=name, network_mode="host", environment={"DSN": dsn},
+        volumes={"/": {"bind": "/host", "mode": "ro"}},
+    )  # fmt: skip
+    wait_until(lambda: cluster.connections("pfm_user") == SLOTS, timeout=30, what="the leak")
+    refused = subprocess.run(
+        [str(PG_BIN / "psql"), dsn, "-Atc", "select 1"], capture_output=True, text=True, check=False
+    )
+    assert "too many clients" in refused.stderr or "remaining connection slots" in refused.stderr
+    first_start = container_state(backend)["StartedAt"]
+    monkeypatch.setenv("PFM_PG_DSN", f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres")
+    agent = pack_agent(tmp_path, "pfm", receiver)
+    agent.write_policy(
+        "pfm.yaml",
+        pack_policies(
+            "pfm", ["pfm-db-pool-exhausted", "pfm-postgres-down"],
+            replace={"pfm-backend-1": name},
+            override={"pfm-db-pool-exhausted": FAST, "pfm-postgres-down": FAST},
+        ),
+    )  # fmt: skip
+    try:
+        agent.start()
+        agent.wait_for(lambda: bool(agent.events("verify.healed")), what="the heal", timeout=60)
+    finally:
+        agent.stop()
+
+    (fired,) = agent.events("incident.fired")
+    assert (fired["policy"], fired["values"]["percent_used"]) == ("pfm-db-pool-exhausted", 100)
+    (started,) = agent.events("action.started")
+    assert (started["details"]["type"], started["target"]) == (
+        "container.restart", f"127.0.0.1:{cluster.port}"
+    )  # fmt: skip
+    assert container_state(backend)["StartedAt"] != first_start
+    assert cluster.connections("pfm_user") == 0
+    assert agent.events("incident.escalated") == []  # a full server is not a down one
+
+
+# The backend stub: busybox httpd serving /health, healthy at every start.
+STUB = "mkdir -p /www && echo ok > /www/health && exec httpd -f -p 3000 -h /www"
+
+
+def test_backend_down_for_the_for_period_is_restarted_and_healthy_again(
+    tmp_path: Path, receiver: Receiver, cluster: Cluster, run_container: Any,
+    container_state: Any, wait_until: Any, unique: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """/health failing for the `for:` period -> container.restart of the backend -> healthy.
+    Its dependencies run beside it (no pfm container stopped, the database up)."""
+    monkeypatch.setenv("PFM_PG_DSN", f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres")
+    name, port = f"pfm-backend-{unique}", free_port()
+    backend = run_container(
+        "sh", "-c", STUB, name=name, network_mode="bridge",
+        ports={"3000/tcp": ("127.0.0.1", port)},
+    )  # fmt: skip
+    wait_until(lambda: _healthy(port), timeout=20, what="the stub's /health")
+    first_start = container_state(backend)["StartedAt"]
+    agent = pack_agent(tmp_path, "pfm", receiver)
+    agent.write_policy(
+        "pfm.yaml",
+        pack_policies(
+            "pfm", ["pfm-backend-down", "pfm-container-stopped", "pfm-postgres-down"],
+            replace={"pfm-backend-1": name, "http://api.pfm-community.com": f"http://127.0.0.1:{port}"},
+            override={"pfm-backend-down": {**FAST, "for": "3s"}},
+        ),
+    )  # fmt: skip
+    try:
+        agent.start()
+        agent.wait_for(lambda: bool(agent.events("policy.loaded")), what="policy.loaded")
+        code, _ = backend.exec_run(["rm", "/www/health"])
+        assert code == 0
+        agent.wait_for(lambda: bool(agent.events("verify.healed")), what="the heal", timeout=40)
+    finally:
+        agent.stop()
+
+    (detected,) = agent.events("incident.detected")
+    (fired,) = agent.events("incident.fired")
+    assert (
+        parse_iso(fired["time"]) - parse_iso(detected["time"]) >= 2.9
+    )  # down for the whole `for:` first
+    (started,) = agent.events("action.started")
+    assert (started["details"]["type"], started["target"]) == (
+        "container.restart", f"http://127.0.0.1:{port}/health"
+    )  # fmt: skip
+    assert container_state(backend)["StartedAt"] != first_start
+    assert _healthy(port)
+    assert agent.events("incident.escalated") == []
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+class RpcStub:
+    """A Solana RPC node: answers getHealth with "ok", or with the behind error."""
+
+    def __init__(self) -> None:
+        self.behind = False
+        self.calls: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                call = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.calls.append(call)
+                if outer.behind:
+                    error = {"code": -32005, "message": "Node is behind by 1200 slots"}
+                    answer: dict[str, Any] = {"jsonrpc": "2.0", "id": call["id"], "error": error}
+                else:
+                    answer = {"jsonrpc": "2.0", "id": call["id"], "result": "ok"}
+                body = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_solana_rpc_falling_behind_pages_ops_development_and_management(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """getHealth answering "Node is behind" for the `for:` period -> one page per notifier,
+    severity error, and nothing restarted (a restart would not switch the endpoint)."""
+    rpc = RpcStub()
+    agent = pack_agent(tmp_path, "pfm", receiver)
+    agent.write_policy(
+        "pfm.yaml",
+        pack_policies(
+            "pfm", ["pfm-solana-rpc-unhealthy"],
+            replace={"https://api.mainnet-beta.solana.com": rpc.url},
+            override={"pfm-solana-rpc-unhealthy": {"probe.every": "1s", "for": "2s"}},
+        ),
+    )  # fmt: skip
+    try:
+        agent.start()
+        agent.wait_for(lambda: len(rpc.calls) >= 2, what="healthy getHealth calls")
+        assert agent.events("incident.detected") == []
+        rpc.behind = True
+        agent.wait_for(lambda: len(receiver.received) >= 3, what="the pages", timeout=30)
+    finally:
+        agent.stop()
+        rpc.server.shutdown()
+
+    assert rpc.calls[0]["method"] == "getHealth"
+    assert sorted(p["to"] for p in receiver.received) == ["developers", "management", "oncall"]
+    body = receiver.received[0]["body"]
+    assert body["policy"] == "pfm-solana-rpc-unhealthy"
+    assert body["reason"] == "no_remediation"
+    assert body["values"]["rpc_error"] == "Node is behind by 1200 slots"
+    assert agent.events("action.started") == []
