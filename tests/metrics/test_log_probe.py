@@ -67,6 +67,7 @@ async def test_first_run_starts_at_the_end(log: Path, make_log: MakeLog) -> None
         "lines": 0,
         "last_match": None,
         "file_exists": True,
+        "files": 1,
         "rotated": False,
         "truncated": False,
     }
