@@ -68,7 +68,16 @@ def journal_argv(
 
 def latest_argv(binary: str, selection: Selection) -> list[str]:
     """The newest matching entry alone: where to skip ahead to."""
-    return [binary, "--quiet", "--no-pager", "--output=json", "--lines=1", *selection.filters()]
+    fields = "--output-fields=MESSAGE"  # the cursor comes anyway
+    return [
+        binary,
+        "--quiet",
+        "--no-pager",
+        "--output=json",
+        fields,
+        "--lines=1",
+        *selection.filters(),
+    ]
 
 
 def _text(value: Any) -> str | None:

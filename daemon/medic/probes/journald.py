@@ -203,9 +203,9 @@ class JournaldProbe(Probe):
         if self.state is not None:
             self.state.save({"cursor": self.cursor, "since": self.since})
 
-    async def _journalctl(self, argv: list[str]) -> tuple[str, bool]:
+    async def _journalctl(self, argv: list[str], cap: int | None = None) -> tuple[str, bool]:
         timeout = float(getattr(self, "timeout", self.default_timeout))
-        done = await run_process(argv, timeout=timeout, max_output=self.max_bytes)
+        done = await run_process(argv, timeout=timeout, max_output=cap or self.max_bytes)
         if done.timed_out:
             raise ProbeError(f"journalctl did not finish within {timeout:g}s", hint=_HINT)
         if done.exit_code != 0:
@@ -231,7 +231,7 @@ class JournaldProbe(Probe):
         return entries, parsed and not cut
 
     async def _newest(self) -> str | None:
-        text, _ = await self._journalctl(latest_argv(_binary(), self.selection))
+        text, _ = await self._journalctl(latest_argv(_binary(), self.selection), MAX_BYTES)
         entries, _ = parse_entries(text)
         return last_cursor(entries)
 
