@@ -183,3 +183,50 @@ def test_names_and_urls() -> None:
     assert url_server("unix:///run/redis.sock?db=1") == "/run/redis.sock"
     assert with_db("redis://:pw@cache:6380/1", 3) == "redis://:pw@cache:6380/3"
     assert with_db("unix:///run/redis.sock?db=1", 3) == "unix:///run/redis.sock?db=3"
+
+
+@pytest.mark.asyncio
+async def test_hit_rate_from_keyspace_hits_and_misses(redis_server: RedisServer) -> None:
+    """Three hits and one miss: hit_rate 75; before any lookup it is null."""
+    client = redis_server.client()
+    fields = (await measure({"port": redis_server.port}))[f"127.0.0.1:{redis_server.port}"]
+    assert (fields["keyspace_hits"], fields["hit_rate"]) == (0, None)
+    client.set("k", "v")
+    for key in ("k", "k", "k", "nope"):
+        client.get(key)
+    fields = (await measure({"port": redis_server.port}))[f"127.0.0.1:{redis_server.port}"]
+    assert (fields["keyspace_hits"], fields["keyspace_misses"]) == (3, 1)
+    assert fields["hit_rate"] == 75.0
+
+
+@pytest.mark.asyncio
+async def test_laravel_queues_under_a_prefix(redis_server: RedisServer) -> None:
+    """queues + prefix: waiting (LLEN), delayed and reserved (ZCARD); missing 0, wrong type null."""
+    client = redis_server.client()
+    prefix = "laravel_database_queues:"
+    client.rpush(prefix + "emails", *range(4))
+    client.zadd(prefix + "emails:delayed", {"j1": 1, "j2": 2})
+    client.zadd(prefix + "emails:reserved", {"j3": 1})
+    client.set(prefix + "broken", "x")
+    options = {"port": redis_server.port, "queues": ["emails", "default", "broken"],
+               "prefix": prefix}  # fmt: skip
+    fields = (await measure(options))[f"127.0.0.1:{redis_server.port}"]
+    assert (fields["queue_emails"], fields["queue_emails_delayed"]) == (4, 2)
+    assert fields["queue_emails_reserved"] == 1
+    assert (fields["queue_default"], fields["queue_broken"], fields["queue_broken_delayed"]) == (
+        0,
+        None,
+        0,
+    )
+    declared = RedisProbe.field_names() + RedisProbe.option_fields(options)
+    assert sorted(fields) == sorted(declared)
+
+
+def test_queue_options_are_checked() -> None:
+    """Colliding queue names and a prefix without queues are named."""
+    assert RedisProbe.validate({"queues": ["a-b", "a_b"]}) == [
+        "queues 'a-b' and 'a_b' would both be field queue_a_b; keep one"
+    ]
+    assert RedisProbe.validate({"prefix": "x:"}) == [
+        "prefix applies to queues: name the queues, or drop prefix"
+    ]

@@ -67,6 +67,7 @@ async def test_first_run_starts_at_the_end(log: Path, make_log: MakeLog) -> None
         "lines": 0,
         "last_match": None,
         "file_exists": True,
+        "files": 1,
         "rotated": False,
         "truncated": False,
     }
@@ -248,3 +249,57 @@ async def test_measured_fields_are_the_declared_ones(log: Path, make_log: MakeLo
 def test_validate_catches_bad_options(options: dict[str, Any], problem: str) -> None:
     """A broken regular expression or an empty window is reported in plain words."""
     assert LogProbe.validate({"path": "/var/log/x.log", **options}) == [problem]
+
+
+@pytest.mark.asyncio
+async def test_glob_follows_every_file_and_new_ones_from_their_start(tmp_path: Path) -> None:
+    """*.log: each file has its own position; a file created later is read whole; .gz skipped."""
+    (tmp_path / "a.log").write_text("old error\n")
+    probe = LogProbe({"path": str(tmp_path / "*.log"), "pattern": "error"})
+    first = await probe.measure()
+    assert first[str(tmp_path / "*.log")]["files"] == 1
+    append(tmp_path / "a.log", "error a")
+    (tmp_path / "b.log").write_text("error b1\nerror b2\n")
+    (tmp_path / "c.log.gz").write_bytes(b"error\n")
+    fields = (await probe.measure())[str(tmp_path / "*.log")]
+    assert (fields["match_count"], fields["files"]) == (3, 2)
+    await probe.close()
+
+
+@pytest.mark.asyncio
+async def test_glob_rotation_does_not_count_the_renamed_file_twice(tmp_path: Path) -> None:
+    """app.log -> app.log.1 under a glob matching both: the old file is drained once."""
+    log = tmp_path / "app.log"
+    log.write_text("")
+    probe = LogProbe({"path": str(tmp_path / "app.log*"), "pattern": "error"})
+    await probe.measure()
+    append(log, "error one")
+    log.rename(tmp_path / "app.log.1")
+    append(tmp_path / "app.log.1", "error late")
+    log.write_text("error new\n")
+    fields = (await probe.measure())[str(tmp_path / "app.log*")]
+    assert (fields["match_count"], fields["files"]) == (3, 2)
+    append(log, "fine")
+    fields = (await probe.measure())[str(tmp_path / "app.log*")]
+    assert fields["lines"] == 4  # nothing counted again
+    await probe.close()
+
+
+@pytest.mark.asyncio
+async def test_glob_copytruncate_and_too_many_files(tmp_path: Path) -> None:
+    """copytruncate restarts that file; more files than max_files is an error."""
+    log = tmp_path / "x.log"
+    log.write_text("")
+    probe = LogProbe({"path": str(tmp_path / "*.log"), "pattern": "error", "max_files": 1})
+    await probe.measure()
+    append(log, "error number one, a long line")
+    await probe.measure()
+    (tmp_path / "x.log.1").write_bytes(log.read_bytes())
+    log.write_text("")
+    append(log, "error 2")
+    fields = (await probe.measure())[str(tmp_path / "*.log")]
+    assert (fields["match_count"], fields["rotated"]) == (2, True)
+    (tmp_path / "y.log").write_text("")
+    with pytest.raises(ProbeError, match=r"matches 2 files, more than max_files \(1\)"):
+        await probe.measure()
+    await probe.close()

@@ -74,7 +74,7 @@ def test_an_unknown_group_field_is_named_with_the_choices() -> None:
     result = load_text(log_policy("last_addr != null"), "p.yaml")
     assert [e.message for e in result.errors] == [
         "field 'last_addr' is not yielded by probe 'log'; did you mean 'last_port'? fields: "
-        "file_exists, last_ip, last_match, last_port, lines, match_count, rotated, truncated"
+        "file_exists, files, last_ip, last_match, last_port, lines, match_count, rotated, truncated"
     ]
 
 

@@ -304,3 +304,25 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     finally:
         if not os.environ.get("MEDIC_KEEP_NODE"):  # set it to look around after a failure
             _docker("rm", "-f", name, check=False)
+
+
+@pytest.fixture(scope="module")
+def bare_node() -> Iterator[Node]:
+    """A systemd container without Medic: for what the host reads of it (its journal)."""
+    if _docker("image", "inspect", IMAGE, check=False).returncode != 0:
+        pytest.fail(f"image {IMAGE} is missing; run {PROVISION}", pytrace=False)
+    name = f"medic-test-bare-{uuid.uuid4().hex[:10]}"
+    _docker(
+        "run", "-d", "--name", name, "--label", f"{LABEL}=1", "--label", f"{LABEL}.systemd=1",
+        *RUN_FLAGS, IMAGE, "/lib/systemd/systemd",
+    )  # fmt: skip
+    node = Node(name)
+    try:
+        node.wait_for(
+            lambda: node.run("journalctl", "--quiet", "-n", "1", check=False).stdout.strip(),  # noqa: PLW0108 - runs each time
+            what="journald in the node to start",
+            timeout=60,
+        )
+        yield node
+    finally:
+        _docker("rm", "-f", name, check=False)

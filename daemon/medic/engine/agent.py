@@ -44,6 +44,7 @@ from medic.notify.delivery import DeliveryOptions
 from medic.notify.links import LinkSigner, start_links
 from medic.policy.empty import warn_if_empty
 from medic.policy.loader import load_paths
+from medic.probes import probestate
 
 log = structlog.get_logger("medic.agent")
 
@@ -64,6 +65,8 @@ class Agent:
             max_backoff=config.delivery.max_backoff, max_age=config.delivery.max_age
         )
         self.escalator = Escalator(channels, self.audit, self.clock, config.host, delivery=delivery)
+        # Probes that keep a cursor or a baseline across restarts keep it here.
+        probestate.set_root(config.state_dir / probestate.SUBDIR)
         self.engine = EngineContext(
             clock=self.clock,
             audit=self.audit,

@@ -6,13 +6,13 @@ it read it; ``match_count`` and ``lines`` add up the runs of the last ``window``
 first run starts at the end of the file, so history already in the log is not counted
 (``from_start: true`` counts it). A line is counted once its newline is written. At
 most ``MAX_BYTES`` are read per run: a file that grew more than that is skipped ahead
-to its end and the run says ``truncated``.
+to its end and the run says ``truncated``. ``path`` may be a glob: every matching file
+is followed (:mod:`medic.probes.logset`) and the counts add up over all of them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -22,10 +22,10 @@ from medic.patterns import compile_pattern, pattern_problem
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import duration
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.capture import capture_fields, capture_problems, captured
-from medic.probes.logfollow import MAX_BYTES, LogFollower, RunCount
-
-MAX_RUNS = 100_000
+from medic.probes.capture import capture_fields, capture_problems
+from medic.probes.linewindow import LineWindow
+from medic.probes.logfollow import MAX_BYTES, RunCount
+from medic.probes.logset import LogSet
 
 
 @probes.register("log")
@@ -43,6 +43,10 @@ class LogProbe(Probe):
     reading (``file_exists`` false), not an error; at most 8 MiB are read per run.
     Each named group of ``pattern`` is a field too: ``(?P<ip>...)`` yields ``last_ip``,
     what it matched in the latest matching line of the window (docs/services.md).
+    ``path`` may be a glob (``/var/log/app/*.log``): every matching file is followed
+    with its own position (at most ``max_files``, default 50; compressed rotated files
+    are skipped), a file that appears later is read from its start, and the counts add
+    up over all of them.
 
     ```yaml
     version: 1
@@ -75,7 +79,18 @@ class LogProbe(Probe):
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            "path": {"type": "string", "pattern": "^/", "description": "Absolute path of the log."},
+            "path": {
+                "type": "string",
+                "pattern": "^/",
+                "description": "Absolute path of the log, or a glob of several.",
+            },
+            "max_files": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 1000,
+                "default": 50,
+                "description": "A glob matching more files is a probe error (default 50).",
+            },
             "pattern": {
                 "type": "string",
                 "minLength": 1,
@@ -107,7 +122,8 @@ class LogProbe(Probe):
         Field("match_count", "number", "Lines read within the window that match pattern."),
         Field("lines", "number", "Lines read within the window."),
         Field("last_match", "string", "The latest matching line in the window (500 chars max)."),
-        Field("file_exists", "boolean", "The file exists now."),
+        Field("file_exists", "boolean", "The file (with a glob: one of them) exists now."),
+        Field("files", "number", "How many files are followed (1 without a glob)."),
         Field("rotated", "boolean", "This run saw the file rotated or truncated."),
         Field("truncated", "boolean", "This run found more than 8 MiB new and skipped ahead."),
     )
@@ -121,10 +137,10 @@ class LogProbe(Probe):
         self.path = str(options["path"])
         ignore_case = bool(options.get("ignore_case", True))
         pattern = compile_pattern(options["pattern"], ignore_case=ignore_case)
-        self.follower = LogFollower(self.path, pattern, int(options.get("max_line", 4096)))
+        self.max_line = int(options.get("max_line", 4096))
+        self.files = LogSet(self.path, pattern, self.max_line, int(options.get("max_files", 50)))
         self.from_start = bool(options.get("from_start", False))
-        self.window = parse_duration(options.get("window", "5m"))
-        self.runs: deque[RunCount] = deque(maxlen=MAX_RUNS)
+        self.window = LineWindow(parse_duration(options.get("window", "5m")))
         self._busy = False
 
     @classmethod
@@ -153,38 +169,24 @@ class LogProbe(Probe):
                 hint="the filesystem is not answering (stale network mount?)",
             )
         run = RunCount(t=self.clock.monotonic())
-        await asyncio.to_thread(self._read, run)
-        if run.last_line is not None:  # only the latest matching line's groups are read
-            for older in self.runs:
-                older.last_line = None
-        self.runs.append(run)
-        start = run.t - self.window
-        while self.runs and self.runs[0].t <= start:
-            self.runs.popleft()
-        latest = next((r for r in reversed(self.runs) if r.last_match is not None), None)
-        last = latest.last_match if latest is not None else None
+        files = await asyncio.to_thread(self._read, run)
+        self.window.add(run)
         fields = {
-            "match_count": sum(r.matches for r in self.runs),
-            "lines": sum(r.lines for r in self.runs),
-            "last_match": last,
+            **self.window.fields(self.files.pattern, self.max_line),
             "file_exists": run.exists,
+            "files": files,
             "rotated": run.rotated,
             "truncated": run.truncated,
-            **captured(
-                self.follower.pattern,
-                latest.last_line if latest is not None else None,
-                self.follower.max_line,
-            ),
         }
         return {self.path: fields}
 
-    def _read(self, run: RunCount) -> None:
+    def _read(self, run: RunCount) -> int:
         # The flag lives in the thread: a run cut off by its timeout may still be reading.
         self._busy = True
         try:
-            self.follower.read(run, self.from_start, self.max_bytes)
+            return self.files.read(run, self.from_start, self.max_bytes).files
         finally:
             self._busy = False
 
     async def close(self) -> None:
-        self.follower.close()
+        self.files.close()

@@ -1,11 +1,12 @@
 """The ``redis`` probe: a Redis server's memory and clients, and the length of its queues.
 
-One pipelined round trip reads ``INFO memory``, ``INFO clients`` and the ``TYPE`` of
-each key in ``lists``; a second one reads the lengths (``LLEN`` for a list, ``XLEN``
-for a stream, ``ZCARD``/``SCARD`` for the sorted sets and sets that job queues keep
-scheduled and retried jobs in). A missing key has length 0. Each key becomes a field
-``len_<key>`` with every character outside ``[A-Za-z0-9_]`` replaced by ``_``, so
-``queue:default`` is ``len_queue_default``.
+One pipelined round trip reads ``INFO memory``, ``INFO clients``, ``INFO stats`` (the
+keyspace hits and misses) and the ``TYPE`` of each key in ``lists``; a second one reads
+the lengths (``LLEN`` for a list, ``XLEN`` for a stream, ``ZCARD``/``SCARD`` for the
+sorted sets and sets that job queues keep scheduled and retried jobs in) and those of
+the ``queues`` (:mod:`medic.probes.redis_queues`). A missing key has length 0. Each key
+becomes a field ``len_<key>`` with every character outside ``[A-Za-z0-9_]`` replaced by
+``_``, so ``queue:default`` is ``len_queue_default``.
 
 The client (named ``medic``) keeps one connection between runs and makes a new one
 when that is lost. A server that is down or does not answer within the probe's
@@ -31,6 +32,7 @@ from medic import secrets
 from medic.errors import ProbeError
 from medic.policy.durations import format_duration
 from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.redis_queues import QUEUE_OPTIONS, QueueSet, queue_problems
 from medic.redact import redact_text
 
 CLIENT_NAME = "medic"
@@ -42,6 +44,11 @@ _LENGTH_COMMAND = {"list": "LLEN", "stream": "XLEN", "zset": "ZCARD", "set": "SC
 def length_field(key: str) -> str:
     """The field that carries ``key``'s length: ``queue:default`` -> ``len_queue_default``."""
     return "len_" + _UNSAFE.sub("_", key)
+
+
+def hit_rate(hits: int, misses: int) -> float | None:
+    """Hits as a percentage of lookups (None before the first lookup)."""
+    return round(hits / (hits + misses) * 100, 2) if hits + misses else None
 
 
 def _keys(options: Mapping[str, Any]) -> list[str]:
@@ -82,7 +89,12 @@ class RedisProbe(Probe):
     ``used_memory`` over ``maxmemory``, null when no maxmemory is set. Each key in
     ``lists`` adds a field ``len_<key>`` (characters outside ``[A-Za-z0-9_]`` become
     ``_``): the length of a list, stream, sorted set or set, 0 when the key is missing,
-    null for other types.
+    null for other types. ``hit_rate`` is ``keyspace_hits`` over all lookups since the
+    server started, in percent. Each name in ``queues`` is a Laravel-style job queue
+    under ``prefix`` (default ``queues:``; with an application prefix it is e.g.
+    ``laravel_database_queues:``): ``queue_<name>`` is the length of the list
+    ``<prefix><name>``, ``queue_<name>_delayed`` and ``queue_<name>_reserved`` the size of
+    the sorted sets ``<prefix><name>:delayed`` and ``:reserved``.
 
     ```yaml
     version: 1
@@ -96,6 +108,16 @@ class RedisProbe(Probe):
           every: 30s
         when: len_queue_default > 5000
         for: 10m
+        escalate: {notify: [oncall]}
+      - name: laravel-queue-backlog
+        description: Page when Laravel's mail queue backs up.
+        probe:
+          type: redis
+          host: 127.0.0.1
+          queues: [default, emails]
+          prefix: "laravel_database_queues:"
+        when: queue_emails > 1000 or queue_emails_reserved > 50
+        for: 5m
         escalate: {notify: [oncall]}
     ```
     """
@@ -118,6 +140,7 @@ class RedisProbe(Probe):
                 "uniqueItems": True,
                 "description": "Keys whose length to report, as len_<key>.",
             },
+            **QUEUE_OPTIONS,
         },
         "additionalProperties": False,
     }
@@ -129,6 +152,9 @@ class RedisProbe(Probe):
         Field("memory_percent", "number", "used / maxmemory (null without one).", "percent"),
         Field("connected_clients", "number", "Client connections."),
         Field("blocked_clients", "number", "Clients waiting in a blocking call."),
+        Field("keyspace_hits", "number", "Key lookups that found the key, since start."),
+        Field("keyspace_misses", "number", "Key lookups that did not, since start."),
+        Field("hit_rate", "number", "hits / (hits + misses) (null before any).", "percent"),
     )
     default_every: ClassVar[float] = 30.0
     default_timeout: ClassVar[float] = 5.0
@@ -146,15 +172,17 @@ class RedisProbe(Probe):
                     f"lists {seen[name]!r} and {key!r} would both be field {name}; keep one of them"
                 )
             seen[name] = key
+        problems.extend(queue_problems(options))
         return problems
 
     @classmethod
     def option_fields(cls, options: Mapping[str, Any]) -> list[str]:
-        return [length_field(k) for k in _keys(options)]
+        return [length_field(k) for k in _keys(options)] + QueueSet.from_options(options).fields()
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         super().__init__(options)
         self.keys = _keys(options)
+        self.queues = QueueSet.from_options(options)
         self._client: aioredis.Redis | None = None
         self._lock = asyncio.Lock()
 
@@ -205,10 +233,12 @@ class RedisProbe(Probe):
         pipe = self._client.pipeline(transaction=False)
         pipe.info("memory")
         pipe.info("clients")
+        pipe.info("stats")
         for key in self.keys:
             pipe.type(key)
-        memory, clients, *types = await pipe.execute()
+        memory, clients, stats, *types = await pipe.execute()
         lengths = await self._lengths(types)
+        hits, misses = int(stats["keyspace_hits"]), int(stats["keyspace_misses"])
         used, limit = int(memory["used_memory"]), int(memory["maxmemory"])
         values: dict[str, Any] = {
             "reachable": True,
@@ -218,8 +248,12 @@ class RedisProbe(Probe):
             "memory_percent": round(used / limit * 100, 2) if limit else None,
             "connected_clients": int(clients["connected_clients"]),
             "blocked_clients": int(clients["blocked_clients"]),
+            "keyspace_hits": hits,
+            "keyspace_misses": misses,
+            "hit_rate": hit_rate(hits, misses),
         }
         values.update({length_field(k): lengths[k] for k in self.keys})
+        values.update(await self.queues.read(self._client))
         return values
 
     async def _lengths(self, types: list[str]) -> dict[str, int | None]:
@@ -250,6 +284,7 @@ class RedisProbe(Probe):
     def _unreachable(self, url: str, error: str) -> Measurement:
         values: dict[str, Any] = {f.name: None for f in self.fields}
         values.update({length_field(k): None for k in self.keys})
+        values.update(dict.fromkeys(self.queues.fields()))
         values.update(reachable=False, error=error)
         return {url_server(url): values}
 
