@@ -62,6 +62,22 @@ def report(label: str, runs: int, walls: list[float], cpu: float, width: int = 3
     )
 
 
+def docstring_policies() -> list[dict[str, Any]]:
+    """Every policy in the installed probes' and actions' docstring examples."""
+    from medic.actions.base import actions
+    from medic.policy.schema import docstring_example
+    from medic.probes.base import probes
+
+    found: list[dict[str, Any]] = []
+    for _, cls in [*probes.items(), *actions.items()]:
+        example = docstring_example(cls)
+        if example:
+            found.extend(yaml.safe_load(example)["policies"])
+    if not found:
+        raise SystemExit("no docstring examples found: are the probes installed?")
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

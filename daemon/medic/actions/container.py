@@ -22,8 +22,6 @@ from abc import abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from docker.errors import APIError, NotFound
-
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.actions.signal import signal_schema
 from medic.errors import ActionError
@@ -31,8 +29,8 @@ from medic.policy.durations import format_duration, parse_duration
 from medic.policy.schema import duration
 from medic.probes.container_select import IGNORE_LABEL, is_true
 from medic.probes.docker_client import (
-    ENGINE_ERRORS,
     HINT,
+    engine_errors,
     is_own_container,
     shared_client,
     unreachable,
@@ -104,6 +102,8 @@ class ContainerAction(Action):
         return container_named(self.options, ctx)
 
     async def run(self, ctx: ActionContext) -> ActionResult:
+        from docker.errors import APIError, NotFound
+
         name = self.name(ctx)
         if not CONTAINER_NAME.match(name):
             return ActionResult(
@@ -117,7 +117,7 @@ class ContainerAction(Action):
             container = await asyncio.to_thread(client.containers.get, name)
         except NotFound:
             return ActionResult(False, f"no container named {name}")
-        except ENGINE_ERRORS as exc:
+        except engine_errors() as exc:
             raise ActionError(unreachable(exc), hint=HINT) from exc
         # The engine also resolves id prefixes: insist on the name.
         if container.name != name:
@@ -133,7 +133,7 @@ class ContainerAction(Action):
         except APIError as exc:
             reason = exc.explanation or str(exc)
             return ActionResult(False, f"could not {self.verb} container {name}: {reason}", details)
-        except ENGINE_ERRORS as exc:
+        except engine_errors() as exc:
             raise ActionError(unreachable(exc), hint=HINT) from exc
 
     @abstractmethod

@@ -13,10 +13,7 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
-
-import aiohttp
-from yarl import URL
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic import __version__
 from medic.actions.base import (
@@ -28,7 +25,15 @@ from medic.actions.base import (
     unfilled_note,
 )
 from medic.actions.placeholders import ALLOW_PATH, Allow, PlaceholderError, fill_url
+from medic.lazy import lazy_module
 from medic.policy.durations import format_duration
+
+if TYPE_CHECKING:
+    import aiohttp
+    import yarl
+else:
+    aiohttp = lazy_module("aiohttp")
+    yarl = lazy_module("yarl")
 
 EXCERPT_LIMIT = 2048
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -40,7 +45,7 @@ REDACTED = "***"
 def display_url(url: str) -> str:
     """``url`` with any password in it replaced, for logs and the audit trail."""
     try:
-        parsed = URL(url, encoded=True)
+        parsed = yarl.URL(url, encoded=True)
     except ValueError:
         return url
     return str(parsed.with_password(REDACTED)) if parsed.password else url
@@ -201,7 +206,7 @@ class HttpRequestAction(Action):
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=ctx.timeout)) as session,
                 session.request(
                     self.method,
-                    URL(url, encoded=True),
+                    yarl.URL(url, encoded=True),
                     headers=headers,
                     json=self.options.get("json"),
                     data=self.options.get("body"),

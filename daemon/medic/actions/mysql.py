@@ -16,17 +16,15 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import pymysql
-
 from medic import secrets
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.policy.durations import format_duration, parse_duration
 from medic.policy.schema import duration
 from medic.probes.mysql import (
-    CONNECTION_ERRORS,
     PROCESSLIST,
     address,
     connect,
+    connection_errors,
     is_system,
     rows,
     scrub,
@@ -121,7 +119,7 @@ class MysqlTerminateAction(Action):
         except TimeoutError:
             done = len(details["killed"])
             return ActionResult(False, f"timed out; {done} killed before that", details)
-        except CONNECTION_ERRORS as exc:
+        except connection_errors() as exc:
             details["error"] = scrub(str(exc) or type(exc).__name__, dsn)
             return ActionResult(False, f"cannot kill on {server}: {details['error']}", details)
         killed = len(details["killed"])
@@ -130,6 +128,8 @@ class MysqlTerminateAction(Action):
         )
 
     async def _kill(self, dsn: str, seconds: float, details: dict[str, Any]) -> None:
+        import pymysql
+
         users = [u for u in self.options["users"] if u not in PROTECTED_USERS]
         conn = await connect(dsn, seconds)
         try:

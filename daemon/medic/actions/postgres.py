@@ -16,15 +16,13 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-import asyncpg
-
 from medic import secrets
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.policy.durations import format_duration, parse_duration
 from medic.policy.schema import duration
 from medic.probes.postgres import (
-    CONNECTION_ERRORS,
     connect,
+    connection_errors,
     describe_error,
     server_name,
 )
@@ -190,13 +188,15 @@ class PostgresTerminateAction(Action):
             done = len(details["terminated"])
             summary = f"timed out after {format_duration(ctx.timeout)} on {server}"
             return ActionResult(False, f"{summary}; {done} terminated before that", details)
-        except CONNECTION_ERRORS as exc:
+        except connection_errors() as exc:
             details["error"] = describe_error(exc, dsn)
             return ActionResult(False, f"cannot terminate on {server}: {details['error']}", details)
         return self._result(server, details)
 
     async def _terminate(self, dsn: str, seconds: float, details: dict[str, Any]) -> None:
         """Find the candidates, then end each one, re-checking the never-rules per pid."""
+        import asyncpg
+
         states = list(self.options["state"])
         if "idle in transaction" in states:
             states.append("idle in transaction (aborted)")

@@ -18,14 +18,19 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import structlog
 
 from medic.audit.options import CheckpointOptions
 from medic.audit.verify import Checkpoint
 from medic.clock import iso
+from medic.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_module("aiohttp")
 
 log = structlog.get_logger("medic.audit")
 POST_TIMEOUT = 10.0

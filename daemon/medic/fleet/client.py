@@ -13,11 +13,15 @@ import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from medic.errors import FleetError
+from medic.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_module("aiohttp")
 
 # One member's answer must come within this; a member without quorum hangs until then.
 REQUEST_TIMEOUT = 2.0

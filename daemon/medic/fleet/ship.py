@@ -17,14 +17,19 @@ import contextlib
 import functools
 import sqlite3
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import structlog
 
 from medic import secrets
 from medic.audit.store import AuditStore
 from medic.errors import FleetError
+from medic.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import asyncpg
+else:
+    asyncpg = lazy_module("asyncpg")
 
 log = structlog.get_logger("medic.fleet.ship")
 

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
-from yarl import URL
+from typing import TYPE_CHECKING, Any
 
 from medic.errors import NotifyError
+from medic.lazy import lazy_module
 from medic.notify.base import Notifier
 from medic.policy.durations import format_duration
+
+if TYPE_CHECKING:
+    import aiohttp
+    import yarl
+else:
+    aiohttp = lazy_module("aiohttp")
+    yarl = lazy_module("yarl")
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ class Answer:
 def shown_url(url: str) -> str:
     """``url`` with any password in it masked, for error messages."""
     try:
-        parsed = URL(url)
+        parsed = yarl.URL(url)
     except ValueError:
         return url
     return str(parsed.with_password("***")) if parsed.password else url

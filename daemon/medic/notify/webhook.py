@@ -13,17 +13,21 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic import __version__
 from medic.errors import ConfigError, NotifyError
+from medic.lazy import lazy_module
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.http_post import shown_url
 from medic.notify.options import duration_option, duration_schema
 from medic.notify.signing import sign
 from medic.policy.durations import format_duration
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_module("aiohttp")
 
 DEFAULT_TIMEOUT = 10.0
 REASON_EXCERPT = 200

@@ -17,11 +17,10 @@ import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.x509.oid import NameOID
+if TYPE_CHECKING:  # cryptography loads when a certificate is first read
+    from cryptography import x509
 
 MAX_CHAIN = 8
 # Where Debian, RHEL and friends keep the system CA bundle (for files; ssl finds its own).
@@ -33,6 +32,8 @@ def describe(
     cert: x509.Certificate, name: str | None, *, chain_valid: bool, error: str | None
 ) -> dict[str, Any]:
     """The probe's fields for one leaf certificate."""
+    from cryptography import x509
+
     not_after = cert.not_valid_after_utc.timestamp()
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -58,6 +59,9 @@ def name_matches(
     cert: x509.Certificate, name: str, san: x509.SubjectAlternativeName | None
 ) -> bool:
     """RFC 6125 in short: SAN DNS names (one leftmost ``*``) or IPs; CN only without SANs."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     if is_ip(name):
         wanted = ipaddress.ip_address(name)
         return san is not None and wanted in san.get_values_for_type(x509.IPAddress)
@@ -113,6 +117,8 @@ def chain_problem(
 
 
 def _issued(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
     if cert is issuer or cert.issuer != issuer.subject:
         return False
     try:
@@ -123,6 +129,8 @@ def _issued(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
+    from cryptography import x509
+
     with contextlib.suppress(x509.ExtensionNotFound):
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     return False
@@ -137,6 +145,8 @@ def is_ip(name: str) -> bool:
 
 
 def load_pem(path: str) -> list[x509.Certificate]:
+    from cryptography import x509
+
     return x509.load_pem_x509_certificates(Path(path).read_bytes())
 
 
@@ -147,6 +157,8 @@ def system_anchors() -> tuple[x509.Certificate, ...]:
     Each certificate is parsed on its own: one odd CA (a zero serial, which
     ``cryptography`` warns about today and will refuse one day) must not cost the rest.
     """
+    from cryptography import x509
+
     for bundle in SYSTEM_BUNDLES:
         try:
             text = Path(bundle).read_bytes()

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import errno
 import ssl
+from typing import TYPE_CHECKING
 
-import aiohttp
+from medic.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_module("aiohttp")
+
 
 _ERRNO_TEXT = {
     errno.ECONNREFUSED: "connection refused",

@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 import structlog
-from docker.errors import APIError, NotFound
-from docker.utils import version_lt
 
 from medic.clock import parse_iso
 from medic.errors import ProbeError
@@ -27,10 +25,10 @@ from medic.probes.container_select import (
     validate_selection,
 )
 from medic.probes.docker_client import (
-    ENGINE_ERRORS,
     HINT,
     STATE_EVENTS,
     EventFollower,
+    engine_errors,
     open_container_events,
     shared_client,
     unreachable,
@@ -143,7 +141,7 @@ class ContainerProbe(Probe):
         try:
             client = await shared_client()
             summaries = await select_containers(client, self.selection)
-        except ENGINE_ERRORS as exc:
+        except engine_errors() as exc:
             raise ProbeError(unreachable(exc), hint=HINT) from exc
         limit = asyncio.Semaphore(STATS_CONCURRENCY)
         results = await asyncio.gather(
@@ -157,6 +155,8 @@ class ContainerProbe(Probe):
     async def _measure_one(
         self, client: Any, container_id: str, limit: asyncio.Semaphore
     ) -> tuple[str | None, dict[str, Any]]:
+        from docker.errors import APIError, NotFound
+
         try:
             info = await asyncio.to_thread(client.api.inspect_container, container_id)
         except NotFound:  # removed since the listing: no longer a target
@@ -164,7 +164,7 @@ class ContainerProbe(Probe):
         except APIError as exc:  # one odd container must not blind the whole policy
             log.warning("container.inspect_failed", container=container_id[:12], error=str(exc))
             return None, {}
-        except ENGINE_ERRORS as exc:
+        except engine_errors() as exc:
             raise ProbeError(unreachable(exc), hint=HINT) from exc
         fields = self._state_fields(info)
         if fields["running"]:
@@ -249,6 +249,9 @@ class ContainerProbe(Probe):
     @staticmethod
     async def _stats(client: Any, container_id: str) -> Mapping[str, Any]:
         """One stats sample; empty when the container stopped meanwhile."""
+        from docker.errors import APIError
+        from docker.utils import version_lt
+
         api = client.api
         # One-shot (API 1.41+) answers at once instead of waiting for a second sample.
         one_shot = None if version_lt(api.api_version, "1.41") else True
@@ -259,7 +262,7 @@ class ContainerProbe(Probe):
         except APIError as exc:  # gone or being removed meanwhile: no figures this time
             log.debug("container.stats_failed", container=container_id[:12], error=str(exc))
             return {}
-        except ENGINE_ERRORS as exc:
+        except engine_errors() as exc:
             raise ProbeError(unreachable(exc), hint=HINT) from exc
         return result
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import structlog
-from docker.errors import APIError, NotFound
 
 from medic.errors import ProbeError
 from medic.patterns import Pattern, compile_pattern, pattern_problem
@@ -31,7 +30,7 @@ from medic.probes.container_select import (
     select_containers,
     validate_selection,
 )
-from medic.probes.docker_client import ENGINE_ERRORS, HINT, shared_client, unreachable
+from medic.probes.docker_client import HINT, engine_errors, shared_client, unreachable
 
 log = structlog.get_logger(__name__)
 
@@ -183,7 +182,7 @@ class ContainerLogsProbe(Probe):
         try:
             client = await shared_client()
             summaries = await select_containers(client, self.selection)
-        except ENGINE_ERRORS as exc:
+        except engine_errors() as exc:
             raise ProbeError(unreachable(exc), hint=HINT) from exc
         since = max(1.0, round(time.time() - self.window, 3))
         limit = asyncio.Semaphore(CONCURRENCY)
@@ -198,6 +197,8 @@ class ContainerLogsProbe(Probe):
 
     def _read(self, client: Any, container_id: str, since: float) -> LogCount | None:
         """Read and count one container's log (blocking: runs in a thread)."""
+        from docker.errors import APIError, NotFound
+
         try:
             stream = client.api.logs(
                 container_id, stdout=True, stderr=True, stream=True, follow=False,
@@ -208,7 +209,7 @@ class ContainerLogsProbe(Probe):
         except APIError as exc:  # e.g. a log driver that cannot be read back
             log.warning("container.logs_unreadable", container=container_id[:12], error=str(exc))
             return None
-        except ENGINE_ERRORS as exc:
+        except engine_errors() as exc:
             raise ProbeError(unreachable(exc), hint=HINT) from exc
         try:
             return count_lines(stream, self.pattern, self.max_bytes)

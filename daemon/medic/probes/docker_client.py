@@ -19,10 +19,7 @@ from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-import requests
 import structlog
-from docker.client import DockerClient
-from docker.errors import DockerException
 
 log = structlog.get_logger(__name__)
 
@@ -35,12 +32,16 @@ HINT = "mount /var/run/docker.sock into Medic's container, or set DOCKER_HOST"
 # is matched on its first part, by the engine's filter and by the probe).
 STATE_EVENTS = ("die", "oom", "kill", "stop", "start", "restart", "health_status")
 
-# What a failed engine call raises: the SDK does not wrap every transport error.
-ENGINE_ERRORS: tuple[type[BaseException], ...] = (
-    DockerException,
-    requests.exceptions.RequestException,
-    OSError,
-)
+
+@functools.cache
+def engine_errors() -> tuple[type[BaseException], ...]:
+    """What a failed engine call raises: the SDK does not wrap every transport error.
+
+    A function, so that importing this module does not import the Docker SDK."""
+    import requests
+    from docker.errors import DockerException
+
+    return (DockerException, requests.exceptions.RequestException, OSError)
 
 
 def engine_url() -> str:
@@ -55,6 +56,8 @@ def unreachable(exc: BaseException) -> str:
 
 def connect(timeout: float = API_TIMEOUT) -> Any:
     """A new client (blocking: it asks the engine which API version to speak)."""
+    from docker.client import DockerClient
+
     return DockerClient.from_env(version="auto", timeout=timeout, max_pool_size=POOL_SIZE)
 
 
@@ -154,9 +157,9 @@ class _EngineEvents:
         return iter(self._stream)
 
     def close(self) -> None:
-        with contextlib.suppress(*ENGINE_ERRORS):
+        with contextlib.suppress(*engine_errors()):
             self._stream.close()
-        with contextlib.suppress(*ENGINE_ERRORS):
+        with contextlib.suppress(*engine_errors()):
             self._client.close()
 
 

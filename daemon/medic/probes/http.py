@@ -16,16 +16,21 @@ import re
 import ssl
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
-
-import aiohttp
-from yarl import URL
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic import __version__, secrets
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.connection_errors import client_error_text
 from medic.redact import is_secret_key, redact_text
+
+if TYPE_CHECKING:
+    import aiohttp
+    import yarl
+else:
+    aiohttp = lazy_module("aiohttp")
+    yarl = lazy_module("yarl")
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -47,7 +52,7 @@ HTTP_FIELDS = (
 def display_url(url: str) -> str:
     """The URL as a target: no userinfo, secret-looking query values masked."""
     try:
-        parsed = URL(url)
+        parsed = yarl.URL(url)
         if parsed.absolute:
             return redact_text(str(parsed.with_user(None)))
     except ValueError:
@@ -172,7 +177,7 @@ class HttpProbe(Probe):
         problems: list[str] = []
         url = str(options.get("url", ""))
         try:
-            parsed: URL | None = URL(url)
+            parsed: yarl.URL | None = yarl.URL(url)
             port = parsed.port if parsed is not None else None  # parsing the port may fail
         except ValueError:
             parsed, port = None, None

@@ -15,13 +15,11 @@ that is down, refuses the login or does not answer yields ``reachable: false`` a
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
-
-import aiomysql
-import pymysql
 
 from medic import secrets
 from medic.errors import ProbeError
@@ -31,9 +29,18 @@ from medic.redact import redact_text
 # Threads that are the server's own, never clients: not counted, never killed.
 SYSTEM_USERS = ("system user", "event_scheduler", "unauthenticated user", "mariadb.sys")
 SYSTEM_COMMANDS = ("Daemon", "Binlog Dump", "Binlog Dump GTID", "Slave_IO", "Slave_SQL")
-CONNECTION_ERRORS = (OSError, pymysql.err.MySQLError, ValueError)
 ACCESS_DENIED = 1227  # ER_SPECIFIC_ACCESS_DENIED_ERROR
 STATUS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+
+
+@functools.cache
+def connection_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "cannot talk to the server" (a function: pymysql loads on first use)."""
+    import pymysql
+
+    return (OSError, pymysql.err.MySQLError, ValueError)
+
+
 PROCESSLIST = (
     "SELECT ID, USER, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()"
 )
@@ -56,6 +63,8 @@ async def connect(dsn: str, seconds: float) -> Any:
     parts = urlsplit(dsn)
     if parts.scheme not in ("mysql", "mariadb"):
         raise ValueError("the DSN must be a mysql:// URL")
+    import aiomysql
+
     return await aiomysql.connect(
         host=parts.hostname or "localhost",
         port=parts.port or 3306,
@@ -72,6 +81,8 @@ def is_system(row: Mapping[str, Any]) -> bool:
 
 
 async def rows(conn: Any, sql: str, *args: Any) -> list[dict[str, Any]]:
+    import aiomysql
+
     async with conn.cursor(aiomysql.DictCursor) as cur:
         await cur.execute(sql, args or None)
         return list(await cur.fetchall())
@@ -155,7 +166,7 @@ class MysqlProbe(Probe):
                 return {address(dsn): await self._read(dsn, timeout)}
         except TimeoutError:
             error = f"no answer within {timeout:g}s"
-        except CONNECTION_ERRORS as exc:
+        except connection_errors() as exc:
             error = scrub(str(exc) or type(exc).__name__, dsn)
         empty = dict.fromkeys(self.field_names() + self.option_fields(self.options))
         return {address(dsn): {**empty, "reachable": False, "error": error}}
@@ -198,6 +209,8 @@ class MysqlProbe(Probe):
 
 async def _replica(conn: Any) -> list[dict[str, Any]]:
     """The replica status rows; none when the user may not see them (lag is then null)."""
+    import pymysql
+
     try:
         return await rows(conn, "SHOW SLAVE STATUS")
     except pymysql.err.OperationalError as exc:

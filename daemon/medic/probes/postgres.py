@@ -13,11 +13,10 @@ The connection helpers here are shared with the ``postgres.terminate`` action.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
-
-import asyncpg
 
 from medic import secrets
 from medic.errors import ProbeError
@@ -25,10 +24,22 @@ from medic.policy.durations import format_duration
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.redact import redact_text
 
+if TYPE_CHECKING:
+    import asyncpg
+
 APPLICATION_NAME = "medic"
 GROUPS = ("none", "database", "user", "application")
-# Errors that mean "cannot talk to the server", as opposed to a bug in Medic.
-CONNECTION_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError)
+
+
+@functools.cache
+def connection_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "cannot talk to the server", as opposed to a bug in Medic.
+
+    A function, so that importing this module does not import asyncpg."""
+    import asyncpg
+
+    return (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError)
+
 
 # One round trip: the settings joined to one row per group of client connections (a
 # single row with a null group when there are none).
@@ -95,6 +106,8 @@ async def connect(dsn: str, seconds: float) -> asyncpg.Connection:
     """A connection named ``medic`` whose statements stop at ``seconds`` on the server too."""
     if urlsplit(dsn).scheme not in ("postgresql", "postgres"):  # said without the DSN
         raise ValueError("the DSN must be a postgresql:// URL")
+    import asyncpg
+
     return await asyncpg.connect(
         dsn,
         timeout=seconds,
@@ -213,7 +226,7 @@ class PostgresProbe(Probe):
             except TimeoutError:
                 await self._drop()
                 return self._unreachable(dsn, f"no answer within {format_duration(timeout)}")
-            except CONNECTION_ERRORS as exc:
+            except connection_errors() as exc:
                 await self._drop()
                 return self._unreachable(dsn, describe_error(exc, dsn))
         result = self._fields(dsn, rows)

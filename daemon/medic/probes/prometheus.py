@@ -17,13 +17,12 @@ lines of the wanted metrics are handed to it, so a 1,000-series exporter costs l
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic import secrets
 from medic.clock import Clock, SystemClock
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.policy.durations import parse_duration
 from medic.policy.schema import duration
 from medic.probes.base import Field, Measurement, Probe, probes
@@ -40,6 +39,11 @@ from medic.probes.promsamples import (
     shown_url,
 )
 from medic.probes.promwindow import WindowStore
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_module("aiohttp")
 
 FIELDS = (
     Field("value", "number", "The series' value (null for NaN or infinity); in ratio form, ratio."),

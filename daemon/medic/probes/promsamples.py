@@ -17,16 +17,23 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
-from prometheus_client.openmetrics import parser as openmetrics_parser
-from prometheus_client.parser import text_string_to_metric_families
-from yarl import URL
+from typing import TYPE_CHECKING, Any
 
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.policy.durations import format_duration
 from medic.probes.base import Measurement
+
+if TYPE_CHECKING:
+    import aiohttp
+    import yarl
+    from prometheus_client import parser as text_parser
+    from prometheus_client.openmetrics import parser as openmetrics_parser
+else:
+    aiohttp = lazy_module("aiohttp")
+    yarl = lazy_module("yarl")
+    text_parser = lazy_module("prometheus_client.parser")
+    openmetrics_parser = lazy_module("prometheus_client.openmetrics.parser")
 
 MAX_BODY = 16 * 1024 * 1024
 # Bodies bigger than this are filtered and parsed in a thread, off the event loop.
@@ -144,7 +151,7 @@ def _parse(text: str, content_type: str, names: set[str]) -> tuple[list[ExpoSamp
     if content_type == "application/openmetrics-text":
         families = openmetrics_parser.text_string_to_metric_families(lines)  # type: ignore[no-untyped-call]  # the OpenMetrics parser has no annotations
     else:
-        families = text_string_to_metric_families(lines)
+        families = text_parser.text_string_to_metric_families(lines)
     samples: list[ExpoSample] = []
     known: set[str] = set()
     for family in families:
@@ -173,7 +180,7 @@ async def parse_samples(
 def shown_url(url: str) -> str:
     """The URL as messages may show it: no user, password or query string."""
     try:
-        return str(URL(url).with_user(None).with_query(None))
+        return str(yarl.URL(url).with_user(None).with_query(None))
     except (ValueError, TypeError):
         return "(unparseable URL)"
 

@@ -20,13 +20,8 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
-
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
 from medic import secrets
 from medic.errors import ProbeError
@@ -34,6 +29,9 @@ from medic.policy.durations import format_duration
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.redis_queues import QUEUE_OPTIONS, QueueSet, queue_problems
 from medic.redact import redact_text
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 CLIENT_NAME = "medic"
 DEFAULT_PORT = 6379
@@ -187,6 +185,8 @@ class RedisProbe(Probe):
         self._lock = asyncio.Lock()
 
     async def measure(self) -> Measurement:
+        from redis.exceptions import RedisError  # the client library loads on first use
+
         url = self._url()
         timeout = float(getattr(self, "timeout", self.default_timeout))
         async with self._lock:
@@ -222,6 +222,10 @@ class RedisProbe(Probe):
 
     async def _read(self, url: str, seconds: float) -> dict[str, Any]:
         if self._client is None:
+            import redis.asyncio as aioredis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
             self._client = aioredis.Redis.from_url(
                 url,
                 socket_timeout=seconds,

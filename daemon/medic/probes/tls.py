@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cryptography import x509
-
 from medic.errors import ProbeError
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.certificates import chain_problem, describe, is_ip, load_pem, system_anchors
@@ -127,6 +125,8 @@ class TlsCertProbe(Probe):
             return {self.target: {**_UNREAD, "error": f"cannot resolve {self.host}"}}
         except OSError as exc:
             return {self.target: {**_UNREAD, "error": os_error_text(exc)}}
+        from cryptography import x509
+
         try:
             leaf = x509.load_der_x509_certificate(der)
         except ValueError:
@@ -176,6 +176,8 @@ class TlsCertProbe(Probe):
         return self._contexts
 
     def _read_file(self) -> dict[str, Any]:
+        from cryptography import x509
+
         path = str(self.file)
         try:
             certs = x509.load_pem_x509_certificates(Path(path).read_bytes())

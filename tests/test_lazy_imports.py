@@ -1,0 +1,136 @@
+"""Loading plugins and the agent costs nothing for libraries no policy uses (issue 14).
+
+Each check runs in a fresh interpreter, since this test process has imported everything.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, ClassVar
+
+from medic.lazy import lazy_module
+from medic.policy.loader import load_text
+from medic.probes.base import Measurement, Probe
+from medic.registry import Registry
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Client libraries a plugin needs only when a policy runs it.
+PLUGIN_LIBRARIES = (
+    "docker",
+    "requests",
+    "redis",
+    "asyncpg",
+    "aiomysql",
+    "pymysql",
+    "cryptography",
+    "prometheus_client.parser",
+    "prometheus_client.openmetrics.parser",
+)
+# What `medic validate` needs none of, on top of the plugin libraries.
+NOT_FOR_VALIDATE = (*PLUGIN_LIBRARIES, "aiohttp", "sqlite_utils", "watchfiles", "prometheus_client")
+
+
+def loaded_after(code: str, cwd: Path = REPO) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code``."""
+    script = textwrap.dedent(code) + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, check=True
+    )
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def present(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return [name for name in names if name in modules]
+
+
+def test_loading_every_plugin_imports_no_client_library() -> None:
+    """Importing every probe, action and notifier module leaves their libraries unloaded."""
+    modules = loaded_after(
+        """
+        from medic.actions.base import actions
+        from medic.notify.base import notifiers
+        from medic.probes.base import probes
+        for registry in (probes, actions, notifiers):
+            registry.load()
+            assert registry.names(), registry.kind
+        """
+    )
+    assert present(modules, PLUGIN_LIBRARIES) == []
+
+
+def test_agent_core_imports_no_client_library() -> None:
+    """The agent, its API server and every plugin load without any plugin's library."""
+    modules = loaded_after(
+        """
+        import medic.api.server, medic.engine.agent, medic.cli.run
+        from medic.probes.base import probes
+        probes.load()
+        """
+    )
+    assert present(modules, PLUGIN_LIBRARIES) == []
+
+
+def test_validate_imports_neither_client_libraries_nor_the_server() -> None:
+    """`medic validate` on the shipped packs imports no client library, aiohttp or SQLite layer."""
+    modules = loaded_after(
+        """
+        import runpy, sys
+        sys.argv = ["medic", "validate", "policies"]
+        try:
+            runpy.run_module("medic", run_name="__main__")
+        except SystemExit as exc:
+            assert exc.code == 0, exc.code
+        """
+    )
+    assert "medic.policy.loader" in modules
+    assert present(modules, NOT_FOR_VALIDATE) == []
+
+
+def test_lazy_module_imports_on_first_attribute() -> None:
+    """A lazy module is imported when an attribute is read, and gives the real attribute."""
+    modules = loaded_after(
+        """
+        import sys
+        from medic.lazy import lazy_module
+        colorsys = lazy_module("colorsys")
+        assert "colorsys" not in sys.modules, "imported too early"
+        assert colorsys.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+        """
+    )
+    assert "colorsys" in modules
+
+
+def test_lazy_module_says_what_it_stands_for() -> None:
+    """Its repr names the module and whether it was imported yet."""
+    module = lazy_module("json")
+    assert repr(module) == "<lazy module 'json' (not imported yet)>"
+    assert module.dumps([1]) == "[1]"
+    assert repr(module) == "<lazy module 'json' (imported)>"
+
+
+class BrokenSchemaProbe(Probe):
+    """A third-party probe whose options schema is not a valid JSON Schema."""
+
+    schema: ClassVar[dict[str, Any]] = {"type": "object", "properties": {"n": {"type": "numbr"}}}
+
+    async def measure(self) -> Measurement:
+        return {}
+
+
+def test_a_third_party_plugin_schema_is_still_checked() -> None:
+    """A plugin outside medic with a broken schema gets a clear error, not a crash."""
+    probes: Registry[type[Probe]] = Registry("probe", "medic.tests.no-such-group")
+    actions: Registry[Any] = Registry("action", "medic.tests.no-such-group")
+    probes.register("odd")(BrokenSchemaProbe)
+    result = load_text(
+        "version: 1\npolicies:\n  - name: p\n    probe: {type: odd}\n    when: x > 1\n",
+        "odd.yaml",
+        probe_registry=probes,
+        action_registry=actions,
+    )
+    assert "its options schema is broken" in result.errors[0].message
