@@ -8,7 +8,9 @@ What differs from the shipped files (tests/packs/conftest.py does the copy): the
 directory /var/backups/eventchain is a temporary one; the certificate is served on a
 free port for ``localhost`` (what pebble issues) instead of :443 for eventchain.com;
 certbot and nginx get the test instances' directories (``--config-dir``..., ``-p``/``-c``);
-``probe.every`` is 1 s and ``verify.after`` 3 s. The database is reached the way the
+``probe.every`` is 1 s and ``verify.after`` 3 s; for the error rate, a real Prometheus
+on a free port instead of :9090 scrapes a stub application every second, so its
+``[5m]`` windows are ``[10s]`` and ``for: 5m`` is 10 s. The database is reached the way the
 pack says, through $DB_HOST and $DB_USER (plus $PGPORT) in the agent's environment.
 """
 
@@ -18,17 +20,23 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from agent_harness import free_port
 from test_cert_renewal_e2e import DOMAIN, Site, age_lineage, run, site, wait_until
 
-from conftest import Receiver, pack_agent, pack_policies
+from conftest import ROOT, Receiver, pack_agent, pack_policies
+
+sys.path.insert(0, str(ROOT / "tests" / "metrics"))
+from promstack import Service, start_prometheus, wait_for_series
 
 pytestmark = pytest.mark.integration
 
@@ -305,3 +313,101 @@ def test_expiring_certificate_is_renewed_for_real_and_nginx_reloaded(
     assert (site.live / "cert.pem").resolve().name == "cert2.pem"  # certbot made version 2
     assert site.served() != aged
     assert receiver.received == []
+
+
+class StubApp:
+    """The application's /metrics: http_requests_total by status, 200 requests a second,
+    of which ``errors_per_second`` answer 500."""
+
+    def __init__(self) -> None:
+        self.counts = {"200": 0.0, "500": 0.0}
+        self.errors_per_second = 0.0
+        self.done = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                lines = ["# TYPE http_requests_total counter"]
+                lines += [
+                    f'http_requests_total{{status="{status}"}} {count}'
+                    for status, count in outer.counts.items()
+                ]
+                body = ("\n".join(lines) + "\n").encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.target = f"127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._traffic, daemon=True).start()
+
+    def _traffic(self) -> None:
+        while not self.done.wait(0.1):
+            self.counts["500"] += self.errors_per_second / 10
+            self.counts["200"] += (200 - self.errors_per_second) / 10
+
+    def close(self) -> None:
+        self.done.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def app_and_prometheus(tmp_path: Path) -> Iterator[tuple[StubApp, Service]]:
+    """The stub application, scraped every second by a real Prometheus."""
+    app = StubApp()
+    (tmp_path / "prometheus").mkdir()
+    prometheus = start_prometheus(tmp_path / "prometheus", {"eventchain": [app.target]})
+    try:
+        wait_for_series(prometheus, "rate(http_requests_total[10s])")
+        yield app, prometheus
+    finally:
+        prometheus.stop()
+        app.close()
+
+
+def test_five_percent_errors_page_p0_through_prometheus(
+    app_and_prometheus: tuple[StubApp, Service], receiver: Receiver, tmp_path: Path
+) -> None:
+    """10 of 200 requests a second answering 500 (5 %) -> the share over the window stays
+    above 1 % for the whole `for:` -> one P0 page to on-call; the P2 target policy
+    (0.1 % to 1 %), which the share climbs through on the way, pages nobody."""
+    app, prometheus = app_and_prometheus
+    agent = pack_agent(tmp_path / "agent", "eventchain", receiver)
+    agent.write_policy(
+        "eventchain.yaml",
+        pack_policies(
+            "eventchain",
+            ["eventchain-error-rate-high", "eventchain-error-rate-above-target"],
+            replace={"[5m]": "[10s]", "http://localhost:9090": prometheus.url},
+            override={
+                "eventchain-error-rate-high": {"probe.every": "1s", "for": "10s"},
+                "eventchain-error-rate-above-target": {"probe.every": "1s", "for": "10s"},
+            },
+        ),
+    )
+    try:
+        agent.start()
+        agent.wait_for(lambda: bool(agent.events("policy.loaded")), what="policy.loaded")
+        time.sleep(3)  # healthy traffic first: nothing fires
+        assert agent.events("incident.detected") == []
+        app.errors_per_second = 10
+        agent.wait_for(lambda: bool(receiver.received), what="the page", timeout=40)
+    finally:
+        agent.stop()
+
+    (page,) = receiver.received
+    assert page["to"] == "oncall"
+    body = page["body"]
+    assert (body["policy"], body["reason"], body["severity"]) == (
+        "eventchain-error-rate-high",
+        "no_remediation",
+        "critical",
+    )
+    assert body["values"]["value"] > 0.01
+    assert {e["policy"] for e in agent.events("incident.fired")} == {"eventchain-error-rate-high"}
