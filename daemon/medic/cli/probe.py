@@ -16,6 +16,7 @@ import jsonschema
 import yaml
 
 from medic.cli.params import Duration
+from medic.deadline import within
 from medic.policy.durations import format_duration
 from medic.probes.base import Field, Probe, probes
 
@@ -116,7 +117,7 @@ def command(
 
     async def once() -> dict[str, dict[str, Any]]:
         try:
-            return await asyncio.wait_for(probe.measure(), seconds)
+            return await within(probe.measure(), seconds)
         finally:
             await probe.close()
 

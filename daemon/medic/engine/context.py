@@ -48,6 +48,8 @@ class EngineContext:
     firing: Callable[[str], Sequence[str]] = _nothing_fires
     # Where people reach the API: approve and deny links point there.
     public_url: str = "http://127.0.0.1:9325"
+    # Set when the agent begins to stop: from then on no runner measures or acts.
+    stopping: bool = False
     _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:

@@ -24,6 +24,7 @@ from email.utils import parseaddr
 from typing import Any, ClassVar
 
 from medic import secrets
+from medic.deadline import within
 from medic.errors import ConfigError, NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
@@ -176,9 +177,7 @@ class EmailNotifier(Notifier):
             raise self._error(f"cannot build the message: {exc}") from exc
         context = self.tls_context() if (self.ssl or self.starttls) else None
         try:
-            await asyncio.wait_for(
-                asyncio.to_thread(self._deliver, msg, password, context), self.timeout
-            )
+            await within(asyncio.to_thread(self._deliver, msg, password, context), self.timeout)
         except TimeoutError as exc:
             raise self._timed_out() from exc
 
