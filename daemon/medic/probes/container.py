@@ -4,9 +4,10 @@ A measurement lists the selected containers once, then inspects them, concurrent
 threads. A stats sample (memory, CPU, pids) is read per running container only when the
 policy reads one of :data:`USAGE_FIELDS` (in ``when``, ``clear_when`` or a step's
 placeholders): on some engines a stats read waits for the next one-second sample, and
-a policy about ``health`` or ``running`` must not wait for figures it never looks at. ``watch()`` follows the engine's
-event stream so a container that dies, is OOM-killed or turns unhealthy is evaluated
-at once; polling stays the source of truth for anything the stream missed.
+a policy about ``health`` or ``running`` must not wait for figures it never looks at.
+``watch()`` follows the engine's event stream so a container that dies, is OOM-killed
+or turns unhealthy is evaluated at once; polling stays the source of truth for
+anything the stream missed.
 """
 
 from __future__ import annotations
