@@ -20,6 +20,7 @@ import signal
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,12 @@ def install_trace_hooks() -> None:
     asyncio.create_subprocess_exec = traced_spawn  # type: ignore[assignment]
 
 
+async def until(check: Callable[[], bool], every: float) -> None:
+    """Poll ``check``: the states waited on (a pidfile, another process) have no event."""
+    while not check():  # noqa: ASYNC110 - outside state, nothing to wait on but time
+        await asyncio.sleep(every)
+
+
 async def run(root: Path, kills: int) -> tuple[list[float], list[float]]:
     services = Services(root, 1)
     services.start_all()
@@ -70,8 +77,7 @@ async def run(root: Path, kills: int) -> tuple[list[float], list[float]]:
         for _ in range(kills):
             old = read_pid(pidfile)
             assert old is not None and alive(old)
-            while old not in probe._pidfds:  # watched: its death will be seen at once
-                await asyncio.sleep(0.01)
+            await until(lambda old=old: old in probe._pidfds, 0.01)  # watched: seen at once
             noticed.clear()
             execs.clear()
             marks.clear()
@@ -84,11 +90,9 @@ async def run(root: Path, kills: int) -> tuple[list[float], list[float]]:
             share.append(execs[0] - noticed[0])
             steps["noticed -> detected"].append(marks["incident.detected"] - noticed[0])
             steps["detected -> intent"].append(marks["action.started"] - marks["incident.detected"])
-            while (pid := read_pid(pidfile)) in (None, old) or not alive(pid or 0):
-                await asyncio.sleep(0.005)
+            await until(lambda old=old: read_pid(pidfile) not in (None, old), 0.005)
             agent.runners["svc0"].trigger()  # measure now: the new pid gets its pidfd
-            while "verify.healed" not in marks:  # the incident is closed: the next is new
-                await asyncio.sleep(0.01)
+            await until(lambda: "verify.healed" in marks, 0.01)  # closed: the next is new
             await asyncio.sleep(random.uniform(0.05, 0.2))
     finally:
         await agent.stop()

@@ -11,6 +11,7 @@ its own.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -81,10 +82,8 @@ class Services:
         for pidfile in self.pidfiles:
             pid = read_pid(pidfile)
             if pid:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         time.sleep(0.05)
         reap()
 
