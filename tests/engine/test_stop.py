@@ -175,3 +175,14 @@ async def test_stop_arriving_as_the_probe_finishes_is_not_lost(
     done, _ = await asyncio.wait({stopping}, timeout=STOP_BUDGET)
     assert stopping in done, "the runner's stop hung: the cancellation was swallowed"
     await agent.stop()
+
+
+def test_no_wait_for_in_the_daemon() -> None:
+    """No module awaits with asyncio.wait_for, which can swallow a stop's cancellation."""
+    daemon = Path(__file__).resolve().parents[2] / "daemon" / "medic"
+    users = [
+        str(path.relative_to(daemon))
+        for path in sorted(daemon.rglob("*.py"))
+        if "asyncio.wait_for(" in path.read_text(encoding="utf-8")
+    ]
+    assert users == [], f"use medic.deadline.within instead of asyncio.wait_for in {users}"
