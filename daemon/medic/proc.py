@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from medic import proctree
+from medic.deadline import within
 from medic.reaper import REAPER
 
 MAX_OUTPUT = 16 * 1024
@@ -83,7 +84,7 @@ async def _exited(pid: int, timeout: float) -> bool:  # noqa: ASYNC109 - see run
 
     loop.add_reader(pidfd, readable)
     try:
-        await asyncio.wait_for(done, timeout)
+        await within(done, timeout)
         return True
     except TimeoutError:
         return False
@@ -157,7 +158,7 @@ async def _finish(
     cut_short = False
     grace = KILLED_OUTPUT_GRACE if timed_out else OUTPUT_GRACE
     try:
-        await asyncio.wait_for(asyncio.shield(readers), grace)
+        await within(asyncio.shield(readers), grace)
     except TimeoutError:
         cut_short = True
         readers.cancel()

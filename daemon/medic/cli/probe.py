@@ -18,6 +18,7 @@ import yaml
 from medic import humanize
 from medic.cli.output import output_option
 from medic.cli.params import Duration
+from medic.deadline import within
 from medic.policy.durations import format_duration
 from medic.probes.base import Field, Probe, probes
 
@@ -117,7 +118,7 @@ def command(
 
     async def once() -> dict[str, dict[str, Any]]:
         try:
-            return await asyncio.wait_for(probe.measure(), seconds)
+            return await within(probe.measure(), seconds)
         finally:
             await probe.close()
 

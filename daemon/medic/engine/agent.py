@@ -172,12 +172,12 @@ class Agent:
             self.engine.public_url = _listen_url(self.config, self.api.port)
 
     async def stop(self, reason: str = "stopped") -> None:
+        self.engine.stopping = True  # from here on no runner measures or acts
         for callback in self.on_stopping:
             callback()
         for task in self._background:
             task.cancel()
-        for runner in self.runners.values():
-            await runner.stop()
+        await asyncio.gather(*(runner.stop() for runner in self.runners.values()))
         for runner in self.runners.values():
             await runner.cancel_remediations()
         if self.api is not None:

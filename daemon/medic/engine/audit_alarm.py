@@ -26,6 +26,7 @@ import structlog
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.store import AuditStore
 from medic.clock import Clock, iso
+from medic.deadline import within
 from medic.errors import MedicError
 from medic.notify.base import Notification, Notifier
 
@@ -147,7 +148,7 @@ class AuditAlarm:
         )
         for name, channel in self.channels.items():
             try:
-                await asyncio.wait_for(channel.send(notification), self.send_timeout)
+                await within(channel.send(notification), self.send_timeout)
             except Exception as exc:  # no outbox to retry from: say so and go on
                 log.error("audit.alarm_not_sent", notifier=name, error=str(exc))
             else:

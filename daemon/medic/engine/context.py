@@ -80,6 +80,8 @@ class EngineContext:
     samples: SampleKeeper = field(default_factory=SampleKeeper)
     # The fleet's disruption budgets in etcd (agent config ``fleet:``); None: not in a fleet.
     fleet: Budgets | None = None
+    # Set when the agent begins to stop: from then on no runner measures or acts.
+    stopping: bool = False
     _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:

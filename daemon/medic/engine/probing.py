@@ -1,5 +1,14 @@
 """A runner's probe at work: measured under its timeout, its failures audited and counted.
 
+A cheap probe (``runs_on_loop``) is read on the event loop itself, with no hop to a
+worker thread; every read is timed, and a probe whose reads keep overrunning
+:data:`~medic.probes.base.LOOP_BUDGET` (or overran the probe's timeout once) is moved
+to a worker thread for good. Any other probe is awaited under its timeout with
+``asyncio.timeout``, which, unlike ``asyncio.wait_for`` on Python 3.11, never
+swallows a cancellation that arrives as the probe finishes: stopping the agent always
+stops its runners. Once the agent is stopping nothing is measured any more, so
+nothing is acted on either.
+
 A failed measurement is about Medic's sight, not about a target: each new error is
 audited once (a repeat of the same error is not), the run is counted in the probe
 metrics, and :mod:`medic.engine.probehealth` decides when humans must hear that Medic
@@ -12,35 +21,74 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
+import structlog
+
+from medic.actions.placeholders import placeholders
 from medic.audit.events import Kind
 from medic.engine import probehealth as ph
-from medic.probes.base import Measurement
+from medic.policy.model import Policy
+from medic.probes.base import LOOP_BUDGET, SLOW_READS, Measurement
 
 if TYPE_CHECKING:
     from medic.engine.runner import PolicyRunner
+
+log = structlog.get_logger("medic.runner")
 
 # The scheduler's hard stop comes a little after a probe's own timeout, so a probe that
 # handles its timeout (a Nagios check reports "unknown") gets to say so first.
 PROBE_GRACE = 0.5
 
 
+def fields_read(policy: Policy) -> frozenset[str]:
+    """The probe fields a policy reads: named in ``when`` or ``clear_when``, or filled
+    into a step as a ``{placeholder}`` (a dotted name counts as its first part)."""
+    names = set(policy.when.names)
+    if policy.clear_when is not None:
+        names.update(policy.clear_when.names)
+    for step in policy.remediate:
+        for text in _strings(step.options):
+            names.update(placeholders(text))
+    return frozenset(name.split(".", 1)[0] for name in names)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
 class Probing:
     """One runner's measurements and what their failures mean."""
 
     def __init__(self, runner: PolicyRunner) -> None:
+        runner.probe.uses(fields_read(runner.policy))
         self.runner = runner
         self.engine = runner.engine
         self._was_empty: bool | None = None
+        self.on_loop = runner.probe.runs_on_loop
+        self._slow_reads = 0
 
     async def measure(self) -> Measurement | None:
-        """The probe's measurement, or None when it failed (audited, counted, maybe paged).
-        A measurement that selects no target is audited when it starts to."""
+        """The probe's measurement, or None when it failed (audited, counted, maybe paged)
+        or the agent is stopping. A measurement that selects no target is audited when
+        it starts to."""
+        if self.engine.stopping:
+            return None
         runner, spec = self.runner, self.runner.policy.probe
         started = time.perf_counter()
         try:
-            result = await asyncio.wait_for(runner.probe.measure(), spec.timeout + PROBE_GRACE)
+            result = self._read() if self.on_loop else None
+            if result is None:
+                async with asyncio.timeout(spec.timeout + PROBE_GRACE):
+                    result = await runner.probe.measure()
         except TimeoutError:
             self.failed(f"timed out after {spec.timeout:g}s", "timeout")
             return None
@@ -51,6 +99,8 @@ class Probing:
             self.engine.metrics.probe_duration.labels(spec.type).observe(
                 time.perf_counter() - started
             )
+        if self.engine.stopping:  # the agent began to stop while the probe ran
+            return None
         self.engine.metrics.probe_runs.labels(spec.type, "ok").inc()
         if runner.last_error is not None:
             runner.emit(None, Kind.PROBE_RECOVERED, None, {"after": runner.last_error})
@@ -59,6 +109,27 @@ class Probing:
             self.apply_health(ph.recovered(runner.health))
         self._note_selection(result)
         return result
+
+    def _read(self) -> Measurement | None:
+        """A cheap probe's reading, taken on the loop and timed; raises TimeoutError when
+        it overran the probe's timeout (it blocked the loop meanwhile)."""
+        timeout = self.runner.policy.probe.timeout
+        started = time.perf_counter()
+        try:
+            return self.runner.probe.read()
+        finally:
+            spent = time.perf_counter() - started
+            self._slow_reads = self._slow_reads + 1 if spent > LOOP_BUDGET else 0
+            if self._slow_reads >= SLOW_READS or spent > timeout:
+                self.on_loop = False
+                log.warning(
+                    "probe_moved_to_thread",
+                    policy=self.runner.policy.name,
+                    probe=self.runner.policy.probe.type,
+                    read_ms=round(spent * 1000, 1),
+                )
+            if spent > timeout:
+                raise TimeoutError
 
     def _note_selection(self, measurement: Measurement) -> None:
         empty = not measurement
@@ -72,6 +143,8 @@ class Probing:
         self._was_empty = empty
 
     def failed(self, error: str, outcome: str) -> None:
+        if self.engine.stopping:  # a probe cut short by the stop is no news
+            return
         runner = self.runner
         self.engine.metrics.probe_runs.labels(runner.policy.probe.type, outcome).inc()
         if error != runner.last_error:  # audit each new failure, not every repeat

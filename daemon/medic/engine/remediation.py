@@ -28,6 +28,7 @@ import structlog
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.actions.outputs import step_outputs
 from medic.audit.events import AuditEvent, Kind
+from medic.deadline import within
 from medic.engine.audit_alarm import REASON
 from medic.engine.context import EngineContext
 from medic.errors import ActionError, MedicError
@@ -79,7 +80,7 @@ def build_actions(policy: Policy) -> list[Action]:
 
 async def _run_one(action: Action, ctx: ActionContext) -> tuple[Kind, ActionResult]:
     try:
-        result = await asyncio.wait_for(action.run(ctx), ctx.timeout + ACTION_GRACE)
+        result = await within(action.run(ctx), ctx.timeout + ACTION_GRACE)
     except TimeoutError:
         return Kind.ACTION_TIMED_OUT, ActionResult(False, f"timed out after {ctx.timeout:g}s")
     except ActionError as exc:
@@ -150,6 +151,8 @@ async def run_steps(
             break
         engine.running_actions += 1
         try:
+            if engine.stopping:  # admitted before the agent began to stop: never start it
+                raise asyncio.CancelledError
             kind, result = await _run_one(action, ctx)
         except asyncio.CancelledError:
             engine.audit.emit(

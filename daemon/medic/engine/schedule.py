@@ -4,7 +4,8 @@ change, and whenever the runner asks (a verification is due, an approval came in
 Policies are spread over their first interval so a thousand do not all wake at once.
 A policy that fell behind skips ahead rather than bursting; how late each scheduled
 run started is the ``scheduler_lag`` metric. A broken watch stream is retried and
-never stops the polling.
+never stops the polling. Once stopped, the loop ends at its next turn even if a
+cancellation was lost on the way, so ``stop()`` always returns.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Schedule:
         self.last_lag = 0.0
         self._wake = asyncio.Event()
         self._scheduled = False
+        self._stopped = False
         self._loop_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
 
@@ -53,6 +55,8 @@ class Schedule:
             self._watch_task = loop.create_task(self._watch(), name=f"watch:{self.name}")
 
     async def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()  # a loop that lost its cancellation still wakes up and ends
         for task in (self._loop_task, self._watch_task):
             if task is not None:
                 task.cancel()
@@ -72,13 +76,15 @@ class Schedule:
         every = self.every
         # Spread policies over their interval so a thousand do not all wake at once.
         next_due = loop.time() + random.uniform(0, min(every, 2.0))  # noqa: S311 - jitter
-        while True:
+        while not self._stopped:
             handle = loop.call_at(next_due, self._due)
             try:
                 await self._wake.wait()
             finally:
                 handle.cancel()
             self._wake.clear()
+            if self._stopped:
+                return
             if self._scheduled:
                 self._scheduled = False
                 lag = max(0.0, loop.time() - next_due)
@@ -90,7 +96,7 @@ class Schedule:
             await self.evaluate()
 
     async def _watch(self) -> None:
-        while True:
+        while not self._stopped:
             try:
                 async for _target in self.probe.watch():
                     self.trigger()

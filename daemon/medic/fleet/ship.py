@@ -23,6 +23,7 @@ import structlog
 
 from medic import secrets
 from medic.audit.store import AuditStore
+from medic.deadline import within
 from medic.errors import FleetError
 from medic.lazy import lazy_module
 
@@ -137,7 +138,7 @@ class Shipper:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ship_once(), 5)
+            await within(self.ship_once(), 5)
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await self._conn.close()

@@ -24,6 +24,7 @@ from email.utils import parseaddr
 from typing import Any, ClassVar
 
 from medic import secrets
+from medic.deadline import within
 from medic.errors import ConfigError, NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
@@ -183,7 +184,7 @@ class EmailNotifier(Notifier):
             except ValueError as exc:  # a header the email package refuses (from:, to:)
                 raise self._error(f"cannot build the message: {exc}") from exc
             try:
-                await asyncio.wait_for(
+                await within(
                     asyncio.to_thread(self._deliver, msg, password, context, recipients),
                     self.timeout,
                 )

@@ -10,12 +10,27 @@ It carries:
   policy schema and must not be repeated here);
 - ``fields``: what it yields per target, which is what ``when:`` may name;
 - an optional ``validate()`` for checks a schema cannot express;
-- ``measure()``: one async call returning ``{target_id: {field: value}}``.
+- ``measure()``: one async call returning ``{target_id: {field: value}}``;
+- for a cheap probe, ``runs_on_loop = True`` and ``read()``: the same measurement done
+  synchronously, without waiting on anything.
 
 A probe never touches the scheduler, the engine or the database. One instance is made
 per policy, so a probe may keep state between runs (a previous CPU sample, a log
 offset). The scheduler enforces ``timeout`` around ``measure()``; a probe that starts
 programs uses :func:`medic.proc.run_process` so the timeout kills them.
+
+A probe whose whole measurement is a few reads of kernel memory (``/proc``, ``stat`` of
+a path on a local filesystem) takes microseconds; handing it to a worker thread and
+back costs more than the reading (about eight context switches). Such a probe sets
+``runs_on_loop`` and implements ``read()``: the engine then calls ``read()`` on the
+event loop itself. ``read()`` must never wait (no network, no lock held by another
+thread, no file on a network mount); the engine times every call and moves a probe
+whose ``read()`` took longer than :data:`LOOP_BUDGET` to a worker thread for good
+(``measure()``), so one slow filesystem cannot stall the other policies twice.
+
+``uses(names)`` tells a probe which of its fields the policy reads (its conditions and
+the placeholders of its steps): a probe may then skip an expensive read that only
+feeds fields nobody looks at (the container probe's resource stats).
 """
 
 from __future__ import annotations
@@ -29,6 +44,11 @@ from medic.registry import Registry
 
 FieldType = Literal["number", "boolean", "string", "list", "mapping"]
 Measurement = dict[str, dict[str, Any]]
+
+# A read() on the event loop over this budget SLOW_READS times in a row (or once over
+# the probe's timeout) moves its probe to a worker thread for good.
+LOOP_BUDGET = 0.01
+SLOW_READS = 3
 
 
 @dataclass(frozen=True)
@@ -56,9 +76,30 @@ class Probe(ABC):
     default_timeout: ClassVar[float] = 10.0
     # True when watch() reports changes as they happen (pidfd, Docker events).
     watches: ClassVar[bool] = False
+    # True when read() measures without waiting, in microseconds: the engine calls it
+    # on the event loop instead of hopping to a worker thread.
+    runs_on_loop: ClassVar[bool] = False
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         self.options = options
+        # The fields the policy reads; None until the engine says (then: all of them).
+        self.used: frozenset[str] | None = None
+
+    def uses(self, names: frozenset[str]) -> None:
+        """The engine says which fields the policy reads; the others may be left null."""
+        self.used = names
+
+    def reads(self, *names: str) -> bool:
+        """True when the policy reads any of ``names`` (or has not said what it reads)."""
+        return self.used is None or not self.used.isdisjoint(names)
+
+    def read(self) -> Measurement | None:
+        """For a probe that ``runs_on_loop``: measure now, synchronously, never waiting.
+
+        Return None to have the engine await ``measure()`` this time instead (a first
+        CPU reading needs two samples some time apart).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not run on the loop")
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:

@@ -1,9 +1,13 @@
 """The ``container`` probe: state, health and resource use of Docker containers.
 
-A measurement lists the selected containers once, then inspects them and reads one
-stats sample per running one, concurrently in threads. ``watch()`` follows the engine's
-event stream so a container that dies, is OOM-killed or turns unhealthy is evaluated
-at once; polling stays the source of truth for anything the stream missed.
+A measurement lists the selected containers once, then inspects them, concurrently in
+threads. A stats sample (memory, CPU, pids) is read per running container only when the
+policy reads one of :data:`USAGE_FIELDS` (in ``when``, ``clear_when`` or a step's
+placeholders): on some engines a stats read waits for the next one-second sample, and
+a policy about ``health`` or ``running`` must not wait for figures it never looks at.
+``watch()`` follows the engine's event stream so a container that dies, is OOM-killed
+or turns unhealthy is evaluated at once; polling stays the source of truth for
+anything the stream missed.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, ClassVar
 import structlog
 
 from medic.clock import parse_iso
+from medic.deadline import within
 from medic.errors import ProbeError
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.container_select import (
@@ -41,6 +46,8 @@ WATCHED_ACTIONS = frozenset(STATE_EVENTS)
 # Event attributes that are not labels (Docker merges labels into the attributes).
 _EVENT_ATTRIBUTES = frozenset({"name", "image", "exitCode", "signal", "execID"})
 STATS_CONCURRENCY = 8
+# The fields only a stats read yields; without them in the policy no stats are read.
+USAGE_FIELDS = ("memory_bytes", "memory_limit_bytes", "memory_percent", "cpu_percent", "pids")
 # How long a measurement waits for a stats read once it has earlier figures to fall back on.
 STATS_WAIT = 0.25
 
@@ -82,6 +89,9 @@ class ContainerProbe(Probe):
     ``opt_in_label`` (every container labelled ``medic.enable=true``). Stopped
     containers stay targets (``all: true``) so a dead one can be started again;
     containers labelled ``medic.ignore=true`` and Medic's own container never are.
+    Memory, CPU and pids figures are read only when the policy names one of them (in
+    ``when``, ``clear_when`` or a step's placeholders); otherwise they stay null and a
+    measurement costs one inspect per container.
 
     ```yaml
     version: 1
@@ -167,7 +177,7 @@ class ContainerProbe(Probe):
         except engine_errors() as exc:
             raise ProbeError(unreachable(exc), hint=HINT) from exc
         fields = self._state_fields(info)
-        if fields["running"]:
+        if fields["running"] and self.reads(*USAGE_FIELDS):
             configured = (info.get("HostConfig") or {}).get("Memory") or None
             # Figures stand in only within one run: never a pre-restart 95 % after a restart.
             run = f"{container_id}@{(info.get('State') or {}).get('StartedAt', '')}"
@@ -202,7 +212,7 @@ class ContainerProbe(Probe):
         if last is None:
             return await asyncio.shield(read)
         try:
-            return await asyncio.wait_for(asyncio.shield(read), STATS_WAIT)
+            return await within(asyncio.shield(read), STATS_WAIT)
         except TimeoutError:
             return last
 

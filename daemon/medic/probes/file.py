@@ -2,6 +2,12 @@
 
 Made for the runbook lines "the nightly backup is there and fresh", "the spool is not
 growing", "the lock file is not stale".
+
+A ``stat`` on a local filesystem takes microseconds, so the probe ``runs_on_loop``. A
+network filesystem can leave a ``stat`` blocked in the kernel for minutes, so the first
+measurement always runs in a worker thread: it resolves the path's symbolic links and
+looks up the filesystem it lies on (:mod:`medic.probes.mounts`); only a path on a
+local filesystem is read on the event loop from then on.
 """
 
 from __future__ import annotations
@@ -12,11 +18,11 @@ import os
 import stat
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 from medic.errors import ProbeError
 from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.mounts import on_local_filesystem
 
 FIELDS = (
     Field("exists", "boolean", "The path (or, with glob, at least one match) exists."),
@@ -73,12 +79,15 @@ class FileProbe(Probe):
     }
     fields = FIELDS
     default_every = 60.0
+    runs_on_loop = True
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         super().__init__(options)
         self.path = str(options["path"])
         self.glob = bool(options.get("glob", False))
         self._busy = False
+        # Whether the path lies on a local filesystem; None until a thread looked.
+        self.local: bool | None = None
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:
@@ -98,29 +107,50 @@ class FileProbe(Probe):
             )
         return {self.path: await asyncio.to_thread(self._measure)}
 
+    def read(self) -> Measurement | None:
+        """On the loop once a thread found the path on a local filesystem, else None."""
+        if not self.local or self._busy:
+            return None
+        return {self.path: self._stat_now()}
+
     def _measure(self) -> dict[str, Any]:
         self._busy = True
         try:
-            if not self.glob:
-                st = _stat(self.path)
-                return dict(_MISSING) if st is None else _describe(st, 1)
-            newest: os.stat_result | None = None
-            count = 0
-            for match in glob.iglob(self.path):  # noqa: PTH207 - absolute patterns; Path.glob wants relative ones
-                st = _stat(match)
-                if st is None:
-                    continue  # vanished or a dangling link
-                count += 1
-                if newest is None or st.st_mtime > newest.st_mtime:
-                    newest = st
-            return dict(_MISSING) if newest is None else _describe(newest, count)
+            if self.local is None:
+                self.local = on_local_filesystem(_fixed_part(self.path) if self.glob else self.path)
+            return self._stat_now()
         finally:
             self._busy = False
+
+    def _stat_now(self) -> dict[str, Any]:
+        if not self.glob:
+            st = _stat(self.path)
+            return dict(_MISSING) if st is None else _describe(st, 1)
+        newest: os.stat_result | None = None
+        count = 0
+        for match in glob.iglob(self.path):  # noqa: PTH207 - absolute patterns; Path.glob wants relative ones
+            st = _stat(match)
+            if st is None:
+                continue  # vanished or a dangling link
+            count += 1
+            if newest is None or st.st_mtime > newest.st_mtime:
+                newest = st
+        return dict(_MISSING) if newest is None else _describe(newest, count)
+
+
+def _fixed_part(pattern: str) -> str:
+    """The directories of a glob pattern before its first wildcard."""
+    fixed = []
+    for part in pattern.split("/"):
+        if _GLOB_CHARS.intersection(part):
+            break
+        fixed.append(part)
+    return "/".join(fixed) or "/"
 
 
 def _stat(path: str) -> os.stat_result | None:
     try:
-        return Path(path).stat()
+        return os.stat(path)  # noqa: PTH116 - hot path: no Path object per call
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:

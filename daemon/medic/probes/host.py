@@ -1,9 +1,10 @@
 """Host-wide probes: memory, CPU and load (disk usage is :mod:`medic.probes.disk`).
 
-Each reads kernel tables (through psutil or ``os``), in a worker thread where the read
-may take a moment, so the event loop never waits on them; each call does one small
-read, because a host may run a thousand policies a second. Each has one target, the
-host name.
+Each reads kernel tables in memory (``/proc/meminfo``, ``/proc/stat``,
+``/proc/loadavg``, through psutil or ``os``): a few microseconds, so each
+``runs_on_loop`` and the engine reads it on the event loop rather than paying the hop
+to a worker thread. Each call does one small read, because a host may run a thousand
+policies a second. Each has one target, the host name.
 """
 
 from __future__ import annotations
@@ -52,8 +53,13 @@ class MemoryProbe(Probe):
         Field("swap_percent", "number", "Share of swap in use (0 without swap).", "percent"),
     )
 
+    runs_on_loop = True
+
     async def measure(self) -> Measurement:
-        mem, swap = await asyncio.to_thread(_memory)
+        return self.read()
+
+    def read(self) -> Measurement:
+        mem, swap = _memory()
         return {
             socket.gethostname(): {
                 "total_bytes": mem.total,
@@ -118,6 +124,8 @@ class CpuProbe(Probe):
         Field("count", "number", "Logical CPUs."),
     )
 
+    runs_on_loop = True
+
     def __init__(self, options: Mapping[str, Any]) -> None:
         super().__init__(options)
         self._previous: _CpuSample | None = None
@@ -125,9 +133,17 @@ class CpuProbe(Probe):
 
     async def measure(self) -> Measurement:
         if self._previous is None:
-            self._previous = await asyncio.to_thread(_cpu_sample)
+            self._previous = _cpu_sample()
             await asyncio.sleep(0.1)
-        now = await asyncio.to_thread(_cpu_sample)
+        return self._since_previous()
+
+    def read(self) -> Measurement | None:
+        """On the loop, once there is a previous sample (the first run waits 0.1 s)."""
+        return None if self._previous is None else self._since_previous()
+
+    def _since_previous(self) -> Measurement:
+        assert self._previous is not None
+        now = _cpu_sample()
         before, self._previous = self._previous, now
         span = now.total - before.total
         if span > 0:
@@ -179,9 +195,12 @@ class LoadProbe(Probe):
         Field("cpus", "number", "Logical CPUs."),
     )
 
+    runs_on_loop = True
+
     async def measure(self) -> Measurement:
-        # One read of /proc/loadavg (memory-backed, never blocks): cheaper inline than
-        # the hop to a worker thread.
+        return self.read()
+
+    def read(self) -> Measurement:
         load1, load5, load15 = os.getloadavg()
         cpus = os.cpu_count() or 1
         return {

@@ -10,6 +10,9 @@ Two things make it fast enough to restart a dead daemon within milliseconds:
   match is confirmed against the live process, so a death is never hidden by a shared
   listing; a process started since the listing is found by the next one, and when
   nothing matches the probe lists ``/proc`` afresh before it reports "not running".
+
+Every read is of kernel memory and takes microseconds, so the probe ``runs_on_loop``:
+the engine calls ``read()`` on the event loop, with no hop to a worker thread.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import os
 import pwd
 import time
 from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 import psutil
@@ -99,6 +101,7 @@ class ProcessProbe(Probe):
     fields = FIELDS
     default_every = 10.0
     watches = True
+    runs_on_loop = True
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         super().__init__(options)
@@ -106,7 +109,7 @@ class ProcessProbe(Probe):
         self.target = str(options.get(self.selector, ""))
         self._pattern = compile_pattern(self.target) if self.selector == "cmdline" else None
         self._user: str | None = options.get("user")
-        self._procs: dict[int, tuple[int, psutil.Process]] = {}  # pid -> (start, process)
+        self._procs: dict[int, _Seen] = {}
         self._pids: list[int] = []
         self._pidfds: dict[int, int] = {}  # pid -> pidfd
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -178,19 +181,21 @@ class ProcessProbe(Probe):
 
     def _measure_sync(self) -> tuple[dict[str, Any], list[int]]:
         uid = _uid(self._user) if self._user else None
-        kept: dict[int, tuple[int, psutil.Process]] = {}
+        kept: dict[int, _Seen] = {}
         rss, cpu, threads, fds, starts = 0, 0.0, 0, 0, []
         fds_known = True
-        for entry in self._candidates(time.monotonic()):
-            start, proc = self._procs.get(entry.pid, (None, None))
+        now = time.monotonic()
+        for entry in self._candidates(now):
+            seen = self._procs.get(entry.pid)
             try:
-                if proc is None or start != entry.start:
-                    proc = psutil.Process(entry.pid)
+                if seen is None or seen.start != entry.start:
+                    seen = _Seen(entry.start, psutil.Process(entry.pid))
+                proc = seen.proc
                 with proc.oneshot():
                     if uid is not None and proc.uids().real != uid:
                         continue
                     rss += proc.memory_info().rss
-                    cpu += max(0.0, proc.cpu_percent(None))
+                    cpu += seen.cpu_since(proc.cpu_times(), now)
                     threads += proc.num_threads()
                     try:
                         fds += proc.num_fds()
@@ -198,7 +203,7 @@ class ProcessProbe(Probe):
                         fds_known = False
             except psutil.NoSuchProcess:  # also covers a process that became a zombie
                 continue
-            kept[entry.pid] = (entry.start, proc)
+            kept[entry.pid] = seen
             starts.append(entry.start)
         self._procs = kept
         pids = sorted(kept)
@@ -212,6 +217,13 @@ class ProcessProbe(Probe):
             "uptime": age(min(starts)) if starts else None,
             "threads": threads,
         }, pids
+
+    def read(self) -> Measurement:
+        """Measure on the event loop (every read is of /proc, in memory)."""
+        fields, self._pids = self._measure_sync()
+        if self._loop is not None:
+            self._sync_pidfds()
+        return {self.target: fields}
 
     async def measure(self) -> Measurement:
         fields, self._pids = await asyncio.to_thread(self._measure_sync)
@@ -271,9 +283,34 @@ class ProcessProbe(Probe):
         self._procs.clear()
 
 
+class _Seen:
+    """A matched process as the previous run saw it: its start time, its psutil handle,
+    and its CPU seconds then (None the first time)."""
+
+    __slots__ = ("at", "cpu", "proc", "start")
+
+    def __init__(self, start: int, proc: psutil.Process) -> None:
+        self.start = start
+        self.proc = proc
+        self.cpu: float | None = None
+        self.at = 0.0
+
+    def cpu_since(self, times: Any, now: float) -> float:
+        """CPU percent (100 = one CPU) since the previous call; 0 the first time.
+
+        Plain arithmetic on the process's own CPU seconds: psutil's ``cpu_percent``
+        asks the host for its CPU count on every call, which is a file read."""
+        total = float(times.user + times.system)
+        before, at = self.cpu, self.at
+        self.cpu, self.at = total, now
+        if before is None or now <= at:
+            return 0.0
+        return max(0.0, (total - before) / (now - at) * 100.0)
+
+
 def _read_pidfile(path: str) -> int | None:
     try:
-        with Path(path).open("rb") as f:
+        with open(path, "rb") as f:  # noqa: PTH123 - hot path: no Path object per call
             text = f.read(64).decode("ascii", "replace").strip()
     except FileNotFoundError:
         return None
