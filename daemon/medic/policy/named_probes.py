@@ -3,15 +3,15 @@
 Each named probe is checked like a ``probe:`` (type, options, ``validate()``); the
 first named gives the targets (its class is the policy's for the action checks).
 A condition must name a field as ``<probe>.<field>``: the probe must be one of the
-names and the field one that probe yields. Windows (``p95(x[5m])``) are not kept for
-named probes yet, so a condition using one is refused with that reason.
+names and the field one that probe yields. (A window, ``p95(x[5m])``, reads a top-level
+field only, so the condition compiler already refuses one over ``app.latency``.)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from medic.policy.expr import Expression
@@ -49,7 +49,7 @@ def field_paths(node: Node) -> Iterator[tuple[str, ...]]:
 
 
 def check_named_fields(
-    checker: PolicyChecker, expression: Expression, text: str, path: JsonPath, key: str
+    checker: PolicyChecker, expression: Expression, text: str, path: JsonPath
 ) -> None:
     """Each field in the condition is ``<probe>.<field>`` of a named probe that yields it."""
     named = checker.result.named or {}
@@ -62,12 +62,6 @@ def check_named_fields(
         at = (checker.doc.text_position(path, found.start()) if found else None) or where
         checker.at(at, message, hint)
 
-    if expression.windows:
-        report(
-            sorted(w.field for w in expression.windows)[0],
-            f"windows are not kept for named probes (in {key})",
-            "compare the current value, or use one probe: with the window",
-        )
     seen: set[tuple[str, ...]] = set()
     for parts in sorted(set(field_paths(expression.root))):
         if parts in seen:
@@ -83,10 +77,12 @@ def check_named_fields(
             )
             continue
         if len(parts) < 2:
+            found = named.get(probe)
+            kind = found[0].type_name if found else "<type>"
             report(
                 dotted,
                 f"{dotted!r} is a probe, not a field",
-                f"write {probe}.<field>, like `medic probe <type>` lists",
+                f"write {probe}.<field>; `medic probe {kind}` prints its fields",
             )
             continue
         _check_field(checker, named.get(probe), probe, parts[1], dotted, report)
@@ -98,7 +94,7 @@ def _check_field(
     probe: str,
     name: str,
     dotted: str,
-    report: Any,
+    report: Callable[[str, str, str], None],
 ) -> None:
     if found is None:  # that probe's own errors are already reported
         return

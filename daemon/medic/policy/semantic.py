@@ -183,7 +183,7 @@ class PolicyChecker:
             return
         setattr(self.result, key, expression)
         if self.result.named is not None:
-            check_named_fields(self, expression, text, path, key)
+            check_named_fields(self, expression, text, path)
             return
         cls = self.result.probe_cls
         if cls is None or cls.dynamic_fields:
