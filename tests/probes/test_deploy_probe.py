@@ -60,7 +60,7 @@ async def test_a_version_that_changes_is_a_deploy_and_a_restart_is_not() -> None
         p.now = lambda: 260.0
         assert (await p.measure())["deploy"]["since_deploy"] == 60.0
         body["build"] = {}
-        with pytest.raises(ProbeError, match="no version at 'build.version'"):
+        with pytest.raises(ProbeError, match=r"no version at 'build\.version'"):
             await p.measure()
 
 
