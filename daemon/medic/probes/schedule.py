@@ -79,7 +79,7 @@ class ScheduleProbe(Probe):
         when: due
         remediate:
           - command: {argv: [/usr/local/bin/maintenance, "on"], timeout: 30s}
-          - command: {argv: [psql, -c, VACUUM ANALYZE], timeout: 90m}
+          - command: {argv: [psql, -c, VACUUM ANALYZE], timeout: 1h}
         finally:
           - command: {argv: [/usr/local/bin/maintenance, "off"], timeout: 30s}
         verify: {after: 10s}
