@@ -12,20 +12,20 @@ from medic.policy.loader import load_text
 from medic.probes.schedule import ScheduleProbe
 
 
-def job(kit: Kit, extra: str = "") -> PolicyRunner:
+def job(kit: Kit, step: str = "test.record: {}") -> PolicyRunner:
     text = textwrap.dedent(
-        """\
+        f"""\
         version: 1
         policies:
           - name: backup-verify
-            probe: {type: schedule, interval: 1h, job: backup}
+            probe: {{type: schedule, interval: 1h, job: backup}}
             when: due
             remediate:
-              - test.record: {}
-            verify: {after: 10s}
-            limits: {max: 2, per: 1d, cooldown: 1h}
+              - {step}
+            verify: {{after: 10s}}
+            limits: {{max: 2, per: 1d, cooldown: 1h}}
         """
-    ) + textwrap.indent(extra, "    ")
+    )
     result = load_text(text, "jobs.yaml")
     assert result.errors == (), [str(e) for e in result.errors]
     r = kit.runner(result.policies[0])
@@ -64,3 +64,17 @@ async def test_a_job_the_limits_refuse_is_not_run_and_not_marked_done(kit: Kit) 
     assert RecordAction.runs == []
     assert "action.suppressed" in kit.kinds("backup")
     assert r.probe.reading(kit.clock.wall())["due"] is True  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+async def test_a_job_whose_step_failed_stays_due_and_is_not_healed(kit: Kit) -> None:
+    """A failed run is not done: verification finds it still due (not healed)."""
+    kit.clock.advance(3600 - T0 % 3600 + 5)
+    r = job(kit, "command: {argv: [/bin/false]}")
+    await r.evaluate()
+    await settle(r)
+    kit.clock.advance(11)
+    await r.evaluate()
+    await settle(r)
+    assert "verify.not_healed" in kit.kinds("backup")
+    assert "verify.healed" not in kit.kinds("backup")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -54,6 +54,8 @@ class StepOutcome:
     kind: Kind
     summary: str
     details: Mapping[str, Any]
+    # A ``finally:`` step: its outcome does not make the attempt a success or a failure.
+    cleanup: bool = False
 
     @property
     def ok(self) -> bool:
@@ -172,7 +174,7 @@ class _Attempt:
         self, index: int, spec: Step, action: Action, *, cleanup: bool = False
     ) -> StepOutcome:
         """Run one step (or record it as would-run) and keep its outcome."""
-        outcome = await self._step(index, spec, action, cleanup)
+        outcome = replace(await self._step(index, spec, action, cleanup), cleanup=cleanup)
         self.outcomes.append(outcome)
         return outcome
 

@@ -309,7 +309,8 @@ class PolicyRunner:
             self.engine.slot_freed()
             return
         self.history.setdefault(target, []).extend(o.as_history() for o in outcomes)
-        self.probe.acted(target, now)  # a scheduled job is no longer due
+        if all(o.ok for o in outcomes if not o.cleanup):
+            self.probe.acted(target, now)  # a scheduled job that ran is no longer due
         self.states[target] = st.finish(current, self.policy, now)
         self.engine.slot_freed()
         # A little slack: the wall clock the state compares against may trail the loop clock.
