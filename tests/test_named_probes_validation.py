@@ -59,8 +59,8 @@ def test_a_policy_has_one_probe_or_named_probes_not_both_nor_neither() -> None:
     assert errors(both) == [
         "lag.yaml:3:5: policy 'both': the policy has both probe: and probes: (hint: write "
         "one probe: {type: ...}, or several named ones under probes:)",
-        "lag.yaml:7:5: policy 'none': the policy has no probe (hint: write one probe: "
-        "{type: ...}, or several named ones under probes:)",
+        "lag.yaml:7:5: policy 'none': missing required key 'probe' (hint: say what to "
+        "measure, like `probe: {type: host.memory}`)",
     ]
 
 

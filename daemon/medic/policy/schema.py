@@ -264,7 +264,14 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
         **_human_keys(),
         "fleet_budget": fleet_budget_schema(),
     }
-    return _closed(properties, ["name", "when"], "One detect -> act rule.")
+    policy = _closed(properties, ["name"], "One detect -> act rule.")
+    # A policy reads one probe, or several named ones under probes: instead.
+    return {
+        **policy,
+        "if": {"required": ["probes"]},
+        "then": {"required": ["when"]},
+        "else": {"required": ["probe", "when"]},
+    }
 
 
 PROBE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"

@@ -118,13 +118,12 @@ class PolicyChecker:
 
     def _probe(self) -> None:
         probe, named = self.raw.get("probe"), self.raw.get("probes")
-        if (probe is None) == (named is None):
-            both = probe is not None
+        if probe is not None and named is not None:  # neither: the schema said so
             self._error(
                 self.base,
-                "the policy has both probe: and probes:" if both else "the policy has no probe",
+                "the policy has both probe: and probes:",
                 "write one probe: {type: ...}, or several named ones under probes:",
-                key=both,
+                key=True,
             )
         if isinstance(named, dict):
             check_named_probes(self, named)
