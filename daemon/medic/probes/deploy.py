@@ -25,7 +25,7 @@ from medic.probes.base import Field, Measurement, Probe, probes
 
 FIELDS = (
     Field("since_deploy", "number", "Seconds since the last deploy (null: none seen).", "seconds"),
-    Field("deployed_at", "number", "When the last deploy happened, unix seconds.", "seconds"),
+    Field("deployed_at", "number", "When the last deploy happened, unix seconds."),
     Field("version", "string", "The version read from the URL (null for a file marker)."),
 )
 MAX_BODY = 1 << 20

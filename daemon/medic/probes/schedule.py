@@ -28,9 +28,9 @@ from medic.probes.base import Field, Measurement, Probe, probes
 
 FIELDS = (
     Field("due", "boolean", "An occurrence came and the job has not run for it yet."),
-    Field("occurrence", "number", "The latest occurrence, unix seconds (null if none).", "seconds"),
+    Field("occurrence", "number", "The latest occurrence, unix seconds (null if none)."),
     Field("late", "number", "Seconds since the occurrence while due (else null).", "seconds"),
-    Field("next", "number", "The next occurrence, unix seconds (null if none).", "seconds"),
+    Field("next", "number", "The next occurrence, unix seconds (null if none)."),
 )
 DEFAULT_WINDOW = 3600.0
 # A little past the occurrence, so the reading taken on waking sees it as come.
