@@ -123,7 +123,7 @@ class Probing:
             if self._slow_reads >= SLOW_READS or spent > timeout:
                 self.on_loop = False
                 log.warning(
-                    "probe_moved_to_thread",
+                    "probe.moved_to_thread",
                     policy=self.runner.policy.name,
                     probe=self.runner.policy.probe.type,
                     read_ms=round(spent * 1000, 1),

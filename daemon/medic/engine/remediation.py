@@ -10,6 +10,11 @@ does not run, the audit alarm goes up (:mod:`medic.engine.audit_alarm`) and the
 attempt ends with a :data:`NOT_RUN` outcome, so the runner puts the target back to
 firing instead of leaving it half-remediated.
 
+The policy's ``finally:`` steps run after that, whatever happened: a step failed,
+timed out, was refused, or the agent is stopping. Each is audited like any step with
+``finally: true`` in its details, and each runs even when an earlier one failed (they
+undo: leave maintenance mode, release a lock). In dry-run they are ``action.would_run``.
+
 A step with an ``id`` publishes its output to the later steps of the same attempt
 (:mod:`medic.actions.outputs`): the names it published are audited with its outcome,
 and the later step's plan (audited with its intent) shows the values it was filled with.
@@ -20,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -50,6 +55,8 @@ class StepOutcome:
     kind: Kind
     summary: str
     details: Mapping[str, Any]
+    # A ``finally:`` step: its outcome does not make the attempt a success or a failure.
+    cleanup: bool = False
 
     @property
     def ok(self) -> bool:
@@ -68,9 +75,10 @@ class StepOutcome:
         }
 
 
-def build_actions(policy: Policy) -> list[Action]:
+def build_actions(policy: Policy, *, cleanup: bool = False) -> list[Action]:
+    """The actions of ``remediate:`` (or, with ``cleanup``, of ``finally:``)."""
     out = []
-    for step in policy.remediate:
+    for step in policy.finally_steps if cleanup else policy.remediate:
         cls = actions.get(step.type)
         if cls is None:  # the loader rejects unknown types; a plugin may have vanished
             raise ActionError(f"action type {step.type!r} is not registered")
@@ -105,11 +113,46 @@ async def run_steps(
     fields: Mapping[str, Any],
     attempt: int,
     dry_run: bool,
+    cleanup: list[Action] | None = None,
 ) -> list[StepOutcome]:
-    outcomes: list[StepOutcome] = []
-    outputs: dict[str, str] = {}
+    """Run ``remediate:`` up to the first step that does not succeed, then every step of
+    ``finally:`` (``cleanup``: its actions; None builds them from the policy)."""
+    run = _Attempt(engine, policy, target, incident, fields, attempt, dry_run)
+    if cleanup is None:
+        cleanup = build_actions(policy, cleanup=True)
+    try:
+        for index, (spec, action) in enumerate(zip(policy.remediate, steps, strict=True)):
+            outcome = await run.step(index, spec, action)
+            if outcome.kind not in (Kind.ACTION_SUCCEEDED, Kind.ACTION_WOULD_RUN):
+                break
+    finally:  # cancelled too: undoing what was started matters most when stopping
+        first = len(policy.remediate)
+        for offset, (spec, action) in enumerate(zip(policy.finally_steps, cleanup, strict=True)):
+            await run.step(first + offset, spec, action, cleanup=True)
+    return run.outcomes
+
+
+class _Attempt:
+    """One attempt's steps for one target: intent before outcome, outputs passed on."""
+
+    def __init__(
+        self,
+        engine: EngineContext,
+        policy: Policy,
+        target: str,
+        incident: str,
+        fields: Mapping[str, Any],
+        attempt: int,
+        dry_run: bool,
+    ) -> None:
+        self.engine, self.policy = engine, policy
+        self.target, self.incident, self.fields = target, incident, fields
+        self.attempt, self.dry_run = attempt, dry_run
+        self.outcomes: list[StepOutcome] = []
+        self.outputs: dict[str, str] = {}
 
     def event(
+        self,
         kind: Kind,
         details: Mapping[str, Any],
         *,
@@ -118,24 +161,48 @@ async def run_steps(
     ) -> AuditEvent:
         return AuditEvent(
             kind,
-            engine.clock.wall(),
-            policy=policy.name,
-            target=target,
-            incident=incident,
+            self.engine.clock.wall(),
+            policy=self.policy.name,
+            target=self.target,
+            incident=self.incident,
             action=action,
             outcome=outcome,
-            values=fields,
+            values=self.fields,
             details=details,
         )
 
-    for index, (spec, action) in enumerate(zip(policy.remediate, steps, strict=True)):
-        ctx = _context(engine, policy, spec, target, incident, fields, attempt, dry_run, outputs)
+    async def step(
+        self, index: int, spec: Step, action: Action, *, cleanup: bool = False
+    ) -> StepOutcome:
+        """Run one step (or record it as would-run) and keep its outcome."""
+        outcome = replace(await self._step(index, spec, action, cleanup), cleanup=cleanup)
+        self.outcomes.append(outcome)
+        return outcome
+
+    async def _step(self, index: int, spec: Step, action: Action, cleanup: bool) -> StepOutcome:
+        engine, event = self.engine, self.event
+        ctx = _context(
+            engine,
+            self.policy,
+            spec,
+            self.target,
+            self.incident,
+            self.fields,
+            self.attempt,
+            self.dry_run,
+            self.outputs,
+        )
         plan = action.describe(ctx)
-        step_info = {"step": index, "type": spec.type, "attempt": attempt, "plan": plan}
-        if dry_run:
+        step_info: dict[str, Any] = {
+            "step": index,
+            "type": spec.type,
+            "attempt": self.attempt,
+            "plan": plan,
+            **({"finally": True} if cleanup else {}),
+        }
+        if self.dry_run:
             engine.audit.emit(event(Kind.ACTION_WOULD_RUN, step_info, outcome="dry_run"))
-            outcomes.append(StepOutcome(index, spec.type, Kind.ACTION_WOULD_RUN, plan, {}))
-            continue
+            return StepOutcome(index, spec.type, Kind.ACTION_WOULD_RUN, plan, {})
         action_id = uuid.uuid4().hex[:16]
         intent = event(
             Kind.ACTION_STARTED, {**step_info, "timeout": spec.timeout}, action=action_id
@@ -146,9 +213,7 @@ async def run_steps(
             engine.alarm.failed(exc.message)
             log.error("action.not_run", action=spec.type, reason="intent not written")
             summary = f"not run: the intent could not be written ({exc.message})"
-            details = {"reason": REASON}
-            outcomes.append(StepOutcome(index, spec.type, NOT_RUN, summary, details))
-            break
+            return StepOutcome(index, spec.type, NOT_RUN, summary, {"reason": REASON})
         engine.running_actions += 1
         try:
             if engine.stopping:  # admitted before the agent began to stop: never start it
@@ -171,7 +236,7 @@ async def run_steps(
         published: dict[str, Any] = {}
         if spec.id is not None and kind == Kind.ACTION_SUCCEEDED:
             made = step_outputs(spec.id, result.details)
-            outputs.update(made)
+            self.outputs.update(made)
             published = {"id": spec.id, "outputs": sorted(made)}
         engine.audit.emit(
             event(
@@ -181,10 +246,7 @@ async def run_steps(
                 action=action_id,
             )
         )
-        outcomes.append(StepOutcome(index, spec.type, kind, result.summary, result.details))
-        if kind != Kind.ACTION_SUCCEEDED:
-            break
-    return outcomes
+        return StepOutcome(index, spec.type, kind, result.summary, result.details)
 
 
 def _context(

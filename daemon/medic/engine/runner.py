@@ -28,6 +28,7 @@ from medic.engine.asking import Asking
 from medic.engine.context import EngineContext, Timer
 from medic.engine.fleet_gate import FleetGate, release_after
 from medic.engine.gate import gate
+from medic.engine.multiprobe import make_probe
 from medic.engine.pager import NOT_PAGES
 from medic.engine.probing import Probing
 from medic.engine.remediation import build_actions, run_steps
@@ -35,7 +36,7 @@ from medic.engine.schedule import Schedule
 from medic.engine.silences import Silence
 from medic.fleet.budget import Slot
 from medic.policy.model import Policy
-from medic.probes.base import Probe, probes
+from medic.probes.base import Probe
 
 log = structlog.get_logger("medic.runner")
 
@@ -49,18 +50,18 @@ class PolicyRunner:
         *,
         probe: Probe | None = None,
         steps: list[Action] | None = None,
+        cleanup: list[Action] | None = None,
     ) -> None:
-        """``probe`` and ``steps`` replace the policy's own (``medic test`` scripts them)."""
+        """``probe``, ``steps`` and ``cleanup`` (the ``finally:`` steps) replace the
+        policy's own (``medic test`` scripts them)."""
         self.policy = policy
         self.engine = engine
-        if probe is None:
-            cls = probes.get(policy.probe.type)
-            if cls is None:  # the loader rejects unknown types; a plugin may have vanished
-                raise KeyError(policy.probe.type)
-            probe = cls(policy.probe.options)
-        self.probe: Probe = probe
+        self.probe: Probe = probe if probe is not None else make_probe(policy)
         self.probe.timeout = policy.probe.timeout  # type: ignore[attr-defined]
         self.steps = steps if steps is not None else build_actions(policy)
+        if cleanup is None:  # scripted steps and real cleanup never mix: [] must match
+            cleanup = build_actions(policy, cleanup=True) if steps is None else []
+        self.cleanup = cleanup
         self.states: dict[str, st.TargetState] = states or {}
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.selected = 0
@@ -293,6 +294,7 @@ class PolicyRunner:
                     fields=state.values,
                     attempt=state.attempts,
                     dry_run=self.dry_run,
+                    cleanup=self.cleanup,
                 )
             except Exception:  # a bug must not strand the target in remediating
                 log.exception("remediation.crashed")
@@ -307,6 +309,8 @@ class PolicyRunner:
             self.engine.slot_freed()
             return
         self.history.setdefault(target, []).extend(o.as_history() for o in outcomes)
+        if all(o.ok for o in outcomes if not o.cleanup):
+            self.probe.acted(target, now)  # a scheduled job that ran is no longer due
         self.states[target] = st.finish(current, self.policy, now)
         self.engine.slot_freed()
         # A little slack: the wall clock the state compares against may trail the loop clock.

@@ -11,6 +11,7 @@ import hashlib
 import json
 from typing import Any
 
+from medic.actions.base import Action
 from medic.errors import Location
 from medic.policy.durations import parse_duration
 from medic.policy.model import (
@@ -29,6 +30,7 @@ from medic.policy.model import (
 from medic.policy.semantic import SHARED_PROBE_KEYS, STEP_KEYS, PolicyCheck
 from medic.policy.windows import MaintenanceWindow
 from medic.policy.yamlpos import Document
+from medic.probes.base import Probe
 
 
 def digest(raw: Any) -> str:
@@ -42,20 +44,11 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
     raw: dict[str, Any] = doc.data["policies"][index]
     probe_cls = check.probe_cls
     assert probe_cls is not None and check.when is not None  # guaranteed by the checks
-    probe = raw["probe"]
-    steps = []
-    for step_index, item in enumerate(raw.get("remediate", [])):
-        ((kind, options),) = item.items()
-        options = options or {}
-        cls = check.step_classes[step_index]
-        steps.append(
-            Step(
-                type=kind,
-                options={k: v for k, v in options.items() if k not in STEP_KEYS},
-                timeout=parse_duration(options.get("timeout", cls.default_timeout)),
-                id=options.get("id"),
-            )
-        )
+    named = tuple(
+        (name, probe_spec(spec, check.named[name][0]))
+        for name, spec in raw.get("probes", {}).items()
+        if check.named is not None
+    )
     limits = raw.get("limits", {})
     share = limits.get("max_targets")
     escalate = raw.get("escalate", {})
@@ -63,16 +56,13 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
     where = doc.locate(("policies", index))
     return Policy(
         name=raw["name"],
-        probe=ProbeSpec(
-            type=probe["type"],
-            options={k: v for k, v in probe.items() if k not in SHARED_PROBE_KEYS},
-            every=parse_duration(probe.get("every", probe_cls.default_every)),
-            timeout=parse_duration(probe.get("timeout", probe_cls.default_timeout)),
-        ),
+        probe=probe_spec(raw["probe"], probe_cls) if not named else combined(named),
+        probes=named,
         when=check.when,
         clear_when=check.clear_when,
         hold=parse_duration(raw.get("for", 0)),
-        remediate=tuple(steps),
+        remediate=steps(raw.get("remediate", []), check.step_classes),
+        finally_steps=steps(raw.get("finally", []), check.finally_classes),
         verify=Verify(after=parse_duration(raw.get("verify", {}).get("after", 30))),
         limits=Limits(
             max=limits.get("max", 3),
@@ -118,6 +108,48 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
         source=Location(file, where.line, where.column),
         digest=digest(raw),
     )
+
+
+def probe_spec(probe: dict[str, Any], cls: type[Probe]) -> ProbeSpec:
+    """One probe's spec, the shared keys taken out of its options."""
+    return ProbeSpec(
+        type=probe["type"],
+        options={k: v for k, v in probe.items() if k not in SHARED_PROBE_KEYS},
+        every=parse_duration(probe.get("every", cls.default_every)),
+        timeout=parse_duration(probe.get("timeout", cls.default_timeout)),
+    )
+
+
+# The type the runner's metrics and the API show for a policy with ``probes:``.
+NAMED_PROBES = "probes"
+
+
+def combined(named: tuple[tuple[str, ProbeSpec], ...]) -> ProbeSpec:
+    """The spec of named probes read together: as often as the most frequent asks,
+    and as long as the slowest may take."""
+    return ProbeSpec(
+        type=NAMED_PROBES,
+        options={name: {"type": s.type, **s.options} for name, s in named},
+        every=min(s.every for _, s in named),
+        timeout=max(s.timeout for _, s in named),
+    )
+
+
+def steps(raw: list[Any], classes: dict[int, type[Action]]) -> tuple[Step, ...]:
+    """The steps of ``remediate:`` or ``finally:``, timeouts defaulted by their class."""
+    out = []
+    for index, item in enumerate(raw):
+        ((kind, options),) = item.items()
+        options = options or {}
+        out.append(
+            Step(
+                type=kind,
+                options={k: v for k, v in options.items() if k not in STEP_KEYS},
+                timeout=parse_duration(options.get("timeout", classes[index].default_timeout)),
+                id=options.get("id"),
+            )
+        )
+    return tuple(out)
 
 
 def fleet_budget(raw: dict[str, Any] | None) -> FleetBudget | None:

@@ -139,6 +139,8 @@ class Policy:
     clear_when: Expression | None = None
     hold: float = 0.0
     remediate: tuple[Step, ...] = ()
+    # ``finally:``: steps run after ``remediate`` whatever happened to it.
+    finally_steps: tuple[Step, ...] = ()
     verify: Verify = field(default_factory=Verify)
     limits: Limits = field(default_factory=Limits)
     escalate: Escalation = field(default_factory=Escalation)
@@ -154,6 +156,9 @@ class Policy:
     # None: this policy's actions are not counted against a fleet budget.
     fleet_budget: FleetBudget | None = None
     source: Location | None = None
+    # ``probes:``: named probes, in order; the first gives the targets, the others are
+    # read as one context shared by all targets. Empty: the one ``probe`` above.
+    probes: tuple[tuple[str, ProbeSpec], ...] = ()
     # Hash of the policy's YAML definition: on reload an unchanged policy keeps its state.
     digest: str = ""
 

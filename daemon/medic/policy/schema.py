@@ -229,6 +229,7 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
         },
         "description": {"type": "string", "description": "What the policy is for, for humans."},
         "probe": probe,
+        "probes": named_probes_schema(probe),
         "when": {
             "type": "string",
             "minLength": 1,
@@ -244,6 +245,12 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
             "type": "array",
             "items": step,
             "description": "Steps, each one action: `- <action>: {options}`.",
+        },
+        "finally": {
+            "type": "array",
+            "items": step,
+            "description": "Steps run after remediate whatever happened to it (a step "
+            "failed, timed out, the agent is stopping): leave maintenance mode, unlock.",
         },
         "verify": _closed(
             {
@@ -264,7 +271,31 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
         **_human_keys(),
         "fleet_budget": fleet_budget_schema(),
     }
-    return _closed(properties, ["name", "probe", "when"], "One detect -> act rule.")
+    policy = _closed(properties, ["name"], "One detect -> act rule.")
+    # A policy reads one probe, or several named ones under probes: instead.
+    return {
+        **policy,
+        "if": {"required": ["probes"]},
+        "then": {"required": ["when"]},
+        "else": {"required": ["probe", "when"]},
+    }
+
+
+PROBE_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+
+
+def named_probes_schema(probe: dict[str, Any]) -> dict[str, Any]:
+    """``probes:``: several probes by name; the first gives the targets (docs/conditions.md)."""
+    return {
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": 8,
+        "propertyNames": {"pattern": PROBE_NAME_PATTERN},
+        "additionalProperties": probe,
+        "description": "Named probes instead of probe: conditions read `<name>.<field>`. "
+        "The first named gives the targets; each other one must yield one target, "
+        "shared by all.",
+    }
 
 
 MAINTENANCE_REASON: dict[str, Any] = {

@@ -28,6 +28,7 @@ from medic.errors import ExpressionError, Location, PolicyError
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.expr import Expression, compile_expression
 from medic.policy.messages import choices, error_at, schema_errors
+from medic.policy.named_probes import check_named_fields, check_named_probes
 from medic.policy.schema import action_validator, probe_validator
 from medic.policy.windows import CRON_HINT, ZONE_HINT, CronError, CronSchedule, zone
 from medic.policy.yamlpos import Document, JsonPath, Position
@@ -50,6 +51,9 @@ class PolicyCheck:
     schedules: dict[int, CronSchedule] = field(default_factory=dict)
     # Fields the probe's options add; None until the options passed their schema.
     option_fields: list[str] | None = None
+    # ``probes:``: each name's class and the fields its options add (None: not named).
+    named: dict[str, tuple[type[Probe], list[str] | None]] | None = None
+    finally_classes: dict[int, type[Action]] = field(default_factory=dict)
     errors: list[PolicyError] = field(default_factory=list)
 
 
@@ -113,10 +117,27 @@ class PolicyChecker:
             self._error(at, f"{what}: {problem}", key=True)
 
     def _probe(self) -> None:
-        probe = self.raw.get("probe")
-        if not isinstance(probe, dict) or not isinstance(probe.get("type"), str):
+        probe, named = self.raw.get("probe"), self.raw.get("probes")
+        if probe is not None and named is not None:  # neither: the schema said so
+            self._error(
+                self.base,
+                "the policy has both probe: and probes:",
+                "write one probe: {type: ...}, or several named ones under probes:",
+                key=True,
+            )
+        if isinstance(named, dict):
+            check_named_probes(self, named)
             return
-        path = (*self.base, "probe")
+        found = self.check_probe(probe, (*self.base, "probe"))
+        if found is not None:
+            self.result.probe_cls, self.result.option_fields = found
+
+    def check_probe(
+        self, probe: Any, path: JsonPath
+    ) -> tuple[type[Probe], list[str] | None] | None:
+        """One probe's type and options: its class and the fields its options add."""
+        if not isinstance(probe, dict) or not isinstance(probe.get("type"), str):
+            return None
         kind = probe["type"]
         cls = self.probes.get(kind)
         if cls is None:
@@ -125,13 +146,13 @@ class PolicyChecker:
                 (*path, "type"),
                 f"unknown probe type {kind!r}{choices(kind, names, 'valid types')}",
             )
-            return
-        self.result.probe_cls = cls
+            return None
         options = {k: v for k, v in probe.items() if k not in ("every", "timeout")}
-        if self._options(partial(probe_validator, cls), options, path):
-            own = {k: v for k, v in probe.items() if k not in SHARED_PROBE_KEYS}
-            self._plugin_validate(f"probe {kind!r}", cls.validate, own, path)
-            self.result.option_fields = self._option_fields(cls, own, path)
+        if not self._options(partial(probe_validator, cls), options, path):
+            return cls, None
+        own = {k: v for k, v in probe.items() if k not in SHARED_PROBE_KEYS}
+        self._plugin_validate(f"probe {kind!r}", cls.validate, own, path)
+        return cls, self._option_fields(cls, own, path)
 
     def _option_fields(self, cls: type[Probe], own: Mapping[str, Any], path: JsonPath) -> list[str]:
         """Fields the probe's (valid) options add; a plugin's bug is an error, not a crash."""
@@ -160,6 +181,9 @@ class PolicyChecker:
             self._error(path, f"the condition in {key} is nested too deeply", "simplify it")
             return
         setattr(self.result, key, expression)
+        if self.result.named is not None:
+            check_named_fields(self, expression, text, path)
+            return
         cls = self.result.probe_cls
         if cls is None or cls.dynamic_fields:
             return
@@ -182,6 +206,10 @@ class PolicyChecker:
                 f"`medic probe {cls.type_name}` runs the probe once and prints its fields",
             )
 
+    def at(self, at: Position, message: str, hint: str | None) -> None:
+        """An error at a position inside a value (a condition's field)."""
+        self._at(at, message, hint)
+
     def _at(self, at: Position, message: str, hint: str | None) -> None:
         name = self.raw.get("name")
         self.result.errors.append(
@@ -194,16 +222,20 @@ class PolicyChecker:
         )
 
     def _steps(self) -> None:
-        steps = self.raw.get("remediate")
+        earlier: list[str] = []  # finally steps may read remediate's outputs too
+        self._step_list("remediate", self.result.step_classes, earlier)
+        self._step_list("finally", self.result.finally_classes, earlier)
+
+    def _step_list(self, key: str, classes: dict[int, type[Action]], earlier: list[str]) -> None:
+        steps = self.raw.get(key)
         if not isinstance(steps, list):
             return
         names = self.actions.names()
-        earlier: list[str] = []
         for index, item in enumerate(steps):
             if not isinstance(item, dict) or len(item) != 1:
                 continue  # the envelope schema has reported it
             ((kind, options),) = item.items()
-            path = (*self.base, "remediate", index, kind)
+            path = (*self.base, key, index, kind)
             cls = self.actions.get(kind)
             if cls is None:
                 self._error(
@@ -212,7 +244,7 @@ class PolicyChecker:
                     key=True,
                 )
                 continue
-            self.result.step_classes[index] = cls
+            classes[index] = cls
             options = {} if options is None else options
             if self._options(partial(action_validator, cls), options, path):
                 self._step_outputs(options, path, earlier)

@@ -9,15 +9,16 @@ listed under ``never`` must not occur at all; ``expect: nothing`` means no incid
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from medic.audit.events import AuditEvent
 from medic.errors import Location, PolicyError
 from medic.policy.loader import load_paths
 from medic.policy.messages import choices
-from medic.policy.model import Policy
+from medic.policy.model import Policy, ProbeSpec
 from medic.policytest.fleet import without_budget
 from medic.policytest.sim import T0, reason_of, simulate
 from medic.policytest.spec import Case, Expectation, load_test_file
@@ -108,18 +109,47 @@ async def _run(files: list[Path]) -> Run:
 
 
 def _unknown_field(case: Case, policy: Policy) -> PolicyError | None:
-    cls = probes.get(policy.probe.type)
+    if bool(policy.probes) != (case.named is not None):
+        shape = "probe -> target -> field" if policy.probes else "target -> field"
+        return PolicyError(
+            f"test {case.name!r}: policy {policy.name!r} "
+            f"{'has named probes' if policy.probes else 'has one probe'}; its input is "
+            f"{shape} -> series",
+            location=case.where,
+            hint="see docs/testing.md, named probes",
+        )
+    if case.named is None:
+        return _unknown_in(case, policy.probe, case.input, "")
+    specs = dict(policy.probes)
+    for name, inputs in case.named.items():
+        if name not in specs:
+            return PolicyError(
+                f"test {case.name!r}: input names probe {name!r}, which policy "
+                f"{policy.name!r} does not have{choices(name, list(specs), 'probes')}",
+                location=case.where,
+                hint="key the input by the policy's probe names",
+            )
+        problem = _unknown_in(case, specs[name], inputs, f"{name}.")
+        if problem is not None:
+            return problem
+    return None
+
+
+def _unknown_in(
+    case: Case, spec: ProbeSpec, inputs: Mapping[str, Mapping[str, Any]], prefix: str
+) -> PolicyError | None:
+    cls = probes.get(spec.type)
     if cls is None or cls.dynamic_fields:
         return None
-    valid = sorted({*cls.field_names(), *cls.option_fields(policy.probe.options)})
-    for target, fields in case.input.items():
+    valid = sorted({*cls.field_names(), *cls.option_fields(spec.options)})
+    for target, fields in inputs.items():
         for name in fields:
             if name not in valid:
                 return PolicyError(
-                    f"test {case.name!r}: field {name!r} of {target!r} is not yielded by "
-                    f"probe {policy.probe.type!r}{choices(name, valid, 'fields')}",
+                    f"test {case.name!r}: field {name!r} of {prefix}{target!r} is not yielded "
+                    f"by probe {spec.type!r}{choices(name, valid, 'fields')}",
                     location=case.where,
-                    hint=f"`medic probe {policy.probe.type}` lists what it yields",
+                    hint=f"`medic probe {spec.type}` lists what it yields",
                 )
     return None
 

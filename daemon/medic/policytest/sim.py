@@ -25,6 +25,7 @@ from medic.config import GlobalLimits
 from medic.engine.context import EngineContext, Timer
 from medic.engine.escalation import Escalator
 from medic.engine.human_input import HumanInput
+from medic.engine.multiprobe import single
 from medic.engine.pager import send_due
 from medic.engine.runner import PolicyRunner
 from medic.engine.silences import Matchers, Silence
@@ -34,7 +35,7 @@ from medic.notify.base import Notification
 from medic.policy.model import Policy
 from medic.policytest.fleet import ScriptedBudgets
 from medic.policytest.parking import Parking
-from medic.policytest.series import FAIL, MISSING
+from medic.policytest.series import FAIL, MISSING, Series
 from medic.policytest.spec import Case, Human
 from medic.probes.base import Measurement, Probe
 
@@ -131,6 +132,37 @@ class ScriptedStep(Action):
         return self.sim.attempt(ctx.target, self.index, self.last)
 
 
+def _read(
+    inputs: dict[str, dict[str, Series]],
+    step: int,
+    healed: set[str] | frozenset[str] = frozenset(),
+    overrides: Mapping[str, Any] | None = None,
+) -> Measurement:
+    """Each target's readings at ``step`` (a healed one's ``overrides`` on top); a
+    target with none is not selected."""
+    out: Measurement = {}
+    for target, fields in inputs.items():
+        values = {name: series.at(step) for name, series in fields.items()}
+        if any(v is FAIL for v in values.values()):
+            raise ProbeError("the test's series says the probe fails here")
+        present = {k: v for k, v in values.items() if v is not MISSING}
+        if target in healed and overrides:
+            present.update(overrides)
+        if present:
+            out[target] = present
+    return out
+
+
+class ScriptedCleanup(Action):
+    """A ``finally:`` step: it runs (audited) and succeeds; it heals nothing."""
+
+    def describe(self, ctx: ActionContext) -> str:
+        return "a finally step of the policy (scripted)"
+
+    async def run(self, ctx: ActionContext) -> ActionResult:
+        return ActionResult(ok=True, summary="finally step (scripted)")
+
+
 class Simulation:
     """One case on simulated time from ``start`` (``medic backtest`` starts at the
     recording's first reading and feeds it through :meth:`readings` and
@@ -142,8 +174,10 @@ class Simulation:
         self.clock = FakeClock(start)
         self.audit = MemoryAudit()
         self.interval = case.interval or policy.probe.every
+        every_input = [case.input, *(case.named or {}).values()]
         longest = max(
-            (len(s) for fields in case.input.values() for s in fields.values()), default=1
+            (len(s) for i in every_input for fields in i.values() for s in fields.values()),
+            default=1,
         )
         # Long enough to read every series, to fire after `for:` and to verify once.
         default = max(
@@ -168,7 +202,10 @@ class Simulation:
             )
         count = len(policy.remediate)
         steps: list[Action] = [ScriptedStep(self, i, i == count - 1) for i in range(count)]
-        self.runner = PolicyRunner(policy, self.engine, probe=ScriptedProbe(self), steps=steps)
+        cleanup: list[Action] = [ScriptedCleanup({}) for _ in policy.finally_steps]
+        self.runner = PolicyRunner(
+            policy, self.engine, probe=ScriptedProbe(self), steps=steps, cleanup=cleanup
+        )
         self.runner.schedule.trigger = self._evaluate_now  # type: ignore[method-assign]
         self.humans = HumanInput(self.engine, lambda: {policy.name: self.runner})
         self.healed: set[str] = set()
@@ -202,16 +239,27 @@ class Simulation:
 
     def readings(self) -> Measurement:
         step = math.floor(self.now() / self.interval + 1e-9)
-        out: dict[str, dict[str, Any]] = {}
-        for target, fields in self.case.input.items():
-            values = {name: series.at(step) for name, series in fields.items()}
-            if any(v is FAIL for v in values.values()):
-                raise ProbeError("the test's series says the probe fails here")
-            present = {k: v for k, v in values.items() if v is not MISSING}
+        if self.case.named is None:
+            return _read(self.case.input, step, self.healed, self.case.healed)
+        return self._named_readings(step)
+
+    def _named_readings(self, step: int) -> Measurement:
+        """Like :class:`~medic.engine.multiprobe.MultiProbe`: the first probe of the
+        policy gives the targets, each other one its single target as shared context."""
+        assert self.case.named is not None
+        names = [name for name, _ in self.policy.probes]
+        read = {name: _read(self.case.named.get(name, {}), step) for name in names}
+        context = {name: single(name, read[name])[1] for name in names[1:]}
+        out: Measurement = {}
+        for target, fields in read[names[0]].items():
+            out[target] = {names[0]: fields, **{k: dict(v) for k, v in context.items()}}
             if target in self.healed:
-                present.update(self.case.healed)
-            if present:
-                out[target] = present
+                for key, value in self.case.healed.items():
+                    part = out[target].get(key)
+                    if isinstance(value, dict) and isinstance(part, dict):
+                        part.update(value)
+                    else:
+                        out[target][key] = value
         return out
 
     def attempt(self, target: str, index: int, last: bool) -> ActionResult:

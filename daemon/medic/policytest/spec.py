@@ -86,6 +86,8 @@ class Case:
     nothing: bool
     # The fleet budget over time (a policy with `fleet_budget:`); empty: every slot free.
     fleet: tuple[FleetPhase, ...] = ()
+    # A policy with probes: reads probe -> target -> field -> series (``input`` is empty).
+    named: dict[str, dict[str, dict[str, Series]]] | None = None
 
 
 @dataclass
@@ -131,8 +133,14 @@ def test_file_schema() -> dict[str, Any]:
             "duration": duration("How long to run (default: the longest series)."),
             "input": {
                 "type": "object",
-                "additionalProperties": {"type": "object", "additionalProperties": series},
-                "description": "target -> field -> series.",
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "anyOf": [series, {"type": "object", "additionalProperties": series}]
+                    },
+                },
+                "description": "target -> field -> series; with probes: in the policy, "
+                "probe name -> target -> field -> series.",
             },
             "healed": {"type": "object", "description": "What a healed target reads."},
             "attempts": _list({"enum": list(ATTEMPT_OUTCOMES)}, "What each attempt does."),
@@ -211,20 +219,8 @@ def _case(doc: Document, file: str, index: int, raw: dict[str, Any]) -> Case:
     def seconds(value: Any, _path: tuple[Any, ...]) -> float:
         return float(parse_duration(value))
 
-    inputs: dict[str, dict[str, Series]] = {}
-    for target, fields in raw["input"].items():
-        inputs[target] = {}
-        for name, text in fields.items():
-            try:
-                inputs[target][name] = parse_series(text)
-            except SeriesError as exc:
-                raise error_at(
-                    doc,
-                    file,
-                    (*base, "input", target, name),
-                    f"bad series for {target}.{name}: {exc} (at `{exc.part}`)",
-                    "write readings like `0+10x5 _ 90` (see docs/testing.md)",
-                ) from exc
+    named = _named_input(doc, file, base, raw["input"])
+    inputs = {} if named is not None else _input(doc, file, (*base, "input"), raw["input"])
     humans: list[Human] = []
     for item in raw.get("silences", ()):
         start, end = seconds(item["from"], ()), seconds(item["until"], ())
@@ -274,6 +270,7 @@ def _case(doc: Document, file: str, index: int, raw: dict[str, Any]) -> Case:
         interval=interval,
         duration=seconds(raw["duration"], ()) if "duration" in raw else None,
         input=inputs,
+        named=named,
         healed=dict(raw.get("healed", {})),
         attempts=tuple(raw.get("attempts", ())),
         humans=tuple(sorted(humans, key=lambda h: h.at)),
@@ -282,6 +279,40 @@ def _case(doc: Document, file: str, index: int, raw: dict[str, Any]) -> Case:
         nothing=expect == "nothing",
         fleet=fleet,
     )
+
+
+def _input(
+    doc: Document, file: str, base: tuple[Any, ...], raw: dict[str, Any]
+) -> dict[str, dict[str, Series]]:
+    """target -> field -> series, each series parsed (an error names its line)."""
+    inputs: dict[str, dict[str, Series]] = {}
+    for target, fields in raw.items():
+        inputs[target] = {}
+        for name, text in fields.items():
+            try:
+                inputs[target][name] = parse_series(text)
+            except (SeriesError, AttributeError, TypeError) as exc:
+                part = f" (at `{exc.part}`)" if isinstance(exc, SeriesError) else ""
+                problem = str(exc) if isinstance(exc, SeriesError) else "not a series"
+                raise error_at(
+                    doc,
+                    file,
+                    (*base, target, name),
+                    f"bad series for {target}.{name}: {problem}{part}",
+                    "write readings like `0+10x5 _ 90` (see docs/testing.md); a policy "
+                    "with probes: takes probe -> target -> field -> series",
+                ) from exc
+    return inputs
+
+
+def _named_input(
+    doc: Document, file: str, base: tuple[Any, ...], raw: dict[str, Any]
+) -> dict[str, dict[str, dict[str, Series]]] | None:
+    """probe -> target -> field -> series when the input is written that way, else None."""
+    nested = any(isinstance(v, dict) for targets in raw.values() for v in targets.values())
+    if not nested:
+        return None
+    return {probe: _input(doc, file, (*base, "input", probe), t) for probe, t in raw.items()}
 
 
 def _show(seconds: float) -> str:

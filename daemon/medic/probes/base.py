@@ -133,6 +133,11 @@ class Probe(ABC):
             yield None
         return
 
+    def acted(self, target: str, at: float) -> None:  # noqa: B027 - optional hook
+        """The policy's steps all succeeded (or would have run, in dry-run) for
+        ``target`` at ``at``: a probe that yields work to do (a scheduled job) may now
+        call it done. A failed attempt is not reported: the work is still to do."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook; probes holding resources override it
         """Release what the probe holds (file descriptors, connections)."""
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
+if TYPE_CHECKING:  # the client library loads when a probe first runs (medic.lazy)
+    import redis.asyncio as aioredis
+
 
 DEFAULT_PREFIX = "queues:"
 SETS = ("delayed", "reserved")

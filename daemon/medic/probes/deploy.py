@@ -1,0 +1,167 @@
+"""The ``deploy`` probe: how long ago the last deploy happened, from a deploy marker.
+
+Made for "roll back if the error rate rose after a deploy": with named probes a policy
+reads ``app.error_rate > 0.05 and deploy.since_deploy < 15m``. The marker is a file
+(``path:``: its modification time; a symbolic link's own time, since a deploy swaps
+the link) or a version field in an HTTP JSON body (``url:`` + ``field:``): the probe
+remembers the last version it saw and when it changed. It remembers in memory: after
+an agent restart the first version read is the baseline and ``since_deploy`` is null
+until it changes, so a restart never looks like a deploy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from medic.errors import ProbeError
+from medic.lazy import lazy_module
+from medic.probes.base import Field, Measurement, Probe, probes
+
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_module("aiohttp")
+
+FIELDS = (
+    Field("since_deploy", "number", "Seconds since the last deploy (null: none seen).", "seconds"),
+    Field("deployed_at", "number", "When the last deploy happened, unix seconds."),
+    Field("version", "string", "The version read from the URL (null for a file marker)."),
+)
+MAX_BODY = 1 << 20
+
+
+def pick(body: Any, field: str) -> Any:
+    """The value at a dotted ``field`` of a JSON body (None when it is not there)."""
+    value = body
+    for key in field.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+@probes.register("deploy")
+class DeployProbe(Probe):
+    """Seconds since the last deploy, from a marker file's time or a version that changed.
+
+    One target, ``deploy`` (or the name given).
+
+    ```yaml
+    version: 1
+    policies:
+      - name: rollback-after-bad-deploy
+        probes:
+          app: {type: http, url: "http://127.0.0.1:8080/health"}
+          deploy: {type: deploy, url: "http://127.0.0.1:8080/version", field: version}
+        when: app.status >= 500 and deploy.since_deploy < 15m
+        remediate:
+          - command: {argv: [/usr/local/bin/rollback], timeout: 5m}
+        limits: {max: 1, per: 1h}
+        escalate: {notify: [oncall]}
+    ```
+    """
+
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {
+            "path": {"type": "string", "pattern": "^/", "description": "A marker file."},
+            "url": {
+                "type": "string",
+                "pattern": "^https?://",
+                "description": "A JSON endpoint that reports the version.",
+            },
+            "field": {
+                "type": "string",
+                "pattern": r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+                "description": "The version's dotted key in the JSON body. Default version.",
+            },
+            "name": {
+                "type": "string",
+                "pattern": "^[a-z0-9][a-z0-9_.-]*$",
+                "description": "The target's name. Default deploy.",
+            },
+        },
+        "additionalProperties": False,
+    }
+    fields = FIELDS
+    default_every = 30.0
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__(options)
+        self.path = options.get("path")
+        self.url = options.get("url")
+        self.field = str(options.get("field", "version"))
+        self.name = str(options.get("name", "deploy"))
+        self.now: Callable[[], float] = time.time
+        self.version: str | None = None
+        self.changed: float | None = None
+
+    @classmethod
+    def validate(cls, options: Mapping[str, Any]) -> list[str]:
+        if ("path" in options) == ("url" in options):
+            return ["give either path: (a marker file) or url: (a version endpoint)"]
+        if "field" in options and "url" not in options:
+            return ["field: picks the version from url:'s body; a path: marker has none"]
+        return []
+
+    async def measure(self) -> Measurement:
+        now = self.now()
+        if self.path is not None:
+            at = await asyncio.to_thread(_marker_time, str(self.path))
+            version = None
+        else:
+            version = await self._version()
+            self.seen(version, now)
+            at = self.changed
+        return {
+            self.name: {
+                "since_deploy": None if at is None else max(0.0, now - at),
+                "deployed_at": at,
+                "version": version,
+            }
+        }
+
+    def seen(self, version: str | None, now: float) -> None:
+        """Remember ``version``: a change from the last one read is a deploy at ``now``."""
+        if version is None:
+            return
+        if self.version is not None and version != self.version:
+            self.changed = now
+        self.version = version
+
+    async def _version(self) -> str | None:
+        limit = float(getattr(self, "timeout", 10.0))
+        timeout = aiohttp.ClientTimeout(total=limit)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(str(self.url)) as response,
+            ):
+                if response.status >= 400:
+                    raise ProbeError(f"{self.url} answered HTTP {response.status}")
+                raw = await response.content.read(MAX_BODY)
+        except aiohttp.ClientError as exc:
+            raise ProbeError(f"{self.url}: {type(exc).__name__}: {exc}") from exc
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise ProbeError(f"{self.url} did not answer JSON: {exc}") from exc
+        value = pick(body, self.field)
+        if value is None or isinstance(value, Mapping | list):
+            raise ProbeError(f"{self.url}: no version at {self.field!r} in its JSON body")
+        return str(value)
+
+
+def _marker_time(path: str) -> float | None:
+    """The marker's modification time (a link's own); None when there is no marker."""
+    try:
+        return os.lstat(path).st_mtime
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ProbeError(f"cannot read the deploy marker {path}: {exc.strerror}") from exc

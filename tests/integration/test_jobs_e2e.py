@@ -1,0 +1,84 @@
+"""Scheduled jobs and named probes in the real agent (`medic run`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from agent_harness import AgentProcess
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[AgentProcess]:
+    a = AgentProcess(tmp_path)
+    yield a
+    a.stop()
+
+
+def test_a_job_runs_at_each_occurrence_with_its_finally_step(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    """Every 3 s (polling only every 1m): on, a step, then off; a failed run is retried."""
+    log, mark = tmp_path / "job.log", tmp_path / "failed-once"
+    agent.write_policy(
+        "job.yaml",
+        [
+            {
+                "name": "maintenance-job",
+                "probe": {"type": "schedule", "interval": "3s", "every": "1m"},
+                "when": "due",
+                "remediate": [
+                    {"command": {"argv": ["/bin/sh", "-c", f"echo on >> {log}"]}},
+                    {"command": {"argv": ["/bin/sh", "-c", f"test -e {mark} || ! touch {mark}"]}},
+                ],
+                "finally": [{"command": {"argv": ["/bin/sh", "-c", f"echo off >> {log}"]}}],
+                "verify": {"after": "500ms"},
+                "limits": {"max": 20, "per": "1h", "cooldown": "1s"},
+            }
+        ],
+    )
+    agent.start()
+
+    def finals() -> list[dict[str, object]]:
+        return [e for e in agent.events("action.succeeded") if e["details"].get("finally")]
+
+    agent.wait_for(lambda: len(finals()) >= 3, what="three runs with their finally", timeout=20)
+    agent.wait_for(lambda: agent.events("verify.healed"), what="a run verified", timeout=20)
+    assert log.read_text().split()[:6] == ["on", "off"] * 3
+    assert [e["details"]["step"] for e in agent.events("action.failed")] == [1]
+    # The failed run left the job due; a later run cleared it.
+    assert next(k for k in agent.kinds() if k.startswith("verify.")) == "verify.not_healed"
+    # Woken at the occurrence by the probe, not by the 1m poll: late by well under 1 s.
+    firsts = [e for e in agent.events("action.started") if e["details"]["step"] == 0]
+    assert all(e["values"]["due"] for e in firsts)
+    assert min(e["values"]["late"] for e in firsts[1:]) < 1.0
+
+
+def test_named_probes_compare_a_target_with_shared_context(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    """A copy 90 bytes behind its reference fires, with both probes' fields in the audit."""
+    old, ref = tmp_path / "copy", tmp_path / "ref"
+    for path, size in ((old, 10), (ref, 100)):
+        path.write_bytes(b"x" * size)
+    agent.write_policy(
+        "named.yaml",
+        [
+            {
+                "name": "behind",
+                "probes": {
+                    "local": {"type": "file", "path": str(old), "every": "1s"},
+                    "network": {"type": "file", "path": str(ref), "every": "1s"},
+                },
+                "when": "local.size_bytes < network.size_bytes - 10",
+            }
+        ],
+    )
+    agent.start()
+    agent.wait_for(lambda: agent.events("incident.fired"), what="incident.fired")
+    (fired,) = agent.events("incident.fired")
+    assert fired["values"]["network"]["size_bytes"] == 100
+    assert fired["values"]["local"]["size_bytes"] == 10
