@@ -152,6 +152,29 @@ async def test_a_deploy_while_the_agent_was_down_counts_from_the_last_read(
 
 
 @pytest.mark.asyncio
+async def test_the_last_read_is_kept_once_a_minute_and_a_change_at_once(
+    endpoint: tuple[str, dict[str, Any]], state_root: Path
+) -> None:
+    """Unchanged reads at 100, 130, 170 write at 100 and 170; a new version is written at once."""
+    url, body = endpoint
+    p = DeployProbe({"url": url})
+    written = []
+    for now in (100.0, 130.0, 170.0):
+        p.now = lambda now=now: now
+        await p.measure()
+        written.append(kept_json(kept_files(state_root)[0])[0]["seen"])
+    assert written == [100.0, 100.0, 170.0]
+    body["version"] = "1.5.0"
+    p.now = lambda: 175.0
+    await p.measure()
+    assert kept_json(kept_files(state_root)[0])[0] == {
+        "changed": 175.0,
+        "seen": 175.0,
+        "version": "1.5.0",
+    }
+
+
+@pytest.mark.asyncio
 async def test_damaged_state_is_a_fresh_baseline_and_medic_probe_keeps_none(
     endpoint: tuple[str, dict[str, Any]], state_root: Path, tmp_path: Path
 ) -> None:

@@ -40,6 +40,9 @@ FIELDS = (
     Field("version", "string", "The version read from the URL (null for a file marker)."),
 )
 MAX_BODY = 1 << 20
+# How stale the kept "last read" may get while nothing changes (fewer disk writes; a
+# staler one only dates a deploy made while the agent was down earlier, never later).
+SEEN_EVERY = 60.0
 
 
 def pick(body: Any, field: str) -> Any:
@@ -110,6 +113,7 @@ class DeployProbe(Probe):
         self.kept_seen: float | None = None  # when a kept version was last read, till reread
         self.state: StateFile | None = state_file("deploy", options) if self.url else None
         self._loaded = False
+        self._saved: tuple[str | None, float | None, float] | None = None
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:
@@ -128,9 +132,7 @@ class DeployProbe(Probe):
             version = await self._version()
             self._load()
             self.seen(version, now)
-            if self.state is not None:
-                kept = {"version": self.version, "changed": self.changed, "seen": now}
-                self.state.save(kept)
+            await self._keep(now)
             at = self.changed
         return {
             self.name: {
@@ -150,6 +152,18 @@ class DeployProbe(Probe):
             self.changed = min(last, now)
         self.version = version
         self.kept_seen = None
+
+    async def _keep(self, now: float) -> None:
+        """Save the version and its change when they changed, the read time now and then."""
+        if self.state is None:
+            return
+        last = self._saved
+        same = last is not None and last[:2] == (self.version, self.changed)
+        if same and last is not None and 0 <= now - last[2] < SEEN_EVERY:
+            return
+        kept = {"version": self.version, "changed": self.changed, "seen": now}
+        await asyncio.to_thread(self.state.save, kept)
+        self._saved = (self.version, self.changed, now)
 
     def _load(self) -> None:
         """On the first reading: the version, its change and last read kept before a restart."""
