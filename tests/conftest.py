@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from medic.probes import probestate
+
 
 @pytest.fixture(autouse=True)
 def _structlog_defaults() -> Iterator[None]:
@@ -20,3 +22,12 @@ def _structlog_defaults() -> Iterator[None]:
     for handler in list(root.handlers):
         if type(handler).__name__ == "MedicHandler":
             root.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def _no_probe_state_between_tests() -> Iterator[None]:
+    """An in-process agent names a probe-state folder for the whole process: the next
+    test's probes (a scheduled job under the same policy name) must not read it."""
+    probestate.set_root(None)
+    yield
+    probestate.set_root(None)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,3 +85,59 @@ def test_named_probes_compare_a_target_with_shared_context(
     (fired,) = agent.events("incident.fired")
     assert fired["values"]["network"]["size_bytes"] == 100
     assert fired["values"]["local"]["size_bytes"] == 10
+
+
+def samples(agent: AgentProcess, policy: str) -> list[dict[str, object]]:
+    """The measurements the agent recorded for ``policy``, oldest first."""
+    if not agent.db.exists():
+        return []
+    conn = sqlite3.connect(f"file:{agent.db}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = conn.execute(
+            "select id, fields from samples where policy = ? order by id", (policy,)
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        conn.close()
+    return [{"id": row[0], **json.loads(row[1])} for row in rows]
+
+
+def test_a_job_that_ran_does_not_run_again_when_the_agent_restarts_in_its_window(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    """Hourly job run at start; the agent restarted minutes later: it reads not due, no rerun."""
+    log = tmp_path / "job.log"
+    agent.write_policy(
+        "job.yaml",
+        [
+            {
+                "name": "hourly-job",
+                "probe": {"type": "schedule", "interval": "1h", "every": "1s"},
+                "when": "due",
+                "remediate": [{"command": {"argv": ["/bin/sh", "-c", f"echo ran >> {log}"]}}],
+                "verify": {"after": "200ms"},
+                "limits": {"max": 20, "per": "1h", "cooldown": "1s"},
+            }
+        ],
+    )
+    if time.time() % 3600 > 3600 - 60:  # keep the whole test inside one occurrence
+        time.sleep(3600 - time.time() % 3600 + 1)
+    agent.start()  # the hour's occurrence is in its window: due at once, run once
+    agent.wait_for(lambda: agent.events("verify.healed"), what="the job ran and healed")
+    agent.wait_for(
+        lambda: any(s["due"] is False for s in samples(agent, "hourly-job")),
+        what="a reading of the job as done",
+    )
+    assert agent.stop() == 0
+    before = max(int(str(s["id"])) for s in samples(agent, "hourly-job"))
+    agent.start()
+    agent.wait_for(
+        lambda: len([s for s in samples(agent, "hourly-job") if int(str(s["id"])) > before]) >= 2,
+        what="two readings after the restart",
+    )
+    after = [s for s in samples(agent, "hourly-job") if int(str(s["id"])) > before]
+    assert all(s["due"] is False for s in after)
+    assert log.read_text().split() == ["ran"]
+    assert len(agent.events("action.started")) == 1
+    assert list((tmp_path / "state" / "probes").glob("schedule-*.json"))

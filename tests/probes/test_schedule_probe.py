@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import stat
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from medic.engine.multiprobe import new_probe
+from medic.policy.model import ProbeSpec
+from medic.probes import probestate
 from medic.probes.schedule import ScheduleProbe
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -20,6 +27,86 @@ def at(text: str, zone: ZoneInfo = BERLIN) -> float:
 
 def probe(**options: object) -> ScheduleProbe:
     return ScheduleProbe({"timezone": "Europe/Berlin", **options})
+
+
+@pytest.fixture(autouse=True)
+def state_root(tmp_path: Path) -> Iterator[Path]:
+    """Each test keeps probe state in its own folder, as the agent does."""
+    root = tmp_path / "state" / probestate.SUBDIR
+    probestate.set_root(root)
+    try:
+        yield root
+    finally:
+        probestate.set_root(None)
+
+
+def for_policy(name: str, **options: object) -> ScheduleProbe:
+    """A schedule probe as the engine builds it for the policy ``name``."""
+    made = new_probe(
+        ProbeSpec("schedule", {"timezone": "Europe/Berlin", **options}, 60.0, 10.0), name
+    )
+    assert isinstance(made, ScheduleProbe)
+    return made
+
+
+def test_the_occurrence_that_ran_is_not_due_again_after_a_restart(state_root: Path) -> None:
+    """Ran at 03:01; a new probe (the restarted agent) at 03:20 finds it done, 0600 on disk."""
+    before = for_policy("vacuum", cron="0 3 * * *")
+    assert before.reading(at("2026-06-07T03:00:30"))["due"] is True
+    before.acted("job", at("2026-06-07T03:01"))
+    after = for_policy("vacuum", cron="0 3 * * *")
+    assert after.reading(at("2026-06-07T03:20"))["due"] is False
+    assert after.reading(at("2026-06-08T03:00"))["due"] is True  # the next one runs
+    (kept,) = state_root.iterdir()
+    assert json.loads(kept.read_text()) == {
+        "done": at("2026-06-07T03:00"),
+        "ran_at": at("2026-06-07T03:01"),
+    }
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+
+def test_a_run_that_failed_is_still_due_after_a_restart() -> None:
+    """No acted() (the steps failed): the restarted agent finds the occurrence due."""
+    before = for_policy("vacuum", cron="0 3 * * *")
+    assert before.reading(at("2026-06-07T03:00:30"))["due"] is True
+    assert for_policy("vacuum", cron="0 3 * * *").reading(at("2026-06-07T03:20"))["due"] is True
+
+
+def test_two_policies_with_one_schedule_keep_their_own_runs() -> None:
+    """Policy a ran at 03:01; policy b, same cron, did not: after a restart b is still due."""
+    a = for_policy("a", cron="0 3 * * *")
+    a.reading(at("2026-06-07T03:00:30"))
+    a.acted("job", at("2026-06-07T03:01"))
+    assert for_policy("b", cron="0 3 * * *").reading(at("2026-06-07T03:20"))["due"] is True
+    assert for_policy("a", cron="0 3 * * *").reading(at("2026-06-07T03:20"))["due"] is False
+
+
+def test_damaged_or_unwritable_state_costs_no_run(state_root: Path) -> None:
+    """A damaged file counts as nothing ran; a folder that cannot be written still marks
+    the run done in memory (logged), never failing the remediation that ran."""
+    first = for_policy("vacuum", cron="0 3 * * *")
+    first.reading(at("2026-06-07T03:00:30"))
+    first.acted("job", at("2026-06-07T03:01"))
+    (kept,) = state_root.iterdir()
+    kept.write_text('{"done": "yesterday"')
+    again = for_policy("vacuum", cron="0 3 * * *")
+    assert again.reading(at("2026-06-07T03:20"))["due"] is True
+    kept.unlink()
+    state_root.rmdir()
+    state_root.write_text("a file where the folder should be")
+    again.acted("job", at("2026-06-07T03:21"))
+    assert again.reading(at("2026-06-07T03:22"))["due"] is False
+
+
+def test_medic_probe_and_test_keep_no_state(tmp_path: Path) -> None:
+    """With no state folder (medic probe, medic test) a run is remembered in memory only."""
+    probestate.set_root(None)
+    first = for_policy("vacuum", cron="0 3 * * *")
+    first.reading(at("2026-06-07T03:00:30"))
+    first.acted("job", at("2026-06-07T03:01"))
+    assert first.reading(at("2026-06-07T03:02"))["due"] is False
+    assert for_policy("vacuum", cron="0 3 * * *").reading(at("2026-06-07T03:20"))["due"] is True
+    assert list(tmp_path.rglob("*.json")) == []
 
 
 def test_due_from_the_occurrence_until_the_job_ran() -> None:

@@ -25,21 +25,27 @@ from medic.probes.base import Measurement, Probe, probes
 GRACE = 0.5
 
 
-def new_probe(spec: ProbeSpec) -> Probe:
-    """An instance of the probe ``spec`` names, with its timeout set."""
+def new_probe(spec: ProbeSpec, policy_name: str | None = None) -> Probe:
+    """An instance of the probe ``spec`` names, with its timeout and policy set.
+
+    A probe that keeps state per policy (a scheduled job's last run) names its file
+    with ``policy_name``.
+    """
     cls = probes.get(spec.type)
     if cls is None:  # the loader rejects unknown types; a plugin may have vanished
         raise KeyError(spec.type)
     probe = cls(spec.options)
     probe.timeout = spec.timeout  # type: ignore[attr-defined]
+    probe.policy_name = policy_name  # type: ignore[attr-defined]
     return probe
 
 
 def make_probe(policy: Policy) -> Probe:
     """The probe the policy's runner measures with."""
     if policy.probes:
-        return MultiProbe({name: new_probe(spec) for name, spec in policy.probes}, policy.probes)
-    return new_probe(policy.probe)
+        members = {name: new_probe(spec, policy.name) for name, spec in policy.probes}
+        return MultiProbe(members, policy.probes)
+    return new_probe(policy.probe, policy.name)
 
 
 class MultiProbe(Probe):

@@ -4,15 +4,21 @@ Made for "roll back if the error rate rose after a deploy": with named probes a 
 reads ``app.error_rate > 0.05 and deploy.since_deploy < 15m``. The marker is a file
 (``path:``: its modification time; a symbolic link's own time, since a deploy swaps
 the link) or a version field in an HTTP JSON body (``url:`` + ``field:``): the probe
-remembers the last version it saw and when it changed. It remembers in memory: after
-an agent restart the first version read is the baseline and ``since_deploy`` is null
-until it changes, so a restart never looks like a deploy.
+remembers the last version it saw and when it changed.
+
+It keeps them in the agent's state directory (:mod:`medic.probes.probestate`), so
+``since_deploy`` survives a restart. The very first version read, with nothing kept
+(a new probe, ``medic probe``), is the baseline: ``since_deploy`` is null until it
+changes. A version that changed while the agent was down counts from the last time
+the old one was read (the earliest the deploy can have been), so a long downtime never
+looks like a fresh deploy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
 from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.probestate import StateFile, state_file
 
 if TYPE_CHECKING:
     import aiohttp
@@ -33,6 +40,9 @@ FIELDS = (
     Field("version", "string", "The version read from the URL (null for a file marker)."),
 )
 MAX_BODY = 1 << 20
+# How stale the kept "last read" may get while nothing changes (fewer disk writes; a
+# staler one only dates a deploy made while the agent was down earlier, never later).
+SEEN_EVERY = 60.0
 
 
 def pick(body: Any, field: str) -> Any:
@@ -100,6 +110,10 @@ class DeployProbe(Probe):
         self.now: Callable[[], float] = time.time
         self.version: str | None = None
         self.changed: float | None = None
+        self.kept_seen: float | None = None  # when a kept version was last read, till reread
+        self.state: StateFile | None = state_file("deploy", options) if self.url else None
+        self._loaded = False
+        self._saved: tuple[str | None, float | None, float] | None = None
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:
@@ -116,7 +130,9 @@ class DeployProbe(Probe):
             version = None
         else:
             version = await self._version()
+            self._load()
             self.seen(version, now)
+            await self._keep(now)
             at = self.changed
         return {
             self.name: {
@@ -131,8 +147,35 @@ class DeployProbe(Probe):
         if version is None:
             return
         if self.version is not None and version != self.version:
-            self.changed = now
+            # First read after a restart: at the earliest, the old version's last read.
+            last = self.kept_seen if self.kept_seen is not None else now
+            self.changed = min(last, now)
         self.version = version
+        self.kept_seen = None
+
+    async def _keep(self, now: float) -> None:
+        """Save the version and its change when they changed, the read time now and then."""
+        if self.state is None:
+            return
+        last = self._saved
+        same = last is not None and last[:2] == (self.version, self.changed)
+        if same and last is not None and 0 <= now - last[2] < SEEN_EVERY:
+            return
+        kept = {"version": self.version, "changed": self.changed, "seen": now}
+        await asyncio.to_thread(self.state.save, kept)
+        self._saved = (self.version, self.changed, now)
+
+    def _load(self) -> None:
+        """On the first reading: the version, its change and last read kept before a restart."""
+        if self._loaded:
+            return
+        self._loaded = True
+        kept = self.state.load() if self.state is not None else None
+        if not isinstance(kept, dict) or not isinstance(kept.get("version"), str):
+            return
+        self.version = kept["version"]
+        self.changed = _time(kept.get("changed"))
+        self.kept_seen = _time(kept.get("seen"))
 
     async def _version(self) -> str | None:
         limit = float(getattr(self, "timeout", 10.0))
@@ -155,6 +198,13 @@ class DeployProbe(Probe):
         if value is None or isinstance(value, Mapping | list):
             raise ProbeError(f"{self.url}: no version at {self.field!r} in its JSON body")
         return str(value)
+
+
+def _time(value: Any) -> float | None:
+    """A kept unix time, or None when it is not one."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def _marker_time(path: str) -> float | None:

@@ -12,19 +12,30 @@ it (the engine tells the probe, :meth:`~medic.probes.base.Probe.acted`) or its
 occurrence missed while the agent was down runs once at start if its window is still
 open; older ones are not run. The probe wakes the runner at the occurrence
 (``watch()``), so a job starts on time without a fast poll.
+
+Which occurrence ran, and when, is kept in the agent's state directory
+(:mod:`medic.probes.probestate`), one file per policy and schedule, so an agent
+restarted inside the window does not run the job again for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
+import structlog
+
+from medic.errors import ProbeError
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import duration
 from medic.policy.windows import CRON_HINT, ZONE_HINT, CronError, CronSchedule, zone
 from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.probestate import StateFile, state_file
+
+log = structlog.get_logger("medic.probes.schedule")
 
 FIELDS = (
     Field("due", "boolean", "An occurrence came and the job has not run for it yet."),
@@ -128,6 +139,8 @@ class ScheduleProbe(Probe):
         self.now: Callable[[], float] = time.time
         self.pending: float | None = None  # the occurrence last read as due
         self.done: float | None = None  # the occurrence the job last ran for
+        self.state: StateFile | None = None
+        self._loaded = False
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:
@@ -157,6 +170,7 @@ class ScheduleProbe(Probe):
 
     def reading(self, now: float) -> dict[str, Any]:
         """The fields at ``now`` (pure given the job's state; tests pass the time)."""
+        self._load()
         occurrence = latest(
             now, cron=self.cron, tz=self.tz, interval=self.interval, window=self.window
         )
@@ -176,8 +190,31 @@ class ScheduleProbe(Probe):
         return {self.job: self.reading(self.now())}
 
     def acted(self, target: str, at: float) -> None:
-        if target == self.job and self.pending is not None:
-            self.done = self.pending
+        if target != self.job or self.pending is None:
+            return
+        self.done = self.pending
+        if self.state is None:
+            return
+        try:
+            self.state.save({"done": self.done, "ran_at": at})
+        except ProbeError as exc:  # the run happened; only a restart may repeat it
+            log.warning("schedule.state_unwritable", job=self.job, error=exc.message)
+
+    def _load(self) -> None:
+        """On the first reading: the occurrence that ran before a restart, if kept.
+
+        The file is named for the policy too (the engine sets ``policy_name``), so two
+        policies with the same schedule do not mark each other's runs done.
+        """
+        if self._loaded:
+            return
+        self._loaded = True
+        owner = getattr(self, "policy_name", None)
+        self.state = state_file("schedule", {**self.options, "policy": owner})
+        kept = self.state.load() if self.state is not None else None
+        done = kept.get("done") if isinstance(kept, dict) else None
+        if isinstance(done, int | float) and not isinstance(done, bool) and math.isfinite(done):
+            self.done = float(done)
 
     async def watch(self) -> AsyncIterator[str | None]:
         while True:
