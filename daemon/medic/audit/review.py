@@ -3,8 +3,9 @@
 Plain functions of a read-only :class:`sqlite3.Connection` over the ``incidents``,
 ``events`` and ``approvals`` tables, like :mod:`medic.audit.query`, or of the fleet's
 central PostgreSQL through the same queries (:mod:`medic.audit.review_db`: there rows
-carry their host, and there is no approvals table); nothing here writes. The incident list pages by keyset (a cursor naming the last row's ``opened``
-and ``id``), so any page of any number of incidents costs the same.
+carry their host, and there is no approvals table); nothing here writes. The incident
+list pages by keyset (a cursor naming the last row's ``opened`` and ``id``), so any
+page of any number of incidents costs the same.
 One incident's page is :mod:`medic.audit.review_incident`.
 """
 

@@ -100,7 +100,8 @@ class PostgresDb:
 
         text, values = to_postgres(sql, list(params))
         work = asyncio.run_coroutine_threadsafe(self.conn.fetch(text, *values), self.loop)
-        return work.result(QUERY_TIMEOUT)
+        found: list[asyncpg.Record] = work.result(QUERY_TIMEOUT)
+        return found
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self._fetch(sql, params)]

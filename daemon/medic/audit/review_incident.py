@@ -15,7 +15,7 @@ from typing import Any
 
 from medic.audit.events import ACTION_OUTCOMES, Kind
 from medic.audit.review import awaiting_approval, incident_flags
-from medic.audit.review_db import ReviewDb, as_db, decoded
+from medic.audit.review_db import ReviewDb, as_db
 from medic.clock import parse_iso
 
 _OUTCOMES = frozenset(k.value for k in ACTION_OUTCOMES)
