@@ -1,0 +1,58 @@
+"""The fleet's central audit database for tests: a PostgreSQL database of the test's
+own on the provisioned cluster, and two agents' audit logs shipped into it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medic.audit.events import AuditEvent, Kind
+from medic.audit.store import AuditStore
+from medic.fleet.ship import Shipper
+
+ADMIN_DSN = "postgresql://medic_test:medic-test@127.0.0.1:5432/postgres"
+HINT = "run scripts/provision-postgres.sh as root (installs and starts PostgreSQL 15)"
+T0 = 1.7e9
+
+
+def dsn_of(name: str) -> str:
+    """The DSN of the database ``name`` on the test cluster."""
+    return ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def ship(tmp: Path, host: str, events: list[AuditEvent], env: str = "CENTRAL_DSN") -> None:
+    """Write ``events`` to ``host``'s own audit log and ship them all."""
+    store = AuditStore(tmp / f"{host}.db", host=host)
+    await store.start()
+    shipper = Shipper(store, {"env": env}, every=0.1)
+    try:
+        for event in events:
+            store.emit(event)
+        await store.flush()
+        await shipper.ship_once()
+    finally:
+        await shipper.stop()
+        await store.close()
+
+
+def healed(incident: str, policy: str, target: str, base: float) -> list[AuditEvent]:
+    """An incident that fired, acted twice (attempts 1 and 2) and healed."""
+    common = {"policy": policy, "target": target, "incident": incident}
+    return [
+        AuditEvent(
+            Kind.DETECTED, base, values={"mem": 91}, details={"condition": "mem > 90"}, **common
+        ),
+        AuditEvent(Kind.FIRED, base + 1, values={"mem": 93}, **common),
+        AuditEvent(
+            Kind.ACTION_STARTED, base + 2, action="restart", details={"attempt": 1}, **common
+        ),
+        AuditEvent(
+            Kind.ACTION_STARTED, base + 5, action="restart", details={"attempt": 2}, **common
+        ),
+        AuditEvent(Kind.VERIFY_HEALED, base + 9, values={"mem": 40}, **common),
+    ]
+
+
+def opened(incident: str, policy: str, target: str, base: float) -> list[AuditEvent]:
+    """An incident that fired and is still open."""
+    common = {"policy": policy, "target": target, "incident": incident}
+    return [AuditEvent(Kind.FIRED, base, values={"disk": 97}, **common)]
