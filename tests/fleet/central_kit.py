@@ -3,7 +3,11 @@ own on the provisioned cluster, and two agents' audit logs shipped into it."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+
+import asyncpg
+import pytest
 
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.store import AuditStore
@@ -12,6 +16,30 @@ from medic.fleet.ship import Shipper
 ADMIN_DSN = "postgresql://medic_test:medic-test@127.0.0.1:5432/postgres"
 HINT = "run scripts/provision-postgres.sh as root (installs and starts PostgreSQL 15)"
 T0 = 1.7e9
+
+
+async def create_db() -> str:
+    """A new, empty database of the caller's own; its name."""
+    try:
+        admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PostgreSQL test superuser unreachable ({exc}): {HINT}")
+    name = f"medic_fleet_{uuid.uuid4().hex[:10]}"
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+    finally:
+        await admin.close()
+    return name
+
+
+async def drop_db(name: str) -> None:
+    """Drop ``name`` and every connection to it."""
+    admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
+    try:
+        await admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await admin.close()
 
 
 def dsn_of(name: str) -> str:

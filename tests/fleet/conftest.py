@@ -19,11 +19,9 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import pytest
 import pytest_asyncio
-from central_kit import ADMIN_DSN, dsn_of, healed, opened, ship
-from central_kit import HINT as PG_HINT
+from central_kit import create_db, drop_db, dsn_of, healed, opened, ship
 
 HINT = "run scripts/provision-etcd.sh as root (installs etcd-server and etcd-client)"
 
@@ -120,18 +118,11 @@ def etcd_cluster(tmp_path: Path) -> Iterator[EtcdCluster]:
 @pytest_asyncio.fixture
 async def central() -> AsyncIterator[str]:
     """A central audit database of this test's own (dropped after)."""
-    try:
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL test superuser unreachable ({exc}): {PG_HINT}")
-    name = f"medic_fleet_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f"CREATE DATABASE {name}")
+    name = await create_db()
     try:
         yield name
     finally:
-        await admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
+        await drop_db(name)
 
 
 @dataclass
