@@ -8,10 +8,12 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+from click.testing import CliRunner
 
 from conftest import CentralReviewServer
 from medic.api.appkeys import ApiToken
 from medic.api.central import open_pool, start_central
+from medic.cli import main
 from medic.config import ApiConfig
 from medic.errors import ConfigError
 
@@ -114,3 +116,13 @@ async def test_host_header_and_token_rules(central_review: CentralReviewServer) 
             await start_central(ApiConfig(host="0.0.0.0", port=0), ApiToken(None, "-"), pool)
     finally:
         await pool.close()
+
+
+def test_cli_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`medic fleet review` without a DSN, or with a bad --listen, says what to fix."""
+    monkeypatch.delenv("MEDIC_CENTRAL_AUDIT_DSN", raising=False)
+    result = CliRunner().invoke(main, ["fleet", "review"])
+    assert result.exit_code == 1 and "MEDIC_CENTRAL_AUDIT_DSN" in result.output
+    monkeypatch.setenv("MEDIC_CENTRAL_AUDIT_DSN", "postgresql://nobody@127.0.0.1:1/none")
+    result = CliRunner().invoke(main, ["fleet", "review", "--listen", "nowhere"])
+    assert result.exit_code == 1 and "'nowhere' is not host:port" in result.output

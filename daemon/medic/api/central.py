@@ -11,7 +11,7 @@ listen address and the config's ``api.allowed_hosts`` and token.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -29,6 +29,7 @@ from medic.api.server import (
     StructlogAccessLogger,
     bind_error,
 )
+from medic.audit.review_db import ReviewDb
 from medic.config import ApiConfig
 from medic.errors import ConfigError, FleetError
 
@@ -44,7 +45,7 @@ COMMAND_TIMEOUT = 30.0
 async def health(request: web.Request) -> web.Response:
     """Liveness of the central view: version, uptime, how many hosts and policies it holds."""
 
-    def count(db: Any) -> tuple[int, int]:
+    def count(db: ReviewDb) -> tuple[int, int]:
         row = db.rows("SELECT count(DISTINCT host), count(DISTINCT policy) FROM incidents")[0]
         return int(row[0]), int(row[1])
 
@@ -57,7 +58,6 @@ async def health(request: web.Request) -> web.Response:
         "hosts": hosts,
         "uptime_seconds": round(max(0.0, time.time() - request.app[STARTED]), 3),
         "policies": policies,
-        "rejected_files": 0,
     }
     return web.json_response(body, dumps=dumps)
 
