@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-import pytest_asyncio
+from central_kit import ADMIN_DSN
 from click.testing import CliRunner
 
 from medic.audit.events import AuditEvent, Kind
@@ -20,26 +18,6 @@ from medic.errors import FleetError
 from medic.fleet.ship import Shipper
 
 pytestmark = [pytest.mark.integration]
-
-ADMIN_DSN = "postgresql://medic_test:medic-test@127.0.0.1:5432/postgres"
-HINT = "run scripts/provision-postgres.sh as root (installs and starts PostgreSQL 15)"
-
-
-@pytest_asyncio.fixture
-async def central() -> AsyncIterator[str]:
-    """A central audit database of this test's own (dropped after)."""
-    try:
-        admin = await asyncpg.connect(ADMIN_DSN, timeout=10)
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL test superuser unreachable ({exc}): {HINT}")
-    name = f"medic_fleet_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield name
-    finally:
-        await admin.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
-        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.close()
 
 
 async def _set_down(name: str, down: bool) -> None:

@@ -24,10 +24,11 @@ from medic.api import (
     routes_review,
     routes_silences,
 )
-from medic.api.appkeys import TOKEN, VIEW, ApiToken
+from medic.api.appkeys import API, REVIEW, TOKEN, VIEW, ApiToken
 from medic.api.auth import auth_middleware, configured_token
 from medic.api.errors import error_middleware
 from medic.api.hosts import host_middleware
+from medic.api.review_source import LocalReview
 
 if TYPE_CHECKING:
     from medic.api.view import AgentView
@@ -56,6 +57,8 @@ def create_app(view: AgentView, token: ApiToken | None = None) -> web.Applicatio
         middlewares=[error_middleware, host_middleware, auth_middleware], client_max_size=MAX_BODY
     )
     app[VIEW] = view
+    app[API] = lambda: view.config.api
+    app[REVIEW] = LocalReview(view)
     app[TOKEN] = token or configured_token(view.config.api)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes())

@@ -24,7 +24,7 @@ import hmac
 
 from aiohttp import web
 
-from medic.api.appkeys import TOKEN, VIEW, ApiToken
+from medic.api.appkeys import API, TOKEN, ApiToken
 from medic.api.errors import ApiError, Handler
 from medic.config import ApiConfig
 
@@ -104,7 +104,7 @@ def check_token(request: web.Request, api: ApiConfig) -> None:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Enforce the token rules before any handler runs."""
-    api = request.app[VIEW].config.api
+    api = request.app[API]()
     unmatched = request.match_info.http_exception is not None
     # On loopback an unknown route or wrong method answers 404/405 as it is: it tells
     # the caller more than 401 would and reveals nothing. Beyond loopback, the token

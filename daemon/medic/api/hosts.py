@@ -23,7 +23,7 @@ import re
 
 from aiohttp import hdrs, web
 
-from medic.api.appkeys import VIEW
+from medic.api.appkeys import API
 from medic.api.errors import ApiError, Handler
 from medic.config import ApiConfig
 
@@ -74,7 +74,7 @@ def allowed(header: str | None, api: ApiConfig) -> bool:
 async def host_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse (421) a request whose Host header does not name this API."""
     header = request.headers.get(hdrs.HOST)
-    if not allowed(header, request.app[VIEW].config.api):
+    if not allowed(header, request.app[API]()):
         if header is None:
             message = "the request has no Host header"
         else:

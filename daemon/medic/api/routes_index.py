@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from medic import __version__
-from medic.api.appkeys import TOKEN, VIEW
+from medic.api.appkeys import API, TOKEN
 from medic.api.auth import token_required
 from medic.api.errors import ApiError, dumps
 
@@ -39,7 +39,7 @@ def _describe(route: web.AbstractRoute) -> tuple[str, str]:
 
 def describe_routes(app: web.Application) -> list[dict[str, Any]]:
     """Every route of ``app`` (HEAD twins left out), with its token rule for this config."""
-    api = app[VIEW].config.api
+    api = app[API]()
     out = []
     for route in app.router.routes():
         if route.method == "HEAD":
@@ -58,7 +58,7 @@ def describe_routes(app: web.Application) -> list[dict[str, Any]]:
 
 async def introspect(request: web.Request) -> web.Response:
     """This list: every route, its method, what it does and whether it needs the token."""
-    api = request.app[VIEW].config.api
+    api = request.app[API]()
     body = {
         "version": __version__,
         "auth": {"loopback": api.loopback, "token_configured": bool(request.app[TOKEN].value)},

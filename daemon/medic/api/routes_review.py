@@ -1,53 +1,32 @@
 """Read-only routes for the review page: the per-policy overview, the paged incident
 list and one incident's header, timeline and chart.
 
-Each request reads the audit database on its own read-only connection in a worker
-thread (the file is WAL, so reads never wait for the writer). Query parameters are
-checked strictly, as on the other audit routes: an unknown or malformed one is a 400
-that names it.
+Each request reads through the app's review source (:mod:`medic.api.review_source`):
+the agent's audit log, or the fleet's central PostgreSQL for ``medic fleet review``,
+where rows carry their host (``host=`` filters by it and names an incident's host).
+Query parameters are checked strictly, as on the other audit routes: an unknown or
+malformed one is a 400 that names it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from aiohttp import web
 
-from medic.api.appkeys import VIEW
+from medic.api.appkeys import REVIEW
 from medic.api.errors import ApiError, bad_parameter, dumps
 from medic.api.routes_audit import Params
-from medic.audit.query import connect_readonly
 from medic.audit.review import STATUSES, BadCursor, IncidentFilter, decode_cursor, list_incidents
 from medic.audit.review import overview as policy_overview
 from medic.audit.review_incident import incident_review
 from medic.bounds import OutOfBounds, whole
 
-T = TypeVar("T")
 MAX_PAGE = 500
 DAY = 86400.0
 # Longest the overview looks back: a year of incidents is still one index range.
 MAX_PERIOD = 366 * DAY
-
-
-async def _read(request: web.Request, fn: Callable[[sqlite3.Connection], T], empty: T) -> T:
-    """Run ``fn`` on a fresh read-only connection; ``empty`` when there is no database yet."""
-    path: Path = request.app[VIEW].audit.path
-
-    def run() -> T:
-        if not path.exists():
-            return empty
-        conn = connect_readonly(path)
-        try:
-            return fn(conn)
-        finally:
-            conn.close()
-
-    return await asyncio.to_thread(run)
 
 
 def _page_size(params: Params) -> int:
@@ -88,7 +67,7 @@ def _cursor(params: Params) -> tuple[Literal["after", "before"], str] | None:
 
 async def overview(request: web.Request) -> web.Response:
     """Per policy, incidents opened in a period: fired, healed, escalated, suppressed, heal rate."""
-    params = Params(request, ("since", "until"))
+    params = Params(request, ("since", "until", "host"))
     now = time.time()
     since, until = _period(params, now)
     since = now - DAY if since is None else since
@@ -96,33 +75,44 @@ async def overview(request: web.Request) -> web.Response:
     if until - since > MAX_PERIOD:
         raise bad_parameter("since", "is more than 366 days before until", "e.g. since=30d")
     none: list[dict[str, Any]] = []
-    policies = await _read(request, lambda c: policy_overview(c, since, until), none)
-    config = request.app[VIEW].config
+    source, host = request.app[REVIEW], params.text("host")
+    policies = await source.read(lambda db: policy_overview(db, since, until, host), none)
     body = {
         "since": since,
         "until": until,
-        "agent": {"host": config.host, "dry_run": config.dry_run},
+        "view": "central" if source.central else "agent",
+        "agent": source.about(),
         "policies": policies,
     }
     return web.json_response(body, dumps=dumps)
 
 
 async def review_incidents(request: web.Request) -> web.Response:
-    """Incidents by policy, target, status and time, newest first, a page at a time."""
+    """Incidents by policy, target, host, status and time, newest first, a page at a time."""
     params = Params(
-        request, ("policy", "target", "status", "since", "until", "limit", "after", "before")
+        request,
+        ("policy", "target", "host", "status", "since", "until", "limit", "after", "before"),
     )
     now = time.time()
+    source = request.app[REVIEW]
     status = params.text("status")
     if status is not None and status not in STATUSES:
         raise bad_parameter(
             "status", f"{status!r} is not a status", f"one of: {', '.join(STATUSES)}"
         )
+    if status == "awaiting" and source.central:
+        raise bad_parameter(
+            "status",
+            "'awaiting' is not known centrally: approvals live with the agent that asked",
+            "open the agent's own page to see and answer its approvals",
+        )
     since, until = _period(params, now)
-    filt = IncidentFilter(params.text("policy"), params.text("target"), status, since, until)
+    filt = IncidentFilter(
+        params.text("policy"), params.text("target"), status, since, until, params.text("host")
+    )
     limit, cursor = _page_size(params), _cursor(params)
-    page = await _read(
-        request, lambda c: list_incidents(c, filt, limit=limit, now=now, cursor=cursor), None
+    page = await source.read(
+        lambda db: list_incidents(db, filt, limit=limit, now=now, cursor=cursor), None
     )
     body = {
         "incidents": page.incidents if page else [],
@@ -136,15 +126,19 @@ async def review_incidents(request: web.Request) -> web.Response:
 
 async def review_incident(request: web.Request) -> web.Response:
     """One incident: header (status, duration, attempts, who answered), timeline, chart."""
-    Params(request, ())
+    host = Params(request, ("host",)).text("host")
     incident = request.match_info["incident"]
     now = time.time()
-    found = await _read(request, lambda c: incident_review(c, incident, now), None)
+    found = await request.app[REVIEW].read(
+        lambda db: incident_review(db, incident, now, host), None
+    )
     if found is None:
+        on = f" on host {host!r}" if host is not None else ""
         raise ApiError(
             404,
-            f"no incident {incident!r}",
-            hint="GET /api/v1/review/incidents lists incidents",
+            f"no incident {incident!r}{on}",
+            hint="GET /api/v1/review/incidents lists incidents (with their host); "
+            "an id two hosts share needs host=",
         )
     return web.json_response(found, dumps=dumps)
 

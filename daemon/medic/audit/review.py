@@ -1,9 +1,11 @@
 """Reads for reviewing incidents: the per-policy overview and the paged incident list.
 
 Plain functions of a read-only :class:`sqlite3.Connection` over the ``incidents``,
-``events`` and ``approvals`` tables, like :mod:`medic.audit.query`; nothing here
-writes. The incident list pages by keyset (a cursor naming the last row's ``opened``
-and ``id``), so any page of any number of incidents costs the same.
+``events`` and ``approvals`` tables, like :mod:`medic.audit.query`, or of the fleet's
+central PostgreSQL through the same queries (:mod:`medic.audit.review_db`: there rows
+carry their host, and there is no approvals table); nothing here writes. The incident
+list pages by keyset (a cursor naming the last row's ``opened`` and ``id``), so any
+page of any number of incidents costs the same.
 One incident's page is :mod:`medic.audit.review_incident`.
 """
 
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from medic.audit.events import Kind
+from medic.audit.review_db import ReviewDb, as_db
 from medic.clock import iso, parse_iso
 
 # What the status filter accepts, and the SQL each adds (``?`` is "now" for awaiting).
@@ -68,18 +71,20 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class IncidentFilter:
-    """Which incidents to list: exact policy and target, a status, opened in [since, until)."""
+    """Which incidents to list: exact policy, target and host, a status, opened in
+    [since, until)."""
 
     policy: str | None = None
     target: str | None = None
     status: str | None = None
     since: float | None = None
     until: float | None = None
+    host: str | None = None
 
     def where(self, now: float) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
-        for column in ("policy", "target"):
+        for column in ("policy", "target", "host"):
             value = getattr(self, column)
             if value is not None:
                 clauses.append(f"{column} = ?")
@@ -111,8 +116,13 @@ def _placeholders(items: Sequence[Any]) -> str:
     return ", ".join("?" * len(items))
 
 
-def incident_flags(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """For each incident: fired, attempts, dry_run, suppressed, escalated (told someone)."""
+def incident_flags(
+    conn: sqlite3.Connection | ReviewDb, ids: Sequence[str], host: str | None = None
+) -> dict[str, dict[str, Any]]:
+    """For each incident (of ``host`` when given: central ids are unique per host):
+    fired, attempts, dry_run, suppressed, escalated (told someone)."""
+    db = as_db(conn)
+    on_host = " AND host = ?" if host is not None else ""
     flags = {
         i: {"fired": False, "attempts": 0, "dry_run": False, "suppressed": 0, "told": False}
         for i in ids
@@ -121,11 +131,12 @@ def incident_flags(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, di
         marks = _placeholders(chunk)
         sql = (
             "SELECT incident, kind, outcome, count(*),"  # noqa: S608 -- placeholders only
-            " count(DISTINCT json_extract(details, '$.attempt')) FROM events"
-            f" WHERE incident IN ({marks}) AND +kind IN ({_placeholders(_FLAG_KINDS)})"
-            " GROUP BY incident, kind, outcome"
+            f" count(DISTINCT {db.json_field('details', 'attempt')}) FROM events"
+            f" WHERE incident IN ({marks}) AND {db.unindexed('kind')} IN"
+            f" ({_placeholders(_FLAG_KINDS)}){on_host} GROUP BY incident, kind, outcome"
         )
-        for incident, kind, outcome, count, attempts in conn.execute(sql, [*chunk, *_FLAG_KINDS]):
+        params = [*chunk, *_FLAG_KINDS, *([host] if host is not None else [])]
+        for incident, kind, outcome, count, attempts in db.rows(sql, params):
             f = flags[incident]
             if kind == Kind.FIRED:
                 f["fired"] = True
@@ -141,15 +152,31 @@ def incident_flags(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, di
     return flags
 
 
-def awaiting_approval(conn: sqlite3.Connection, ids: Sequence[str], now: float) -> set[str]:
-    """Those of ``ids`` with an approval request nobody has answered and that has not expired."""
-    if not ids:
+def host_flags(db: ReviewDb, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """:func:`incident_flags` by (host, id): one query locally, one per host centrally."""
+    if not db.central:
+        flags = incident_flags(db, [i for _, i in keys])
+        return {(h, i): flags[i] for h, i in keys}
+    out: dict[tuple[str, str], Any] = {}
+    for host in sorted({h for h, _ in keys}):
+        ids = [i for h, i in keys if h == host]
+        out.update({(host, i): f for i, f in incident_flags(db, ids, host).items()})
+    return out
+
+
+def awaiting_approval(
+    conn: sqlite3.Connection | ReviewDb, ids: Sequence[str], now: float
+) -> set[str]:
+    """Those of ``ids`` with an approval request nobody has answered and that has not
+    expired (none centrally: approvals live with the agent that asked)."""
+    db = as_db(conn)
+    if not ids or db.central:
         return set()
     sql = (
         f"SELECT incident FROM approvals WHERE incident IN ({_placeholders(ids)})"  # noqa: S608 -- placeholders only
         " AND decision IS NULL AND expires > ?"
     )
-    return {row[0] for row in conn.execute(sql, [*ids, iso(now)])}
+    return {row[0] for row in db.rows(sql, [*ids, iso(now)])}
 
 
 def _row(item: dict[str, Any], flags: dict[str, Any], awaiting: bool, now: float) -> dict[str, Any]:
@@ -165,8 +192,13 @@ def _row(item: dict[str, Any], flags: dict[str, Any], awaiting: bool, now: float
     }
 
 
+_LIST_COLUMNS = (
+    "id", "policy", "target", "host", "opened", "closed", "status", "escalated", "last_event",
+)  # fmt: skip
+
+
 def list_incidents(
-    conn: sqlite3.Connection,
+    conn: sqlite3.Connection | ReviewDb,
     filt: IncidentFilter,
     *,
     limit: int,
@@ -177,9 +209,10 @@ def list_incidents(
 
     ``("after", c)`` is the page of incidents older than cursor ``c``; ``("before", c)``
     the page newer than it."""
+    db = as_db(conn)
     clauses, params = filt.where(now)
     count_where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    total = conn.execute(f"SELECT count(*) FROM incidents{count_where}", params).fetchone()[0]  # noqa: S608 -- fixed clauses
+    total = db.rows(f"SELECT count(*) FROM incidents{count_where}", params)[0][0]  # noqa: S608 -- fixed clauses
     direction = "DESC"
     page_clauses, page_params = list(clauses), list(params)
     if cursor is not None:
@@ -190,20 +223,18 @@ def list_incidents(
         direction = "DESC" if older else "ASC"
     where = (" WHERE " + " AND ".join(page_clauses)) if page_clauses else ""
     sql = (
-        "SELECT id, policy, target, host, opened, closed, status, escalated, last_event"  # noqa: S608 -- fixed clauses
+        f"SELECT {', '.join(_LIST_COLUMNS)}"  # noqa: S608 -- fixed clauses
         f" FROM incidents{where} ORDER BY opened {direction}, id {direction} LIMIT ?"
     )
-    cur = conn.execute(sql, [*page_params, limit + 1])
-    names = [c[0] for c in cur.description]
-    rows = [dict(zip(names, r, strict=True)) for r in cur]
+    found = db.rows(sql, [*page_params, limit + 1])
+    rows = [dict(zip(_LIST_COLUMNS, r, strict=True)) for r in found]
     more = len(rows) > limit
     rows = rows[:limit]
     if direction == "ASC":
         rows.reverse()
-    ids = [r["id"] for r in rows]
-    flags = incident_flags(conn, ids)
-    waiting = awaiting_approval(conn, ids, now)
-    out = [_row(r, flags[r["id"]], r["id"] in waiting, now) for r in rows]
+    flags = host_flags(db, [(r["host"], r["id"]) for r in rows])
+    waiting = awaiting_approval(db, [r["id"] for r in rows], now)
+    out = [_row(r, flags[r["host"], r["id"]], r["id"] in waiting, now) for r in rows]
     has_older = more if direction == "DESC" else cursor is not None
     has_newer = (cursor is not None) if direction == "DESC" else more
     first, last = (out[0], out[-1]) if out else (None, None)
@@ -220,20 +251,23 @@ def _median(values: Iterable[float]) -> float | None:
     return round(statistics.median(items), 3) if items else None
 
 
-def overview(conn: sqlite3.Connection, since: float, until: float) -> list[dict[str, Any]]:
+def overview(
+    conn: sqlite3.Connection | ReviewDb, since: float, until: float, host: str | None = None
+) -> list[dict[str, Any]]:
     """Per policy, over incidents opened in ``[since, until)``: how many opened, fired,
     healed, escalated, were suppressed or dry-run, are open; the heal rate (healed of
-    fired) and the median time from opening to healed."""
-    cur = conn.execute(
-        "SELECT id, policy, status, escalated, opened, closed FROM incidents"
-        " WHERE opened >= ? AND opened < ?",
-        [iso(since), iso(until)],
+    fired) and the median time from opening to healed; of ``host`` alone when given."""
+    db = as_db(conn)
+    on_host = " AND host = ?" if host is not None else ""
+    rows = db.rows(
+        "SELECT host, id, policy, status, escalated, opened, closed FROM incidents"  # noqa: S608 -- fixed clauses
+        f" WHERE opened >= ? AND opened < ?{on_host}",
+        [iso(since), iso(until), *([host] if host is not None else [])],
     )
-    rows = cur.fetchall()
-    flags = incident_flags(conn, [r[0] for r in rows])
+    flags = host_flags(db, [(r[0], r[1]) for r in rows])
     by_policy: dict[str, dict[str, Any]] = {}
     heal_times: dict[str, list[float]] = {}
-    for incident, policy, status, escalated, opened, closed in rows:
+    for where, incident, policy, status, escalated, opened, closed in rows:
         name = policy or "(none)"
         s = by_policy.setdefault(
             name,
@@ -243,7 +277,7 @@ def overview(conn: sqlite3.Connection, since: float, until: float) -> list[dict[
             )
             | {"policy": name, "open": 0},
         )
-        f = flags[incident]
+        f = flags[where, incident]
         s["opened"] += 1
         s["fired"] += f["fired"]
         s["healed"] += status == "healed"

@@ -14,8 +14,8 @@ from collections import Counter
 from typing import Any
 
 from medic.audit.events import ACTION_OUTCOMES, Kind
-from medic.audit.query import get_incident, incident_events
 from medic.audit.review import awaiting_approval, incident_flags
+from medic.audit.review_db import ReviewDb, as_db
 from medic.clock import parse_iso
 
 _OUTCOMES = frozenset(k.value for k in ACTION_OUTCOMES)
@@ -144,10 +144,27 @@ def _people(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[di
     return answers, notifications
 
 
-def incident_review(conn: sqlite3.Connection, incident: str, now: float) -> dict[str, Any] | None:
-    """Header, timeline and chart of one incident; None when no such incident exists."""
-    row = get_incident(conn, incident)
-    events = incident_events(conn, incident)
+def _read(db: ReviewDb, table: str, incident: str, host: str | None) -> list[dict[str, Any]]:
+    """The incident's rows of ``table`` (of ``host`` when given), in time order."""
+    column, order = ("incident", "time, id") if table == "events" else ("id", "opened")
+    on_host = " AND host = ?" if host is not None else ""
+    sql = f"SELECT * FROM {table} WHERE {column} = ?{on_host} ORDER BY {order}"  # noqa: S608 -- fixed names
+    return db.dicts(sql, [incident, *([host] if host is not None else [])])
+
+
+def incident_review(
+    conn: sqlite3.Connection | ReviewDb, incident: str, now: float, host: str | None = None
+) -> dict[str, Any] | None:
+    """Header, timeline and chart of one incident (of ``host`` when given: central ids
+    are unique per host); None when no such incident exists."""
+    db = as_db(conn)
+    rows = _read(db, "incidents", incident, host)
+    events = _read(db, "events", incident, host)
+    if host is None and len({r["host"] for r in rows}) > 1:
+        return None  # the same id on two hosts: the caller must say which
+    row = rows[0] if rows else None
+    if row is not None:
+        row["escalated"] = bool(row["escalated"])
     if row is None and not events:
         return None
     if row is None:  # events that name an incident the table never opened (hand edits)
@@ -163,7 +180,7 @@ def incident_review(conn: sqlite3.Connection, incident: str, now: float) -> dict
             "escalated": False,
             "last_event": events[-1]["time"],
         }
-    flags = incident_flags(conn, [incident])[incident]
+    flags = incident_flags(db, [incident], host)[incident]
     end = parse_iso(row["closed"]) if row["closed"] else now
     answers, notifications = _people(events)
     outcomes = Counter(e["kind"] for e in events if e["kind"] in _OUTCOMES)
@@ -179,7 +196,7 @@ def incident_review(conn: sqlite3.Connection, incident: str, now: float) -> dict
         "duration": round(max(0.0, end - parse_iso(row["opened"])), 3),
         "attempts": flags["attempts"],
         "dry_run": flags["dry_run"],
-        "awaiting_approval": incident in awaiting_approval(conn, [incident], now),
+        "awaiting_approval": incident in awaiting_approval(db, [incident], now),
         "outcomes": dict(sorted(outcomes.items())),
         "suppressed": flags["suppressed"],
         "suppressions": dict(sorted(suppressions.items())),

@@ -2,7 +2,9 @@
 
 ``status`` lists the agents (live, silent, stopped) and those whose policy set differs
 from the majority's (drift); ``incidents`` lists open incidents across the fleet. The
-etcd endpoints come from ``--etcd`` or the agent config's ``fleet.etcd``.
+etcd endpoints come from ``--etcd`` or the agent config's ``fleet.etcd``. ``review``
+serves the review page, read-only, over the central audit database instead
+(:mod:`medic.api.central`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +22,13 @@ from medic.config import load_config
 from medic.errors import ConfigError, FleetError
 from medic.fleet.client import Etcd
 from medic.fleet.view import fleet_incidents, fleet_status
+
+if TYPE_CHECKING:
+    from medic.api.appkeys import ApiToken
+    from medic.config import ApiConfig
+
+# The agent's API is on 9325 by default: the fleet page sits next to it.
+REVIEW_LISTEN = "127.0.0.1:9330"
 
 
 def _endpoints(etcd: tuple[str, ...], config: Path | None) -> tuple[str, ...]:
@@ -68,7 +77,7 @@ def _with_options(fn: Any) -> Any:
 
 @click.group("fleet")
 def command() -> None:
-    """The fleet: every agent's record and open incidents, read from etcd."""
+    """The fleet: every agent's record and open incidents (etcd), the central review page."""
 
 
 @command.command("status")
@@ -104,3 +113,44 @@ def incidents_cmd(etcd: tuple[str, ...], config: Path | None, as_json: bool, out
         click.echo(
             f"{i['host']:<24} {i['policy']:<24} {i['target']:<24} {i['state']:<12} {i['incident']}"
         )
+
+
+@command.command("review")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), help="Agent config.")
+@click.option("--listen", default=REVIEW_LISTEN, show_default=True, help="Address host:port.")
+def review_cmd(config: Path | None, listen: str) -> None:
+    """Serve the review page over the central audit database: every host's incidents."""
+    from dataclasses import replace
+
+    from medic.api.auth import configured_token
+    from medic.cli.audit_central import central_dsn
+    from medic.config import AgentConfig, parse_listen, with_api_token
+
+    dsn = central_dsn(config)
+    try:
+        agent = with_api_token(load_config(config)) if config else AgentConfig()
+        host, port = parse_listen(listen, "--listen")
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    api = replace(agent.api, host=host, port=port)
+    try:
+        asyncio.run(_serve_review(dsn, api, configured_token(api)))
+    except (FleetError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        pass
+
+
+async def _serve_review(dsn: str, api: ApiConfig, token: ApiToken) -> None:
+    from medic.api.central import open_pool, start_central
+
+    pool = await open_pool(dsn)
+    try:
+        server = await start_central(api, token, pool)
+        click.echo(f"fleet review page on {server.url}/ (read-only; Ctrl-C stops it)")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.stop()
+    finally:
+        await pool.close()

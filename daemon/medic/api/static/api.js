@@ -4,6 +4,10 @@
 
 export const TOKEN_KEY = "medic.token";
 
+// What the server is: one agent, or the fleet's central database (``/health`` says
+// ``view: "central"``), which is read-only and lists many hosts.
+export const view = { central: false };
+
 export function token() {
   return sessionStorage.getItem(TOKEN_KEY) || "";
 }

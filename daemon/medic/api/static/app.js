@@ -4,7 +4,7 @@
 // one is needed, lives in sessionStorage for this tab only.
 "use strict";
 
-import { api, setToken, token } from "./api.js";
+import { api, setToken, token, view } from "./api.js";
 import { $, duration } from "./dom.js";
 import { loadIncident, onFieldChange } from "./incident.js";
 import { FILTERS, fillSuggestions, hrefWith, loadApprovals, loadIncidents, loadOverview } from "./list.js";
@@ -39,6 +39,11 @@ async function loadHealth() {
   $("version").textContent = health.version;
   $("uptime").textContent = duration(health.uptime_seconds);
   $("policy-count").textContent = String(health.policies);
+  // The fleet's central view is read-only and many hosts: show the host, hide changes.
+  view.central = health.view === "central";
+  for (const id of ["central-banner", "host-column", "filter-host-box"]) $(id).hidden = !view.central;
+  if (view.central) $("approvals-card").hidden = true;
+  $("silences-card").hidden = view.central;
   return health;
 }
 
@@ -54,21 +59,25 @@ async function refresh() {
     $("list-view").hidden = Boolean(incident);
     $("incident-view").hidden = !incident;
     if (incident) {
-      $("back").href = hrefWith({ incident: null }, true);
+      $("back").href = hrefWith({ incident: null, at: null }, true);
       await loadIncident(incident);
       // The banner is the agent's, whatever the view.
       const overview = await api("/api/v1/review/overview?since=1h");
       $("dry-run-banner").hidden = !overview.agent.dry_run;
     } else {
       document.title = "Medic incidents – " + health.host;
-      const { policies } = await api("/api/v1/policies");
-      fillSuggestions(policies);
-      await Promise.all([
-        loadOverview(policies),
-        loadIncidents(),
-        loadApprovals(answer),
-        loadSilences(expire),
-      ]);
+      if (view.central) {
+        await Promise.all([loadOverview([]), loadIncidents()]);
+      } else {
+        const { policies } = await api("/api/v1/policies");
+        fillSuggestions(policies);
+        await Promise.all([
+          loadOverview(policies),
+          loadIncidents(),
+          loadApprovals(answer),
+          loadSilences(expire),
+        ]);
+      }
     }
     showError(null);
     $("refreshed").textContent = "Refreshed " + new Date().toLocaleTimeString() + ".";

@@ -2,7 +2,7 @@
 // markers, and the timeline with the probe fields shown only where they change.
 "use strict";
 
-import { api } from "./api.js";
+import { api, query, view } from "./api.js";
 import { lineChart } from "./chart.js";
 import { $, dateOf, duration, el, plain, statusBadges, timeNode } from "./dom.js";
 
@@ -29,6 +29,7 @@ function header(inc) {
   document.title = `Medic – ${inc.policy} on ${inc.target || "–"}`;
   const answers = inc.approvals;
   const facts = [
+    view.central ? fact("Host", inc.host || "–") : [],
     fact("Status", inc.status + (inc.escalated ? ", escalated" : "")),
     fact("Opened", timeNode(inc.opened)),
     fact("Closed", inc.closed ? timeNode(inc.closed) : el("span", { text: "still open" })),
@@ -138,7 +139,9 @@ function timelineItem(ev, opened) {
 }
 
 export async function loadIncident(id) {
-  current = await api("/api/v1/review/incidents/" + encodeURIComponent(id));
+  // Central incident ids are unique per host: the list's links name it as ``at``.
+  const host = new URLSearchParams(location.search).get("at");
+  current = await api("/api/v1/review/incidents/" + encodeURIComponent(id) + query({ host }));
   header(current.incident);
   drawChart();
   $("timeline").replaceChildren(

@@ -2,10 +2,10 @@
 // incident list with its filters and pages. Every filter lives in the URL.
 "use strict";
 
-import { api, query } from "./api.js";
+import { api, query, view } from "./api.js";
 import { $, badge, duration, el, statusBadges, timeNode } from "./dom.js";
 
-export const FILTERS = ["policy", "target", "status", "since"];
+export const FILTERS = ["policy", "target", "host", "status", "since"];
 const PAGE_SIZE = 50;
 
 // A link to this page with ``changes`` applied to the current URL's parameters.
@@ -34,7 +34,8 @@ function numCell(label, value, className) {
 export async function loadOverview(policies) {
   const period = new URLSearchParams(location.search).get("period") || "24h";
   $("period").value = period;
-  const body = await api("/api/v1/review/overview" + query({ since: period }));
+  const host = new URLSearchParams(location.search).get("host");
+  const body = await api("/api/v1/review/overview" + query({ since: period, host }));
   $("dry-run-banner").hidden = !body.agent.dry_run;
   const dry = new Set(policies.filter((p) => p.dry_run).map((p) => p.name));
   const rows = body.policies.map((s) => {
@@ -59,7 +60,7 @@ export async function loadOverview(policies) {
 }
 
 function incidentRow(inc) {
-  const href = hrefWith({ incident: inc.id }, true);
+  const href = hrefWith({ incident: inc.id, at: view.central ? inc.host : null }, true);
   const link = el("a", { href, text: inc.policy, class: "row-link" });
   return el(
     "tr",
@@ -67,6 +68,7 @@ function incidentRow(inc) {
     el("td", { "data-label": "Opened" }, timeNode(inc.opened)),
     el("td", { "data-label": "Status" }, statusBadges(inc)),
     el("td", { "data-label": "Policy" }, link),
+    view.central ? el("td", { "data-label": "Host", "data-testid": "host", text: inc.host || "–" }) : null,
     el("td", { "data-label": "Target", class: "target", text: inc.target || "–" }),
     el("td", { "data-label": "Duration", class: "num", text: duration(inc.duration) }),
     el("td", { "data-label": "Attempts", class: "num", text: inc.attempts }),
