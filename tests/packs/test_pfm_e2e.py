@@ -14,8 +14,10 @@ shortened (``probe.every`` 1 s, ``verify.after`` 3 s, ``for`` 2 to 3 s).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -275,3 +277,63 @@ def test_solana_rpc_falling_behind_pages_ops_development_and_management(
     assert body["reason"] == "no_remediation"
     assert body["values"]["rpc_error"] == "Node is behind by 1200 slots"
     assert agent.events("action.started") == []
+
+
+def test_wednesday_vacuum_and_reindex_run_once_oncall_approves(
+    tmp_path: Path, receiver: Receiver, cluster: Cluster, wait_until: Any,
+) -> None:  # fmt: skip
+    """The runbook's one-string `VACUUM ANALYZE; REINDEX ...` fails in a transaction
+    block; pfm-weekly-db-maintenance asks on-call, and once approved runs both and is done.
+
+    Differs from the shipped policy: the host's psql on the private cluster instead of
+    `docker exec pfm-postgres-1 psql`, and `interval: 10m` instead of Wednesday 02:00
+    (an interval's current occurrence is due at start)."""
+    db = ["-h", "127.0.0.1", "-p", str(cluster.port), "-U", "pfm_user", "-d",
+          "pfm_community_production"]  # fmt: skip
+    psql = [str(PG_BIN / "psql"), *db, "-v", "ON_ERROR_STOP=1"]
+    subprocess.run([*psql, "-c", "create table members (id int primary key)"], check=True)
+    runbook = "VACUUM ANALYZE; REINDEX DATABASE pfm_community_production;"
+    refused = subprocess.run([*psql, "-c", runbook], capture_output=True, text=True, check=False)
+    assert "cannot run inside a transaction block" in refused.stderr
+    agent = pack_agent(tmp_path, "pfm", receiver)
+    agent.write_policy(
+        "pfm.yaml",
+        pack_policies(
+            "pfm", ["pfm-weekly-db-maintenance"],
+            replace={
+                "docker, exec, pfm-postgres-1, psql, -U, pfm_user, -d, pfm_community_production":
+                    ", ".join(f'"{arg}"' for arg in [str(PG_BIN / "psql"), *db]),
+                'cron: "0 2 * * WED", timezone: UTC, window: 4h': "interval: 10m",
+            },
+            override={"pfm-weekly-db-maintenance": {"verify.after": "2s"}},
+        ),
+    )  # fmt: skip
+    try:
+        agent.start()
+        agent.wait_for(lambda: bool(agent.events("approval.requested")), what="the question")
+        assert agent.events("action.started") == []
+        (asked,) = agent.events("approval.requested")
+        token = (tmp_path / "state" / "api.token").read_text().strip()
+        answer = subprocess.run(
+            [sys.executable, "-m", "medic", "approve", asked["incident"], "--by", "oncall",
+             "--url", f"http://127.0.0.1:{agent.port}", "--token-env", "PFM_E2E_TOKEN"],
+            capture_output=True, text=True, check=False, timeout=60,
+            env={**os.environ, "PFM_E2E_TOKEN": token},
+        )  # fmt: skip
+        assert answer.returncode == 0, answer.stderr
+        agent.wait_for(lambda: bool(agent.events("verify.healed")), what="the job done", timeout=60)
+    finally:
+        agent.stop()
+
+    steps = [e["details"]["argv"][-1] for e in agent.events("action.succeeded")]
+    assert steps == ["VACUUM ANALYZE", "REINDEX DATABASE pfm_community_production"]
+    assert [p["to"] for p in receiver.received if p["body"]["reason"] == "approval_required"] == [
+        "oncall"
+    ]
+    stats = "select last_vacuum is not null and last_analyze is not null from pg_stat_user_tables"
+
+    def vacuumed() -> bool:
+        read = subprocess.run([*psql, "-Atc", stats], capture_output=True, text=True, check=True)
+        return read.stdout.strip() == "t"
+
+    wait_until(vacuumed, timeout=10, what="the vacuum")
