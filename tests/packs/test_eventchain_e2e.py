@@ -10,7 +10,8 @@ free port for ``localhost`` (what pebble issues) instead of :443 for eventchain.
 certbot and nginx get the test instances' directories (``--config-dir``..., ``-p``/``-c``);
 ``probe.every`` is 1 s and ``verify.after`` 3 s; for the error rate, a real Prometheus
 on a free port instead of :9090 scrapes a stub application every second, so its
-``[5m]`` windows are ``[10s]`` and ``for: 5m`` is 10 s. The database is reached the way the
+``[5m]`` windows are ``[10s]`` and ``for: 5m`` is 10 s. For file-system changes, sudoers.d is a
+temporary directory. The database is reached the way the
 pack says, through $DB_HOST and $DB_USER (plus $PGPORT) in the agent's environment.
 """
 
@@ -411,3 +412,43 @@ def test_five_percent_errors_page_p0_through_prometheus(
     )
     assert body["values"]["value"] > 0.01
     assert {e["policy"] for e in agent.events("incident.fired")} == {"eventchain-error-rate-high"}
+
+
+def test_new_sudoers_file_pages_p1_until_it_is_gone(tmp_path: Path, receiver: Receiver) -> None:
+    """A file dropped into sudoers.d after the baseline -> eventchain-sudoers-changed
+    pages oncall (P1); removing it clears the incident."""
+    sudoers = tmp_path / "sudoers.d"
+    sudoers.mkdir()
+    (sudoers / "10-admins").write_text("%admin ALL=(ALL) ALL\n")
+    agent = pack_agent(tmp_path / "agent", "eventchain", receiver)
+    agent.write_policy(
+        "eventchain.yaml",
+        pack_policies(
+            "eventchain",
+            ["eventchain-sudoers-changed"],
+            replace={"/etc/sudoers.d/*": f"{sudoers}/*"},
+            override={"eventchain-sudoers-changed": {"probe.every": "1s"}},
+        ),
+    )
+    baseline = tmp_path / "agent" / "state" / "probes"
+    try:
+        agent.start()
+        agent.wait_for(
+            lambda: any(baseline.glob("file.integrity-*.json")), what="the baseline", timeout=30
+        )
+        agent.wait_for(lambda: bool(agent.events("policy.loaded")), what="policy.loaded")
+        time.sleep(1.5)  # one more run on the baseline: no incident
+        assert agent.events("incident.detected") == []
+        (sudoers / "90-backdoor").write_text("intruder ALL=(ALL) NOPASSWD: ALL\n")
+        agent.wait_for(lambda: bool(agent.events("incident.escalated")), what="the page")
+        (sudoers / "90-backdoor").unlink()
+        agent.wait_for(lambda: bool(agent.events("incident.cleared")), what="the clear")
+    finally:
+        agent.stop()
+
+    (fired,) = agent.events("incident.fired")
+    assert fired["target"] == str(sudoers / "90-backdoor")
+    assert fired["values"]["changed"] is True
+    (escalated,) = agent.events("incident.escalated")
+    assert escalated["details"]["reason"] == "no_remediation"
+    assert [r["to"] for r in receiver.received][:1] == ["oncall"]

@@ -5,16 +5,20 @@ Per test, what differs from the shipped files (tests/packs/conftest.py does the 
 the container is ``findag-node-<uuid>`` instead of ``findag-node``, the API is on a free
 port instead of :8080, the backup paths live in a temporary directory, and the waits
 are shortened (``probe.every`` 1 s, ``verify.after`` 3 s) so each test takes seconds.
+The weekly optimisation job is due at once (``interval: 1h`` for its Sunday cron) and
+talks to a stub admin API in the test process instead of the node's :8080.
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import sqlite3
 import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,9 @@ pytestmark = pytest.mark.integration
 
 MiB = 1024 * 1024
 FAST = {"probe.every": "1s", "verify.after": "3s"}
+# The restart policies have depends_on: [findag-db-optimize-weekly], so it is loaded
+# beside them, in dry-run: the job never acts or pages there.
+IDLE_JOB = {"findag-db-optimize-weekly": {"dry_run": True}}
 # The stub node: busybox httpd serving /health, healthy at every start.
 STUB = (
     'mkdir -p /www && echo \'{"status": "healthy"}\' > /www/health && exec httpd -f -p 8080 -h /www'
@@ -81,9 +88,13 @@ def test_unhealthy_health_endpoint_restarts_the_container(
         "findag.yaml",
         pack_policies(
             "findag",
-            ["findag-health-unhealthy", "findag-container-down"],
+            ["findag-health-unhealthy", "findag-container-down", "findag-db-optimize-weekly"],
             replace={"findag-node": name, "localhost:8080": f"127.0.0.1:{port}"},
-            override={"findag-health-unhealthy": FAST, "findag-container-down": FAST},
+            override={
+                "findag-health-unhealthy": FAST,
+                "findag-container-down": FAST,
+                **IDLE_JOB,
+            },
         ),
     )
     try:
@@ -136,9 +147,9 @@ def test_memory_hog_is_restarted_before_the_kernel_kills_it(
         "findag.yaml",
         pack_policies(
             "findag",
-            ["findag-memory-critical"],
+            ["findag-memory-critical", "findag-db-optimize-weekly"],
             replace={"findag-node": name},
-            override={"findag-memory-critical": FAST},
+            override={"findag-memory-critical": FAST, **IDLE_JOB},
         ),
     )
     try:
@@ -242,3 +253,78 @@ class LiveWriter:
     def stop(self) -> None:
         self.done.set()
         self.thread.join(10)
+
+
+class AdminApi:
+    """The node's admin API on a free port: records each POST (path, bearer token) and
+    answers 500 to /admin/db/optimize, 200 to everything else."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                outer.calls.append((self.path, self.headers.get("Authorization", "")))
+                status = 500 if self.path == "/admin/db/optimize" else 200
+                body = json.dumps({"ok": status == 200}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_port
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_failed_weekly_optimisation_still_resumes_transactions_and_pages(
+    tmp_path: Path,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The job runs maintenance start and optimize; optimize answers 500 -> maintenance
+    end (finally) is still POSTed with the token, and on-call is paged."""
+    api = AdminApi()
+    monkeypatch.setenv("ADMIN_TOKEN", "weekly-secret")
+    agent = pack_agent(tmp_path, "findag", receiver)
+    agent.write_policy(
+        "findag.yaml",
+        pack_policies(
+            "findag",
+            ["findag-db-optimize-weekly"],
+            # Due at once: an interval of 1h whose current occurrence is still open.
+            replace={
+                'cron: "0 3 * * SUN", timezone: UTC, window: 30m': "interval: 1h",
+                "localhost:8080": f"127.0.0.1:{api.port}",
+            },
+            override={"findag-db-optimize-weekly": {"verify.after": "2s"}},
+        ),
+    )
+    try:
+        agent.start()
+        agent.wait_for(
+            lambda: bool(agent.events("incident.escalated")), what="the page", timeout=40
+        )
+    finally:
+        agent.stop()
+        api.close()
+
+    assert api.calls == [
+        ("/admin/maintenance/start", "Bearer weekly-secret"),
+        ("/admin/db/optimize", "Bearer weekly-secret"),
+        ("/admin/maintenance/end", "Bearer weekly-secret"),
+    ]
+    (failed,) = agent.events("action.failed")
+    assert failed["details"]["type"] == "http.request"
+    (escalated,) = agent.events("incident.escalated")
+    assert escalated["details"]["reason"] == "remediation_failed"
+    assert [r["to"] for r in receiver.received] == ["oncall"]

@@ -5,7 +5,8 @@ small Python stub unit that exposes ``blockchain_height`` and ``network_peers``.
 
 What differs from the shipped files (tests/packs/conftest.py does the copy): probes run
 every second, the 30-minute block-height window is 5 seconds (`[30m]`, `offset 30m` in
-the query), and ``verify.after`` is 3 to 5 seconds. Pages go to a stub webhook receiver
+the query), and ``verify.after`` is 3 to 5 seconds. The stub logs a timeout line to the
+real journal when /var/lib/xai/slow appears. Pages go to a stub webhook receiver
 unit in the node, which writes each one to a file.
 """
 
@@ -46,6 +47,9 @@ def grow():
         if not os.path.exists(state + "/stall"):
             height += 1
             open(state + "/height", "w").write(str(height))
+        if os.path.exists(state + "/slow"):  # a line for the journal, as a slow node logs
+            os.remove(state + "/slow")
+            print("GET /api/v1/blockchain/info: request timeout after 30s", flush=True)
 threading.Thread(target=grow, daemon=True).start()
 class Metrics(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -102,12 +106,13 @@ CONFIG = {
 FAST = {"probe.every": "1s", "verify.after": "3s"}
 POLICIES = pack_policies(
     "xai",
-    ["xai-node-down", "xai-block-height-stalled", "xai-peers-low"],
+    ["xai-node-down", "xai-block-height-stalled", "xai-peers-low", "xai-node-journal-errors"],
     replace={"[30m]": "[5s]", "offset 30m": "offset 5s"},
     override={
         "xai-node-down": FAST,
         "xai-block-height-stalled": {**FAST, "verify.after": "5s", "limits.cooldown": "0s"},
         "xai-peers-low": FAST,
+        "xai-node-journal-errors": {"probe.every": "1s"},
     },
 )
 
@@ -216,3 +221,18 @@ def test_fewer_than_three_peers_pages_oncall(xai: Node) -> None:
     assert body["values"]["value"] == 2
     assert body["reason"] == "no_remediation"
     xai.write("/var/lib/xai/peers", "8")
+
+
+def test_timeout_line_in_the_node_journal_pages_oncall(xai: Node) -> None:
+    """xai-node logs "request timeout" to the real journal -> xai-node-journal-errors (the
+    runbook's journalctl grep) pages `oncall` with that line."""
+    xai.write("/var/lib/xai/slow", "")
+    xai.wait_for(
+        lambda: [p for p in pages(xai) if p[1].get("policy") == "xai-node-journal-errors"],
+        what="the journal page to reach the receiver",
+        timeout=30,
+    )
+    ((to, body),) = [p for p in pages(xai) if p[1].get("policy") == "xai-node-journal-errors"]
+    assert to == "oncall"
+    assert body["values"]["match_count"] >= 1
+    assert "request timeout after 30s" in body["values"]["last_match"]
