@@ -85,5 +85,7 @@ def test_an_unknown_pack_is_refused_with_the_choices(tmp_path: Path) -> None:
     """--enable nope: usage error listing the packs; nothing written."""
     code, output = init(str(tmp_path / "n"), "--enable", "nope")
     assert code == 2
-    assert "no pack named nope; packs: alerts, containers, database, eventchain, finaegis," in output
+    assert (
+        "no pack named nope; packs: alerts, containers, database, eventchain, finaegis," in output
+    )
     assert not (tmp_path / "n").exists()
