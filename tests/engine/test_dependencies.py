@@ -149,3 +149,18 @@ def test_depending_on_itself_is_an_error(tmp_path: Path) -> None:
         f"{a}:6:18: policy 'app-down': a policy cannot depend on itself (hint: name the "
         "policies whose firing should stop this one from acting)"
     ]
+
+
+def test_a_dependency_not_measured_yet_holds_the_dependent_back() -> None:
+    """Started during maintenance: nothing acts before the cause has been looked at."""
+    from medic.engine.limits import check_dependencies
+
+    verdict = check_dependencies(["maintenance"], lambda name: (), lambda name: True)
+    assert not verdict.allowed and verdict.reason is not None
+    assert verdict.reason.value == "inhibited"
+    assert verdict.details == {
+        "cause": "maintenance",
+        "cause_targets": [],
+        "waiting_for": "its first measurement",
+    }
+    assert check_dependencies(["maintenance"], lambda name: (), lambda name: False).allowed

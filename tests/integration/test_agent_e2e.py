@@ -176,6 +176,48 @@ def test_sighup_reload_keeps_policies_of_a_broken_file(agent: AgentProcess) -> N
     assert agent.proc is not None and agent.proc.poll() is None
 
 
+def test_a_dependent_waits_for_its_cause_to_be_measured_at_start(
+    agent: AgentProcess, tmp_path: Path
+) -> None:
+    """Started during maintenance: the dependent never acts before the maintenance check
+    has measured once (its first measurement takes 2 s here), then stays held."""
+    maintenance, problem, acted = tmp_path / "down", tmp_path / "problem", tmp_path / "acted"
+    maintenance.write_text("x")
+    problem.write_text("x")
+    agent.write_policy(
+        "deps.yaml",
+        [
+            {
+                "name": "maintenance-mode",
+                "probe": {
+                    "type": "command",
+                    "argv": ["sh", "-c", f"sleep 2; test -e {maintenance}"],
+                    "every": "1s",
+                    "timeout": "5s",
+                },
+                "when": "ok",
+            },
+            {
+                "name": "fix-it",
+                "probe": {"type": "file", "path": str(problem), "every": "1s"},
+                "when": "exists",
+                "depends_on": ["maintenance-mode"],
+                "remediate": [{"command": {"argv": ["touch", str(acted)], "timeout": "5s"}}],
+            },
+        ],
+    )
+    agent.start()
+    agent.wait_for(
+        lambda: any(e["policy"] == "maintenance-mode" for e in agent.events("incident.fired")),
+        what="the maintenance policy firing",
+    )
+    time.sleep(1.5)
+    assert not acted.exists()
+    held = [e for e in agent.events("action.suppressed") if e["policy"] == "fix-it"]
+    assert held and held[0]["details"]["reason"] == "inhibited"
+    assert held[0]["details"]["cause"] == "maintenance-mode"
+
+
 def test_sighup_is_logged_and_a_fixed_file_is_accepted_again(agent: AgentProcess) -> None:
     """SIGHUP logs the request; the reload is audited with what changed; a fixed file says so."""
     good = [{"name": "mem-check", "probe": {"type": "host.memory"}, "when": "percent > 101"}]

@@ -78,6 +78,7 @@ class Agent:
             public_url=config.api.public_url or _listen_url(config),
         )
         self.engine.firing = self._firing
+        self.engine.unseen = self._unseen
         self.engine.samples = SampleKeeper(self.audit, config.history)
         self.engine.alarm.on_change.append(self._audit_alarm)
         self.fleet = FleetMember(config.fleet, config.host, self.audit) if config.fleet else None
@@ -257,6 +258,10 @@ class Agent:
 
     def _longest_window(self) -> float:
         return max((r.samples.span for r in self.runners.values()), default=0.0)
+
+    def _unseen(self, policy: str) -> bool:
+        runner = self.runners.get(policy)
+        return runner is not None and not runner.measured
 
     def _firing(self, policy: str) -> Sequence[str]:
         runner = self.runners.get(policy)

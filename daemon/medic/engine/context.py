@@ -30,6 +30,10 @@ def _nothing_fires(policy: str) -> Sequence[str]:
     return ()
 
 
+def _never_unseen(policy: str) -> bool:
+    return False
+
+
 class Timer(Protocol):
     """Something to cancel: what :data:`WakeLater` returns."""
 
@@ -67,6 +71,8 @@ class EngineContext:
     pager: Pager = field(default_factory=Pager)
     # The targets of a policy (by name) whose incident is firing; the agent knows them.
     firing: Callable[[str], Sequence[str]] = _nothing_fires
+    # Whether a policy (by name) has not measured yet: its dependents wait for it.
+    unseen: Callable[[str], bool] = _never_unseen
     # Where people reach the API: approve and deny links point there.
     public_url: str = "http://127.0.0.1:9325"
     # Up while the audit log cannot be written: then nothing acts.

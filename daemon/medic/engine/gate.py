@@ -47,7 +47,7 @@ def gate(
     verdict = check_silence(silence)
     if not verdict.allowed:
         return verdict, None
-    verdict = check_dependencies(policy.depends_on, engine.firing)
+    verdict = check_dependencies(policy.depends_on, engine.firing, engine.unseen)
     if not verdict.allowed:
         return verdict, None
     note = None

@@ -92,18 +92,35 @@ def check_silence(silence: Silence | None) -> Verdict:
     return Verdict(False, silence.code, silence.summary())
 
 
+def _always_seen(policy: str) -> bool:
+    return False
+
+
 def check_dependencies(
-    depends_on: Sequence[str], firing: Callable[[str], Sequence[str]]
+    depends_on: Sequence[str],
+    firing: Callable[[str], Sequence[str]],
+    unseen: Callable[[str], bool] = _always_seen,
 ) -> Verdict:
     """While a policy this one depends on fires, this one does not act (``inhibited``).
 
-    ``firing(name)`` gives the targets of policy ``name`` with a firing incident.
+    ``firing(name)`` gives the targets of policy ``name`` with a firing incident;
+    ``unseen(name)`` is true while that policy has not measured yet (just started or
+    its probe keeps failing): not knowing whether the cause fires holds this one back
+    too, so an agent started during maintenance never acts before it has looked.
     """
+    waiting = [name for name in depends_on if unseen(name)]
+    if waiting:
+        details: dict[str, Any] = {
+            "cause": waiting[0],
+            "cause_targets": [],
+            "waiting_for": "its first measurement",
+        }
+        return Verdict(False, Reason.INHIBITED, details)
     causes = [(name, list(targets)) for name in depends_on if (targets := firing(name))]
     if not causes:
         return ALLOW
     cause, targets = causes[0]
-    details: dict[str, Any] = {"cause": cause, "cause_targets": targets}
+    details = {"cause": cause, "cause_targets": targets}
     if len(causes) > 1:
         details["also"] = [name for name, _ in causes[1:]]
     return Verdict(False, Reason.INHIBITED, details)

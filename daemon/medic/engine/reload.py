@@ -118,6 +118,7 @@ async def swap_runners(
             continue
         if old is not None:
             runner.health = old.health  # an open "(probe)" incident stays open
+            runner.measured = old.measured and states is not None
         runners[name] = runner
         runner.start()
         engine.audit.emit(

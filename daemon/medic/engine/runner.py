@@ -65,6 +65,8 @@ class PolicyRunner:
         self.states: dict[str, st.TargetState] = states or {}
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.selected = 0
+        # Whether a measurement ever succeeded: policies that depend on this one wait for it.
+        self.measured = False
         self.last_error: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         # The wake-up set for the end of a cooldown: when (wall clock) and its timer.
@@ -126,6 +128,7 @@ class PolicyRunner:
             self.apply(target, self.states[target], tr)
             if tr.state.incident is None and tr.state.phase == st.Phase.OK:
                 del self.states[target]
+        self.measured = True
 
     def _observe(self, target: str, fields: Mapping[str, Any], now: float) -> None:
         old = self.states.get(target, st.TargetState(since=now))
