@@ -128,8 +128,14 @@ class PolicyRunner:
                 del self.states[target]
 
     def _observe(self, target: str, fields: Mapping[str, Any], now: float) -> None:
-        old = self.states.get(target, st.TargetState(since=now))
-        inherited = self.engine.inherited_incidents.pop((self.policy.name, target), None)
+        old = self.states.get(target)
+        if old is None:
+            old = st.TargetState(since=now)
+        inherited = (
+            self.engine.inherited_incidents.pop((self.policy.name, target), None)
+            if self.engine.inherited_incidents
+            else None
+        )
         paged = inherited is not None and inherited in self.engine.inherited_escalated
         if paged:  # a human already knows: do not page again, and owe them a resolve
             old = replace(old, escalated=True)
