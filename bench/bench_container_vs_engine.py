@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -69,12 +70,31 @@ def run_container(client: Any, name: str, **extra: Any) -> Any:
     )
 
 
-def engine_events(client: Any, name: str, since: float, until: float) -> list[tuple[str, float]]:
-    """(action, seconds) of the container's events between ``since`` and ``until``."""
-    stream = client.events(
-        since=int(since), until=int(until) + 1, filters={"container": name}, decode=True
-    )
-    return [(e["Action"], e["timeNano"] / 1e9) for e in stream if "timeNano" in e]
+class Events:
+    """The container's events as they happen, (action, seconds), read by a thread: the
+    engine keeps only its last 256 events, too few on a busy host to ask afterwards."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self.seen: list[tuple[str, float]] = []
+        self._stream = client.events(filters={"container": name}, decode=True)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(Exception):  # the stream is closed under it at the end
+            for event in self._stream:
+                if "timeNano" in event:
+                    self.seen.append((event["Action"], event["timeNano"] / 1e9))
+
+    def has(self, action: str, n: int = 1) -> bool:
+        return sum(1 for name, _ in self.seen if name == action) >= n
+
+    def close(self, action: str, n: int = 1) -> list[tuple[str, float]]:
+        """All events, once ``n`` of ``action`` came (the stream trails the engine)."""
+        wait(lambda: self.has(action, n), f"{n} {action} events", 10)
+        self._stream.close()
+        self._thread.join(5)
+        return list(self.seen)
 
 
 def after(events: list[tuple[str, float]], action: str, t: float) -> float:
@@ -117,9 +137,9 @@ def with_medic(
         container = run_container(client, name)
         rule = policy(name, "not running", {"container.start": {"timeout": "30s"}}, kills)
         trigger, cause = ["kill", "1"], "die"
+    stream = Events(client, name)
     agent = medic_agent(root, rule, kills)
     db = root / "state" / "audit.db"
-    began = time.time()
     try:
         wait(lambda: count(db, "policy.loaded") == 1, "the agent to load the policy", 60)
         if unhealthy:
@@ -132,13 +152,15 @@ def with_medic(
                 wait(lambda: health(client, name) == "healthy", "healthy again", 30)
             time.sleep(gap + random.uniform(0.0, 1.0))
     finally:
+        # the died run's last start event, else the health run's last unhealthy one
+        events = stream.close(
+            *(("health_status: unhealthy", kills) if unhealthy else ("start", kills))
+        )
         agent.send_signal(signal.SIGTERM)
         agent.wait(30)
         with contextlib.suppress(NotFound):
             container.remove(force=True)
-    events = engine_events(client, name, began, time.time())
-    # the last die may be the bench's own removal of the container
-    causes = sorted(at for action, at in events if action == cause)[:kills]
+    causes = sorted(at for action, at in events if action == cause)
     requested = started_times(db)
     if len(causes) != kills or len(requested) != kills:
         raise SystemExit(f"{len(causes)} {cause} events, {len(requested)} requests for {kills}")
@@ -158,23 +180,17 @@ def with_engine(client: Any, kills: int) -> list[float]:
     for _ in range(kills):
         name = f"medic-bench-{uuid.uuid4().hex[:10]}"
         container = run_container(client, name, restart_policy={"Name": "on-failure"})
+        stream = Events(client, name)
         try:
             time.sleep(0.3)
-            began = time.time()
             container.exec_run(["kill", "1"], detach=True)
-            wait(lambda c=container: restarted(c), "the engine to restart it", 30)
-            events = engine_events(client, name, began - 1, time.time())
-            died = after(events, "die", began - 1)
+            events = stream.close("start")
+            died = after(events, "die", 0.0)
             out.append(after(events, "start", died) - died)
         finally:
             with contextlib.suppress(NotFound):
                 container.remove(force=True)
     return out
-
-
-def restarted(container: Any) -> bool:
-    container.reload()
-    return bool(container.attrs["RestartCount"] >= 1 and container.attrs["State"]["Running"])
 
 
 def line(name: str, seconds: list[float]) -> float:
