@@ -108,8 +108,11 @@ class Probing:
         if runner.last_error is not None:
             runner.emit(None, Kind.PROBE_RECOVERED, None, {"after": runner.last_error})
             runner.last_error = None
-        if runner.health is not HEALTHY and runner.health != HEALTHY:
-            self.apply_health(ph.recovered(runner.health))
+        if runner.health is not HEALTHY:  # identity first: this runs on every measurement
+            if runner.health != HEALTHY:
+                self.apply_health(ph.recovered(runner.health))
+            else:
+                runner.health = HEALTHY
         self._note_selection(result)
         return result
 
