@@ -121,7 +121,13 @@ class PolicyRunner:
         self.selected = len(measurement)
         for target, fields in measurement.items():
             self._observe(target, fields, now)
-        for target in [t for t in self.states if t not in measurement]:
+        # Every measured target is in states now: any other is one that vanished.
+        vanished = (
+            [t for t in self.states if t not in measurement]
+            if len(self.states) > len(measurement)
+            else []
+        )
+        for target in vanished:
             tr = st.vanish(self.states[target], now)
             self.apply(target, self.states[target], tr)
             if tr.state.incident is None and tr.state.phase == st.Phase.OK:

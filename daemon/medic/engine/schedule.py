@@ -83,7 +83,10 @@ class Schedule:
         self.metrics = metrics
         self.evaluate = evaluate
         self.last_lag = 0.0
-        self._wake = asyncio.Event()
+        # A wake-up flag and the future the loop waits on: an asyncio.Event without
+        # its waiter list, as this is set and waited on once per run of every policy.
+        self._woken = False
+        self._waiter: asyncio.Future[None] | None = None
         self._scheduled = False
         self._slot: int | None = None  # the slot whose timer this policy waits for
         self._stopped = False
@@ -99,7 +102,7 @@ class Schedule:
     async def stop(self) -> None:
         self._stopped = True
         self._slot = None  # a shared timer that fires later finds nothing to do
-        self._wake.set()  # a loop that lost its cancellation still wakes up and ends
+        self._wake()  # a loop that lost its cancellation still wakes up and ends
         for task in (self._loop_task, self._watch_task):
             if task is not None:
                 task.cancel()
@@ -108,14 +111,20 @@ class Schedule:
 
     def trigger(self) -> None:
         """Evaluate now instead of at the next interval."""
-        self._wake.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        self._woken = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def due(self, slot: int) -> None:
         """The timer of ``slot`` fired: due, unless this policy has moved on since."""
         if slot == self._slot:
             self._slot = None
             self._scheduled = True
-            self._wake.set()
+            self._wake()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -129,8 +138,13 @@ class Schedule:
             if self._slot != slot:  # a trigger woke us early: the same timer still holds
                 self._slot = slot
                 timers.add(slot, self)
-            await self._wake.wait()
-            self._wake.clear()
+            if not self._woken:
+                self._waiter = loop.create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+            self._woken = False
             if self._stopped:
                 return
             if self._scheduled:
