@@ -153,7 +153,7 @@ def medic_config(root: Path, policies: list[dict[str, Any]]) -> Path:
                 "log": {"format": "json", "level": "error"},
                 "limits": {
                     "max_concurrent_actions": 64,
-                    "circuit_breaker": {"max_actions": 1_000_000, "per": "1m"},
+                    "circuit_breaker": {"max_actions": 100_000, "per": "1m"},
                 },
             }
         )
@@ -169,7 +169,7 @@ def medic_process_policies(services: Services, every: str) -> list[dict[str, Any
             "when": "not running",
             "remediate": [{"command": {"argv": services.argv(p), "timeout": "10s"}}],
             "verify": {"after": "1s"},
-            "limits": {"max": 100000, "per": "1h", "cooldown": "0s"},
+            "limits": {"max": 1000, "per": "1h", "cooldown": "0s"},
         }
         for i, p in enumerate(services.pidfiles)
     ]

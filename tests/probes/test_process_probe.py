@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from medic.errors import ProbeError
@@ -312,3 +313,34 @@ async def test_watch_holds_no_stale_descriptors(program: str, spawn: Spawn) -> N
 def test_validate(options: dict[str, Any], problems: list[str]) -> None:
     """Selector mistakes are reported as sentences with the fix."""
     assert ProcessProbe.validate(options) == problems
+
+
+@pytest.mark.asyncio
+async def test_usage_read_from_stat_matches_psutil(spawn: Spawn) -> None:
+    """Memory and threads read from the one stat line agree with psutil's readings."""
+    code = "import threading,time; threading.Timer(60, int).start(); time.sleep(60)"
+    proc = spawn(sys.executable, "-c", code)
+    await asyncio.sleep(0.3)
+    fields = await fields_of(ProcessProbe({"cmdline": f"^{sys.executable} -c import threading"}))
+    ps = psutil.Process(proc.pid)
+    assert fields["pids"] == [proc.pid]
+    assert fields["threads"] == ps.num_threads() == 2
+    assert abs(fields["rss_bytes"] - ps.memory_info().rss) <= 64 * 4096
+    assert fields["open_files"] == ps.num_fds()
+
+
+@pytest.mark.asyncio
+async def test_unread_costly_fields_are_left_null(program: str, spawn: Spawn) -> None:
+    """A policy that reads neither open_files nor uptime gets them null (no extra reads)."""
+    spawn(program, "60")
+    probe = ProcessProbe({"name": Path(program).name})
+    probe.uses(frozenset({"running"}))
+    fields = await fields_of(probe)
+    assert fields["running"] is True
+    assert fields["open_files"] is None
+    assert fields["uptime"] is None
+    assert fields["rss_bytes"] > 0
+    probe.uses(frozenset({"open_files", "uptime"}))
+    fields = await fields_of(probe)
+    assert fields["open_files"] >= 3
+    assert fields["uptime"] is not None

@@ -50,6 +50,13 @@ def fingerprint(probe_type: str, options: Mapping[str, Any]) -> str:
 
 def keepable(value: Any) -> bool:
     """Finite numbers, booleans and short strings are kept; anything else is not."""
+    kind = type(value)  # the common exact types first: this runs for every field, every run
+    if kind is bool or kind is int:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is str:
+        return len(value) <= MAX_TEXT
     if isinstance(value, bool):
         return True
     if isinstance(value, int | float):

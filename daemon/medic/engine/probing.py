@@ -40,6 +40,7 @@ log = structlog.get_logger("medic.runner")
 # The scheduler's hard stop comes a little after a probe's own timeout, so a probe that
 # handles its timeout (a Nagios check reports "unknown") gets to say so first.
 PROBE_GRACE = 0.5
+HEALTHY = ph.ProbeHealth()
 
 
 def fields_read(policy: Policy) -> frozenset[str]:
@@ -75,6 +76,10 @@ class Probing:
         self._was_empty: bool | None = None
         self.on_loop = runner.probe.runs_on_loop
         self._slow_reads = 0
+        # The labelled metric children, looked up once: a label lookup per run is the hot path.
+        kind = runner.policy.probe.type
+        self._duration = self.engine.metrics.probe_duration.labels(kind)
+        self._runs_ok = self.engine.metrics.probe_runs.labels(kind, "ok")
 
     async def measure(self) -> Measurement | None:
         """The probe's measurement, or None when it failed (audited, counted, maybe paged)
@@ -96,17 +101,18 @@ class Probing:
             self.failed(f"{type(exc).__name__}: {exc}", "error")
             return None
         finally:
-            self.engine.metrics.probe_duration.labels(spec.type).observe(
-                time.perf_counter() - started
-            )
+            self._duration.observe(time.perf_counter() - started)
         if self.engine.stopping:  # the agent began to stop while the probe ran
             return None
-        self.engine.metrics.probe_runs.labels(spec.type, "ok").inc()
+        self._runs_ok.inc()
         if runner.last_error is not None:
             runner.emit(None, Kind.PROBE_RECOVERED, None, {"after": runner.last_error})
             runner.last_error = None
-        if runner.health != ph.ProbeHealth():
-            self.apply_health(ph.recovered(runner.health))
+        if runner.health is not HEALTHY:  # identity first: this runs on every measurement
+            if runner.health != HEALTHY:
+                self.apply_health(ph.recovered(runner.health))
+            else:
+                runner.health = HEALTHY
         self._note_selection(result)
         return result
 

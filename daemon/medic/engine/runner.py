@@ -123,7 +123,13 @@ class PolicyRunner:
         self.selected = len(measurement)
         for target, fields in measurement.items():
             self._observe(target, fields, now)
-        for target in [t for t in self.states if t not in measurement]:
+        # Every measured target is in states now: any other is one that vanished.
+        vanished = (
+            [t for t in self.states if t not in measurement]
+            if len(self.states) > len(measurement)
+            else []
+        )
+        for target in vanished:
             tr = st.vanish(self.states[target], now)
             self.apply(target, self.states[target], tr)
             if tr.state.incident is None and tr.state.phase == st.Phase.OK:
@@ -131,8 +137,14 @@ class PolicyRunner:
         self.measured = True
 
     def _observe(self, target: str, fields: Mapping[str, Any], now: float) -> None:
-        old = self.states.get(target, st.TargetState(since=now))
-        inherited = self.engine.inherited_incidents.pop((self.policy.name, target), None)
+        old = self.states.get(target)
+        if old is None:
+            old = st.TargetState(since=now)
+        inherited = (
+            self.engine.inherited_incidents.pop((self.policy.name, target), None)
+            if self.engine.inherited_incidents
+            else None
+        )
         paged = inherited is not None and inherited in self.engine.inherited_escalated
         if paged:  # a human already knows: do not page again, and owe them a resolve
             old = replace(old, escalated=True)

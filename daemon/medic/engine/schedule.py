@@ -2,8 +2,11 @@
 change, and whenever the runner asks (a verification is due, an approval came in).
 
 Policies are spread over their first interval so a thousand do not all wake at once.
-A policy that fell behind skips ahead rather than bursting; how late each scheduled
-run started is the ``scheduler_lag`` metric. A broken watch stream is retried and
+Due times fall on :data:`SLOT` boundaries and the policies due in one slot share one
+timer of the loop (:class:`Slots`): a thousand policies keep a few hundred timers,
+not a thousand, each set once and never cancelled. A policy that fell behind skips
+ahead rather than bursting; how late each scheduled run started is the
+``scheduler_lag`` metric. A broken watch stream is retried and
 never stops the polling. Once stopped, the loop ends at its next turn even if a
 cancellation was lost on the way, so ``stop()`` always returns.
 """
@@ -12,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
+import weakref
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -23,6 +28,42 @@ from medic.probes.base import Probe
 log = structlog.get_logger("medic.runner")
 
 WATCH_RETRY = 5.0
+SLOT = 0.005  # seconds; the policies due within one slot share a timer
+
+
+def slot_of(when: float) -> int:
+    """The first slot that starts at or after ``when`` (a float sum a hair over a
+    boundary stays on it)."""
+    return math.ceil(when / SLOT - 1e-6)
+
+
+class Slots:
+    """One loop's shared timers: one ``call_at`` per slot with policies due in it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.due: dict[int, list[Schedule]] = {}
+
+    def add(self, slot: int, schedule: Schedule) -> None:
+        waiting = self.due.get(slot)
+        if waiting is None:
+            self.due[slot] = waiting = []
+            self.loop.call_at(slot * SLOT, self._fire, slot)
+        waiting.append(schedule)
+
+    def _fire(self, slot: int) -> None:
+        for schedule in self.due.pop(slot, ()):
+            schedule.due(slot)
+
+
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Slots] = weakref.WeakKeyDictionary()
+
+
+def slots(loop: asyncio.AbstractEventLoop) -> Slots:
+    found = _SLOTS.get(loop)
+    if found is None:
+        _SLOTS[loop] = found = Slots(loop)
+    return found
 
 
 class Schedule:
@@ -42,8 +83,12 @@ class Schedule:
         self.metrics = metrics
         self.evaluate = evaluate
         self.last_lag = 0.0
-        self._wake = asyncio.Event()
+        # A wake-up flag and the future the loop waits on: an asyncio.Event without
+        # its waiter list, as this is set and waited on once per run of every policy.
+        self._woken = False
+        self._waiter: asyncio.Future[None] | None = None
         self._scheduled = False
+        self._slot: int | None = None  # the slot whose timer this policy waits for
         self._stopped = False
         self._loop_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -56,7 +101,8 @@ class Schedule:
 
     async def stop(self) -> None:
         self._stopped = True
-        self._wake.set()  # a loop that lost its cancellation still wakes up and ends
+        self._slot = None  # a shared timer that fires later finds nothing to do
+        self._wake()  # a loop that lost its cancellation still wakes up and ends
         for task in (self._loop_task, self._watch_task):
             if task is not None:
                 task.cancel()
@@ -65,24 +111,40 @@ class Schedule:
 
     def trigger(self) -> None:
         """Evaluate now instead of at the next interval."""
-        self._wake.set()
+        self._wake()
 
-    def _due(self) -> None:
-        self._scheduled = True
-        self._wake.set()
+    def _wake(self) -> None:
+        self._woken = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def due(self, slot: int) -> None:
+        """The timer of ``slot`` fired: due, unless this policy has moved on since."""
+        if slot == self._slot:
+            self._slot = None
+            self._scheduled = True
+            self._wake()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        timers = slots(loop)
         every = self.every
         # Spread policies over their interval so a thousand do not all wake at once.
-        next_due = loop.time() + random.uniform(0, min(every, 2.0))  # noqa: S311 - jitter
+        jitter = random.uniform(0, min(every, 2.0))  # noqa: S311 - jitter
+        next_due = slot_of(loop.time() + jitter) * SLOT
         while not self._stopped:
-            handle = loop.call_at(next_due, self._due)
-            try:
-                await self._wake.wait()
-            finally:
-                handle.cancel()
-            self._wake.clear()
+            slot = slot_of(next_due)
+            if self._slot != slot:  # a trigger woke us early: the same timer still holds
+                self._slot = slot
+                timers.add(slot, self)
+            if not self._woken:
+                self._waiter = loop.create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+            self._woken = False
             if self._stopped:
                 return
             if self._scheduled:
@@ -92,7 +154,7 @@ class Schedule:
                 self.metrics.scheduler_lag.observe(lag)
                 next_due += every
                 if next_due <= loop.time():  # fell behind: skip, never burst
-                    next_due = loop.time() + every
+                    next_due = slot_of(loop.time() + every) * SLOT
             await self.evaluate()
 
     async def _watch(self) -> None:

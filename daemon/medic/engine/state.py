@@ -76,7 +76,7 @@ def observe(
     incident_id: str | None = None,
 ) -> Transition:
     """Feed one measurement of the target. ``incident_id`` names a new incident if one opens."""
-    state = replace(state, values=fields)
+    state = state.with_values(fields)
     firing_now = bool(policy.when.evaluate(fields))
 
     if state.phase == Phase.OK:

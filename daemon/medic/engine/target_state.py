@@ -79,6 +79,14 @@ class TargetState:
     # The silence under which an escalation was last held back (audited once per silence).
     hushed: str | None = None
 
+    def with_values(self, values: Mapping[str, Any]) -> TargetState:
+        """This state with the latest measurement: ``replace(self, values=values)``
+        without its field-by-field rebuild (it runs on every evaluation)."""
+        new = object.__new__(TargetState)
+        new.__dict__.update(self.__dict__)
+        new.__dict__["values"] = values
+        return new
+
     @property
     def active(self) -> bool:
         """Acted on and not yet verified: counts against the blast radius."""

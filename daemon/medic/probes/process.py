@@ -24,13 +24,21 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-import psutil
 import structlog
 
 from medic.errors import ProbeError
 from medic.patterns import compile_pattern, pattern_problem
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.proctable import TABLE, ProcEntry, Snapshot, age, read_argv, read_entry
+from medic.probes.proctable import (
+    TABLE,
+    ProcEntry,
+    Snapshot,
+    age,
+    count_fds,
+    read_argv,
+    read_entry,
+    real_uid,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -48,8 +56,17 @@ FIELDS = (
     Field(
         "cpu_percent", "number", "CPU since the previous run, summed (100 = one CPU).", "percent"
     ),
-    Field("open_files", "number", "Open file descriptors, summed (null if not readable)."),
-    Field("uptime", "number", "Age of the oldest matching process (null if none).", "seconds"),
+    Field(
+        "open_files",
+        "number",
+        "Open file descriptors, summed (null if not readable, or not read by the policy).",
+    ),
+    Field(
+        "uptime",
+        "number",
+        "Age of the oldest matching process (null if none, or not read by the policy).",
+        "seconds",
+    ),
     Field("threads", "number", "Threads, summed."),
 )
 
@@ -180,29 +197,30 @@ class ProcessProbe(Probe):
         return confirmed
 
     def _measure_sync(self) -> tuple[dict[str, Any], list[int]]:
+        """Everything comes from the stat line each matched process was confirmed
+        with; only descriptors, owner and uptime cost a read more, and only when the
+        policy reads them (or names a user)."""
         uid = _uid(self._user) if self._user else None
+        want_fds, want_uptime = self.reads("open_files"), self.reads("uptime")
         kept: dict[int, _Seen] = {}
         rss, cpu, threads, fds, starts = 0, 0.0, 0, 0, []
         fds_known = True
         now = time.monotonic()
         for entry in self._candidates(now):
-            seen = self._procs.get(entry.pid)
-            try:
-                if seen is None or seen.start != entry.start:
-                    seen = _Seen(entry.start, psutil.Process(entry.pid))
-                proc = seen.proc
-                with proc.oneshot():
-                    if uid is not None and proc.uids().real != uid:
-                        continue
-                    rss += proc.memory_info().rss
-                    cpu += seen.cpu_since(proc.cpu_times(), now)
-                    threads += proc.num_threads()
-                    try:
-                        fds += proc.num_fds()
-                    except psutil.AccessDenied:
-                        fds_known = False
-            except psutil.NoSuchProcess:  # also covers a process that became a zombie
+            if uid is not None and real_uid(entry.pid) != uid:
                 continue
+            seen = self._procs.get(entry.pid)
+            if seen is None or seen.start != entry.start:
+                seen = _Seen(entry.start)
+            if want_fds:
+                count = count_fds(entry.pid)
+                if count is None:
+                    fds_known = False
+                else:
+                    fds += count
+            rss += entry.rss_bytes
+            cpu += seen.cpu_since(entry.cpu_seconds, now)
+            threads += entry.threads
             kept[entry.pid] = seen
             starts.append(entry.start)
         self._procs = kept
@@ -213,8 +231,8 @@ class ProcessProbe(Probe):
             "pids": pids,
             "rss_bytes": rss,
             "cpu_percent": round(cpu, 2),
-            "open_files": fds if fds_known else None,
-            "uptime": age(min(starts)) if starts else None,
+            "open_files": fds if fds_known and want_fds else None,
+            "uptime": age(min(starts)) if starts and want_uptime else None,
             "threads": threads,
         }, pids
 
@@ -284,23 +302,18 @@ class ProcessProbe(Probe):
 
 
 class _Seen:
-    """A matched process as the previous run saw it: its start time, its psutil handle,
-    and its CPU seconds then (None the first time)."""
+    """A matched process as the previous run saw it: its start time, and its CPU
+    seconds then (None the first time)."""
 
-    __slots__ = ("at", "cpu", "proc", "start")
+    __slots__ = ("at", "cpu", "start")
 
-    def __init__(self, start: int, proc: psutil.Process) -> None:
+    def __init__(self, start: int) -> None:
         self.start = start
-        self.proc = proc
         self.cpu: float | None = None
         self.at = 0.0
 
-    def cpu_since(self, times: Any, now: float) -> float:
-        """CPU percent (100 = one CPU) since the previous call; 0 the first time.
-
-        Plain arithmetic on the process's own CPU seconds: psutil's ``cpu_percent``
-        asks the host for its CPU count on every call, which is a file read."""
-        total = float(times.user + times.system)
+    def cpu_since(self, total: float, now: float) -> float:
+        """CPU percent (100 = one CPU) since the previous call; 0 the first time."""
         before, at = self.cpu, self.at
         self.cpu, self.at = total, now
         if before is None or now <= at:

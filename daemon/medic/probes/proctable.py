@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +26,22 @@ class ProcEntry:
     comm: str
     state: str
     start: int  # clock ticks after boot: with the pid, identifies the process
+    cpu_ticks: int = 0  # user + system CPU, in clock ticks
+    threads: int = 0
+    rss_pages: int = 0  # resident pages, as statm's second field counts them
+
+    @property
+    def cpu_seconds(self) -> float:
+        return self.cpu_ticks / _CLOCK_TICKS
+
+    @property
+    def rss_bytes(self) -> int:
+        return self.rss_pages * _PAGE_SIZE
 
 
 def read_entry(pid: int) -> ProcEntry | None:
-    """The stat line of ``pid``, or None when it is gone."""
+    """The stat line of ``pid``, or None when it is gone: one read gives the name,
+    state and start time, and the CPU, threads and memory a process probe reports."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:  # noqa: PTH123 - hot path, one syscall fewer than Path
             data = f.read()
@@ -36,9 +49,35 @@ def read_entry(pid: int) -> ProcEntry | None:
         return None
     left, right = data.find(b"("), data.rfind(b")")
     rest = data[right + 2 :].split()
+    # rest[0] is field 3 of proc(5): utime 14, stime 15, num_threads 20, start 22, rss 24
     return ProcEntry(
-        pid, data[left + 1 : right].decode("utf-8", "replace"), rest[0].decode(), int(rest[19])
+        pid,
+        data[left + 1 : right].decode("utf-8", "replace"),
+        rest[0].decode(),
+        int(rest[19]),
+        int(rest[11]) + int(rest[12]),
+        int(rest[17]),
+        int(rest[21]),
     )
+
+
+def count_fds(pid: int) -> int | None:
+    """Open descriptors of ``pid``; None when they are not ours to see (or it is gone)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))  # noqa: PTH208 - hot path
+    except OSError:
+        return None
+
+
+def real_uid(pid: int) -> int | None:
+    """The real uid of ``pid`` (its status file's ``Uid:`` line), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:  # noqa: PTH123 - hot path
+            data = f.read()
+    except OSError:
+        return None
+    at = data.find(b"\nUid:")
+    return int(data[at + 5 :].split(None, 1)[0]) if at >= 0 else None
 
 
 def read_argv(pid: int) -> list[str]:
