@@ -81,7 +81,18 @@ class MariaDB:
         return int(self.sql(query % user).stdout)
 
     def connect(self, user: str) -> Any:
-        return pymysql.connect(host="127.0.0.1", port=self.port, user=user, password=PASSWORD)
+        """A connection; while the server still reaps an earlier test's killed sessions
+        it may answer 1040 (too many connections) for a moment: try again, for 10 s."""
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                return pymysql.connect(
+                    host="127.0.0.1", port=self.port, user=user, password=PASSWORD
+                )
+            except pymysql.err.OperationalError as exc:
+                if exc.args[0] != 1040 or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def dsn(self) -> str:
         return f"mysql://medic:{PASSWORD}@127.0.0.1:{self.port}/"

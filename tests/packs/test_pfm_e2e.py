@@ -123,7 +123,9 @@ def test_leaky_backend_that_exhausts_the_pool_is_restarted_and_the_pool_freed(
         "sh", "-c", LEAKY, name=name, network_mode="host", environment={"DSN": dsn},
         volumes={"/": {"bind": "/host", "mode": "ro"}},
     )  # fmt: skip
-    wait_until(lambda: cluster.connections("pfm_user") == SLOTS, timeout=30, what="the leak")
+    # Every slot but, at most, one still held by a session of an earlier test that the
+    # server has not reaped yet: the pool is exhausted either way (checked just below).
+    wait_until(lambda: cluster.connections("pfm_user") >= SLOTS - 1, timeout=60, what="the leak")
     refused = subprocess.run(
         [str(PG_BIN / "psql"), dsn, "-Atc", "select 1"], capture_output=True, text=True, check=False
     )
