@@ -141,7 +141,7 @@ def test_filters_go_in_the_url_and_survive_reload(page: Page, agent: AgentProces
     expect(page).to_have_url(re.compile(r"\?status=healed$"))
     page.locator("#filter-policy").fill("spool-missing")
     page.locator("#filters-apply").click()
-    expect(page).to_have_url(re.compile(r"policy=spool-missing"))
+    expect(page).to_have_url(re.compile(r"policy=spool-missing"), timeout=15_000)
     expect(page.locator(ROWS)).to_have_count(1)
     page.reload()
     expect(page.locator("#filter-status")).to_have_value("healed")
