@@ -176,7 +176,7 @@ def _check_notifier(cfg: NotifierConfig, file: str) -> None:
             file=file,
             hint=f"valid types: {', '.join(notifiers.names())}",
         )
-    validator = bounds.Validator(bounds.harden(cls.schema))
+    validator = bounds.validator_class()(bounds.harden(cls.schema))
     error = jsonschema.exceptions.best_match(validator.iter_errors(dict(cfg.options)))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path)
@@ -246,7 +246,7 @@ def read_config_yaml(data: bytes, file: str) -> Any:
         at = first.location.line if first.location else None
         raise ConfigError(first.message, file=file, line=at, hint=first.hint)
     raw = {} if doc.data is None else doc.data
-    errors = list(bounds.Validator(SCHEMA).iter_errors(raw))
+    errors = list(bounds.validator_class()(SCHEMA).iter_errors(raw))
     if errors:
         err = min(errors, key=lambda e: (doc.locate(tuple(e.absolute_path)).line, str(e)))
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"

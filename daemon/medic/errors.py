@@ -146,6 +146,10 @@ class PatternError(MedicError):
         return f"{text}; {self.hint}" if self.hint else text
 
 
+class PluginSchemaError(MedicError):
+    """A third-party plugin's options schema is not a valid JSON Schema."""
+
+
 class ProbeError(MedicError):
     """A probe could not measure its targets (unreachable, timed out, bad answer)."""
 

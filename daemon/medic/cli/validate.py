@@ -15,7 +15,6 @@ from pathlib import Path
 import click
 
 from medic.cli.annotations import github_annotation
-from medic.config import load_config
 from medic.errors import ConfigError
 from medic.policy.empty import no_policies
 from medic.policy.loader import load_paths
@@ -64,6 +63,8 @@ def command(
     notifiers: set[str] | None = None
     targets = list(paths)
     if config_path is not None:
+        from medic.config import load_config  # only with --config: it costs a tenth of the run
+
         try:
             config = load_config(config_path)
         except ConfigError as exc:

@@ -4,7 +4,7 @@ A value outside its range is refused when the file is validated, never discovere
 the engine: ``every: 1ms`` would launch a thousand probes a second, ``per: .nan``
 would make every rate limit pass. Ranges are carried by the generated JSON Schema
 (``minimum``/``maximum`` for numbers, so editors show them) and, for durations,
-by the ``durationRange`` keyword that :data:`Validator` adds to Draft 2020-12: it
+by the ``durationRange`` keyword that :func:`validator_class` adds to Draft 2020-12: it
 checks a duration in either of its forms (``90s`` or ``90``) and is what makes a
 plugin's duration options bounded without the plugin doing anything.
 
@@ -15,15 +15,17 @@ while reading the file.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from medic.policy.durations import DurationError, format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 KEYWORD = "durationRange"
 # The largest integer a JSON number holds exactly; no policy value needs more.
@@ -123,13 +125,21 @@ def _check_duration(
         problem = f"must be more than {_show(span.low)}"
     else:
         problem = f"is below the {_show(span.low)} floor"
+    from jsonschema.exceptions import ValidationError
+
     yield ValidationError(f"{instance!r} {problem} (allowed: {span.describe()})")
 
 
-# jsonschema's ``extend`` carries no annotations; the class it makes is a Draft 2020-12 one.
-Validator: type[Draft202012Validator] = validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator, {KEYWORD: _check_duration}
-)
+@functools.cache
+def validator_class() -> type[Draft202012Validator]:
+    """Draft 2020-12 with ``durationRange`` (jsonschema is imported on first use)."""
+    from jsonschema import Draft202012Validator, validators
+
+    # jsonschema's ``extend`` carries no annotations; the class it makes is a 2020-12 one.
+    extended: type[Draft202012Validator] = validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator, {KEYWORD: _check_duration}
+    )
+    return extended
 
 
 def harden(schema: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -40,9 +41,17 @@ def parse_duration(value: str | int | float) -> float:
         if seconds < 0:
             raise DurationError(f"{value!r} is negative: {HINT}")
         return seconds
-    text = value.strip()
-    if not _WHOLE.match(text):
+    written = _text_seconds(value.strip())
+    if written is None:
         raise DurationError(f"{value!r} is not a duration: {HINT}")
+    return written
+
+
+@functools.lru_cache(maxsize=1024)
+def _text_seconds(text: str) -> float | None:
+    """Seconds in a written duration (None: not one); a pack repeats a few dozen of them."""
+    if not _WHOLE.match(text):
+        return None
     return sum(float(num) * UNITS[unit] for num, unit in _PART.findall(text))
 
 

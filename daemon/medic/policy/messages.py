@@ -10,10 +10,8 @@ validates one piece of a policy file and turns every error into a
 from __future__ import annotations
 
 import difflib
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 from medic.errors import Location, PolicyError
 from medic.policy.bounds import KEYWORD as DURATION_RANGE
@@ -23,6 +21,9 @@ from medic.policy.durations import PATTERN as DURATION_PATTERN
 from medic.policy.durations import DurationError, format_duration, parse_duration
 from medic.policy.schema import NAME_PATTERN, PERCENT_PATTERN
 from medic.policy.yamlpos import Document, JsonPath
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 _TYPE_WORDS = {
     "integer": "an integer",
@@ -75,12 +76,20 @@ def label(path: JsonPath) -> str:
     return str(path[-1]) if isinstance(path[-1], str) else "this item"
 
 
+class ErrorSource(Protocol):
+    """A compiled schema: jsonschema's validator or a quickcheck ``SchemaCheck``."""
+
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]: ...
+
+
 def schema_errors(
-    validator: Draft202012Validator, instance: Any, base: JsonPath, doc: Document, file: str
+    validator: ErrorSource, instance: Any, base: JsonPath, doc: Document, file: str
 ) -> list[PolicyError]:
     """Every schema error in ``instance`` (found at ``base`` in ``doc``), as PolicyErrors."""
     out: list[PolicyError] = []
     for error in validator.iter_errors(instance):
+        from jsonschema.exceptions import best_match  # only once there is an error
+
         leaf = best_match([error])  # descends into anyOf/oneOf to the most specific error
         out.extend(_translate(leaf, (*base, *leaf.absolute_path), doc, file))
     return out

@@ -12,7 +12,9 @@ remediation step any one-key mapping), then each probe's and each action's optio
 against their own schema, so every message is about one thing. Both views are built
 from the same pieces here, so they cannot drift apart. Validators are compiled once
 per schema (:func:`envelope_validator`, :func:`probe_validator`,
-:func:`action_validator`) because compiling costs far more than validating.
+:func:`action_validator`) because compiling costs far more than validating, and each
+answers a valid value with quick tests of its own (:mod:`medic.policy.quickcheck`),
+leaving jsonschema to word the errors.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ import inspect
 import re
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from medic.actions.base import Action, actions
+from medic.errors import PluginSchemaError
 from medic.policy import bounds
 from medic.policy.bounds import Span, count
 from medic.policy.durations import PATTERN as DURATION_PATTERN
 from medic.policy.model import SEVERITIES
+from medic.policy.quickcheck import SchemaCheck
 from medic.policy.windows import WINDOW_PROPERTIES
 from medic.probes.base import Probe, probes
 from medic.registry import Registry
@@ -439,31 +441,37 @@ def policy_file_schema(
 
 
 @functools.cache
-def envelope_validator() -> Draft202012Validator:
-    return bounds.Validator(envelope_schema())
+def envelope_validator() -> SchemaCheck:
+    return SchemaCheck(envelope_schema())
 
 
 def _check_plugin_schema(cls: type, schema: dict[str, Any]) -> None:
-    """Raise SchemaError when a third-party plugin's options schema is broken.
+    """Raise PluginSchemaError when a third-party plugin's options schema is broken.
 
     Checking against the meta-schema costs more than validating a whole pack, so the
     built-ins' schemas are checked once by the test suite (``tests/test_schema.py``),
     not in every process that loads policies."""
     if cls.__module__.partition(".")[0] != "medic":
-        Draft202012Validator.check_schema(schema)
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise PluginSchemaError(exc.message) from exc
 
 
 @functools.cache
-def probe_validator(cls: type[Probe]) -> Draft202012Validator:
-    """The compiled options schema of one probe class (raises SchemaError if it is broken)."""
+def probe_validator(cls: type[Probe]) -> SchemaCheck:
+    """The compiled options schema of one probe class (PluginSchemaError if it is broken)."""
     schema = probe_options_schema(cls)
     _check_plugin_schema(cls, schema)
-    return bounds.Validator(schema)
+    return SchemaCheck(schema)
 
 
 @functools.cache
-def action_validator(cls: type[Action]) -> Draft202012Validator:
-    """The compiled options schema of one action class (raises SchemaError if it is broken)."""
+def action_validator(cls: type[Action]) -> SchemaCheck:
+    """The compiled options schema of one action class (PluginSchemaError if it is broken)."""
     schema = action_options_schema(cls)
     _check_plugin_schema(cls, schema)
-    return bounds.Validator(schema)
+    return SchemaCheck(schema)

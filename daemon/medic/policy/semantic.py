@@ -19,16 +19,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from medic.actions.base import Action, placeholders
 from medic.actions.outputs import step_reference
-from medic.errors import ExpressionError, Location, PolicyError
+from medic.errors import ExpressionError, Location, PluginSchemaError, PolicyError
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.expr import Expression, compile_expression
 from medic.policy.messages import choices, error_at, schema_errors
 from medic.policy.named_probes import check_named_fields, check_named_probes
+from medic.policy.quickcheck import SchemaCheck
 from medic.policy.schema import action_validator, probe_validator
 from medic.policy.windows import CRON_HINT, ZONE_HINT, CronError, CronSchedule, zone
 from medic.policy.yamlpos import Document, JsonPath, Position
@@ -92,13 +90,11 @@ class PolicyChecker:
     def _error(self, path: JsonPath, message: str, hint: str | None = None, **kw: Any) -> None:
         self.result.errors.append(error_at(self.doc, self.file, path, message, hint, **kw))
 
-    def _options(
-        self, validator: Callable[[], Draft202012Validator], options: Any, path: JsonPath
-    ) -> bool:
+    def _options(self, validator: Callable[[], SchemaCheck], options: Any, path: JsonPath) -> bool:
         """Check ``options`` against a plugin's compiled schema; True when they fit."""
         try:
             compiled = validator()
-        except SchemaError as exc:
+        except PluginSchemaError as exc:
             self._error(path, f"its options schema is broken: {exc.message}", _PLUGIN_BUG)
             return False
         errors = schema_errors(compiled, options, path, self.doc, self.file)

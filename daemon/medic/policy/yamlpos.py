@@ -30,7 +30,34 @@ from medic.policy.yamlerrors import bad_character, syntax_error
 JsonPath = tuple[str | int, ...]
 
 # libyaml is ~10x faster than the pure-Python parser; both produce the same nodes.
-_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Implicit tags of plain scalars already resolved: (text, implicit) -> tag.
+_TAGS: dict[tuple[str, tuple[bool, bool]], str] = {}
+_MAX_TAGS = 4096
+
+
+class _Loader(_BASE_LOADER):  # type: ignore[misc]  # the base is chosen at import
+    """The safe loader, remembering the tag each plain scalar text resolved to.
+
+    Resolving runs a handful of regular expressions per scalar, the loader's largest
+    cost after parsing; a pack repeats the same keys and values thousands of times.
+    The safe loader has no path resolvers, so the tag depends on the text alone.
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = _TAGS.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(_TAGS) >= _MAX_TAGS:
+                _TAGS.clear()
+            _TAGS[key] = tag
+        return tag
+
+
+_LOADER: type[Any] = _Loader
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _INT_TAG = "tag:yaml.org,2002:int"
