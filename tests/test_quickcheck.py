@@ -53,8 +53,7 @@ def _examples() -> list[dict[str, Any]]:
 
 def _variants(value: Any) -> Iterator[Any]:
     """``value`` with one leaf (or one whole mapping/list) replaced by each odd value."""
-    for odd in ODD_VALUES:
-        yield odd
+    yield from ODD_VALUES
     if isinstance(value, dict):
         for key, item in value.items():
             for variant in _variants(item):

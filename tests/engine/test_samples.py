@@ -118,3 +118,18 @@ async def test_pruning_deletes_old_rows_in_batches(store: AuditStore, tmp_path: 
     assert gone == len(old)
     with sqlite3.connect(tmp_path / "audit.db") as conn:
         assert conn.execute("SELECT count(*) FROM samples").fetchone()[0] == 3
+
+
+def test_nothing_is_built_when_no_row_is_due(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A policy without windows whose minute's recording is full builds no row at all."""
+    keeper = SampleKeeper(None, HistoryOptions(per_minute=1))
+    keeper.audit = object()  # type: ignore[assignment]  # rows are built, never written here
+    book = PolicySamples(policy("load1 > 1", every="1s"), keeper)
+    first = book._rows({"t": {"load1": 1.0}}, 60_000.0)
+    assert [(r.target, r.recorded, r.fields) for r in first] == [("t", True, {"load1": 1.0})]
+
+    def refuse(value: object) -> bool:
+        raise AssertionError("a row was built")
+
+    monkeypatch.setattr("medic.engine.samples.keepable", refuse)
+    assert book._rows({"t": {"load1": 2.0}}, 60_001.0) == []

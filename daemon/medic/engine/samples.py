@@ -29,7 +29,7 @@ import structlog
 
 from medic.audit import samples as table
 from medic.audit.history_options import HistoryOptions
-from medic.audit.samples import SampleRow
+from medic.audit.samples import SampleRow, keepable
 from medic.audit.store import AuditStore
 from medic.policy.expr_windows import Window, window_value
 from medic.policy.model import Policy
@@ -232,7 +232,10 @@ class PolicySamples:
                 del self.rings[target]
 
     def _rows(self, measurement: Mapping[str, Mapping[str, Any]], now: float) -> list[SampleRow]:
-        """The rows to write: recordings within the bounds, else what the windows need."""
+        """The rows to write: recordings within the bounds, else what the windows need.
+
+        A row is built only for a target that is due a recording or whose windows need
+        the fields; a policy with neither due builds nothing."""
         if self.keeper.audit is None:
             return []
         minute = int(now // 60)
@@ -241,17 +244,21 @@ class PolicySamples:
             old = now - 60.0 - self.every  # targets that went away
             self._recorded = {t: at for t, at in self._recorded.items() if at >= old}
         budget = self.keeper.options.per_minute - self._minute[1]
+        if budget <= 0 and not self.fields:
+            return []  # this minute's recording is full and no window needs a row
         rows: list[SampleRow] = []
+        recorded = self._recorded
+        spacing = self.every * 0.9
+        taken = 0
         for target, fields in measurement.items():
-            due = now - self._recorded.get(target, -math.inf) >= self.every * 0.9
-            if due and budget > 0:
-                kept = {k: v for k, v in fields.items() if table.keepable(v)}
+            if budget > taken and now - recorded.get(target, -math.inf) >= spacing:
+                kept = {k: v for k, v in fields.items() if keepable(v)}
                 rows.append(SampleRow(now, self.name, target, self.probe, True, kept))
-                self._recorded[target] = now
-                budget -= 1
+                recorded[target] = now
+                taken += 1
             elif self.fields:
-                kept = {k: fields[k] for k in self.fields if table.keepable(fields.get(k))}
+                kept = {k: fields[k] for k in self.fields if keepable(fields.get(k))}
                 rows.append(SampleRow(now, self.name, target, self.probe, False, kept))
-        recorded = sum(1 for r in rows if r.recorded)
-        self._minute = (minute, self._minute[1] + recorded)
+        if taken:
+            self._minute = (minute, self._minute[1] + taken)
         return rows
