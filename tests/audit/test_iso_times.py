@@ -17,7 +17,7 @@ def _by_datetime(ts: float) -> str:
 @pytest.mark.parametrize(
     "ts",
     [0.0, 1e-7, 0.5, 1.9999995, 1.9999994999, 1.0000005, 1.0000015, 1.7e9 + 0.9999996]
-    + [-1.5, 253_402_300_799.5],
+    + [-1.5, 253_402_300_799.5],  # noqa: RUF005  one line per kind of case
 )
 def test_edges_read_as_datetime_writes_them(ts: float) -> None:
     """Rounding half to even, a carry into the next second, and beyond the fast range."""
