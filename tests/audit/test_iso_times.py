@@ -14,11 +14,15 @@ def _by_datetime(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@pytest.mark.parametrize(
-    "ts",
-    [0.0, 1e-7, 0.5, 1.9999995, 1.9999994999, 1.0000005, 1.0000015, 1.7e9 + 0.9999996]
-    + [-1.5, 253_402_300_799.5],  # noqa: RUF005  one line per kind of case
-)
+# Halves of a microsecond (rounded to even), a carry into the next second, and times
+# outside the per-second cache (before 1970, the last second of 9999).
+EDGES = [
+    *(0.0, 1e-7, 0.5, 1.9999995, 1.9999994999, 1.0000005, 1.0000015, 1.7e9 + 0.9999996),
+    *(-1.5, 253_402_300_799.5),
+]
+
+
+@pytest.mark.parametrize("ts", EDGES)
 def test_edges_read_as_datetime_writes_them(ts: float) -> None:
     """Rounding half to even, a carry into the next second, and beyond the fast range."""
     assert iso(ts) == _by_datetime(ts)
