@@ -58,6 +58,11 @@ class _Loader(_BASE_LOADER):  # type: ignore[misc]  # the base is chosen at impo
 
 
 _LOADER: type[Any] = _Loader
+# The safe constructors of the scalar tags a policy uses, called directly.
+_SCALARS: dict[str, Any] = {
+    f"tag:yaml.org,2002:{name}": SafeConstructor.yaml_constructors[f"tag:yaml.org,2002:{name}"]
+    for name in ("int", "float", "bool", "null")
+}
 _STR_TAG = "tag:yaml.org,2002:str"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _INT_TAG = "tag:yaml.org,2002:int"
@@ -155,7 +160,11 @@ class _Builder:
             )
 
     def build(self, node: Node, path: JsonPath) -> Any:
-        self._tick(node)
+        # Runs once per value of the file: the node count is kept inline, and the common
+        # scalar case comes first (a key's plain string, without a constructor call).
+        self.count += 1
+        if self.count > MAX_NODES:
+            self._tick(node)
         if len(path) > MAX_DEPTH:
             raise _Problem(
                 f"values are nested more than {MAX_DEPTH} levels deep",
@@ -163,6 +172,10 @@ class _Builder:
                 "a policy file needs only a few levels; check the indentation",
             )
         self.doc.values[path] = node
+        if type(node) is ScalarNode:
+            if node.tag == _STR_TAG:
+                return node.value
+            return self._scalar(node)
         if isinstance(node, ScalarNode):
             return self._scalar(node)
         if id(node) in self.active:
@@ -188,7 +201,11 @@ class _Builder:
             too_long = f"the number {text[:20]}... is far too large"
             raise _Problem(too_long, node.start_mark, _NUMBER_HINT)
         try:
-            value = self.constructor.construct_object(node)
+            construct = _SCALARS.get(node.tag)
+            if construct is not None:  # a plain number, boolean or null: no bookkeeping
+                value = construct(self.constructor, node)
+            else:
+                value = self.constructor.construct_object(node)
         except ConstructorError as exc:
             raise _Problem(
                 f"cannot read this value: {exc.problem}",
