@@ -42,6 +42,7 @@ NOT_FOR_VALIDATE = (
     "jsonschema",
     "referencing",
     "medic.config",
+    "structlog",
 )
 
 
@@ -99,6 +100,27 @@ def test_validate_imports_neither_client_libraries_nor_the_server() -> None:
     )
     assert "medic.policy.loader" in modules
     assert present(modules, NOT_FOR_VALIDATE) == []
+
+
+def test_a_deferred_log_configuration_applies_at_the_first_line() -> None:
+    """get_logger imports structlog and applies the deferred configuration when it logs."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from medic import logsetup
+        logsetup.configure_on_first_log("json", "warning")
+        log = logsetup.get_logger("medic.test")
+        assert "structlog" not in sys.modules, "imported before the first line"
+        log.info("test.quiet")
+        log.error("test.loud", token="s3cr3t-value")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    assert [(line["event"], line["level"]) for line in lines] == [("test.loud", "error")]
+    assert "s3cr3t-value" not in done.stderr  # the redaction processor is in place
 
 
 def test_lazy_module_imports_on_first_attribute() -> None:

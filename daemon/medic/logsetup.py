@@ -20,8 +20,6 @@ import os
 import sys
 from typing import IO, Any, TextIO
 
-import structlog
-
 from medic.redact import redact_processor
 
 LEVELS = {
@@ -105,8 +103,47 @@ class MedicHandler(logging.StreamHandler[IO[str]]):
     """The standard-library handler this module installs (and replaces on reconfigure)."""
 
 
+# A configuration waiting for the first line logged through get_logger (medic validate).
+_PENDING: list[tuple[str, str]] = []
+
+
+def configure_on_first_log(fmt: str = "auto", level: str = "info") -> None:
+    """:func:`configure` when the first line is logged, not now: a command whose modules
+    all log through :func:`get_logger` (``medic validate``) never imports structlog
+    unless it logs."""
+    _PENDING[:] = [(fmt, level)]
+
+
+def get_logger(name: str) -> Any:
+    """structlog's logger ``name``; structlog is imported when the first line is logged."""
+    return LazyLogger(name)
+
+
+class LazyLogger:
+    """Stands for ``structlog.get_logger(name)`` until a method of it is first used."""
+
+    __slots__ = ("_logger", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._logger: Any = None
+
+    def __getattr__(self, attr: str) -> Any:
+        logger = self._logger
+        if logger is None:
+            import structlog
+
+            if _PENDING:
+                configure(*_PENDING[0])
+            logger = self._logger = structlog.get_logger(self._name)
+        return getattr(logger, attr)
+
+
 def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
     """Send every log line to ``stream`` (stderr) as ``fmt`` at ``level`` and above."""
+    import structlog
+
+    _PENDING.clear()
     out = stream if stream is not None else sys.stderr
     console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: Any = (

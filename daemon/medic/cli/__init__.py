@@ -32,6 +32,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Commands that import no module logging through structlog directly
+# (tests/test_lazy_imports.py holds `validate` to it).
+LOG_ON_FIRST_LINE = frozenset({"validate"})
+
+
 class LazyGroup(click.Group):
     """A group whose sub-commands are imported on first use."""
 
@@ -53,5 +58,10 @@ def main() -> None:
     from medic import logsetup
 
     # Log lines go to stderr, so stdout stays clean for JSON and CSV output;
-    # `medic run` configures logging again from the agent config.
-    logsetup.configure("auto", "warning")
+    # `medic run` configures logging again from the agent config. A command whose
+    # modules all log through logsetup.get_logger configures on its first line: CI's
+    # `medic validate` then never pays for structlog.
+    if click.get_current_context().invoked_subcommand in LOG_ON_FIRST_LINE:
+        logsetup.configure_on_first_log("auto", "warning")
+    else:
+        logsetup.configure("auto", "warning")

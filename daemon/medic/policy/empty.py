@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import structlog
-
 from medic.errors import Location, PolicyError
+from medic.logsetup import get_logger
 from medic.policy.loader import LoadResult
 
-log = structlog.get_logger("medic.policies")
+log = get_logger("medic.policies")
 
 
 def no_policies(

@@ -23,10 +23,9 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import structlog
-
 from medic.actions.base import Action, actions
 from medic.errors import Location, PolicyError
+from medic.logsetup import get_logger
 from medic.policy.build import build_policy
 from medic.policy.dependencies import Dependency, check_dependencies, dependencies_of
 from medic.policy.messages import schema_errors
@@ -37,7 +36,7 @@ from medic.policy.yamlpos import parse_yaml
 from medic.probes.base import Probe, probes
 from medic.registry import Registry
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 SUFFIXES = (".yaml", ".yml")
 # Policy test files beside the policies: `medic test` reads them, the loader does not.

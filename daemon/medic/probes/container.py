@@ -17,11 +17,10 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-import structlog
-
 from medic.clock import parse_iso
 from medic.deadline import within
 from medic.errors import ProbeError
+from medic.logsetup import get_logger
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.container_select import (
     SELECTION_PROPERTIES,
@@ -39,7 +38,7 @@ from medic.probes.docker_client import (
     unreachable,
 )
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 # Engine events that change what a measurement would say.
 WATCHED_ACTIONS = frozenset(STATE_EVENTS)

@@ -15,9 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import structlog
-
 from medic.errors import ProbeError
+from medic.logsetup import get_logger
 from medic.patterns import Pattern, compile_pattern, pattern_problem
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import duration
@@ -32,7 +31,7 @@ from medic.probes.container_select import (
 )
 from medic.probes.docker_client import HINT, engine_errors, shared_client, unreachable
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_LINE = 64 * 1024  # characters of one line the pattern reads

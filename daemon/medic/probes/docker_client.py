@@ -19,9 +19,9 @@ from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-import structlog
+from medic.logsetup import get_logger
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 API_TIMEOUT = 30.0

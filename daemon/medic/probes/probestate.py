@@ -25,11 +25,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from medic.errors import ProbeError
+from medic.logsetup import get_logger
 
-log = structlog.get_logger("medic.probes.state")
+log = get_logger("medic.probes.state")
 
 SUBDIR = "probes"
 MAX_STATE_BYTES = 4 * 1024 * 1024

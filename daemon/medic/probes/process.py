@@ -24,9 +24,8 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-import structlog
-
 from medic.errors import ProbeError
+from medic.logsetup import get_logger
 from medic.patterns import compile_pattern, pattern_problem
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.proctable import (
@@ -40,7 +39,7 @@ from medic.probes.proctable import (
     real_uid,
 )
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 SNAPSHOT_MAX_AGE = 0.5
 MAX_CMDLINE = 128 * 1024  # characters of a command line the cmdline pattern reads

@@ -26,16 +26,15 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
-import structlog
-
 from medic.errors import ProbeError
+from medic.logsetup import get_logger
 from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import duration
 from medic.policy.windows import CRON_HINT, ZONE_HINT, CronError, CronSchedule, zone
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.probestate import StateFile, state_file
 
-log = structlog.get_logger("medic.probes.schedule")
+log = get_logger("medic.probes.schedule")
 
 FIELDS = (
     Field("due", "boolean", "An occurrence came and the job has not run for it yet."),

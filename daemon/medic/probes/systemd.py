@@ -25,13 +25,12 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-import structlog
-
 from medic.errors import ProbeError
+from medic.logsetup import get_logger
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.proc import CompletedRun, run_process
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 SYSTEMCTL = "systemctl"
 SUFFIXES: tuple[str, ...] = (
