@@ -90,7 +90,7 @@ class Probing:
         runner, spec = self.runner, self.runner.policy.probe
         started = time.perf_counter()
         try:
-            result = self._read() if self.on_loop else None
+            result = self._read(started) if self.on_loop else None
             if result is None:
                 async with asyncio.timeout(spec.timeout + PROBE_GRACE):
                     result = await runner.probe.measure()
@@ -116,11 +116,11 @@ class Probing:
         self._note_selection(result)
         return result
 
-    def _read(self) -> Measurement | None:
-        """A cheap probe's reading, taken on the loop and timed; raises TimeoutError when
-        it overran the probe's timeout (it blocked the loop meanwhile)."""
+    def _read(self, started: float) -> Measurement | None:
+        """A cheap probe's reading, taken on the loop and timed from ``started`` (the
+        measurement's own start); raises TimeoutError when it overran the probe's timeout
+        (it blocked the loop meanwhile)."""
         timeout = self.runner.policy.probe.timeout
-        started = time.perf_counter()
         try:
             return self.runner.probe.read()
         finally:

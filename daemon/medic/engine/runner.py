@@ -170,6 +170,13 @@ class PolicyRunner:
 
     def apply(self, target: str, old: st.TargetState, tr: st.Transition) -> None:
         """Take transition ``tr`` of ``target``: audit its notes, page, keep requests in step."""
+        quiet = tr.escalate is None and not tr.notes
+        if quiet and old.incident is None and tr.state.incident is None:
+            # A healthy target staying healthy, nearly every evaluation: nothing to audit,
+            # page or close (no silence to look up, no request to end).
+            self.states[target] = tr.state
+            self.history.pop(target, None)
+            return
         now = self.engine.clock.wall()
         silence = None
         if tr.escalate is not None and not tr.escalate.resolve:
