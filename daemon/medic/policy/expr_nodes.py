@@ -28,6 +28,9 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
 
 def is_number(value: object) -> bool:
     """True for ints and floats; booleans are not numbers here."""
+    kind = type(value)
+    if kind is float or kind is int:  # the exact types first: every comparison asks
+        return True
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -81,7 +84,8 @@ class Field(Node):
     def evaluate(self, fields: Mapping[str, Any]) -> Any:
         value: Any = fields
         for key in self.path:
-            if not isinstance(value, Mapping):
+            # A probe's fields are a plain dict: skip the Mapping check's ABC machinery.
+            if type(value) is not dict and not isinstance(value, Mapping):
                 return None
             value = value.get(key)
         return value
