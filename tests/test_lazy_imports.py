@@ -43,6 +43,7 @@ NOT_FOR_VALIDATE = (
     "referencing",
     "medic.config",
     "structlog",
+    "psutil",
 )
 
 

@@ -13,11 +13,15 @@ import asyncio
 import os
 import socket
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import psutil
-
+from medic.lazy import lazy_module
 from medic.probes.base import Field, Measurement, Probe, probes
+
+if TYPE_CHECKING:
+    import psutil
+else:
+    psutil = lazy_module("psutil")  # imported at the first reading, not by validate
 
 
 @probes.register("host.memory")
