@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,6 +98,15 @@ def test_the_builder_reads_every_defaulted_key(key: str) -> None:
     other = {bool: lambda v: not v, int: lambda v: v + 1}.get(type(WRITTEN[key]))
     value = other(WRITTEN[key]) if other else ALTERNATIVE[key]
     assert built(written_in(key, value)) != built(copy.deepcopy(BASE))
+
+
+def test_the_policy_docs_show_the_table_defaults() -> None:
+    """docs/policies.md's key table gives each defaulted key the table's default."""
+    text = (Path(__file__).parents[1] / "docs" / "policies.md").read_text()
+    rows = dict(re.findall(r"^\| `([a-z_.]+)` \| `([^`]+)` \|", text, re.MULTILINE))
+    shown = {key: rows[key] for key in WRITTEN if key in rows}
+    assert shown == {key: json.dumps(WRITTEN[key]).strip('"') for key in shown}
+    assert len(shown) >= 10
 
 
 # A value other than the default for each key written as text.
