@@ -8,7 +8,9 @@ agent config, are maintenance windows' cron expressions and time zones usable, d
 ``depends_on`` avoid naming the policy itself. Every check tolerates malformed input
 (the envelope schema has already said what is wrong with it) and records what it
 learned in a :class:`PolicyCheck`, from which the loader builds a
-:class:`~medic.policy.model.Policy` when nothing failed.
+:class:`~medic.policy.model.Policy` when nothing failed. The policy's own values are
+read once, first (:mod:`medic.policy.values`: durations in seconds); the checks and
+the builder both read them from the :class:`PolicyCheck`.
 """
 
 from __future__ import annotations
@@ -42,8 +44,7 @@ _PLUGIN_BUG = "this is a bug in the plugin that provides it"
 
 @dataclass
 class PolicyCheck:
-    """What stage 3 learned about one policy: its values, classes, compiled conditions,
-    problems."""
+    """What stage 3 learned about one policy: values, classes, conditions, problems."""
 
     values: PolicyValues
     probe_cls: type[Probe] | None = None
