@@ -5,6 +5,9 @@ transaction together with the row in ``_migrations`` that records it, so a crash
 mid-migration leaves the database as it was. New migrations are appended, never
 edited: a database written by an older agent is brought forward on the next start.
 
+sqlite-utils is imported only when a migration is pending: an agent starting on a
+current database (every start but the first after an upgrade) never loads it.
+
 Columns are chosen for people who open the file in Datasette or ``sqlite3``: readable
 names, times as fixed-width ISO-8601 UTC text (text order is time order), JSON columns
 as JSON text.
@@ -15,12 +18,14 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from medic.clock import iso
 
-Migration = Callable[[sqlite_utils.Database], None]
+if TYPE_CHECKING:
+    import sqlite_utils
+
+Migration = Callable[["sqlite_utils.Database"], None]
 
 # The columns of ``events`` a writer supplies, in order (``id`` is assigned by SQLite).
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -228,11 +233,14 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     if conn.isolation_level is not None:
         raise ValueError("migrate() needs a connection opened with isolation_level=None")
     done = applied(conn)
+    pending = [(name, migration) for name, migration in MIGRATIONS if name not in done]
+    if not pending:
+        return []
+    import sqlite_utils  # only now: a current database needs none of it
+
     ran: list[str] = []
     db = sqlite_utils.Database(conn)
-    for name, migration in MIGRATIONS:
-        if name in done:
-            continue
+    for name, migration in pending:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if name in applied(conn):  # another process got here first
