@@ -3,7 +3,8 @@ and the tables), whatever reads the database underneath.
 
 The expected texts in ``golden/`` were written by the CLI before its reads moved to
 sqlite-utils and the one source interface; hash columns are masked (the chain key is
-made fresh for each database).
+made fresh for each database). One change is on purpose: in ``list.table`` the line
+break inside an event's detail is shown as ``\\n`` (it used to break the row in two).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from medic import humanize
 from medic.cli.audit_source import SourceSpec, open_local, source_options
 from medic.cli.params import Duration
 
@@ -84,4 +85,4 @@ def command(policy_dir: Path, since: float, only: str | None, source: SourceSpec
 
 
 def _when(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    return humanize.moment(t)
