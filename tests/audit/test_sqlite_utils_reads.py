@@ -18,6 +18,7 @@ from medic.audit import samples
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.migrations import MIGRATIONS
 from medic.audit.store import AuditStore
+from medic.notify import links
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +35,15 @@ TABLES = {
     "audit_anchor",
     "samples",
     "ship_cursor",
+    "link_uses",
 }
 JSON_COLUMNS = {"events": ("values", "details"), "samples": ("fields",), "silences": ("matchers",)}
 
 
 @pytest_asyncio.fixture
 async def written(tmp_path: Path) -> AsyncIterator[Path]:
-    """A database the agent's own writer filled: an incident's events and samples."""
+    """A database the agent's own writer filled: an incident's events, samples and a
+    spent link."""
     path = tmp_path / "state" / "audit.db"
     store = AuditStore(path, host="node1")
     await store.start()
@@ -50,13 +53,16 @@ async def written(tmp_path: Path) -> AsyncIterator[Path]:
     store.emit(AuditEvent(Kind.VERIFY_HEALED, T0 + 5, policy="p", target="t", incident="i-1"))
     row = samples.SampleRow(T0, "p", "t", "host.memory:abc", True, {"percent": 93.5})
     await store.write(lambda conn: samples.insert(conn, [row]))
+    claim = links.Claim(incident="i-1", action="ack", recipient="oncall", expires=2_000_000_000)
+    await store.write(lambda conn: links.spend(conn, "token", claim, T0))
     await store.close()
     yield path
 
 
 def test_sqlite_utils_reads_every_table_of_an_agent_written_database(written: Path) -> None:
     """Every table opens with sqlite_utils.Database, its rows read as dicts, its JSON
-    columns hold JSON text, and nothing but Medic's tables is in the file."""
+    columns hold JSON text; every table is one the migrations made (link_uses was once
+    made outside them, on first use)."""
     db = sqlite_utils.Database(written)
     assert set(db.table_names()) == TABLES
     assert db.view_names() == []
@@ -75,6 +81,7 @@ def test_sqlite_utils_reads_every_table_of_an_agent_written_database(written: Pa
     assert counts["events"] == 2
     assert counts["incidents"] == 1
     assert counts["samples"] == 1
+    assert counts["link_uses"] == 1
     assert counts["_migrations"] == len(MIGRATIONS)
     assert db.table("events").pks == ["id"]
     db.close()
@@ -101,3 +108,13 @@ def test_the_agent_loads_sqlite_utils_only_to_migrate(written: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+@pytest.mark.asyncio
+async def test_the_migrations_make_every_table_the_agent_writes(tmp_path: Path) -> None:
+    """A new database holds every table before anything is written: no table is made
+    on first use, outside the migrations that own the schema."""
+    store = AuditStore(tmp_path / "audit.db", host="node1")
+    await store.start()
+    await store.close()
+    assert set(sqlite_utils.Database(tmp_path / "audit.db").table_names()) == TABLES

@@ -203,6 +203,18 @@ def _ship_cursor(db: sqlite_utils.Database) -> None:
     db.table("ship_cursor").create({"name": str, "last_id": int}, pk="name", not_null={"last_id"})
 
 
+def _link_uses(db: sqlite_utils.Database) -> None:
+    """The signed links already spent (:mod:`medic.notify.links`): each works once.
+    Before this migration the table was made on first use, outside the migrations; a
+    database that has it keeps it as it is."""
+    db.table("link_uses").create(
+        {"token": str, "incident": str, "action": str, "recipient": str, "used": str},
+        pk="token",
+        not_null={"incident", "action", "recipient", "used"},
+        if_not_exists=True,
+    )
+
+
 # Append only. The name is what ``_migrations`` records; never rename one.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_events_and_incidents", _events_and_incidents),
@@ -212,6 +224,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0005_audit_anchor", _audit_anchor),
     ("0006_samples", _samples),
     ("0007_ship_cursor", _ship_cursor),
+    ("0008_link_uses", _link_uses),
 )
 
 
