@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from typing import Any
 
@@ -60,12 +59,9 @@ async def _fetch(dsn: str, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         await conn.close()
     out = []
     for row in rows:
-        item = dict(row)
-        for column in ("values", "details"):
-            if isinstance(item.get(column), str):
-                item[column] = json.loads(item[column])
+        item = q.decode_row(dict(row))
         if "escalated" in item and "kind" not in item:
-            item["escalated"] = bool(item["escalated"])
+            q.incident_row(item)
         out.append(item)
     return out
 
