@@ -144,3 +144,14 @@ async def test_a_503_carries_the_agents_message_and_hint(
         1,
         f"the agent at {url} answered 503 Service Unavailable\n",
     )
+
+
+@pytest.mark.asyncio
+async def test_status_reads_health_503_as_unhealthy_but_not_a_plain_503(answering: str) -> None:
+    """`medic status` takes /health's 503 with a JSON body as an answer (alive,
+    unhealthy); a 503 without one is a failure named by its status line, exit 2."""
+    url = f"{answering}/plain"
+    assert await asyncio.to_thread(ask, ("status",), url) == (
+        2,
+        f"the agent at {url} answered 503 Service Unavailable\n",
+    )

@@ -81,6 +81,14 @@ def connection_options(fn: F) -> F:
     )(fn)
 
 
+def _is_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:
+        return False
+    return True
+
+
 def _timed_out(exc: BaseException) -> bool:
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     return isinstance(reason, TimeoutError)
@@ -146,7 +154,7 @@ class AgentClient:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             raw = exc.read()
-            if exc.code not in answers:
+            if exc.code not in answers or not _is_json(raw):
                 raise self.refused(self.explain(exc.code, exc.reason, raw)) from exc
         except (urllib.error.URLError, OSError) as exc:
             raise self.refused(self.unreachable(exc)) from exc
