@@ -15,7 +15,8 @@ from click.testing import CliRunner, Result
 from structlog.testing import capture_logs
 
 from medic.api.server import start_api
-from medic.cli.status import ago, command, key_values, render_table, rows, url_from_config
+from medic.cli.agent_client import url_from_config
+from medic.cli.status import ago, command, key_values, render_table, rows
 from medic.config import AgentConfig, ApiConfig
 
 TABLE = """\
@@ -103,7 +104,10 @@ async def test_status_token_env_and_the_401_message(new_view: Any, client_for: A
     assert denied.exit_code == 2
     assert denied.stderr == (
         f"medic status: the agent at {url} answered 401: this request needs a bearer token "
-        "and sent none (pass --token-env NAME, the variable that holds the API token)\n"
+        "and sent none (this command found no token: none ($MEDIC_API_TOKEN is unset, no"
+        " readable .medic/api.token); on the agent's host pass --config with the agent's"
+        " config file, which reads the token it names or the one in its state_dir; else set"
+        " MEDIC_API_TOKEN or pass --token-env NAME)\n"
     )
 
 
