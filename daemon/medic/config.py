@@ -4,12 +4,15 @@ A YAML file (``/etc/medic/medic.yaml`` on nodes, ``medic.yaml`` next to the poli
 in a repo); every key has a safe default, so an empty file is a valid configuration.
 ``maintenance:`` lists recurring windows (cron, duration, time zone) with the matchers
 that say which policies and targets they cover.
-Secrets are never written in it: ``token_env`` / ``token_file`` name where they are.
+Secrets are never written in it: ``{env: NAME}`` / ``{file: /path}`` references
+(:mod:`medic.secrets`) name where they are; the old ``api.token_env`` / ``token_file``
+still work, and :attr:`AgentConfig.notices` says what to write instead.
 The file's JSON Schema is :mod:`medic.config_schema`.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from collections.abc import Mapping
@@ -17,14 +20,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+from jsonschema import Draft202012Validator
 
+from medic import secrets
 from medic.audit.history_options import HistoryOptions, parse_history_options
 from medic.audit.options import AuditOptions, parse_audit_options
 from medic.audit.retention_options import RetentionOptions, parse_retention
-from medic.config_schema import SCHEMA
-from medic.errors import ConfigError
+from medic.config_schema import schema as config_schema
+from medic.errors import ConfigError, Location, PolicyWarning
 from medic.fleet.settings import FleetConfig, load_fleet
+from medic.notify.options import error_message
 from medic.policy import bounds
 from medic.policy.durations import parse_duration
 from medic.policy.windows import (
@@ -35,7 +40,7 @@ from medic.policy.windows import (
     MaintenanceWindow,
     zone,
 )
-from medic.policy.yamlpos import parse_yaml
+from medic.policy.yamlpos import Document, parse_yaml
 
 DEFAULT_PORT = 9325
 
@@ -51,17 +56,15 @@ class ApiConfig:
     public_url: str | None = None
     # Host header names the API answers to besides loopback ones (medic.api.hosts).
     allowed_hosts: frozenset[str] = frozenset()
-    # Where the token comes from: read only by commands that talk to the API.
-    token_env: str | None = None
-    token_file: str | None = None
+    # Where the token comes from ({env: NAME} or {file: /path}): read only by the
+    # agent and the commands that talk to the API.
+    token_ref: Mapping[str, str] | None = None
 
     @property
     def token_named(self) -> bool:
-        """A token is set or named (``token_env``, ``token_file``, ``$MEDIC_API_TOKEN``),
-        whether or not it can be read yet."""
-        return bool(
-            self.token or self.token_env or self.token_file or os.environ.get("MEDIC_API_TOKEN")
-        )
+        """A token is set or named (``api.token``, ``$MEDIC_API_TOKEN``), whether or not
+        it can be read yet."""
+        return bool(self.token or self.token_ref or os.environ.get("MEDIC_API_TOKEN"))
 
     @property
     def loopback(self) -> bool:
@@ -127,6 +130,8 @@ class AgentConfig:
     # Fleet budgets, view and central audit (docs/fleet.md); None: a lone agent.
     fleet: FleetConfig | None = None
     source: Path | None = None
+    # What the file should say differently (old spellings of secrets), with file:line.
+    notices: tuple[PolicyWarning, ...] = ()
 
     @property
     def audit_path(self) -> Path:
@@ -134,54 +139,60 @@ class AgentConfig:
 
 
 def with_api_token(config: AgentConfig) -> AgentConfig:
-    """``config`` with its API token read from where ``api.token_env`` / ``token_file``
-    (else ``$MEDIC_API_TOKEN``) say: only the agent and the commands that talk to its
-    API call this, so ``medic validate`` and ``medic audit`` never need the secret.
+    """``config`` with its API token read from where ``api.token`` (else
+    ``$MEDIC_API_TOKEN``) says: only the agent and the commands that talk to its API
+    call this, so ``medic validate`` and ``medic audit`` never need the secret.
     ConfigError when the named variable or file cannot be read."""
     api = config.api
     if api.token:
         return config
     file = str(config.source) if config.source else "the agent config"
-    token = _secret({"token_env": api.token_env, "token_file": api.token_file}, file)
+    token = os.environ.get("MEDIC_API_TOKEN") or None
+    if api.token_ref is not None:
+        try:
+            token = secrets.resolve(api.token_ref)
+        except secrets.SecretError as exc:
+            raise ConfigError(f"api.token: {exc.message}", file=file, hint=exc.hint) from exc
     return replace(config, api=replace(api, token=token))
 
 
-def _secret(spec: Mapping[str, Any], file: str) -> str | None:
-    """A secret named by ``token_env`` or ``token_file``, never written inline."""
-    if env := spec.get("token_env"):
-        value = os.environ.get(env)
-        if not value:
-            raise ConfigError(
-                f"api.token_env names {env!r} but it is not set",
-                file=file,
-                hint=f"export {env}=... before starting medic, or remove token_env",
-            )
-        return value
-    if path := spec.get("token_file"):
-        try:
-            return Path(path).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"api.token_file {path!r}: {exc.strerror}", file=file) from exc
-    return os.environ.get("MEDIC_API_TOKEN") or None
-
-
-def _check_notifier(cfg: NotifierConfig, file: str) -> None:
-    """A notifier's options checked against its type's own schema, at load time."""
+def _check_notifier(cfg: NotifierConfig, doc: Document, file: str) -> None:
+    """Build the notifier once, so what its schema cannot say (durations, credentials
+    sent in clear, reserved labels) is refused now, with the entry's line."""
     from medic.notify.base import notifiers
 
     cls = notifiers.get(cfg.type)
-    if cls is None:
+    if cls is None:  # the schema lists the registered types; this is a plugin gone
+        raise ConfigError(f"notifiers.{cfg.name}: unknown notifier type {cfg.type!r}", file=file)
+    try:
+        cls(cfg.name, cfg.options)
+    except ConfigError as exc:
+        line = doc.locate(("notifiers", cfg.name)).line
+        raise ConfigError(exc.message, file=file, line=line, hint=exc.hint) from exc
+
+
+def _notices(raw: Any, doc: Document, file: str) -> tuple[PolicyWarning, ...]:
+    """The old spellings of secrets in the file, each with its line and the new one."""
+    out = []
+    for found in secrets.old_spellings(config_schema(), raw):
+        where = doc.locate(found.path, key=True)
+        location = Location(file, where.line, where.column)
+        out.append(PolicyWarning(found.message, location=location, hint=found.hint))
+    return tuple(out)
+
+
+def _api_token(api_raw: Mapping[str, Any], doc: Document, file: str) -> Mapping[str, str] | None:
+    """``api.token``, or the reference its old spellings make; never both."""
+    if "token" in api_raw and ("token_env" in api_raw or "token_file" in api_raw):
+        old = "token_env" if "token_env" in api_raw else "token_file"
         raise ConfigError(
-            f"notifiers.{cfg.name}: unknown notifier type {cfg.type!r}",
+            f"api.token and api.{old} both name the token",
             file=file,
-            hint=f"valid types: {', '.join(notifiers.names())}",
+            line=doc.locate(("api", old)).line,
+            hint=f"keep api.token and remove api.{old}",
         )
-    validator = bounds.Validator(bounds.harden(cls.schema))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(dict(cfg.options)))
-    if error is not None:
-        where = ".".join(str(p) for p in error.absolute_path)
-        at = f"notifiers.{cfg.name}" + (f".{where}" if where else "")
-        raise ConfigError(f"{at}: {error.message}", file=file)
+    ref = secrets.option(api_raw, "token", env="token_env", file="token_file")
+    return dict(ref) if ref is not None else None
 
 
 def _maintenance(items: list[dict[str, Any]], file: str) -> tuple[MaintenanceConfig, ...]:
@@ -228,11 +239,17 @@ def parse_listen(text: str, file: str) -> tuple[str, int]:
 
 
 def read_config_yaml(data: bytes, file: str) -> Any:
-    """The config file's data, checked against :data:`SCHEMA`; errors carry their line.
+    """The config file's data, checked against :func:`~medic.config_schema.schema`;
+    errors carry their line.
 
     The file is read like a policy file (:mod:`medic.policy.yamlpos`): finite numbers
     only, no self-merging aliases, a clean error for any byte or structure.
     """
+    return _read_config_doc(data, file)[0]
+
+
+def _read_config_doc(data: bytes, file: str) -> tuple[Any, Document]:
+    """:func:`read_config_yaml`, with the document (for the line of any key)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -246,13 +263,18 @@ def read_config_yaml(data: bytes, file: str) -> Any:
         at = first.location.line if first.location else None
         raise ConfigError(first.message, file=file, line=at, hint=first.hint)
     raw = {} if doc.data is None else doc.data
-    errors = list(bounds.Validator(SCHEMA).iter_errors(raw))
+    errors = list(_validator().iter_errors(raw))
     if errors:
         err = min(errors, key=lambda e: (doc.locate(tuple(e.absolute_path)).line, str(e)))
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         line = doc.locate(tuple(err.absolute_path)).line
-        raise ConfigError(f"{where}: {err.message}", file=file, line=line)
-    return raw
+        raise ConfigError(f"{where}: {error_message(err)}", file=file, line=line)
+    return raw, doc
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    return bounds.Validator(config_schema())
 
 
 def load_config(path: Path | None) -> AgentConfig:
@@ -264,7 +286,7 @@ def load_config(path: Path | None) -> AgentConfig:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=file) from exc
-    raw = read_config_yaml(data, file)
+    raw, doc = _read_config_doc(data, file)
     base = path.parent
     api_raw = raw.get("api", {})
     host, port = parse_listen(api_raw.get("listen", f"127.0.0.1:{DEFAULT_PORT}"), file)
@@ -273,8 +295,7 @@ def load_config(path: Path | None) -> AgentConfig:
         port=port,
         enabled=api_raw.get("enabled", True),
         public_url=api_raw.get("link_base") or api_raw.get("public_url"),
-        token_env=api_raw.get("token_env"),
-        token_file=api_raw.get("token_file"),
+        token_ref=_api_token(api_raw, doc, file),
         allowed_hosts=frozenset(
             name.lower().strip("[]") for name in api_raw.get("allowed_hosts", [])
         ),
@@ -283,7 +304,7 @@ def load_config(path: Path | None) -> AgentConfig:
         raise ConfigError(
             f"the API listens on {host}, beyond loopback, without a token",
             file=file,
-            hint="set api.token_env or api.token_file, or listen on 127.0.0.1",
+            hint="set api.token: {env: NAME} (or {file: /path}), or listen on 127.0.0.1",
         )
     lim = raw.get("limits", {})
     br = lim.get("circuit_breaker", {})
@@ -302,7 +323,7 @@ def load_config(path: Path | None) -> AgentConfig:
         for name, spec in raw.get("notifiers", {}).items()
     }
     for cfg in notifiers.values():
-        _check_notifier(cfg, file)
+        _check_notifier(cfg, doc, file)
     dl = raw.get("delivery", {})
     delivery = DeliveryConfig(
         max_backoff=parse_duration(dl.get("max_backoff", 300)),
@@ -333,4 +354,5 @@ def load_config(path: Path | None) -> AgentConfig:
         history=parse_history_options(raw.get("history", {}), file),
         fleet=load_fleet(raw.get("fleet"), file),
         source=path,
+        notices=_notices(raw, doc, file),
     )
