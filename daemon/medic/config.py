@@ -27,7 +27,7 @@ from medic.audit.history_options import HistoryOptions, parse_history_options
 from medic.audit.options import AuditOptions, parse_audit_options
 from medic.audit.retention_options import RetentionOptions, parse_retention
 from medic.config_schema import schema as config_schema
-from medic.errors import ConfigError, Location, PolicyWarning
+from medic.errors import ConfigError, PolicyWarning
 from medic.fleet.settings import FleetConfig, load_fleet
 from medic.notify.options import error_message
 from medic.policy import bounds
@@ -41,6 +41,7 @@ from medic.policy.windows import (
     zone,
 )
 from medic.policy.yamlpos import Document, parse_yaml
+from medic.secret_notices import notices
 
 DEFAULT_PORT = 9325
 
@@ -50,8 +51,9 @@ class ApiConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     enabled: bool = True
-    # The bearer token's value once resolved (see with_api_token), or given directly.
-    token: str | None = None
+    # The bearer token's value once resolved (see with_api_token), or given directly;
+    # never in the repr, so a logged config cannot carry it.
+    token: str | None = field(default=None, repr=False)
     # The base of links in messages (``api.link_base``; ``api.public_url`` is its old name).
     public_url: str | None = None
     # Host header names the API answers to besides loopback ones (medic.api.hosts).
@@ -169,16 +171,6 @@ def _check_notifier(cfg: NotifierConfig, doc: Document, file: str) -> None:
     except ConfigError as exc:
         line = doc.locate(("notifiers", cfg.name)).line
         raise ConfigError(exc.message, file=file, line=line, hint=exc.hint) from exc
-
-
-def _notices(raw: Any, doc: Document, file: str) -> tuple[PolicyWarning, ...]:
-    """The old spellings of secrets in the file, each with its line and the new one."""
-    out = []
-    for found in secrets.old_spellings(config_schema(), raw):
-        where = doc.locate(found.path, key=True)
-        location = Location(file, where.line, where.column)
-        out.append(PolicyWarning(found.message, location=location, hint=found.hint))
-    return tuple(out)
 
 
 def _api_token(api_raw: Mapping[str, Any], doc: Document, file: str) -> Mapping[str, str] | None:
@@ -354,5 +346,5 @@ def load_config(path: Path | None) -> AgentConfig:
         history=parse_history_options(raw.get("history", {}), file),
         fleet=load_fleet(raw.get("fleet"), file),
         source=path,
-        notices=_notices(raw, doc, file),
+        notices=tuple(notices(config_schema(), doc, file)),
     )

@@ -90,11 +90,6 @@ class Spelling:
     value: str
 
     @property
-    def message(self) -> str:
-        where = ".".join(str(p) for p in self.path)
-        return f"{where} is an old spelling of a secret"
-
-    @property
     def hint(self) -> str:
         return f"write {self.new_key}: {{{self.source}: {self.value}}} instead of {self.key}"
 

@@ -4,7 +4,7 @@
 body and the bearer token, and print the agent's own error message (with its hint)
 when it refuses. The URL and token come from the same places as for ``medic status``:
 ``--url``, else ``--config``'s ``api.listen``; the token as
-:mod:`medic.cli.client_token` finds it (``--token-env``, the config's, ``MEDIC_API_TOKEN``,
+:mod:`medic.cli.client_token` finds it (``--token``, the config's, ``MEDIC_API_TOKEN``,
 the agent's own ``<state_dir>/api.token``). Plain ``urllib`` with a timeout.
 """
 
@@ -109,7 +109,7 @@ class AgentClient:
             return text + (
                 f" (this command found no token: {self.token_from}; on the agent's host pass"
                 " --config with the agent's config file, which reads the token it names or the"
-                " one in its state_dir; else set MEDIC_API_TOKEN or pass --token-env NAME)"
+                " one in its state_dir; else set MEDIC_API_TOKEN or pass --token env:NAME)"
             )
         if exc.code == 401:
             return text + f" (this command sent the token from {self.token_from})"

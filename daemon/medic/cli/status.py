@@ -94,7 +94,7 @@ def _http_error(base: str, exc: urllib.error.HTTPError) -> str:
     except (ValueError, KeyError, TypeError):
         return f"the agent at {base} answered {exc.code} {exc.reason}"
     if exc.code == 401:
-        return text + " (pass --token-env NAME, the variable that holds the API token)"
+        return text + " (pass --token env:NAME, the variable that holds the API token)"
     return text + (f" (hint: {error['hint']})" if error.get("hint") else "")
 
 
@@ -177,10 +177,15 @@ def _token(token_env: str | None, config: AgentConfig | None) -> str | None:
 
 
 def connection_options(fn: F) -> F:
-    """``--url``, ``--config`` and ``--token-env``: how every command that asks the
+    """``--url``, ``--config`` and ``--token``: how every command that asks the
     running agent finds its API and token."""
     fn = click.option(
-        "--token-env", metavar="NAME", help="Environment variable holding the API token."
+        "--token",
+        "--token-env",
+        "token_env",
+        metavar="REF",
+        help="Where the API token is: env:NAME or file:/path (--token-env NAME is the old "
+        "spelling of --token env:NAME).",
     )(fn)
     fn = click.option(
         "--config",

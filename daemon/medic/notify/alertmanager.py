@@ -109,11 +109,7 @@ class AlertmanagerNotifier(Notifier):
                 "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
                 "description": "Alertmanager's base URL; alerts go to `<url>/api/v2/alerts`.",
             },
-            "token": {
-                **secrets.SCHEMA,
-                "description": "Sent as `Authorization: Bearer`, as a secret: {env: NAME} "
-                "or {file: /path}.",
-            },
+            "token": secrets.schema("Sent as `Authorization: Bearer`."),
             "headers": {
                 "type": "object",
                 "additionalProperties": {"anyOf": [{"type": "string"}, secrets.SCHEMA]},

@@ -77,10 +77,7 @@ class EmailNotifier(Notifier):
                 "description": "Implicit TLS from the start (default false).",
             },
             "username": {"type": "string", "description": "Log in as this user."},
-            "password": {
-                **secrets.SCHEMA,
-                "description": "The login password, as a secret: {env: NAME} or {file: /path}.",
-            },
+            "password": secrets.schema("The login password."),
             "from": {"type": "string", "minLength": 3, "description": "The sender address."},
             "to": {
                 "type": "array",

@@ -120,11 +120,7 @@ class PagerDutyNotifier(Notifier):
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            "routing_key": {
-                **secrets.SCHEMA,
-                "description": "The Events API v2 integration key, as a secret: {env: NAME} "
-                "or {file: /path}.",
-            },
+            "routing_key": secrets.schema("The Events API v2 integration key."),
             "url": {
                 "type": "string",
                 "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",

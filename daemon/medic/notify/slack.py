@@ -154,11 +154,7 @@ class SlackNotifier(Notifier):
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            "webhook_url": {
-                **secrets.SCHEMA,
-                "description": "The incoming webhook URL, as a secret: {env: NAME} or "
-                "{file: /path}.",
-            },
+            "webhook_url": secrets.schema("The incoming webhook URL."),
             "link_base": message.LINK_BASE_SCHEMA,
             "timeout": duration_schema("Seconds or a duration like 10s (default 10s)."),
         },
