@@ -197,3 +197,26 @@ def test_every_secret_option_is_a_reference_or_a_marked_old_spelling() -> None:
                 if is_secret_key(key) and not (reference or secrets.NEW_SPELLING in sub):
                     wrong.append(f"{registry.kind} {name}: {key}")
     assert wrong == []
+
+
+def test_the_secrets_page_lists_every_plugin_with_a_secret_and_every_page_links_it() -> None:
+    """docs/secrets.md names each plugin type with a secret option, and every docs page
+    that writes a secret reference links to it (one Secrets section, not many)."""
+    root = Path(__file__).resolve().parents[1]
+    page = (root / "docs" / "secrets.md").read_text()
+    missing = []
+    for registry in _registries():
+        for name, cls in registry.items():
+            properties = (cls.schema.get("properties") or {}).values()
+            if any(sub.get("properties") == secrets.SCHEMA["properties"] for sub in properties):
+                if f"`{name}`" not in page:
+                    missing.append(f"{registry.kind} {name}")
+    assert missing == []
+    unlinked = [
+        doc.name
+        for doc in sorted((root / "docs").glob("*.md"))
+        if doc.name != "secrets.md"
+        and any(mark in doc.read_text() for mark in ("{env:", "{file:", "secret reference"))
+        and "secrets.md" not in doc.read_text()
+    ]
+    assert unlinked == []
