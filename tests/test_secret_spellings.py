@@ -208,9 +208,10 @@ def test_the_secrets_page_lists_every_plugin_with_a_secret_and_every_page_links_
     for registry in _registries():
         for name, cls in registry.items():
             properties = (cls.schema.get("properties") or {}).values()
-            if any(sub.get("properties") == secrets.SCHEMA["properties"] for sub in properties):
-                if f"`{name}`" not in page:
-                    missing.append(f"{registry.kind} {name}")
+            refs = secrets.SCHEMA["properties"]
+            secret = any(sub.get("properties") == refs for sub in properties)
+            if secret and f"`{name}`" not in page:
+                missing.append(f"{registry.kind} {name}")
     assert missing == []
     unlinked = [
         doc.name
