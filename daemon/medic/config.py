@@ -200,10 +200,24 @@ def _read_config_doc(data: bytes, file: str) -> tuple[Any, Document]:
     errors = list(_validator().iter_errors(raw))
     if errors:
         err = min(errors, key=lambda e: (doc.locate(tuple(e.absolute_path)).line, str(e)))
-        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        line = doc.locate(tuple(err.absolute_path)).line
-        raise ConfigError(f"{where}: {error_message(err)}", file=file, line=line)
+        path = tuple(err.absolute_path)
+        where = ".".join(str(p) for p in path) or "(top level)"
+        line = doc.locate(path).line
+        raise ConfigError(
+            f"{where}: {error_message(err)}", file=file, line=line, hint=_hint(raw, path)
+        )
     return raw, doc
+
+
+def _hint(raw: Any, path: tuple[Any, ...]) -> str | None:
+    """Where a notifier's options are described, for an error inside one."""
+    if len(path) < 2 or path[0] != "notifiers":
+        return None
+    from medic.notify.base import notifiers
+
+    kind = (raw.get("notifiers", {}).get(path[1]) or {}).get("type")
+    known = isinstance(kind, str) and notifiers.get(kind) is not None
+    return f"see docs/notifiers.md#{kind}" if known else None
 
 
 @functools.cache

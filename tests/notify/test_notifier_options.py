@@ -73,6 +73,7 @@ def test_a_bad_option_is_one_message_with_file_and_line(
     with pytest.raises(ConfigError) as built:
         cls("chat", {k: v for k, v in options.items() if k != "type"})
     assert built.value.message == message
+    assert from_config.value.hint == built.value.hint == f"see docs/notifiers.md#{cls.type_name}"
 
 
 def test_what_the_schema_cannot_say_is_refused_at_load_with_the_entrys_line(
@@ -102,3 +103,12 @@ def test_an_unknown_type_names_the_line_and_the_choices(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"{path}:3: notifiers.chat.type: 'telegram' is not one of {notifiers.names()}"
     )
+
+
+def test_an_entry_without_a_type_says_so(tmp_path: Path) -> None:
+    """No `type`: that is the error, not some type's unknown keys."""
+    path = tmp_path / "medic.yaml"
+    path.write_text("notifiers:\n  chat:\n    url: http://127.0.0.1:9/\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}:3: notifiers.chat: 'type' is a required property"

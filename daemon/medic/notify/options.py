@@ -51,7 +51,10 @@ def entry_schema(cls: type[Notifier]) -> dict[str, Any]:
 def notifiers_schema(registry: Registry[type[Notifier]]) -> dict[str, Any]:
     """The agent config's ``notifiers:`` map: each entry checked by its type's schema."""
     branches = [
-        {"if": {"properties": {"type": {"const": name}}}, "then": entry_schema(cls)}
+        {
+            "if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+            "then": entry_schema(cls),
+        }
         for name, cls in registry.items()
     ]
     return {
