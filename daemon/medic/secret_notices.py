@@ -57,11 +57,22 @@ def notices(schema: Any, doc: Document, file: str) -> list[PolicyWarning]:
 
 
 @functools.cache
-def _policy_schema() -> tuple[dict[str, Any], frozenset[str]]:
+def _policy_keys() -> frozenset[str]:
+    """The old keys any probe or action accepts (cheap: no whole-file schema)."""
+    from medic.actions.base import actions
+    from medic.probes.base import probes
+
+    return frozenset(
+        key for reg in (probes, actions) for _, c in reg.items() for key in old_keys(c.schema)
+    )
+
+
+@functools.cache
+def _policy_schema() -> dict[str, Any]:
+    """The whole policy-file schema, built only when a file holds an old key."""
     from medic.policy.schema import policy_file_schema
 
-    schema = policy_file_schema()
-    return schema, old_keys(schema)
+    return policy_file_schema()
 
 
 def policy_file_notices(path: Path) -> list[PolicyWarning]:
@@ -71,11 +82,10 @@ def policy_file_notices(path: Path) -> list[PolicyWarning]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return []
-    schema, keys = _policy_schema()
-    if not any(key in text for key in keys):  # most files: no parse at all
+    if not any(key in text for key in _policy_keys()):  # most files: no parse at all
         return []
     doc, _ = parse_yaml(text, str(path))
-    return notices(schema, doc, str(path)) if doc is not None else []
+    return notices(_policy_schema(), doc, str(path)) if doc is not None else []
 
 
 def policy_notices(paths: Sequence[Path]) -> list[PolicyWarning]:
