@@ -82,24 +82,22 @@ def test_old_spellings_resolve_like_the_new_ones(tmp_path: Path) -> None:
         assert hook.secret_ref is not None and secrets.resolve(hook.secret_ref) == "hook-key"
 
 
-@pytest.mark.parametrize(
-    ("line", "key", "new"),
-    [
-        ("  token_env: MY_TOKEN", "token_env", "token: {env: MY_TOKEN}"),
-        ("  token_file: /etc/medic/api.token", "token_file", "token: {file: /etc/medic/api.token}"),
-    ],
-)
-def test_each_old_api_spelling_warns_with_its_line(
-    tmp_path: Path, line: str, key: str, new: str
+@pytest.mark.parametrize(("key", "source"), [("token_env", "env"), ("token_file", "file")])
+def test_each_old_api_spelling_resolves_and_warns_with_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str, source: str
 ) -> None:
-    """Each old api spelling loads and carries a notice: file, line and the new spelling."""
+    """api.token_env and api.token_file still give the token, and carry a notice: the
+    file, the line and the new spelling."""
+    monkeypatch.setenv("MY_TOKEN", "api-s3cret")
+    (tmp_path / "api.token").write_text("api-s3cret\n")
+    value = "MY_TOKEN" if source == "env" else str(tmp_path / "api.token")
     path = tmp_path / "medic.yaml"
-    path.write_text(f"dry_run: true\napi:\n{line}\n")
+    path.write_text(f"dry_run: true\napi:\n  {key}: {value}\n")
     config = load_config(path)
-    assert config.api.token_ref == ({"env": "MY_TOKEN"} if "env" in key else {"file": line[14:]})
+    assert with_api_token(config).api.token == "api-s3cret"
     assert [str(n) for n in config.notices] == [
         f"{path}:3:3: warning: api.{key} is an old spelling of a secret "
-        f"(hint: write {new} instead of {key})"
+        f"(hint: write token: {{{source}: {value}}} instead of {key})"
     ]
 
 
