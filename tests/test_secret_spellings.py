@@ -219,3 +219,10 @@ def test_the_secrets_page_lists_every_plugin_with_a_secret_and_every_page_links_
         and "secrets.md" not in doc.read_text()
     ]
     assert unlinked == []
+
+
+def test_old_spellings_accept_what_they_accepted_before(tmp_path: Path) -> None:
+    """A relative api.token_file (read from the working directory) still loads."""
+    path = tmp_path / "medic.yaml"
+    path.write_text("api:\n  token_file: secrets/api.token\n")
+    assert load_config(path).api.token_ref == {"file": "secrets/api.token"}

@@ -52,12 +52,11 @@ def schema(description: str) -> dict[str, Any]:
 
 
 def old_spelling(new_key: str, source: Source, description: str = "") -> dict[str, Any]:
-    """The schema of an old way to name a secret (``token_env: NAME``): still accepted,
-    marked ``deprecated`` for editors, and pointing at ``new_key: {source: ...}``."""
-    pattern = ENV_NAME_PATTERN if source == "env" else "^/"
+    """The schema of an old way to name a secret (``token_env: NAME``): still accepted
+    as it was (add the ``pattern`` it had, if any), marked ``deprecated`` for editors,
+    and pointing at ``new_key: {source: ...}``."""
     return {
         "type": "string",
-        "pattern": pattern,
         "deprecated": True,
         "description": f"Old spelling: write {new_key}: {{{source}: ...}}. {description}".strip(),
         NEW_SPELLING: {"key": new_key, "source": source},
