@@ -118,7 +118,7 @@ async def test_a_401_says_where_the_token_came_from(
         " (this command found no token: none ($MEDIC_API_TOKEN is unset, no readable"
         " .medic/api.token); on the agent's host pass --config with the agent's config"
         " file, which reads the token it names or the one in its state_dir; else set"
-        " MEDIC_API_TOKEN or pass --token-env NAME)\n",
+        " MEDIC_API_TOKEN or pass --token env:NAME)\n",
     )
     code, text = await asyncio.to_thread(ask, command, url, "--token-env", "TOK")
     assert text == (

@@ -2,7 +2,7 @@
 
 ``medic status``, ``medic silence`` and ``medic approve`` / ``deny`` / ``ack`` find the
 agent the same way (``--url``, else ``--config``'s ``api.listen``, else
-:data:`DEFAULT_URL`), send the token :mod:`medic.cli.client_token` finds (``--token-env``,
+:data:`DEFAULT_URL`), send the token :mod:`medic.cli.client_token` finds (``--token``,
 the config's, ``MEDIC_API_TOKEN``, the agent's own ``<state_dir>/api.token``), and
 explain a failure with one set of hints (:func:`explain`): nothing listening, no answer
 in time, a refused token, the agent's own error message and hint. Plain ``urllib`` with
@@ -65,10 +65,15 @@ def url_from_config(config: AgentConfig) -> str:
 
 
 def connection_options(fn: F) -> F:
-    """``--url``, ``--config`` and ``--token-env``: how every command that asks the
+    """``--url``, ``--config`` and ``--token``: how every command that asks the
     running agent finds its API and token."""
     fn = click.option(
-        "--token-env", metavar="NAME", help="Environment variable holding the API token."
+        "--token",
+        "--token-env",
+        "token_env",
+        metavar="REF",
+        help="Where the API token is: env:NAME or file:/path (--token-env NAME is the old "
+        "spelling of --token env:NAME).",
     )(fn)
     fn = click.option(
         "--config",
@@ -189,7 +194,7 @@ class AgentClient:
             return text + (
                 f" (this command found no token: {self.token_from}; on the agent's host pass"
                 " --config with the agent's config file, which reads the token it names or the"
-                " one in its state_dir; else set MEDIC_API_TOKEN or pass --token-env NAME)"
+                " one in its state_dir; else set MEDIC_API_TOKEN or pass --token env:NAME)"
             )
         if code == 401:
             return text + f" (this command sent the token from {self.token_from})"
