@@ -120,10 +120,10 @@ async def test_a_401_says_where_the_token_came_from(
         " file, which reads the token it names or the one in its state_dir; else set"
         " MEDIC_API_TOKEN or pass --token env:NAME)\n",
     )
-    code, text = await asyncio.to_thread(ask, command, url, "--token-env", "TOK")
+    code, text = await asyncio.to_thread(ask, command, url, "--token", "env:TOK")
     assert text == (
         f"the agent at {url} answered 401: this request needs a bearer token and sent none"
-        " (this command sent the token from --token-env TOK)\n"
+        " (this command sent the token from --token env:TOK)\n"
     )
 
 
