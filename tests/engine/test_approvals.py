@@ -13,8 +13,8 @@ from runner_kit import (
 )
 
 from medic.audit.events import Kind
-from medic.engine import state as st
-from medic.engine.approvals import (
+from medic.engine.core import state as st
+from medic.engine.core.approvals import (
     ApprovalBook,
     ApprovalNotFound,
     Decision,

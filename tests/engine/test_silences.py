@@ -17,10 +17,9 @@ from runner_kit import (
 
 from medic.audit.events import Reason
 from medic.config import AgentConfig, MaintenanceConfig, load_config
-from medic.engine import state as st
-from medic.engine.human_input import BadSilence, HumanInput, windows
-from medic.engine.limits import check_silence
-from medic.engine.silences import (
+from medic.engine.core import state as st
+from medic.engine.core.limits import check_silence
+from medic.engine.core.silences import (
     Matchers,
     ScheduledWindow,
     Silence,
@@ -28,6 +27,7 @@ from medic.engine.silences import (
     SilenceEnded,
     SilenceNotFound,
 )
+from medic.engine.human_input import BadSilence, HumanInput, windows
 from medic.errors import ConfigError
 from medic.policy.model import Escalation, Limits
 from medic.policy.windows import CronSchedule, MaintenanceWindow

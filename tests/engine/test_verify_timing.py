@@ -16,7 +16,7 @@ from runner_kit import (
     settle,
 )
 
-from medic.engine.state import Phase
+from medic.engine.core.state import Phase
 from medic.probes.base import Measurement
 
 

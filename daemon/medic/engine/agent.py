@@ -29,6 +29,7 @@ from medic.clock import Clock, SystemClock
 from medic.config import AgentConfig
 from medic.engine.audit_alarm import Outage
 from medic.engine.context import EngineContext
+from medic.engine.core.silences import Matchers
 from medic.engine.escalation import Escalator, build_notifiers
 from medic.engine.human_input import HumanInput, windows
 from medic.engine.pager import send_due
@@ -36,7 +37,6 @@ from medic.engine.rebuild import rebuild_breaker, rebuild_ledger
 from medic.engine.reload import PolicyFiles, swap_runners, warn_unknown_dependencies
 from medic.engine.runner import PolicyRunner
 from medic.engine.samples import SampleKeeper
-from medic.engine.silences import Matchers
 from medic.fleet.member import FleetMember
 from medic.fleet.registry import policy_set_digest
 from medic.metrics import Metrics

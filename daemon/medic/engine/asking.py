@@ -1,9 +1,9 @@
 """A runner asking a human before it acts: the I/O half of approvals.
 
-The pure half is :func:`medic.engine.state.await_approval` and friends (what the
-target's state becomes) and :func:`medic.engine.approvals.next_step` (what to do
+The pure half is :func:`medic.engine.core.state.await_approval` and friends (what the
+target's state becomes) and :func:`medic.engine.core.approvals.next_step` (what to do
 given the incident's request). This part keeps the shared
-:class:`~medic.engine.approvals.ApprovalBook` and the ``approvals`` table in step,
+:class:`~medic.engine.core.approvals.ApprovalBook` and the ``approvals`` table in step,
 builds the approve and deny links, and wakes the runner when a request expires.
 """
 
@@ -13,8 +13,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from medic.engine import state as st
-from medic.engine.approvals import Decision, Next, Request, next_step, save_request
+from medic.engine.core import state as st
+from medic.engine.core.approvals import Decision, Next, Request, next_step, save_request
 
 if TYPE_CHECKING:
     from medic.engine.runner import PolicyRunner

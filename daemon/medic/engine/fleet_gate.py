@@ -1,6 +1,6 @@
 """The fleet's word before acting: a slot of the policy's ``fleet_budget`` in etcd.
 
-The local gate (:mod:`medic.engine.gate`) has said yes; a policy with a fleet budget
+The local gate (:mod:`medic.engine.core.gate`) has said yes; a policy with a fleet budget
 then needs a slot, which is I/O, so it is taken in a task of its own while the target
 waits (it is not asked twice meanwhile). Taken: the runner acts, holding the slot
 until verification is due. Exhausted: the attempt is suppressed (``fleet_budget``) and
@@ -15,7 +15,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from medic.audit.events import Kind, Reason
-from medic.engine import state as st
+from medic.engine.core import state as st
 from medic.fleet.budget import Decision, Slot
 
 if TYPE_CHECKING:

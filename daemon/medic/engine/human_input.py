@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from medic.audit.events import AuditEvent, Kind
 from medic.config import AgentConfig
-from medic.engine.approvals import (
+from medic.engine.context import EngineContext
+from medic.engine.core.approvals import (
     ApprovalNotFound,
     NotWaiting,
     Request,
@@ -25,8 +26,7 @@ from medic.engine.approvals import (
     not_waiting,
     save_request,
 )
-from medic.engine.context import EngineContext
-from medic.engine.silences import (
+from medic.engine.core.silences import (
     Matchers,
     ScheduledWindow,
     Silence,

@@ -5,7 +5,7 @@ when it ends (:meth:`Pager.closed`, which returns every channel paged, so the re
 reaches them all); an ``incident.acknowledged`` event in the audit stream stops its
 levels. The agent calls :meth:`Pager.tick` once a second and sends what is due. At
 start the book is rebuilt from the audit log (:meth:`Pager.load`), so levels fire on
-time across restarts. The decisions themselves are :mod:`medic.engine.tiers`.
+time across restarts. The decisions themselves are :mod:`medic.engine.core.tiers`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from medic.audit.events import AuditEvent, Kind
 from medic.clock import parse_iso
-from medic.engine import tiers
-from medic.engine.target_state import Escalate
+from medic.engine.core import tiers
+from medic.engine.core.target_state import Escalate
 from medic.policy.model import Policy
 
 if TYPE_CHECKING:  # the runner and the context hold a Pager: import them for types only

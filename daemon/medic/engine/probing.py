@@ -11,7 +11,7 @@ nothing is acted on either.
 
 A failed measurement is about Medic's sight, not about a target: each new error is
 audited once (a repeat of the same error is not), the run is counted in the probe
-metrics, and :mod:`medic.engine.probehealth` decides when humans must hear that Medic
+metrics, and :mod:`medic.engine.core.probehealth` decides when humans must hear that Medic
 cannot see; that escalation goes through the runner, so silences apply to it as to
 any other. The first good measurement after a failure audits the recovery, and a
 measurement that selects no target at all is audited once, when that starts.
@@ -28,7 +28,7 @@ import structlog
 
 from medic.actions.placeholders import placeholders
 from medic.audit.events import Kind
-from medic.engine import probehealth as ph
+from medic.engine.core import probehealth as ph
 from medic.policy.model import Policy
 from medic.probes.base import LOOP_BUDGET, SLOW_READS, Measurement
 

@@ -3,7 +3,7 @@
 The runner measures when its :mod:`~medic.engine.schedule` says (the policy's interval,
 a change the probe's watch() reports, a verification that is due), through
 :mod:`~medic.engine.probing` (timeouts, failures), feeds each target's fields to the
-pure functions in :mod:`medic.engine.state`, asks the :mod:`~medic.engine.gate` before
+pure functions in :mod:`medic.engine.core.state`, asks the :mod:`~medic.engine.core.gate` before
 acting (silences, dependencies, then limits), asks a human first when the policy needs
 approval (:mod:`~medic.engine.asking`), and starts remediations as tasks of their own
 so no target waits for another. Every escalation passes the silences on its way out:
@@ -22,18 +22,18 @@ import structlog
 
 from medic.actions.base import Action
 from medic.audit.events import AuditEvent, Kind, Reason
-from medic.engine import probehealth as ph
-from medic.engine import state as st
 from medic.engine.asking import Asking
 from medic.engine.context import EngineContext, Timer
+from medic.engine.core import probehealth as ph
+from medic.engine.core import state as st
+from medic.engine.core.gate import gate
+from medic.engine.core.silences import Silence
 from medic.engine.fleet_gate import FleetGate, release_after
-from medic.engine.gate import gate
 from medic.engine.multiprobe import make_probe
 from medic.engine.pager import NOT_PAGES
 from medic.engine.probing import Probing
 from medic.engine.remediation import build_actions, run_steps
 from medic.engine.schedule import Schedule
-from medic.engine.silences import Silence
 from medic.fleet.budget import Slot
 from medic.policy.model import Policy
 from medic.probes.base import Probe

@@ -4,7 +4,7 @@
 approval, the values last measured); a :class:`Transition` is the new state with the
 audit :class:`Note` s it calls for, whether it wants an action, and an
 :class:`Escalate` request when humans must hear of it. The functions that compute
-transitions are in :mod:`medic.engine.state`.
+transitions are in :mod:`medic.engine.core.state`.
 """
 
 from __future__ import annotations

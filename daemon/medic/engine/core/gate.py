@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from medic.audit.events import Reason
 from medic.engine.context import EngineContext
-from medic.engine.limits import (
+from medic.engine.core.limits import (
     Verdict,
     check_blast_radius,
     check_dependencies,
     check_rate,
     check_silence,
 )
-from medic.engine.silences import Silence
-from medic.engine.target_state import Note
+from medic.engine.core.silences import Silence
+from medic.engine.core.target_state import Note
 from medic.policy.model import Policy
 
 
