@@ -24,11 +24,9 @@ from medic.engine.core.silences import (
     ScheduledWindow,
     Silence,
     SilenceBook,
-    SilenceEnded,
-    SilenceNotFound,
 )
-from medic.engine.human_input import BadSilence, HumanInput, windows
-from medic.errors import ConfigError
+from medic.engine.human_input import HumanInput, windows
+from medic.errors import BadSilence, ConfigError, SilenceEnded, SilenceNotFound
 from medic.policy.model import Escalation, Limits
 from medic.policy.windows import CronSchedule, MaintenanceWindow
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from medic.engine.core import state as st
-from medic.engine.core.approvals import Decision, Next, Request, next_step, save_request
+from medic.engine.core.approvals import Decision, Next, Request, next_step
+from medic.engine.human_tables import save_request
 
 if TYPE_CHECKING:
     from medic.engine.runner import PolicyRunner
