@@ -95,6 +95,12 @@ class EngineContext:
             self.breaker = Breaker(self.limits.breaker)
         self.alarm = AuditAlarm(self.audit, self.escalator.channels, self.clock, self.host)
 
+    @property
+    def unwritable(self) -> dict[str, Any] | None:
+        """Why the audit log cannot be written now (None: it can): the gate reads it."""
+        outage = self.alarm.outage
+        return None if outage is None else outage.as_dict()
+
     def slot_freed(self) -> None:
         """A remediation ended: every runner that waited for a slot evaluates again."""
         waiters, self.waiting = self.waiting, set()

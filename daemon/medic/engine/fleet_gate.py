@@ -7,19 +7,54 @@ until verification is due. Exhausted: the attempt is suppressed (``fleet_budget`
 escalated once per incident, and the next evaluation asks again. etcd unreachable:
 fail closed (suppressed, ``fleet_unreachable``) unless the policy says
 ``on_unreachable: act``. Every decision is audited (``fleet.*``).
+
+It sees its runner through :class:`Admitting`, the few things it needs of it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from medic.audit.events import Kind, Reason
+from medic.engine.context import EngineContext
 from medic.engine.core import state as st
 from medic.fleet.budget import Decision, Slot
+from medic.policy.model import Policy
 
-if TYPE_CHECKING:
-    from medic.engine.runner import PolicyRunner
+
+class Admitting(Protocol):
+    """What the fleet gate needs of its runner: read the target, then act, or audit
+    and apply the suppression."""
+
+    @property
+    def policy(self) -> Policy: ...
+
+    @property
+    def engine(self) -> EngineContext: ...
+
+    @property
+    def dry_run(self) -> bool: ...
+
+    @property
+    def states(self) -> Mapping[str, st.TargetState]: ...
+
+    def act(
+        self, target: str, state: st.TargetState, now: float, slot: Slot | None = None
+    ) -> None: ...
+
+    def emit(
+        self,
+        target: str | None,
+        kind: Kind,
+        incident: str | None,
+        details: Mapping[str, Any],
+        outcome: str | None = None,
+    ) -> None: ...
+
+    def apply(self, target: str, old: st.TargetState, tr: st.Transition) -> None: ...
+
 
 _KINDS = {
     "taken": Kind.FLEET_SLOT_TAKEN,
@@ -31,7 +66,7 @@ _KINDS = {
 class FleetGate:
     """One per runner: takes slots for its targets, one request per target at a time."""
 
-    def __init__(self, runner: PolicyRunner) -> None:
+    def __init__(self, runner: Admitting) -> None:
         self.runner = runner
         self.waiting: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -175,6 +175,6 @@ class HumanInput:
         )
         runner = self._runners().get(request.policy)
         if runner is not None:
-            runner.asking.answered(request.target, incident, granted, now)
+            runner.answered(request.target, incident, granted, now)
         await self.engine.audit.write(partial(save_request, request=request))
         return request.as_dict()
