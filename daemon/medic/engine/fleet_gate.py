@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from medic.audit.events import Kind, Reason
 from medic.engine.context import EngineContext
 from medic.engine.core import state as st
+from medic.engine.telling import Teller
 from medic.fleet.budget import Decision, Slot
 from medic.policy.model import Policy
 
@@ -44,14 +45,8 @@ class Admitting(Protocol):
         self, target: str, state: st.TargetState, now: float, slot: Slot | None = None
     ) -> None: ...
 
-    def emit(
-        self,
-        target: str | None,
-        kind: Kind,
-        incident: str | None,
-        details: Mapping[str, Any],
-        outcome: str | None = None,
-    ) -> None: ...
+    @property
+    def tell(self) -> Teller: ...
 
     def apply(self, target: str, old: st.TargetState, tr: st.Transition) -> None: ...
 
@@ -99,7 +94,9 @@ class FleetGate:
             self.waiting.discard(target)
         fail_open = decision.outcome == "unreachable" and budget.on_unreachable == "act"
         outcome = "fail_open" if fail_open else decision.outcome
-        runner.emit(target, _KINDS[decision.outcome], state.incident, decision.details, outcome)
+        runner.tell.emit(
+            target, _KINDS[decision.outcome], state.incident, decision.details, outcome
+        )
         now = runner.engine.clock.wall()
         current = runner.states.get(target)
         if (

@@ -12,24 +12,24 @@ The helpers return decisions and the runner applies them: a target's
 :class:`~medic.engine.core.state.Transition`, the probe's
 :class:`~medic.engine.core.sight.Sight`, an approval's
 :class:`~medic.engine.core.consult.Consulted`. Every change that may tell humans (a
-target's or the probe's health) takes one path, :meth:`PolicyRunner.settle`: the
-silence it falls under, its state kept, its audit notes, then the page; a silenced
-escalation is audited, not sent.
+target's or the probe's health) takes one path, :meth:`~medic.engine.telling.Teller.settle`:
+the silence it falls under, its state kept, its audit notes, then the page; a
+silenced escalation is audited, not sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 
 from medic.actions.base import Action
-from medic.audit.events import AuditEvent, Kind, Reason
+from medic.audit.events import Kind, Reason
 from medic.engine.asking import Asking
 from medic.engine.context import EngineContext, Timer
 from medic.engine.core import probehealth as ph
@@ -37,21 +37,17 @@ from medic.engine.core import sight
 from medic.engine.core import state as st
 from medic.engine.core.consult import Consulted, answered
 from medic.engine.core.gate import gate
-from medic.engine.core.silences import Silence
-from medic.engine.core.target_state import Change
 from medic.engine.fleet_gate import FleetGate, release_after
 from medic.engine.multiprobe import make_probe
-from medic.engine.pager import NOT_PAGES
 from medic.engine.probing import Probing
 from medic.engine.remediation import build_actions, run_steps
 from medic.engine.schedule import Schedule
+from medic.engine.telling import Teller
 from medic.fleet.budget import Slot
 from medic.policy.model import Policy
 from medic.probes.base import Measurement, Probe
 
 log = structlog.get_logger("medic.runner")
-
-C = TypeVar("C", bound=Change)
 
 
 class PolicyRunner:
@@ -88,6 +84,7 @@ class PolicyRunner:
         self._wake: tuple[float, Timer] | None = None
         inherited = engine.inherited_incidents.pop((policy.name, ph.PROBE_TARGET), None)
         self.health = ph.inherited(inherited)
+        self.tell = Teller(policy, engine, self.history)
         self.asking = Asking(engine, policy, self.trigger)
         self.fleet = FleetGate(self)
         self.probing = Probing(self.probe, policy, engine)
@@ -173,7 +170,7 @@ class PolicyRunner:
     def see(self, seen: sight.Sight) -> None:
         """Apply what a probe run means: its notes, the health change, then the rest."""
         for note in seen.notes:
-            self.emit(None, note.kind, None, note.details, note.outcome)
+            self.tell.emit(None, note.kind, None, note.details, note.outcome)
         self.last_error = seen.last_error
         if seen.health is not None:
             old = self.health
@@ -183,11 +180,11 @@ class PolicyRunner:
                 return change.health.incident or old.incident, None
 
             now = self.engine.clock.wall()
-            self.settle(ph.PROBE_TARGET, seen.health, partial(ph.hush, old), keep, now)
+            self.tell.settle(ph.PROBE_TARGET, seen.health, partial(ph.hush, old), keep, now)
         if seen.empty is not None:
             self.empty = seen.empty
         for note in seen.then:
-            self.emit(None, note.kind, None, note.details, note.outcome)
+            self.tell.emit(None, note.kind, None, note.details, note.outcome)
 
     def _observe(self, target: str, fields: Mapping[str, Any], now: float) -> None:
         old = self.states.get(target)
@@ -205,7 +202,7 @@ class PolicyRunner:
         if inherited and tr.state.incident != inherited:
             # The agent restarted with this incident open and the problem is gone.
             reason = "cleared while the agent was not running"
-            self.emit(
+            self.tell.emit(
                 target,
                 Kind.CLEARED,
                 inherited,
@@ -215,7 +212,7 @@ class PolicyRunner:
             )
             if paged:
                 request = st.Escalate("cleared", reason, resolve=True)
-                self.page(target, inherited, request, fields, None)
+                self.tell.page(target, inherited, request, fields, None)
             tr = replace(tr, state=replace(tr.state, escalated=False))
         self.apply(target, old, tr)
         if tr.wants_action:
@@ -230,84 +227,11 @@ class PolicyRunner:
             return tr.state.incident or old.incident, tr.state.values
 
         owed = self.policy.approval_notify if old.asked else ()
-        tr = self.settle(target, tr, partial(st.hush, old), keep, now, owed)
+        tr = self.tell.settle(target, tr, partial(st.hush, old), keep, now, owed)
         self.asking.ended(old, tr.state, now)
         if tr.state.incident is None:
             self.history.pop(target, None)
             self.engine.pager.closed(old.incident)
-
-    def settle(
-        self,
-        target: str,
-        change: C,
-        hush: Callable[[C, str], C],
-        keep: Callable[[C], tuple[str | None, Mapping[str, Any] | None]],
-        now: float,
-        also: tuple[str, ...] = (),
-    ) -> C:
-        """The one path of every change that may tell humans (a target's transition, the
-        probe's health): the silence it falls under (``hush`` marks it), the state kept
-        (``keep`` stores it and says the incident and the values to audit), its audit
-        notes, then the page. Returns the change as kept."""
-        silence = None
-        request = change.escalate
-        if request is not None and not request.resolve:
-            silence = self.active_silence(target, now)
-            if silence is not None:
-                change = hush(change, silence.id)
-        incident, values = keep(change)
-        for note in change.notes:
-            self.emit(target, note.kind, incident, note.details, note.outcome, values)
-        if change.escalate is not None:
-            self.page(target, incident, change.escalate, values or {}, silence, also)
-        return change
-
-    def page(
-        self,
-        target: str,
-        incident: str | None,
-        request: st.Escalate,
-        values: Mapping[str, Any],
-        silence: Silence | None,
-        also: tuple[str, ...] = (),
-    ) -> None:
-        """Tell humans, unless a silence holds the escalation back (then only audit it)."""
-        notify = request.notify or self.policy.escalate.notify
-        if request.resolve:  # to everyone asked or paged, at any on-call level
-            paged = self.engine.pager.closed(incident)
-            notify = tuple(dict.fromkeys((*notify, *also, *paged)))
-        if request.silenced_by is not None and silence is not None:
-            details = {
-                "reason": request.reason,
-                "summary": request.summary,
-                "notify": list(notify),
-                "silence": silence.summary(),
-            }
-            self.emit(target, Kind.ESCALATED, incident, details, "silenced", values)
-            return
-        self.engine.escalator.escalate(
-            policy=self.policy.name,
-            target=target,
-            incident=incident,
-            request=request,
-            notify=notify,
-            values=values,
-            history=self.history.get(target, ()),
-            dry_run=self.dry_run,
-            severity=self.policy.escalate.severity,
-        )
-        if (
-            incident
-            and notify
-            and not request.resolve
-            and not self.dry_run
-            and request.reason not in NOT_PAGES
-        ):
-            now = self.engine.clock.wall()
-            self.engine.pager.paged(self.policy.name, target, incident, tuple(notify), now)
-
-    def active_silence(self, target: str, now: float) -> Silence | None:
-        return self.engine.silences.active(self.policy.name, target, self.policy.labels, now)
 
     # -- acting ------------------------------------------------------------------------
 
@@ -319,13 +243,13 @@ class PolicyRunner:
             self.policy,
             target,
             now,
-            silence=self.active_silence(target, now),
+            silence=self.tell.active_silence(target, now),
             active=sum(1 for s in self.states.values() if s.active),
             selected=self.selected,
             dry_run=self.dry_run,
         )
         if note is not None:  # the breaker tripped or reset: host-wide, no policy
-            self.emit(None, note.kind, None, note.details, note.outcome, policy=False)
+            self.tell.emit(None, note.kind, None, note.details, note.outcome, policy=False)
         if not verdict.allowed:
             assert verdict.reason is not None
             self.engine.metrics.suppressions.labels(verdict.reason.value).inc()
@@ -427,31 +351,6 @@ class PolicyRunner:
         self.engine.slot_freed()
         # A little slack: the wall clock the state compares against may trail the loop clock.
         self.engine.wake_later(self.policy.verify.after + 0.01, self.trigger)
-
-    # -- audit -------------------------------------------------------------------------
-
-    def emit(
-        self,
-        target: str | None,
-        kind: Kind,
-        incident: str | None,
-        details: Mapping[str, Any],
-        outcome: str | None = None,
-        values: Mapping[str, Any] | None = None,
-        policy: bool = True,
-    ) -> None:
-        self.engine.audit.emit(
-            AuditEvent(
-                kind,
-                self.engine.clock.wall(),
-                policy=self.policy.name if policy else None,
-                target=target,
-                incident=incident,
-                outcome=outcome,
-                values=values,
-                details={**details, **({"dry_run": True} if self.dry_run else {})},
-            )
-        )
 
     def snapshot(self) -> dict[str, Any]:
         p = self.policy
