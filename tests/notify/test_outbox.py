@@ -17,8 +17,8 @@ import pytest_asyncio
 
 from medic.audit.store import AuditStore
 from medic.clock import FakeClock, SystemClock, iso, parse_iso
+from medic.engine.core.state import Escalate
 from medic.engine.escalation import Escalator, delivery_key
-from medic.engine.state import Escalate
 from medic.errors import NotifyError
 from medic.notify.base import Notification, Notifier
 from medic.notify.delivery import DeliveryOptions, backoff, decode

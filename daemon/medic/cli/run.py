@@ -56,7 +56,6 @@ def command(
 
     from medic import logsetup
     from medic.config import parse_listen
-    from medic.engine.agent import Agent
     from medic.statelock import StateLock
     from medic.systemd_notify import SystemdNotifier
 
@@ -96,7 +95,7 @@ def command(
     # A watchdog abort (SIGABRT) or a crash in C code prints every thread's stack to
     # stderr, i.e. the journal: where the event loop was stuck when systemd gave up.
     faulthandler.enable()
-    agent = Agent(config)
+    agent = agent_with_api(config)
     notifier = SystemdNotifier.from_env()
     hook_service_manager(agent, notifier)
     try:
@@ -115,6 +114,18 @@ def log_old_spellings(config: AgentConfig) -> None:
     from medic.secret_notices import log_notices, policy_notices
 
     log_notices((*config.notices, *policy_notices(config.policy_paths)))
+
+
+def agent_with_api(config: AgentConfig) -> Agent:
+    """The agent, handed the way to start its API: the one place the two are wired
+    (the engine imports nothing of ``medic.api``). The API binds when the agent starts,
+    after the audit log is read back and before anything is recorded or run."""
+    from medic.api.server import start_api
+    from medic.engine.agent import Agent
+
+    agent = Agent(config)
+    agent.serve = start_api
+    return agent
 
 
 def hook_service_manager(agent: Agent, notifier: SystemdNotifier) -> None:
