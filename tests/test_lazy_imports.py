@@ -168,3 +168,17 @@ def test_a_third_party_plugin_schema_is_still_checked() -> None:
         action_registry=actions,
     )
     assert "its options schema is broken" in result.errors[0].message
+
+
+def test_validate_leaves_no_log_configuration_behind() -> None:
+    """After an in-process `medic validate`, a first log line is not reconfigured under it."""
+    from click.testing import CliRunner
+    from structlog.testing import capture_logs
+
+    from medic import logsetup
+    from medic.cli import main
+
+    CliRunner().invoke(main, ["validate", str(REPO / "policies")])
+    with capture_logs() as logs:
+        logsetup.get_logger("medic.test").warning("test.after")
+    assert logs == [{"event": "test.after", "log_level": "warning"}]

@@ -116,6 +116,7 @@ def test_every_shipped_schema_has_a_quick_test() -> None:
         ({"type": "integer"}, True, False),
         ({"type": "number"}, False, False),
         ({"format": "ipv4"}, "not an address", True),
+        ({"x-medic-note": {"any": "thing"}, "type": "string"}, "x", True),
         ({"minimum": 1}, "0", True),
         ({"pattern": "b"}, "abc", True),
         ({"required": ["a"]}, [], True),

@@ -114,6 +114,11 @@ def configure_on_first_log(fmt: str = "auto", level: str = "info") -> None:
     _PENDING[:] = [(fmt, level)]
 
 
+def forget_pending() -> None:
+    """Drop a configuration no line asked for (the command is over)."""
+    _PENDING.clear()
+
+
 def get_logger(name: str) -> Any:
     """structlog's logger ``name``; structlog is imported when the first line is logged."""
     return LazyLogger(name)

@@ -61,7 +61,9 @@ def main() -> None:
     # `medic run` configures logging again from the agent config. A command whose
     # modules all log through logsetup.get_logger configures on its first line: CI's
     # `medic validate` then never pays for structlog.
-    if click.get_current_context().invoked_subcommand in LOG_ON_FIRST_LINE:
+    ctx = click.get_current_context()
+    if ctx.invoked_subcommand in LOG_ON_FIRST_LINE:
         logsetup.configure_on_first_log("auto", "warning")
+        ctx.call_on_close(logsetup.forget_pending)  # never applied after the command
     else:
         logsetup.configure("auto", "warning")

@@ -25,15 +25,18 @@ import re
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import structlog
 
 from medic.clock import iso
-from medic.config import AgentConfig
 from medic.errors import ConfigError, MedicError
 from medic.notify.base import Notification, Notifier
 from medic.notify.message import sent_at
 from medic.statefiles import LINKS_KEY_FILE, ensure_secret
+
+if TYPE_CHECKING:  # the config embeds the notifiers' schemas: no import back at run time
+    from medic.config import AgentConfig
 
 log = structlog.get_logger("medic.links")
 

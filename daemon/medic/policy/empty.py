@@ -13,7 +13,7 @@ from pathlib import Path
 
 from medic.errors import Location, PolicyError
 from medic.logsetup import get_logger
-from medic.policy.loader import LoadResult
+from medic.policy.result import LoadResult
 
 log = get_logger("medic.policies")
 

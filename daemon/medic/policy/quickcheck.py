@@ -46,7 +46,7 @@ def compile_schema(schema: Any) -> Compiled:
     for keyword, value in schema.items():
         if keyword in _KEYWORDS:
             parts.append(_KEYWORDS[keyword](value))
-        elif keyword not in ANNOTATIONS and keyword not in _SHAPED:
+        elif keyword not in ANNOTATIONS and keyword not in _SHAPED and not _extension(keyword):
             return None
     if "properties" in schema or "additionalProperties" in schema:
         parts.append(_object(schema))
@@ -60,6 +60,11 @@ def compile_schema(schema: Any) -> Compiled:
         tests.append(part[0])
         exact = exact and part[1]
     return _all(tests), exact
+
+
+def _extension(keyword: str) -> bool:
+    """``x-...``: an extension keyword (``x-medic-new-spelling``), which jsonschema ignores."""
+    return keyword.startswith("x-")
 
 
 # Keywords read together with others (below), not one by one.
