@@ -131,7 +131,11 @@ class PolicyRunner:
         measurement = await self.measure()
         if measurement is None:
             return
-        measurement = await self.samples.observe(measurement, now)  # + window values
+        samples = self.samples  # + window values; the rings are read back once, at first
+        if samples.loaded:
+            measurement = samples.observe_loaded(measurement, now)
+        else:
+            measurement = await samples.observe(measurement, now)
         self.selected = len(measurement)
         for target, fields in measurement.items():
             self._observe(target, fields, now)

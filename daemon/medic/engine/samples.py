@@ -193,6 +193,11 @@ class PolicySamples:
             for row in await self.keeper.read(self.name, now - self.span - self.every):
                 if row.probe == self.probe:
                     self._add(row.target, row.fields, row.time)
+        return self.observe_loaded(measurement, now)
+
+    def observe_loaded(self, measurement: Measurement, now: float) -> Measurement:
+        """:meth:`observe` once the rings are loaded (``loaded``): nothing to wait for, so
+        the runner calls it directly on every later measurement, without a coroutine."""
         self.keeper.submit(self._rows(measurement, now))
         if not self.windows:
             return measurement
