@@ -84,7 +84,14 @@ def policy_file_notices(path: Path) -> list[PolicyWarning]:
     if not any(key in text for key in _policy_keys()):  # most files: no parse at all
         return []
     doc, _ = parse_yaml(text, str(path))
-    return notices(_policy_schema(), doc, str(path)) if doc is not None else []
+    return list(text_notices(text, doc, str(path))) if doc is not None else []
+
+
+def text_notices(text: str, doc: Document, file: str) -> tuple[PolicyWarning, ...]:
+    """The old spellings in a policy file already parsed (the loader's ``doc``)."""
+    if not any(key in text for key in _policy_keys()):  # most files: no walk at all
+        return ()
+    return tuple(notices(_policy_schema(), doc, file))
 
 
 def policy_notices(paths: Sequence[Path]) -> list[PolicyWarning]:

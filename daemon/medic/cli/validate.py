@@ -19,7 +19,6 @@ from medic.errors import ConfigError, PolicyWarning
 from medic.policy.empty import no_policies
 from medic.policy.loader import load_paths
 from medic.policy.reach import escalation_warnings
-from medic.secret_notices import policy_notices
 
 
 def _plural(count: int, word: str) -> str:
@@ -81,7 +80,7 @@ def command(
     empty = no_policies(result, targets, escape="--allow-empty if none is intended")
     if empty is not None and not allow_empty:
         errors = [empty]
-    notices.extend(policy_notices([f.path for f in result.files]))
+    notices.extend(n for f in result.files for n in f.notices)  # found while loading
     warnings = [
         *notices,
         *(w for policy in result.policies for w in escalation_warnings(policy)),

@@ -36,6 +36,7 @@ from medic.policy.semantic import PolicyCheck, PolicyChecker
 from medic.policy.yamlpos import parse_yaml
 from medic.probes.base import Probe, probes
 from medic.registry import Registry
+from medic.secret_notices import text_notices
 
 __all__ = [
     "SUFFIXES",
@@ -214,6 +215,7 @@ def _validate(text: str, file: str, path: Path, context: _Context) -> FileResult
             hint="start it with `version: 1` and a `policies:` list",
         )
         return FileResult(path, (), (empty,))
+    found = text_notices(text, doc, file)  # old secret spellings, without a second parse
     errors.extend(schema_errors(envelope_validator(), doc.data, (), doc, file))
     raw = doc.data.get("policies") if isinstance(doc.data, dict) else None
     checks: dict[int, PolicyCheck] = {}
@@ -240,10 +242,11 @@ def _validate(text: str, file: str, path: Path, context: _Context) -> FileResult
             else:
                 names[name] = here
     depends = tuple(dependencies_of(doc, file, raw if isinstance(raw, list) else []))
+    named = tuple(names.items())
     if errors:
-        return FileResult(path, (), _ordered(errors), names=tuple(names.items()), depends=depends)
+        return FileResult(path, (), _ordered(errors), names=named, depends=depends, notices=found)
     policies = tuple(build_policy(doc, file, index, check) for index, check in checks.items())
-    return FileResult(path, policies, (), names=tuple(names.items()), depends=depends)
+    return FileResult(path, policies, (), names=named, depends=depends, notices=found)
 
 
 def _duplicate(name: str, here: Location, first: Location) -> PolicyError:

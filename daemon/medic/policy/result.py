@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from medic.errors import Location, PolicyError
+from medic.errors import Location, PolicyError, PolicyWarning
 from medic.policy.dependencies import Dependency
 from medic.policy.model import Policy
 
@@ -35,6 +35,8 @@ class FileResult:
     # rejected file: every named policy with where its name is written, and its links.
     names: tuple[tuple[str, Location], ...] = field(default=(), compare=False, repr=False)
     depends: tuple[Dependency, ...] = field(default=(), compare=False, repr=False)
+    # Old spellings of secrets in the file (medic.secret_notices), found on the one parse.
+    notices: tuple[PolicyWarning, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def runs(self) -> bool:
