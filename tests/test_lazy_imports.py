@@ -31,6 +31,8 @@ PLUGIN_LIBRARIES = (
     "prometheus_client.parser",
     "prometheus_client.openmetrics.parser",
 )
+# What the agent needs only for a migration, which `medic run` runs in a child process.
+MIGRATION_ONLY = ("sqlite_utils", "dateutil", "pluggy", "sqlite_fts4")
 # What `medic validate` needs none of, on top of the plugin libraries.
 NOT_FOR_VALIDATE = (*PLUGIN_LIBRARIES, "aiohttp", "sqlite_utils", "watchfiles", "prometheus_client")
 
@@ -72,7 +74,28 @@ def test_agent_core_imports_no_client_library() -> None:
         probes.load()
         """
     )
-    assert present(modules, PLUGIN_LIBRARIES) == []
+    assert present(modules, (*PLUGIN_LIBRARIES, *MIGRATION_ONLY)) == []
+
+
+def test_opening_an_up_to_date_audit_log_imports_no_migration_library(tmp_path: Path) -> None:
+    """The store starts on a migrated database (the child did it) without sqlite-utils."""
+    modules = loaded_after(
+        f"""
+        import asyncio, sys
+        from pathlib import Path
+        from medic.audit.store import AuditStore
+        from medic.audit.upgrade import start_apart
+        path = Path({str(tmp_path / "audit.db")!r})
+        assert start_apart(path).wait(), "the child migrated nothing"
+        async def main():
+            store = AuditStore(path, host="h")
+            await store.start()
+            await store.close()
+        asyncio.run(main())
+        """
+    )
+    assert "medic.audit.store" in modules
+    assert present(modules, MIGRATION_ONLY) == []
 
 
 def test_validate_imports_neither_client_libraries_nor_the_server() -> None:

@@ -15,12 +15,17 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from medic.clock import iso
+from medic.lazy import lazy_module
 
-Migration = Callable[[sqlite_utils.Database], None]
+if TYPE_CHECKING:
+    import sqlite_utils
+else:  # 3.4 MB (with dateutil and pluggy) that only a pending migration needs
+    sqlite_utils = lazy_module("sqlite_utils")
+
+Migration = Callable[["sqlite_utils.Database"], None]
 
 # The columns of ``events`` a writer supplies, in order (``id`` is assigned by SQLite).
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -218,6 +223,12 @@ def applied(conn: sqlite3.Connection) -> set[str]:
     return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
 
 
+def pending(conn: sqlite3.Connection) -> list[tuple[str, Migration]]:
+    """The migrations this database has not had yet, in order."""
+    done = applied(conn)
+    return [(name, migration) for name, migration in MIGRATIONS if name not in done]
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Bring the schema up to date; returns the names of the migrations it ran.
 
@@ -227,12 +238,12 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     """
     if conn.isolation_level is not None:
         raise ValueError("migrate() needs a connection opened with isolation_level=None")
-    done = applied(conn)
+    todo = pending(conn)
+    if not todo:  # the usual start: sqlite-utils is not even imported
+        return []
     ran: list[str] = []
     db = sqlite_utils.Database(conn)
-    for name, migration in MIGRATIONS:
-        if name in done:
-            continue
+    for name, migration in todo:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if name in applied(conn):  # another process got here first
