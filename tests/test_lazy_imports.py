@@ -33,6 +33,8 @@ PLUGIN_LIBRARIES = (
 )
 # What the agent needs only for a migration, which `medic run` runs in a child process.
 MIGRATION_ONLY = ("sqlite_utils", "dateutil", "pluggy", "sqlite_fts4")
+# What the agent no longer uses at all (its file watch is inotify on the event loop).
+NOT_FOR_THE_AGENT = ("watchfiles", "anyio", "multiprocessing")
 # What `medic validate` needs none of, on top of the plugin libraries.
 NOT_FOR_VALIDATE = (*PLUGIN_LIBRARIES, "aiohttp", "sqlite_utils", "watchfiles", "prometheus_client")
 
@@ -74,7 +76,7 @@ def test_agent_core_imports_no_client_library() -> None:
         probes.load()
         """
     )
-    assert present(modules, (*PLUGIN_LIBRARIES, *MIGRATION_ONLY)) == []
+    assert present(modules, (*PLUGIN_LIBRARIES, *MIGRATION_ONLY, *NOT_FOR_THE_AGENT)) == []
 
 
 def test_opening_an_up_to_date_audit_log_imports_no_migration_library(tmp_path: Path) -> None:
