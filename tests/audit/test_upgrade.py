@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 
 from medic.audit.migrations import MIGRATIONS, is_current, migrate
@@ -47,3 +48,14 @@ def test_a_database_that_is_not_sqlite_needs_migrating(tmp_path: Path) -> None:
     path = tmp_path / "audit.db"
     path.write_text("not a database")
     assert needs_migrating(path)
+
+
+def test_the_child_imports_nothing_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `medic` package in the directory the agent started in is not what the child runs."""
+    decoy = tmp_path / "cwd" / "medic"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise SystemExit('the decoy ran')\n")
+    monkeypatch.chdir(tmp_path / "cwd")
+    assert start_apart(tmp_path / "audit.db").wait() == ALL

@@ -15,7 +15,7 @@ migrates in-process exactly as it did before, and any error is the store's own, 
 its usual message. An up-to-date database (every start but the first after an
 install or an upgrade) starts no child at all.
 
-    python -m medic.audit.upgrade PATH   # what the child runs
+    python -P -m medic.audit.upgrade PATH   # what the child runs
 """
 
 from __future__ import annotations
@@ -106,7 +106,9 @@ def start_apart(path: Path) -> Apart:
         return Apart(path, None)
     try:
         process = subprocess.Popen(
-            [sys.executable, "-m", "medic.audit.upgrade", str(path)],
+            # -P: the working directory is not put on the import path (no module of
+            # whatever directory the agent was started in can stand in for Medic's).
+            [sys.executable, "-P", "-m", "medic.audit.upgrade", str(path)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
