@@ -79,6 +79,34 @@ def test_agent_core_imports_no_client_library() -> None:
     assert present(modules, (*PLUGIN_LIBRARIES, *MIGRATION_ONLY, *NOT_FOR_THE_AGENT)) == []
 
 
+def test_an_agent_watching_its_policy_files_loads_no_watch_library(tmp_path: Path) -> None:
+    """With `watch: true` the agent watches through inotify: no watchfiles, anyio or thread."""
+    (tmp_path / "policies").mkdir()
+    modules = loaded_after(
+        f"""
+        import asyncio, threading
+        from pathlib import Path
+        from medic.config import AgentConfig, ApiConfig
+        from medic.engine.agent import Agent
+        root = Path({str(tmp_path)!r})
+        async def main():
+            config = AgentConfig(host="h", state_dir=root / "state",
+                                 policy_paths=(root / "policies",), watch=True,
+                                 api=ApiConfig(enabled=False))
+            agent = Agent(config)
+            await agent.start()
+            (root / "policies" / "a.yaml").write_text("version: 1\\npolicies: []\\n")
+            await asyncio.sleep(1.0)
+            names = [t.name for t in threading.enumerate()]
+            await agent.stop()
+            assert not [n for n in names if "AnyIO" in n], names
+        asyncio.run(main())
+        """
+    )
+    assert "medic.engine.agent" in modules
+    assert present(modules, NOT_FOR_THE_AGENT) == []
+
+
 def test_opening_an_up_to_date_audit_log_imports_no_migration_library(tmp_path: Path) -> None:
     """The store starts on a migrated database (the child did it) without sqlite-utils."""
     modules = loaded_after(
