@@ -30,6 +30,7 @@ PLUGIN_LIBRARIES = (
     "cryptography",
     "prometheus_client.parser",
     "prometheus_client.openmetrics.parser",
+    "psutil",  # host.* probes, imported when a policy makes one
 )
 # What the agent needs only for a migration, which `medic run` runs in a child process.
 MIGRATION_ONLY = ("sqlite_utils", "dateutil", "pluggy", "sqlite_fts4")
@@ -187,3 +188,17 @@ def test_a_third_party_plugin_schema_is_still_checked() -> None:
         action_registry=actions,
     )
     assert "its options schema is broken" in result.errors[0].message
+
+
+def test_a_host_probe_imports_psutil_when_made_not_when_first_run() -> None:
+    """psutil loads as a policy makes a host probe, so its first run on the loop is quick."""
+    modules = loaded_after(
+        """
+        import sys
+        from medic.probes.disk import DiskProbe
+        from medic.probes.host import MemoryProbe
+        assert "psutil" not in sys.modules
+        MemoryProbe({})
+        """
+    )
+    assert "psutil" in modules
