@@ -89,3 +89,13 @@ async def test_watching_starts_no_thread(tmp_path: Path) -> None:
     with FileWatch([tmp_path]) as watch:
         assert await wakeups(watch, lambda: (tmp_path / "a.yaml").write_text("x")) == 1
         assert threading.active_count() == before
+
+
+@pytest.mark.asyncio
+async def test_a_removed_folder_is_no_longer_watched(tmp_path: Path) -> None:
+    """Folders made and removed again leave nothing behind in the watch."""
+    with FileWatch([tmp_path]) as watch:
+        assert await wakeups(watch, (tmp_path / "db").mkdir) == 1
+        assert watch.watched() == 2
+        assert await wakeups(watch, (tmp_path / "db").rmdir) == 1
+        assert watch.watched() == 1

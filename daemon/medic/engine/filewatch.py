@@ -34,6 +34,7 @@ IN_DELETE = 0x200
 IN_DELETE_SELF = 0x400
 IN_MOVE_SELF = 0x800
 IN_Q_OVERFLOW = 0x4000
+IN_IGNORED = 0x8000  # the kernel dropped a watch (its folder is gone)
 IN_ISDIR = 0x40000000
 IN_NONBLOCK = os.O_NONBLOCK
 IN_CLOEXEC = os.O_CLOEXEC
@@ -69,6 +70,10 @@ class FileWatch:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def watched(self) -> int:
+        """How many folders are watched now."""
+        return len(self._dirs)
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -139,6 +144,9 @@ class FileWatch:
     def _event(self, wd: int, mask: int, name: str) -> bool:
         if mask & IN_Q_OVERFLOW:
             return True  # events were lost: reload to be sure
+        if mask & IN_IGNORED:
+            self._dirs.pop(wd, None)
+            return False
         directory = self._dirs.get(wd)
         if directory is None:
             return False
