@@ -26,8 +26,8 @@ from typing import Any
 
 from benchkit import p99
 from medic import logsetup
+from medic.cli.run import agent_with_api
 from medic.config import load_config
-from medic.engine.agent import Agent
 from medic.probes.process import ProcessProbe
 from peers import Services, alive, become_subreaper, medic_config, medic_process_policies, read_pid
 from peers import reap as reap_children
@@ -65,7 +65,7 @@ async def run(root: Path, kills: int) -> tuple[list[float], list[float]]:
     services = Services(root, 1)
     services.start_all()
     config = load_config(medic_config(root, medic_process_policies(services, "10s")))
-    agent = Agent(config)
+    agent = agent_with_api(config)
     agent.audit.on_event(lambda event: marks.setdefault(event.kind.value, time.perf_counter()))
     await agent.start()
     probe = agent.runners["svc0"].probe

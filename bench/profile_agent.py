@@ -21,8 +21,8 @@ from pathlib import Path
 
 from medic import logsetup
 from medic.audit.history_options import HistoryOptions
+from medic.cli.run import agent_with_api
 from medic.config import load_config
-from medic.engine.agent import Agent
 from peers import Services, medic_config, medic_file_policies, medic_process_policies
 
 
@@ -30,7 +30,7 @@ async def run(config_path: Path, args: argparse.Namespace) -> float:
     config = load_config(config_path)
     if args.history_per_minute is not None:
         config = replace(config, history=HistoryOptions(per_minute=args.history_per_minute))
-    agent = Agent(config)
+    agent = agent_with_api(config)
     await agent.start()
     await asyncio.sleep(5)
     profile = cProfile.Profile()

@@ -80,7 +80,8 @@ class PolicyError(MedicError):
 
 
 class PolicyWarning(PolicyError):
-    """Not an error: something about a valid policy that a reviewer should know.
+    """Not an error: something about a valid policy (or agent config, such as an old
+    spelling of a secret) that a reviewer should know.
 
     Never raised; ``medic validate`` prints it with ``warning:`` and the agent audits
     it as ``policy.warning``.
@@ -160,3 +161,28 @@ class NotifyError(MedicError):
 
 class FleetError(MedicError):
     """The fleet's shared state (etcd) or central audit database cannot be reached or used."""
+
+
+class EngineError(MedicError):
+    """A request to the running agent (from the CLI or the API) that cannot be done as
+    asked: the engine raises these, the API turns them into its error envelope."""
+
+
+class BadSilence(EngineError, ValueError):
+    """A silence that cannot be created; the message says what to change."""
+
+
+class SilenceNotFound(EngineError, LookupError):
+    """No ad-hoc silence has this id."""
+
+
+class SilenceEnded(EngineError):
+    """The silence already ended (or is a maintenance window, which cannot be expired)."""
+
+
+class ApprovalNotFound(EngineError, LookupError):
+    """No approval was requested for this incident."""
+
+
+class NotWaiting(EngineError):
+    """The incident is no longer waiting for an answer; the message says why."""

@@ -24,6 +24,7 @@ from yarl import URL
 
 from medic.api.app import MAX_BODY, create_app
 from medic.api.appkeys import ApiToken
+from medic.cli.run import agent_with_api
 from medic.config import AgentConfig, ApiConfig
 from medic.engine.agent import Agent
 
@@ -159,7 +160,7 @@ async def agent(tmp_path: Path) -> AsyncIterator[Agent]:
         watch=False,
         api=ApiConfig(port=0, token=TOKEN),
     )
-    agent = Agent(config)
+    agent = agent_with_api(config)
     await agent.start()
     yield agent
     await agent.stop()

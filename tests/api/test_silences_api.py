@@ -11,9 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from conftest import ClientFactory, FakeView, make_view
 from medic.clock import parse_iso
-from medic.engine.approvals import ApprovalNotFound, NotWaiting
-from medic.engine.human_input import BadSilence
-from medic.engine.silences import SilenceEnded, SilenceNotFound
+from medic.errors import ApprovalNotFound, BadSilence, NotWaiting, SilenceEnded, SilenceNotFound
 
 Client = TestClient[web.Request, web.Application]
 TOKEN = "s3cret-token"

@@ -23,8 +23,8 @@ from medic.audit.store import AuditStore
 from medic.clock import FakeClock
 from medic.config import GlobalLimits
 from medic.engine.context import EngineContext
+from medic.engine.core.state import Escalate
 from medic.engine.runner import PolicyRunner
-from medic.engine.state import Escalate
 from medic.errors import ProbeError
 from medic.metrics import Metrics
 from medic.policy.model import Policy, Step

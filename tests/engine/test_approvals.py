@@ -13,17 +13,16 @@ from runner_kit import (
 )
 
 from medic.audit.events import Kind
-from medic.engine import state as st
-from medic.engine.approvals import (
+from medic.engine.core import state as st
+from medic.engine.core.approvals import (
     ApprovalBook,
-    ApprovalNotFound,
     Decision,
     Next,
-    NotWaiting,
     Request,
     next_step,
 )
 from medic.engine.human_input import HumanInput
+from medic.errors import ApprovalNotFound, NotWaiting
 from medic.policy.model import Approval, Escalation, Limits
 
 HIGH = {"value": 95}

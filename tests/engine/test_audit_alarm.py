@@ -17,7 +17,7 @@ from policy_factory import make_policy
 from runner_kit import Kit, RecordAction, open_kit, record_steps, settle
 from small_disk import SmallDisk, small_disk
 
-from medic.engine import state as st
+from medic.engine.core import state as st
 from medic.notify.base import Notification, Notifier
 from medic.policy.model import Limits
 

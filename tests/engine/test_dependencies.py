@@ -15,8 +15,8 @@ from runner_kit import (
 )
 
 from medic.audit.events import Reason
-from medic.engine.limits import check_dependencies
-from medic.engine.state import Phase, TargetState
+from medic.engine.core.limits import check_dependencies
+from medic.engine.core.state import Phase, TargetState
 from medic.policy.loader import load_paths
 from medic.policy.model import Limits
 
@@ -153,7 +153,7 @@ def test_depending_on_itself_is_an_error(tmp_path: Path) -> None:
 
 def test_a_dependency_not_measured_yet_holds_the_dependent_back() -> None:
     """Started during maintenance: nothing acts before the cause has been looked at."""
-    from medic.engine.limits import check_dependencies
+    from medic.engine.core.limits import check_dependencies
 
     verdict = check_dependencies(["maintenance"], lambda name: (), lambda name: True)
     assert not verdict.allowed and verdict.reason is not None

@@ -22,7 +22,7 @@ from runner_kit import (
 )
 
 from medic.audit.events import Kind, Reason
-from medic.engine import state as st
+from medic.engine.core import state as st
 from medic.engine.reload import swap_runners
 from medic.engine.runner import PolicyRunner
 from medic.policy.loader import load_paths, load_text

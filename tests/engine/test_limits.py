@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from medic.audit.events import Kind, Reason
 from medic.config import BreakerConfig
-from medic.engine.limits import Attempt, Breaker, Ledger, check_blast_radius, check_rate
+from medic.engine.core.limits import Attempt, Breaker, Ledger, check_blast_radius, check_rate
 from medic.policy.model import Limits
 
 

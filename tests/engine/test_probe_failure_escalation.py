@@ -11,8 +11,8 @@ from runner_kit import (
 )
 
 from medic.audit.events import Kind
-from medic.engine import probehealth as ph
-from medic.engine.silences import Matchers, Silence
+from medic.engine.core import probehealth as ph
+from medic.engine.core.silences import Matchers, Silence
 from medic.policy.model import Escalation
 
 

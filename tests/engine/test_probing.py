@@ -49,7 +49,7 @@ def on_loop_fixture(kit: Kit, monkeypatch: pytest.MonkeyPatch) -> Any:
 async def test_cheap_probe_is_read_on_the_loop(on_loop: Any) -> None:
     """A probe that runs_on_loop is read in the loop's own thread, never a worker."""
     for _ in range(3):
-        assert await on_loop.probing.measure() == {"t": {"value": 1}}
+        assert await on_loop.measure() == {"t": {"value": 1}}
     assert OnLoopProbe.threads == [threading.current_thread().name] * 3
 
 
@@ -58,7 +58,7 @@ async def test_slow_reads_move_the_probe_to_a_thread(on_loop: Any) -> None:
     """Reads that keep overrunning the loop budget move the probe to a worker thread."""
     OnLoopProbe.delay = 0.02
     for _ in range(SLOW_READS + 1):
-        await on_loop.probing.measure()
+        await on_loop.measure()
     loop_thread = threading.current_thread().name
     assert OnLoopProbe.threads[:SLOW_READS] == [loop_thread] * SLOW_READS
     assert OnLoopProbe.threads[SLOW_READS] != loop_thread
@@ -68,7 +68,7 @@ async def test_slow_reads_move_the_probe_to_a_thread(on_loop: Any) -> None:
 async def test_read_past_the_timeout_is_a_timeout(on_loop: Any, kit: Kit) -> None:
     """A read on the loop that overran the probe's timeout is audited as a timeout."""
     OnLoopProbe.delay = 0.06
-    assert await on_loop.probing.measure() is None
+    assert await on_loop.measure() is None
     await settle(on_loop)
     assert [e.outcome for e in kit.of("probe.failed")] == ["timeout"]
     assert on_loop.probing.on_loop is False
@@ -87,7 +87,7 @@ async def test_quiet_evaluations_write_nothing(on_loop: Any, kit: Kit) -> None:
 async def test_nothing_is_measured_once_the_agent_stops(on_loop: Any, kit: Kit) -> None:
     """Once the agent is stopping, a measurement returns None without reading."""
     kit.engine.stopping = True
-    assert await on_loop.probing.measure() is None
+    assert await on_loop.measure() is None
     assert OnLoopProbe.threads == []
 
 

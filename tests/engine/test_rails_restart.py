@@ -15,7 +15,7 @@ from medic.audit.events import Kind, Reason
 from medic.clock import FakeClock
 from medic.config import AgentConfig, ApiConfig, BreakerConfig, GlobalLimits
 from medic.engine.agent import Agent
-from medic.engine.limits import check_rate
+from medic.engine.core.limits import check_rate
 from medic.policy.model import Limits
 
 HIGH = {"value": 99}

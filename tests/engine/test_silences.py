@@ -17,18 +17,16 @@ from runner_kit import (
 
 from medic.audit.events import Reason
 from medic.config import AgentConfig, MaintenanceConfig, load_config
-from medic.engine import state as st
-from medic.engine.human_input import BadSilence, HumanInput, windows
-from medic.engine.limits import check_silence
-from medic.engine.silences import (
+from medic.engine.core import state as st
+from medic.engine.core.limits import check_silence
+from medic.engine.core.silences import (
     Matchers,
     ScheduledWindow,
     Silence,
     SilenceBook,
-    SilenceEnded,
-    SilenceNotFound,
 )
-from medic.errors import ConfigError
+from medic.engine.human_input import HumanInput, windows
+from medic.errors import BadSilence, ConfigError, SilenceEnded, SilenceNotFound
 from medic.policy.model import Escalation, Limits
 from medic.policy.windows import CronSchedule, MaintenanceWindow
 

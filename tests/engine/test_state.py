@@ -5,7 +5,7 @@ from __future__ import annotations
 from policy_factory import make_policy
 
 from medic.audit.events import Kind
-from medic.engine.state import (
+from medic.engine.core.state import (
     SUPPRESSION_REPEAT,
     Phase,
     TargetState,

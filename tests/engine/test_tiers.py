@@ -12,7 +12,7 @@ from runner_kit import (
 
 from medic.audit.events import AuditEvent, Kind
 from medic.clock import iso
-from medic.engine import tiers
+from medic.engine.core import tiers
 from medic.engine.pager import Pager
 from medic.policy.model import Escalation, Level
 

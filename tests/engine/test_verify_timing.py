@@ -16,7 +16,8 @@ from runner_kit import (
     settle,
 )
 
-from medic.engine.state import Phase
+from medic.engine.core.state import Phase
+from medic.engine.runner import PolicyRunner
 from medic.probes.base import Measurement
 
 
@@ -38,10 +39,9 @@ class SlowProbe(ValueProbe):
 async def test_a_measurement_started_before_verify_at_does_not_verify(kit: Kit) -> None:
     """Started 2 s early and finished 3 s late, a reading is not the verification."""
     policy = replace(make_policy(when="value > 90", verify_after=30), remediate=record_steps())
-    runner = kit.runner(policy)
     probe = SlowProbe({})
     probe.clock = kit.clock
-    runner.probe = probe
+    runner = PolicyRunner(policy, kit.engine, probe=probe)
     probe.readings = {"t": {"value": 95}}
     await runner.evaluate()
     await settle(runner)

@@ -17,8 +17,8 @@ import pytest_asyncio
 
 from medic.audit.store import AuditStore
 from medic.clock import FakeClock, SystemClock, iso, parse_iso
+from medic.engine.core.state import Escalate
 from medic.engine.escalation import Escalator, delivery_key
-from medic.engine.state import Escalate
 from medic.errors import NotifyError
 from medic.notify.base import Notification, Notifier
 from medic.notify.delivery import DeliveryOptions, backoff, decode
@@ -124,7 +124,7 @@ async def outbox(store: AuditStore, channel: Channel, clock: FakeClock) -> Async
 
 
 async def wait_until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 10.0
+    deadline = time.monotonic() + 30.0
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.01)

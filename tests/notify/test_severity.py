@@ -13,8 +13,8 @@ import pytest_asyncio
 
 from medic.audit.store import AuditStore
 from medic.clock import FakeClock, iso
+from medic.engine.core.state import Escalate
 from medic.engine.escalation import Escalator
-from medic.engine.state import Escalate
 from medic.notify import alertmanager, email_message, pagerduty, slack, webhook
 from medic.notify.base import Notification
 from medic.notify.delivery import decode

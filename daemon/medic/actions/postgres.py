@@ -116,10 +116,7 @@ class PostgresTerminateAction(Action):
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
-            "dsn": {
-                **secrets.SCHEMA,
-                "description": "postgresql:// DSN as a secret: {env: NAME} or {file: /path}.",
-            },
+            "dsn": secrets.schema("The postgresql:// DSN."),
             "state": {
                 "type": "array",
                 "items": {"enum": list(STATES)},

@@ -21,7 +21,7 @@ from medic.api.appkeys import VIEW
 from medic.api.body import json_body
 from medic.api.errors import ApiError, dumps
 from medic.api.ids import incident_id
-from medic.engine.approvals import ApprovalNotFound, NotWaiting
+from medic.errors import ApprovalNotFound, NotWaiting
 
 ANSWER_HINT = 'optionally send {"by": "who answers", "comment": "why"}'
 _ANSWER = Draft202012Validator(

@@ -23,7 +23,7 @@ from medic.api.acknowledge import NoSuchIncident, acknowledge
 from medic.api.appkeys import VIEW
 from medic.api.view import AgentView
 from medic.clock import iso
-from medic.engine.approvals import ApprovalNotFound, NotWaiting
+from medic.errors import ApprovalNotFound, NotWaiting
 from medic.notify.links import PATH, Claim, LinkRefused, spend, unspend, used_at
 
 HEADERS = {

@@ -21,8 +21,7 @@ from medic.api.errors import ApiError, dumps
 from medic.api.ids import silence_id as silence_prefix
 from medic.bounds import OutOfBounds, duration, moment
 from medic.config_schema import MATCHERS_SCHEMA
-from medic.engine.human_input import BadSilence
-from medic.engine.silences import SilenceEnded, SilenceNotFound
+from medic.errors import BadSilence, SilenceEnded, SilenceNotFound
 
 CREATE_HINT = (
     'send {"matchers": {"policy": "web-*"}, "duration": "1h", "reason": "...", '

@@ -60,11 +60,12 @@ class AgentView(Protocol):
         starts: float | None = None,
     ) -> dict[str, Any]:
         """Create an ad-hoc silence ending at ``ends`` or ``duration`` after it starts;
-        raises ``BadSilence`` (a ValueError) when it cannot be created."""
+        raises :class:`medic.errors.BadSilence` when it cannot be created."""
         ...
 
     async def expire_silence(self, silence_id: str, by: str) -> dict[str, Any]:
-        """End a silence now; raises ``SilenceNotFound`` or ``SilenceEnded``."""
+        """End a silence now; raises ``SilenceNotFound`` or ``SilenceEnded``
+        (:mod:`medic.errors`)."""
         ...
 
     async def answer_approval(

@@ -5,6 +5,9 @@ transaction together with the row in ``_migrations`` that records it, so a crash
 mid-migration leaves the database as it was. New migrations are appended, never
 edited: a database written by an older agent is brought forward on the next start.
 
+sqlite-utils is imported only when a migration is pending: an agent starting on a
+current database (every start but the first after an upgrade) never loads it.
+
 Columns are chosen for people who open the file in Datasette or ``sqlite3``: readable
 names, times as fixed-width ISO-8601 UTC text (text order is time order), JSON columns
 as JSON text.
@@ -18,12 +21,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from medic.clock import iso
-from medic.lazy import lazy_module
 
 if TYPE_CHECKING:
     import sqlite_utils
-else:  # 3.4 MB (with dateutil and pluggy) that only a pending migration needs
-    sqlite_utils = lazy_module("sqlite_utils")
 
 Migration = Callable[["sqlite_utils.Database"], None]
 
@@ -203,6 +203,18 @@ def _ship_cursor(db: sqlite_utils.Database) -> None:
     db.table("ship_cursor").create({"name": str, "last_id": int}, pk="name", not_null={"last_id"})
 
 
+def _link_uses(db: sqlite_utils.Database) -> None:
+    """The signed links already spent (:mod:`medic.notify.links`): each works once.
+    Before this migration the table was made on first use, outside the migrations; a
+    database that has it keeps it as it is."""
+    db.table("link_uses").create(
+        {"token": str, "incident": str, "action": str, "recipient": str, "used": str},
+        pk="token",
+        not_null={"incident", "action", "recipient", "used"},
+        if_not_exists=True,
+    )
+
+
 # Append only. The name is what ``_migrations`` records; never rename one.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_events_and_incidents", _events_and_incidents),
@@ -212,6 +224,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0005_audit_anchor", _audit_anchor),
     ("0006_samples", _samples),
     ("0007_ship_cursor", _ship_cursor),
+    ("0008_link_uses", _link_uses),
 )
 
 
@@ -223,12 +236,6 @@ def applied(conn: sqlite3.Connection) -> set[str]:
     return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
 
 
-def pending(conn: sqlite3.Connection) -> list[tuple[str, Migration]]:
-    """The migrations this database has not had yet, in order."""
-    done = applied(conn)
-    return [(name, migration) for name, migration in MIGRATIONS if name not in done]
-
-
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Bring the schema up to date; returns the names of the migrations it ran.
 
@@ -238,12 +245,15 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     """
     if conn.isolation_level is not None:
         raise ValueError("migrate() needs a connection opened with isolation_level=None")
-    todo = pending(conn)
-    if not todo:  # the usual start: sqlite-utils is not even imported
+    done = applied(conn)
+    pending = [(name, migration) for name, migration in MIGRATIONS if name not in done]
+    if not pending:
         return []
+    import sqlite_utils  # only now: a current database needs none of it
+
     ran: list[str] = []
     db = sqlite_utils.Database(conn)
-    for name, migration in todo:
+    for name, migration in pending:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if name in applied(conn):  # another process got here first

@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from medic.config import load_config, with_api_token
+from medic.config import AgentConfig, load_config, with_api_token
 from medic.errors import ConfigError, MedicError
 
 if TYPE_CHECKING:
-    from medic.config import AgentConfig
     from medic.engine.agent import Agent
     from medic.engine.audit_alarm import Outage
     from medic.systemd_notify import SystemdNotifier
@@ -105,14 +104,14 @@ def serve(config: AgentConfig) -> None:
     # sqlite-utils never loads here (medic.audit.upgrade; the store migrates if it fails).
     apart = upgrade.start_apart(config.audit_path)
     from medic import logsetup
-    from medic.engine.agent import Agent
     from medic.systemd_notify import SystemdNotifier
 
     logsetup.configure(config.log_format, config.log_level)
+    log_old_spellings(config)
     # A watchdog abort (SIGABRT) or a crash in C code prints every thread's stack to
     # stderr, i.e. the journal: where the event loop was stuck when systemd gave up.
     faulthandler.enable()
-    agent = Agent(config)
+    agent = agent_with_api(config)
     notifier = SystemdNotifier.from_env()
     hook_service_manager(agent, notifier)
     apart.wait()
@@ -130,6 +129,26 @@ def serve(config: AgentConfig) -> None:
     finally:
         notifier.close()
         lock.release()
+
+
+def log_old_spellings(config: AgentConfig) -> None:
+    """Warn, as the agent starts, of each secret its config or policies name the old
+    way (``token_env: NAME``), with the file, the line and the new spelling."""
+    from medic.secret_notices import log_notices, policy_notices
+
+    log_notices((*config.notices, *policy_notices(config.policy_paths)))
+
+
+def agent_with_api(config: AgentConfig) -> Agent:
+    """The agent, handed the way to start its API: the one place the two are wired
+    (the engine imports nothing of ``medic.api``). The API binds when the agent starts,
+    after the audit log is read back and before anything is recorded or run."""
+    from medic.api.server import start_api
+    from medic.engine.agent import Agent
+
+    agent = Agent(config)
+    agent.serve = start_api
+    return agent
 
 
 def hook_service_manager(agent: Agent, notifier: SystemdNotifier) -> None:

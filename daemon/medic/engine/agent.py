@@ -7,6 +7,10 @@ and pending approvals are read back from their tables, the API binds its port (a
 taken port ends the start before anything is recorded or acted on), and only then do
 policies start. From then on, a failed audit write stops all acting until the log is
 writable again (:mod:`medic.engine.audit_alarm`).
+
+The engine imports nothing of the API: the agent is what the API reads (it satisfies
+:class:`medic.api.view.AgentView`), and whoever runs the agent hands it the way to
+start the API as :attr:`Agent.serve` (``medic run`` does, in :mod:`medic.cli.run`).
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import asyncio
 import contextlib
 import gc
 import signal
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 import structlog
 
@@ -29,15 +33,15 @@ from medic.clock import Clock, SystemClock
 from medic.config import AgentConfig
 from medic.engine.audit_alarm import Outage
 from medic.engine.context import EngineContext
+from medic.engine.core.silences import Matchers
 from medic.engine.escalation import Escalator, build_notifiers
 from medic.engine.filewatch import FileWatch
 from medic.engine.human_input import HumanInput, windows
 from medic.engine.pager import send_due
 from medic.engine.rebuild import rebuild_breaker, rebuild_ledger
-from medic.engine.reload import PolicyFiles, swap_runners, warn_unknown_dependencies
+from medic.engine.reload import swap_runners, take_load, warn_unknown_dependencies
 from medic.engine.runner import PolicyRunner
 from medic.engine.samples import SampleKeeper
-from medic.engine.silences import Matchers
 from medic.fleet.member import FleetMember
 from medic.fleet.registry import policy_set_digest
 from medic.metrics import Metrics
@@ -45,12 +49,29 @@ from medic.notify.delivery import DeliveryOptions
 from medic.notify.links import LinkSigner, start_links
 from medic.policy.empty import warn_if_empty
 from medic.policy.loader import load_paths
+from medic.policy.result import LoadResult
 from medic.probes import probestate
 
 log = structlog.get_logger("medic.agent")
 
 # How often the on-call levels are checked: a level fires at most this late.
 PAGE_TICK = 1.0
+
+
+class Served(Protocol):
+    """A server running beside the agent (the API): where it listens, and its stop."""
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def url(self) -> str: ...
+
+    async def stop(self) -> None: ...
+
+
+# Starts the API for the agent it is given; raises MedicError when it cannot bind.
+Serve = Callable[["Agent"], Awaitable[Served]]
 
 
 class Agent:
@@ -88,11 +109,13 @@ class Agent:
         self.runners: dict[str, PolicyRunner] = {}
         self.humans = HumanInput(self.engine, lambda: self.runners)
         self.started_at = self.clock.wall()
-        self.files = PolicyFiles()
+        self.files = LoadResult()  # the policy files as they run now
         self._stop = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._background: list[asyncio.Task[Any]] = []
-        self.api: Any = None
+        # How to start the API (None: no API, whatever the config says) and the running one.
+        self.serve: Serve | None = None
+        self.api: Served | None = None
         self.links: LinkSigner | None = None
         # Hooks for the service manager (systemd: READY=1, RELOADING=1, ...).
         self.on_ready: list[Callable[[], None]] = []
@@ -121,8 +144,8 @@ class Agent:
         self.engine.inherited_escalated = await self.audit.escalated_open_incidents()
         self.engine.pager.load(await self.audit.write(paging_events))
         await self.humans.load()
-        if self.config.api.enabled:
-            await self._start_api()
+        if self.config.api.enabled and self.serve is not None:
+            await self._start_api(self.serve)
         # Before the outbox sends anything: every message carries signed links.
         self.links = start_links(
             self.config, lambda: self.engine.public_url, self.escalator.channels
@@ -160,13 +183,11 @@ class Agent:
         for callback in self.on_ready:
             callback()
 
-    async def _start_api(self) -> None:
+    async def _start_api(self, serve: Serve) -> None:
         """Bind the API before agent.started is written and before any policy runs: a
         taken port ends the start with nothing acted on and no start half-recorded."""
-        from medic.api.server import start_api
-
         try:
-            self.api = await start_api(self)
+            self.api = await serve(self)
         except BaseException:
             await self.audit.close()
             raise
@@ -234,7 +255,8 @@ class Agent:
             )
             warn_if_empty(result, self.config.policy_paths)  # runs, but says it heals nothing
             now = self.clock.wall()
-            policies = self.files.update(result, self.audit, now)
+            self.files = take_load(self.files, result, self.audit, now)
+            policies = self.files.running()
             changes = await swap_runners(self.runners, policies, self.engine, now)
             self.engine.silences.set_windows(
                 windows(self.config, (r.policy for r in self.runners.values()))

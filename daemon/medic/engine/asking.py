@@ -1,72 +1,49 @@
 """A runner asking a human before it acts: the I/O half of approvals.
 
-The pure half is :func:`medic.engine.state.await_approval` and friends (what the
-target's state becomes) and :func:`medic.engine.approvals.next_step` (what to do
-given the incident's request). This part keeps the shared
-:class:`~medic.engine.approvals.ApprovalBook` and the ``approvals`` table in step,
-builds the approve and deny links, and wakes the runner when a request expires.
+The pure half is :mod:`medic.engine.core.consult` (what to do given the incident's
+request), :func:`medic.engine.core.state.await_approval` and friends (what the
+target's state becomes). This part keeps the shared
+:class:`~medic.engine.core.approvals.ApprovalBook` and the ``approvals`` table in
+step, builds the approve and deny links, and wakes the runner when a request
+expires. It returns the decision for the runner to apply and changes no state of
+the runner's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from medic.engine import state as st
-from medic.engine.approvals import Decision, Next, Request, next_step, save_request
-
-if TYPE_CHECKING:
-    from medic.engine.runner import PolicyRunner
+from medic.engine.context import EngineContext
+from medic.engine.core import state as st
+from medic.engine.core.approvals import Decision
+from medic.engine.core.consult import Consulted, consult
+from medic.engine.human_tables import save_request
+from medic.policy.model import Policy
 
 
 class Asking:
-    """One runner's approval requests."""
+    """One runner's approval requests; ``wake`` evaluates the runner again."""
 
-    def __init__(self, runner: PolicyRunner) -> None:
-        self.runner = runner
-        self.engine = runner.engine
+    def __init__(self, engine: EngineContext, policy: Policy, wake: Callable[[], None]) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.wake = wake
 
-    def consult(self, target: str, state: st.TargetState, now: float) -> None:
-        """The gate admitted an attempt and the policy needs a human's yes for it."""
-        runner, policy = self.runner, self.runner.policy
-        assert state.incident is not None and policy.approval is not None
+    def consult(self, target: str, state: st.TargetState, now: float) -> Consulted:
+        """The gate admitted an attempt and the policy needs a human's yes for it: a new
+        request is recorded here; the rest of the decision is the runner's to apply."""
+        assert state.incident is not None
         request = self.engine.approvals.get(state.incident)
-        step = next_step(request, now)
-        if step == Next.ASK:
-            expires = now + policy.approval.timeout
-            request = Request(state.incident, policy.name, target, now, expires)
-            self.engine.approvals.ask(request)
-            self.engine.persist(partial(save_request, request=request))
-            links = self.links(state.incident)
-            runner.apply(target, state, st.await_approval(state, policy, now, expires, links=links))
-            self.wake_at(expires)
-        elif step == Next.WAIT:  # asked before a restart: wait again, ask nobody twice
-            assert request is not None
-            tr = st.await_approval(state, policy, now, request.expires, resumed=True)
-            runner.states[target] = tr.state
-            self.wake_at(request.expires)
-        elif step == Next.ACT:  # granted while the agent was not watching this target
-            granted = st.answer(state, True, now)
-            runner.states[target] = granted
-            runner.fleet.admit(target, granted, now)
-        elif step == Next.EXPIRE:  # expired while the agent was not running
-            runner.apply(target, state, st.expire_approval(state, policy, now))
-            self.close(state.incident, Decision.EXPIRED, now)
-        else:
-            assert request is not None and request.decision is not None
-            runner.states[target] = st.stop_asking(state, request.decision.value)
-
-    def answered(self, target: str, incident: str, granted: bool, now: float) -> None:
-        """A human answered ``incident``'s request (already recorded and audited)."""
-        state = self.runner.states.get(target)
-        if state is None or state.incident != incident:
-            return  # not watched now: the next admitted attempt reads the answer
-        if state.phase != st.Phase.AWAITING_APPROVAL:
-            return
-        self.runner.states[target] = st.answer(state, granted, now)
-        if granted:
-            self.runner.try_act(target, now)  # limits are checked again, now
+        links = self.links(state.incident) if request is None else ()
+        decided = consult(state, self.policy, request, now, links, target)
+        if decided.ask is not None:
+            self.engine.approvals.ask(decided.ask)
+            self.engine.persist(partial(save_request, request=decided.ask))
+        if decided.wake is not None:
+            self.wake_at(decided.wake)
+        return decided
 
     def ended(self, old: st.TargetState, new: st.TargetState, now: float) -> None:
         """After a transition: a request whose target stopped waiting unanswered is closed
@@ -94,4 +71,4 @@ class Asking:
     def wake_at(self, when: float) -> None:
         """Evaluate again when the request expires, whatever the policy's interval."""
         delay = max(0.0, when - self.engine.clock.wall()) + 0.01
-        self.runner.engine.wake_later(delay, self.runner.trigger)
+        self.engine.wake_later(delay, self.wake)

@@ -13,13 +13,13 @@ import structlog
 from medic.audit.store import AuditStore
 from medic.clock import Clock
 from medic.config import GlobalLimits
-from medic.engine.approvals import ApprovalBook
 from medic.engine.audit_alarm import AuditAlarm
+from medic.engine.core.approvals import ApprovalBook
+from medic.engine.core.limits import Breaker, Ledger
+from medic.engine.core.silences import SilenceBook
 from medic.engine.escalation import Escalator
-from medic.engine.limits import Breaker, Ledger
 from medic.engine.pager import Pager
 from medic.engine.samples import SampleKeeper
-from medic.engine.silences import SilenceBook
 from medic.fleet.budget import Budgets
 from medic.metrics import Metrics
 
@@ -94,6 +94,12 @@ class EngineContext:
         if self.breaker is None:
             self.breaker = Breaker(self.limits.breaker)
         self.alarm = AuditAlarm(self.audit, self.escalator.channels, self.clock, self.host)
+
+    @property
+    def unwritable(self) -> dict[str, Any] | None:
+        """Why the audit log cannot be written now (None: it can): the gate reads it."""
+        outage = self.alarm.outage
+        return None if outage is None else outage.as_dict()
 
     def slot_freed(self) -> None:
         """A remediation ended: every runner that waited for a slot evaluates again."""

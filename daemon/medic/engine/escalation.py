@@ -20,7 +20,7 @@ from medic.audit.events import AuditEvent, Kind
 from medic.audit.store import AuditStore
 from medic.clock import Clock, iso
 from medic.config import NotifierConfig
-from medic.engine.target_state import Escalate
+from medic.engine.core.target_state import Escalate
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.delivery import DeliveryOptions
 from medic.notify.outbox import Outbox, Pending

@@ -1,25 +1,55 @@
 """The fleet's word before acting: a slot of the policy's ``fleet_budget`` in etcd.
 
-The local gate (:mod:`medic.engine.gate`) has said yes; a policy with a fleet budget
+The local gate (:mod:`medic.engine.core.gate`) has said yes; a policy with a fleet budget
 then needs a slot, which is I/O, so it is taken in a task of its own while the target
 waits (it is not asked twice meanwhile). Taken: the runner acts, holding the slot
 until verification is due. Exhausted: the attempt is suppressed (``fleet_budget``) and
 escalated once per incident, and the next evaluation asks again. etcd unreachable:
 fail closed (suppressed, ``fleet_unreachable``) unless the policy says
 ``on_unreachable: act``. Every decision is audited (``fleet.*``).
+
+It sees its runner through :class:`Admitting`, the few things it needs of it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from medic.audit.events import Kind, Reason
-from medic.engine import state as st
+from medic.engine.context import EngineContext
+from medic.engine.core import state as st
+from medic.engine.telling import Teller
 from medic.fleet.budget import Decision, Slot
+from medic.policy.model import Policy
 
-if TYPE_CHECKING:
-    from medic.engine.runner import PolicyRunner
+
+class Admitting(Protocol):
+    """What the fleet gate needs of its runner: read the target, then act, or audit
+    and apply the suppression."""
+
+    @property
+    def policy(self) -> Policy: ...
+
+    @property
+    def engine(self) -> EngineContext: ...
+
+    @property
+    def dry_run(self) -> bool: ...
+
+    @property
+    def states(self) -> Mapping[str, st.TargetState]: ...
+
+    def act(
+        self, target: str, state: st.TargetState, now: float, slot: Slot | None = None
+    ) -> None: ...
+
+    @property
+    def tell(self) -> Teller: ...
+
+    def apply(self, target: str, old: st.TargetState, tr: st.Transition) -> None: ...
+
 
 _KINDS = {
     "taken": Kind.FLEET_SLOT_TAKEN,
@@ -31,7 +61,7 @@ _KINDS = {
 class FleetGate:
     """One per runner: takes slots for its targets, one request per target at a time."""
 
-    def __init__(self, runner: PolicyRunner) -> None:
+    def __init__(self, runner: Admitting) -> None:
         self.runner = runner
         self.waiting: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -64,7 +94,9 @@ class FleetGate:
             self.waiting.discard(target)
         fail_open = decision.outcome == "unreachable" and budget.on_unreachable == "act"
         outcome = "fail_open" if fail_open else decision.outcome
-        runner.emit(target, _KINDS[decision.outcome], state.incident, decision.details, outcome)
+        runner.tell.emit(
+            target, _KINDS[decision.outcome], state.incident, decision.details, outcome
+        )
         now = runner.engine.clock.wall()
         current = runner.states.get(target)
         if (

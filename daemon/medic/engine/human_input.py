@@ -16,24 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from medic.audit.events import AuditEvent, Kind
 from medic.config import AgentConfig
-from medic.engine.approvals import (
-    ApprovalNotFound,
-    NotWaiting,
-    Request,
+from medic.engine.context import EngineContext
+from medic.engine.core.approvals import Request, not_waiting
+from medic.engine.core.silences import Matchers, ScheduledWindow, Silence
+from medic.engine.human_tables import (
     find_request,
     load_open_requests,
-    not_waiting,
-    save_request,
-)
-from medic.engine.context import EngineContext
-from medic.engine.silences import (
-    Matchers,
-    ScheduledWindow,
-    Silence,
     load_silences,
     save_expiry,
+    save_request,
     save_silence,
 )
+from medic.errors import ApprovalNotFound, BadSilence, NotWaiting
 from medic.policy.durations import format_duration
 from medic.policy.model import Policy
 
@@ -42,10 +36,6 @@ if TYPE_CHECKING:
 
 # The longest ad-hoc silence: anything longer is a maintenance window, or a mistake.
 MAX_SILENCE = 90 * 86400.0
-
-
-class BadSilence(ValueError):
-    """A silence that cannot be created; the message says what to change."""
 
 
 def windows(config: AgentConfig, policies: Iterable[Policy]) -> list[ScheduledWindow]:
@@ -185,6 +175,6 @@ class HumanInput:
         )
         runner = self._runners().get(request.policy)
         if runner is not None:
-            runner.asking.answered(request.target, incident, granted, now)
+            runner.answered(request.target, incident, granted, now)
         await self.engine.audit.write(partial(save_request, request=request))
         return request.as_dict()

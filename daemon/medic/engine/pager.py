@@ -5,24 +5,23 @@ when it ends (:meth:`Pager.closed`, which returns every channel paged, so the re
 reaches them all); an ``incident.acknowledged`` event in the audit stream stops its
 levels. The agent calls :meth:`Pager.tick` once a second and sends what is due. At
 start the book is rebuilt from the audit log (:meth:`Pager.load`), so levels fire on
-time across restarts. The decisions themselves are :mod:`medic.engine.tiers`.
+time across restarts. The decisions themselves are :mod:`medic.engine.core.tiers`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from medic.audit.events import AuditEvent, Kind
 from medic.clock import parse_iso
-from medic.engine import tiers
-from medic.engine.target_state import Escalate
+from medic.engine.core import tiers
+from medic.engine.core.target_state import Escalate, TargetState
 from medic.policy.model import Policy
 
-if TYPE_CHECKING:  # the runner and the context hold a Pager: import them for types only
+if TYPE_CHECKING:  # the context holds a Pager: import it for types only
     from medic.engine.context import EngineContext
-    from medic.engine.runner import PolicyRunner
 
 # Escalations that ask rather than page: they start no on-call levels.
 NOT_PAGES = frozenset({"approval_required"})
@@ -117,7 +116,17 @@ def _who(details: Mapping[str, Any]) -> str:
     return str(details.get("by") or details.get("who") or "someone")
 
 
-def send_due(engine: EngineContext, runners: Mapping[str, PolicyRunner], now: float) -> None:
+class Watching(Protocol):
+    """What paging reads of a runner (the runner imports this module, not the reverse)."""
+
+    @property
+    def policy(self) -> Policy: ...
+
+    @property
+    def states(self) -> Mapping[str, TargetState]: ...
+
+
+def send_due(engine: EngineContext, runners: Mapping[str, Watching], now: float) -> None:
     """Page the next on-call level of every unacknowledged incident that is due.
 
     A silence or maintenance window covering the target holds its levels back.

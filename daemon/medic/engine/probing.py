@@ -11,7 +11,7 @@ nothing is acted on either.
 
 A failed measurement is about Medic's sight, not about a target: each new error is
 audited once (a repeat of the same error is not), the run is counted in the probe
-metrics, and :mod:`medic.engine.probehealth` decides when humans must hear that Medic
+metrics, and :mod:`medic.engine.core.probehealth` decides when humans must hear that Medic
 cannot see; that escalation goes through the runner, so silences apply to it as to
 any other. The first good measurement after a failure audits the recovery, and a
 measurement that selects no target at all is audited once, when that starts.
@@ -22,25 +22,31 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import structlog
 
 from medic.actions.placeholders import placeholders
-from medic.audit.events import Kind
-from medic.engine import probehealth as ph
+from medic.engine.context import EngineContext
 from medic.policy.model import Policy
-from medic.probes.base import LOOP_BUDGET, SLOW_READS, Measurement
-
-if TYPE_CHECKING:
-    from medic.engine.runner import PolicyRunner
+from medic.probes.base import LOOP_BUDGET, SLOW_READS, Measurement, Probe
 
 log = structlog.get_logger("medic.runner")
 
 # The scheduler's hard stop comes a little after a probe's own timeout, so a probe that
 # handles its timeout (a Nagios check reports "unknown") gets to say so first.
 PROBE_GRACE = 0.5
-HEALTHY = ph.ProbeHealth()
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One probe run: its measurement, or the error it failed with and how
+    (``timeout``, ``error``)."""
+
+    measurement: Measurement | None = None
+    error: str | None = None
+    outcome: str = "ok"
 
 
 def fields_read(policy: Policy) -> frozenset[str]:
@@ -67,62 +73,56 @@ def _strings(value: Any) -> Iterator[str]:
 
 
 class Probing:
-    """One runner's measurements and what their failures mean."""
+    """One runner's probe, measured under its timeout, on the loop or in a thread."""
 
-    def __init__(self, runner: PolicyRunner) -> None:
-        runner.probe.uses(fields_read(runner.policy))
-        self.runner = runner
-        self.engine = runner.engine
-        self._was_empty: bool | None = None
-        self.on_loop = runner.probe.runs_on_loop
+    def __init__(self, probe: Probe, policy: Policy, engine: EngineContext) -> None:
+        probe.uses(fields_read(policy))
+        self.probe = probe
+        self.policy = policy
+        self.engine = engine
+        self.on_loop = probe.runs_on_loop
         self._slow_reads = 0
         # The labelled metric children, looked up once: a label lookup per run is the hot path.
-        kind = runner.policy.probe.type
-        self._duration = self.engine.metrics.probe_duration.labels(kind)
-        self._runs_ok = self.engine.metrics.probe_runs.labels(kind, "ok")
+        kind = policy.probe.type
+        self._duration = engine.metrics.probe_duration.labels(kind)
+        self._runs_ok = engine.metrics.probe_runs.labels(kind, "ok")
 
-    async def measure(self) -> Measurement | None:
-        """The probe's measurement, or None when it failed (audited, counted, maybe paged)
-        or the agent is stopping. A measurement that selects no target is audited when
-        it starts to."""
+    async def measure(self) -> Reading | None:
+        """The probe's reading (its measurement, or its error, counted), or None when
+        the agent is stopping: a probe cut short by the stop is no news."""
         if self.engine.stopping:
             return None
-        runner, spec = self.runner, self.runner.policy.probe
+        spec = self.policy.probe
         started = time.perf_counter()
         try:
             result = self._read() if self.on_loop else None
             if result is None:
                 async with asyncio.timeout(spec.timeout + PROBE_GRACE):
-                    result = await runner.probe.measure()
+                    result = await self.probe.measure()
         except TimeoutError:
-            self.failed(f"timed out after {spec.timeout:g}s", "timeout")
-            return None
+            return self._failed(f"timed out after {spec.timeout:g}s", "timeout")
         except Exception as exc:  # any probe failure is audited, never fatal
-            self.failed(f"{type(exc).__name__}: {exc}", "error")
-            return None
+            return self._failed(f"{type(exc).__name__}: {exc}", "error")
         finally:
             self._duration.observe(time.perf_counter() - started)
         if self.engine.stopping:  # the agent began to stop while the probe ran
             return None
         self._runs_ok.inc()
-        if runner.last_error is not None:
-            runner.emit(None, Kind.PROBE_RECOVERED, None, {"after": runner.last_error})
-            runner.last_error = None
-        if runner.health is not HEALTHY:  # identity first: this runs on every measurement
-            if runner.health != HEALTHY:
-                self.apply_health(ph.recovered(runner.health))
-            else:
-                runner.health = HEALTHY
-        self._note_selection(result)
-        return result
+        return Reading(result)
+
+    def _failed(self, error: str, outcome: str) -> Reading | None:
+        if self.engine.stopping:
+            return None
+        self.engine.metrics.probe_runs.labels(self.policy.probe.type, outcome).inc()
+        return Reading(error=error, outcome=outcome)
 
     def _read(self) -> Measurement | None:
         """A cheap probe's reading, taken on the loop and timed; raises TimeoutError when
         it overran the probe's timeout (it blocked the loop meanwhile)."""
-        timeout = self.runner.policy.probe.timeout
+        timeout = self.policy.probe.timeout
         started = time.perf_counter()
         try:
-            return self.runner.probe.read()
+            return self.probe.read()
         finally:
             spent = time.perf_counter() - started
             self._slow_reads = self._slow_reads + 1 if spent > LOOP_BUDGET else 0
@@ -130,45 +130,9 @@ class Probing:
                 self.on_loop = False
                 log.warning(
                     "probe.moved_to_thread",
-                    policy=self.runner.policy.name,
-                    probe=self.runner.policy.probe.type,
+                    policy=self.policy.name,
+                    probe=self.policy.probe.type,
                     read_ms=round(spent * 1000, 1),
                 )
             if spent > timeout:
                 raise TimeoutError
-
-    def _note_selection(self, measurement: Measurement) -> None:
-        empty = not measurement
-        if empty and self._was_empty is not True:
-            self.runner.emit(
-                None,
-                Kind.SELECTION_EMPTY,
-                None,
-                {"note": "the probe selected no targets; nothing is acted on"},
-            )
-        self._was_empty = empty
-
-    def failed(self, error: str, outcome: str) -> None:
-        if self.engine.stopping:  # a probe cut short by the stop is no news
-            return
-        runner = self.runner
-        self.engine.metrics.probe_runs.labels(runner.policy.probe.type, outcome).inc()
-        if error != runner.last_error:  # audit each new failure, not every repeat
-            runner.emit(None, Kind.PROBE_FAILED, None, {"error": error}, outcome=outcome)
-        runner.last_error = error
-        self.apply_health(ph.failed(runner.health, runner.policy, error))
-
-    def apply_health(self, change: ph.HealthChange) -> None:
-        """Audit a change of the probe's health and tell humans when it calls for it."""
-        runner = self.runner
-        silence = None
-        if change.escalate is not None and not change.escalate.resolve:
-            silence = runner.active_silence(ph.PROBE_TARGET, self.engine.clock.wall())
-            if silence is not None:
-                change = ph.hush(runner.health, change, silence.id)
-        incident = change.health.incident or runner.health.incident
-        runner.health = change.health
-        for note in change.notes:
-            runner.emit(ph.PROBE_TARGET, note.kind, incident, note.details, note.outcome)
-        if change.escalate is not None:
-            runner.page(ph.PROBE_TARGET, incident, change.escalate, {}, silence)

@@ -22,7 +22,7 @@ from medic.audit import query as q
 from medic.audit.events import Kind
 from medic.audit.store import AuditStore
 from medic.clock import parse_iso
-from medic.engine.limits import MAX_WINDOW, Attempt, Breaker, Ledger
+from medic.engine.core.limits import MAX_WINDOW, Attempt, Breaker, Ledger
 
 log = structlog.get_logger("medic.rebuild")
 

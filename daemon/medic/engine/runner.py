@@ -2,12 +2,19 @@
 
 The runner measures when its :mod:`~medic.engine.schedule` says (the policy's interval,
 a change the probe's watch() reports, a verification that is due), through
-:mod:`~medic.engine.probing` (timeouts, failures), feeds each target's fields to the
-pure functions in :mod:`medic.engine.state`, asks the :mod:`~medic.engine.gate` before
-acting (silences, dependencies, then limits), asks a human first when the policy needs
-approval (:mod:`~medic.engine.asking`), and starts remediations as tasks of their own
-so no target waits for another. Every escalation passes the silences on its way out:
-a silenced one is audited, not sent.
+:mod:`~medic.engine.probing` (timeouts), feeds each target's fields to the pure
+functions in :mod:`medic.engine.core.state`, asks the :mod:`~medic.engine.core.gate`
+before acting (silences, dependencies, then limits), asks a human first when the
+policy needs approval (:mod:`~medic.engine.asking`), and starts remediations as tasks
+of their own so no target waits for another.
+
+The helpers return decisions and the runner applies them: a target's
+:class:`~medic.engine.core.state.Transition`, the probe's
+:class:`~medic.engine.core.sight.Sight`, an approval's
+:class:`~medic.engine.core.consult.Consulted`. Every change that may tell humans (a
+target's or the probe's health) takes one path, :meth:`~medic.engine.telling.Teller.settle`:
+the silence it falls under, its state kept, its audit notes, then the page; a
+silenced escalation is audited, not sent.
 """
 
 from __future__ import annotations
@@ -16,27 +23,29 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import structlog
 
 from medic.actions.base import Action
-from medic.audit.events import AuditEvent, Kind, Reason
-from medic.engine import probehealth as ph
-from medic.engine import state as st
+from medic.audit.events import Kind, Reason
 from medic.engine.asking import Asking
 from medic.engine.context import EngineContext, Timer
+from medic.engine.core import probehealth as ph
+from medic.engine.core import sight
+from medic.engine.core import state as st
+from medic.engine.core.consult import Consulted, answered
+from medic.engine.core.gate import gate
 from medic.engine.fleet_gate import FleetGate, release_after
-from medic.engine.gate import gate
 from medic.engine.multiprobe import make_probe
-from medic.engine.pager import NOT_PAGES
 from medic.engine.probing import Probing
 from medic.engine.remediation import build_actions, run_steps
 from medic.engine.schedule import Schedule
-from medic.engine.silences import Silence
+from medic.engine.telling import Teller
 from medic.fleet.budget import Slot
 from medic.policy.model import Policy
-from medic.probes.base import Probe
+from medic.probes.base import Measurement, Probe
 
 log = structlog.get_logger("medic.runner")
 
@@ -68,14 +77,17 @@ class PolicyRunner:
         # Whether a measurement ever succeeded: policies that depend on this one wait for it.
         self.measured = False
         self.last_error: str | None = None
+        # Whether the last measurement selected no target (None: none yet).
+        self.empty: bool | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         # The wake-up set for the end of a cooldown: when (wall clock) and its timer.
         self._wake: tuple[float, Timer] | None = None
         inherited = engine.inherited_incidents.pop((policy.name, ph.PROBE_TARGET), None)
         self.health = ph.inherited(inherited)
-        self.asking = Asking(self)
+        self.tell = Teller(policy, engine, self.history)
+        self.asking = Asking(engine, policy, self.trigger)
         self.fleet = FleetGate(self)
-        self.probing = Probing(self)
+        self.probing = Probing(self.probe, policy, engine)
         self.samples = engine.samples.policy(policy)
         self.schedule = Schedule(
             policy.name, policy.probe.every, self.probe, engine.metrics, self.evaluate
@@ -116,7 +128,7 @@ class PolicyRunner:
         # A measurement counts as of when it began: one that started before a
         # verification was due must not pass for that verification.
         now = self.engine.clock.wall()
-        measurement = await self.probing.measure()
+        measurement = await self.measure()
         if measurement is None:
             return
         measurement = await self.samples.observe(measurement, now)  # + window values
@@ -136,6 +148,44 @@ class PolicyRunner:
                 del self.states[target]
         self.measured = True
 
+    async def measure(self) -> Measurement | None:
+        """The probe's measurement, or None when it failed (audited, counted, maybe
+        paged) or the agent is stopping; what the run means is applied first."""
+        reading = await self.probing.measure()
+        if reading is None:
+            return None
+        if reading.error is not None:
+            failed = sight.failed(
+                self.last_error, self.health, self.policy, reading.error, reading.outcome
+            )
+            self.see(failed)
+            return None
+        measurement = reading.measurement
+        assert measurement is not None
+        seen = sight.measured(self.last_error, self.health, self.empty, not measurement)
+        if seen is not None:
+            self.see(seen)
+        return measurement
+
+    def see(self, seen: sight.Sight) -> None:
+        """Apply what a probe run means: its notes, the health change, then the rest."""
+        for note in seen.notes:
+            self.tell.emit(None, note.kind, None, note.details, note.outcome)
+        self.last_error = seen.last_error
+        if seen.health is not None:
+            old = self.health
+
+            def keep(change: ph.HealthChange) -> tuple[str | None, None]:
+                self.health = change.health
+                return change.health.incident or old.incident, None
+
+            now = self.engine.clock.wall()
+            self.tell.settle(ph.PROBE_TARGET, seen.health, partial(ph.hush, old), keep, now)
+        if seen.empty is not None:
+            self.empty = seen.empty
+        for note in seen.then:
+            self.tell.emit(None, note.kind, None, note.details, note.outcome)
+
     def _observe(self, target: str, fields: Mapping[str, Any], now: float) -> None:
         old = self.states.get(target)
         if old is None:
@@ -152,7 +202,7 @@ class PolicyRunner:
         if inherited and tr.state.incident != inherited:
             # The agent restarted with this incident open and the problem is gone.
             reason = "cleared while the agent was not running"
-            self.emit(
+            self.tell.emit(
                 target,
                 Kind.CLEARED,
                 inherited,
@@ -162,7 +212,7 @@ class PolicyRunner:
             )
             if paged:
                 request = st.Escalate("cleared", reason, resolve=True)
-                self.page(target, inherited, request, fields, None)
+                self.tell.page(target, inherited, request, fields, None)
             tr = replace(tr, state=replace(tr.state, escalated=False))
         self.apply(target, old, tr)
         if tr.wants_action:
@@ -171,69 +221,17 @@ class PolicyRunner:
     def apply(self, target: str, old: st.TargetState, tr: st.Transition) -> None:
         """Take transition ``tr`` of ``target``: audit its notes, page, keep requests in step."""
         now = self.engine.clock.wall()
-        silence = None
-        if tr.escalate is not None and not tr.escalate.resolve:
-            silence = self.active_silence(target, now)
-            if silence is not None:
-                tr = st.hush(old, tr, silence.id)
-        self.states[target] = tr.state
-        incident = tr.state.incident or old.incident
-        for note in tr.notes:
-            self.emit(target, note.kind, incident, note.details, note.outcome, tr.state.values)
-        if tr.escalate is not None:
-            owed = self.policy.approval_notify if old.asked else ()
-            self.page(target, incident, tr.escalate, tr.state.values, silence, owed)
+
+        def keep(tr: st.Transition) -> tuple[str | None, Mapping[str, Any]]:
+            self.states[target] = tr.state
+            return tr.state.incident or old.incident, tr.state.values
+
+        owed = self.policy.approval_notify if old.asked else ()
+        tr = self.tell.settle(target, tr, partial(st.hush, old), keep, now, owed)
         self.asking.ended(old, tr.state, now)
         if tr.state.incident is None:
             self.history.pop(target, None)
             self.engine.pager.closed(old.incident)
-
-    def page(
-        self,
-        target: str,
-        incident: str | None,
-        request: st.Escalate,
-        values: Mapping[str, Any],
-        silence: Silence | None,
-        also: tuple[str, ...] = (),
-    ) -> None:
-        """Tell humans, unless a silence holds the escalation back (then only audit it)."""
-        notify = request.notify or self.policy.escalate.notify
-        if request.resolve:  # to everyone asked or paged, at any on-call level
-            paged = self.engine.pager.closed(incident)
-            notify = tuple(dict.fromkeys((*notify, *also, *paged)))
-        if request.silenced_by is not None and silence is not None:
-            details = {
-                "reason": request.reason,
-                "summary": request.summary,
-                "notify": list(notify),
-                "silence": silence.summary(),
-            }
-            self.emit(target, Kind.ESCALATED, incident, details, "silenced", values)
-            return
-        self.engine.escalator.escalate(
-            policy=self.policy.name,
-            target=target,
-            incident=incident,
-            request=request,
-            notify=notify,
-            values=values,
-            history=self.history.get(target, ()),
-            dry_run=self.dry_run,
-            severity=self.policy.escalate.severity,
-        )
-        if (
-            incident
-            and notify
-            and not request.resolve
-            and not self.dry_run
-            and request.reason not in NOT_PAGES
-        ):
-            now = self.engine.clock.wall()
-            self.engine.pager.paged(self.policy.name, target, incident, tuple(notify), now)
-
-    def active_silence(self, target: str, now: float) -> Silence | None:
-        return self.engine.silences.active(self.policy.name, target, self.policy.labels, now)
 
     # -- acting ------------------------------------------------------------------------
 
@@ -245,13 +243,13 @@ class PolicyRunner:
             self.policy,
             target,
             now,
-            silence=self.active_silence(target, now),
+            silence=self.tell.active_silence(target, now),
             active=sum(1 for s in self.states.values() if s.active),
             selected=self.selected,
             dry_run=self.dry_run,
         )
         if note is not None:  # the breaker tripped or reset: host-wide, no policy
-            self.emit(None, note.kind, None, note.details, note.outcome, policy=False)
+            self.tell.emit(None, note.kind, None, note.details, note.outcome, policy=False)
         if not verdict.allowed:
             assert verdict.reason is not None
             self.engine.metrics.suppressions.labels(verdict.reason.value).inc()
@@ -261,9 +259,32 @@ class PolicyRunner:
                 self._retry_after_wait(verdict.reason, verdict.details)
             return
         if self.policy.approval is not None and state.approval != "granted":
-            self.asking.consult(target, state, now)
+            self._consulted(target, state, self.asking.consult(target, state, now), now)
             return
         self.fleet.admit(target, state, now)
+
+    def _consulted(
+        self, target: str, state: st.TargetState, decided: Consulted, now: float
+    ) -> None:
+        """Apply what asking a human decided (the request is already recorded)."""
+        if decided.transition is not None:
+            self.apply(target, state, decided.transition)
+        if decided.state is not None:
+            self.states[target] = decided.state
+        if decided.close is not None:
+            assert state.incident is not None
+            self.asking.close(state.incident, decided.close, now)
+        if decided.act:
+            self.fleet.admit(target, self.states[target], now)
+
+    def answered(self, target: str, incident: str, granted: bool, now: float) -> None:
+        """A human answered ``incident``'s request (already recorded and audited)."""
+        state = answered(self.states.get(target), incident, granted, now)
+        if state is None:
+            return  # not waiting for it now: the next admitted attempt reads the answer
+        self.states[target] = state
+        if granted:
+            self.try_act(target, now)  # limits are checked again, now
 
     def _retry_after_wait(self, reason: Reason, details: Mapping[str, Any]) -> None:
         """A deferred attempt is tried again the moment the wait can be over: when the
@@ -330,31 +351,6 @@ class PolicyRunner:
         self.engine.slot_freed()
         # A little slack: the wall clock the state compares against may trail the loop clock.
         self.engine.wake_later(self.policy.verify.after + 0.01, self.trigger)
-
-    # -- audit -------------------------------------------------------------------------
-
-    def emit(
-        self,
-        target: str | None,
-        kind: Kind,
-        incident: str | None,
-        details: Mapping[str, Any],
-        outcome: str | None = None,
-        values: Mapping[str, Any] | None = None,
-        policy: bool = True,
-    ) -> None:
-        self.engine.audit.emit(
-            AuditEvent(
-                kind,
-                self.engine.clock.wall(),
-                policy=self.policy.name if policy else None,
-                target=target,
-                incident=incident,
-                outcome=outcome,
-                values=values,
-                details={**details, **({"dry_run": True} if self.dry_run else {})},
-            )
-        )
 
     def snapshot(self) -> dict[str, Any]:
         p = self.policy

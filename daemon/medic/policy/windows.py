@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from medic.policy import defaults
+
 CRON_HINT = "five fields: minute hour day-of-month month day-of-week, like '0 2 * * SUN'"
 ZONE_HINT = "an IANA time zone name like Europe/Berlin, America/New_York or UTC"
 MACROS = {
@@ -237,8 +239,8 @@ class MaintenanceWindow:
 
     schedule: CronSchedule
     duration: float
-    timezone: str = "UTC"
-    act: bool = False
+    timezone: str = defaults.word("maintenance.timezone")
+    act: bool = defaults.flag("maintenance.act")
     reason: str = ""
 
     def current(self, now: float) -> tuple[float, float] | None:
@@ -262,11 +264,12 @@ WINDOW_PROPERTIES: dict[str, object] = {
     "timezone": {
         "type": "string",
         "minLength": 1,
-        "description": "IANA time zone the cron expression is read in. Default UTC.",
+        "description": "IANA time zone the cron expression is read in. "
+        f"Default {defaults.written('maintenance.timezone')}.",
     },
     "act": {
         "type": "boolean",
-        "default": False,
+        "default": defaults.written("maintenance.act"),
         "description": "Whether Medic may still act during the window (it never pages).",
     },
 }

@@ -23,12 +23,12 @@ from medic.audit.store import AuditStore
 from medic.clock import FakeClock
 from medic.config import GlobalLimits
 from medic.engine.context import EngineContext, Timer
+from medic.engine.core.silences import Matchers, Silence
 from medic.engine.escalation import Escalator
 from medic.engine.human_input import HumanInput
 from medic.engine.multiprobe import single
 from medic.engine.pager import send_due
 from medic.engine.runner import PolicyRunner
-from medic.engine.silences import Matchers, Silence
 from medic.errors import MedicError, ProbeError
 from medic.metrics import Metrics
 from medic.notify.base import Notification

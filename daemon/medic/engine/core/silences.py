@@ -15,24 +15,15 @@ allows it, then the one that ends last.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
 from medic.audit.events import Reason
-from medic.clock import iso, parse_iso
+from medic.clock import iso
+from medic.errors import SilenceEnded, SilenceNotFound
 from medic.policy.windows import MaintenanceWindow
-
-
-class SilenceNotFound(LookupError):
-    """No ad-hoc silence has this id."""
-
-
-class SilenceEnded(Exception):
-    """The silence already ended (or is a maintenance window, which cannot be expired)."""
 
 
 @dataclass(frozen=True)
@@ -226,53 +217,3 @@ class SilenceBook:
         """Forget silences that have ended (the table keeps them)."""
         for silence_id in [k for k, s in self._silences.items() if s.ends <= now]:
             del self._silences[silence_id]
-
-
-# -- the ``silences`` table (written only through AuditStore.write) ------------------
-
-
-def save_silence(conn: sqlite3.Connection, silence: Silence) -> None:
-    conn.execute(
-        "INSERT INTO silences (id, created, starts, ends, author, reason, matchers, act)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            silence.id,
-            iso(silence.created),
-            iso(silence.starts),
-            iso(silence.ends),
-            silence.author,
-            silence.reason,
-            json.dumps(silence.matchers.as_dict(), sort_keys=True),
-            int(silence.act),
-        ),
-    )
-
-
-def save_expiry(conn: sqlite3.Connection, silence: Silence) -> None:
-    assert silence.expired_early is not None
-    conn.execute(
-        "UPDATE silences SET expired_early = ? WHERE id = ?",
-        (iso(silence.expired_early), silence.id),
-    )
-
-
-def load_silences(conn: sqlite3.Connection, now: float) -> list[Silence]:
-    """Ad-hoc silences that have not ended and were not expired early."""
-    rows = conn.execute(
-        "SELECT id, created, starts, ends, author, reason, matchers, act FROM silences"
-        " WHERE ends > ? AND expired_early IS NULL ORDER BY ends",
-        (iso(now),),
-    )
-    return [
-        Silence(
-            id=row[0],
-            created=parse_iso(row[1]),
-            starts=parse_iso(row[2]),
-            ends=parse_iso(row[3]),
-            author=row[4],
-            reason=row[5],
-            matchers=Matchers.from_dict(json.loads(row[6])),
-            act=bool(row[7]),
-        )
-        for row in rows
-    ]

@@ -4,7 +4,7 @@
 approval, the values last measured); a :class:`Transition` is the new state with the
 audit :class:`Note` s it calls for, whether it wants an action, and an
 :class:`Escalate` request when humans must hear of it. The functions that compute
-transitions are in :mod:`medic.engine.state`.
+transitions are in :mod:`medic.engine.core.state`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from medic.audit.events import Kind
 
@@ -55,6 +55,17 @@ class Escalate:
     links: tuple[tuple[str, str], ...] = ()
     # The silence that held it back: audited, delivered to nobody.
     silenced_by: str | None = None
+
+
+class Change(Protocol):
+    """A change that may tell humans: a target's :class:`Transition` or the probe's
+    health change. The runner settles every one the same way (silence, audit, page)."""
+
+    @property
+    def notes(self) -> tuple[Note, ...]: ...
+
+    @property
+    def escalate(self) -> Escalate | None: ...
 
 
 @dataclass(frozen=True)

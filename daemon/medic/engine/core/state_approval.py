@@ -1,6 +1,6 @@
 """Approval transitions: asking a human before acting, and what each answer does.
 
-Pure like the rest of :mod:`medic.engine.state` (which re-exports these): the I/O half,
+Pure like the rest of :mod:`medic.engine.core.state` (which re-exports these): the I/O half,
 keeping the request book and its table in step, is :mod:`medic.engine.asking`.
 
     firing --admitted, approval required--> awaiting_approval --granted--> firing (acts)
@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from medic.audit.events import Kind
 from medic.clock import iso
-from medic.engine.target_state import Escalate, Note, Phase, TargetState, Transition, enter
+from medic.engine.core.target_state import Escalate, Note, Phase, TargetState, Transition, enter
 from medic.policy.durations import format_duration
 from medic.policy.model import Policy
 

@@ -5,19 +5,19 @@ the request is kept here (in memory, and as a row of the ``approvals`` table so 
 survives a restart) until someone answers (``medic approve`` / ``medic deny`` or the
 API), it expires, or the incident clears. A grant covers the incident: if the first
 attempt does not heal, later attempts run within the limits without asking again.
-Everything here is pure over the time it is given, except the table functions at the
-end, which run on the audit store's one writer connection.
+Everything here is pure over the time it is given; the ``approvals`` table is read
+and written by :mod:`medic.engine.human_tables`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from medic.clock import iso, parse_iso
+from medic.clock import iso
+from medic.errors import ApprovalNotFound, NotWaiting
 
 
 class Decision(StrEnum):
@@ -35,14 +35,6 @@ class Next(StrEnum):
     ACT = "act"  # granted: act
     EXPIRE = "expire"  # asked, no answer, and the time is up
     STOP = "stop"  # denied, expired or closed: do nothing more for this incident
-
-
-class ApprovalNotFound(LookupError):
-    """No approval was requested for this incident."""
-
-
-class NotWaiting(Exception):
-    """The incident is no longer waiting for an answer; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -143,57 +135,3 @@ class ApprovalBook:
 
     def pending(self) -> list[Request]:
         return [r for r in self._requests.values() if r.decision is None]
-
-
-# -- the ``approvals`` table (written only through AuditStore.write) ------------------
-
-
-def save_request(conn: sqlite3.Connection, request: Request) -> None:
-    conn.execute(
-        'INSERT INTO approvals (incident, requested, expires, decision, decided, "by", comment)'
-        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(incident) DO UPDATE SET"
-        ' decision = excluded.decision, decided = excluded.decided, "by" = excluded."by",'
-        " comment = excluded.comment",
-        (
-            request.incident,
-            iso(request.requested),
-            iso(request.expires),
-            request.decision.value if request.decision else None,
-            iso(request.decided) if request.decided is not None else None,
-            request.by,
-            request.comment,
-        ),
-    )
-
-
-def _request(row: tuple[Any, ...]) -> Request:
-    incident, policy, target, requested, expires, decision, decided, by, comment = row
-    return Request(
-        incident=incident,
-        policy=policy or "",
-        target=target or "",
-        requested=parse_iso(requested),
-        expires=parse_iso(expires),
-        decision=Decision(decision) if decision else None,
-        decided=parse_iso(decided) if decided else None,
-        by=by,
-        comment=comment,
-    )
-
-
-_SELECT = (
-    'SELECT a.incident, i.policy, i.target, a.requested, a.expires, a.decision, a.decided, a."by",'
-    " a.comment FROM approvals AS a LEFT JOIN incidents AS i ON i.id = a.incident"
-)
-
-
-def load_open_requests(conn: sqlite3.Connection) -> list[Request]:
-    """Requests whose incident is still open: a restart keeps waiting (or acting) on them."""
-    rows = conn.execute(_SELECT + " WHERE i.status = 'open'")
-    return [_request(row) for row in rows]
-
-
-def find_request(conn: sqlite3.Connection, incident: str) -> Request | None:
-    """The request for one incident, open or closed."""
-    row = conn.execute(_SELECT + " WHERE a.incident = ?", (incident,)).fetchone()
-    return _request(row) if row else None

@@ -6,26 +6,61 @@ on that is firing), then the host-wide circuit breaker, the policy's rate limits
 cooldown, its blast radius and the host-wide cap on concurrent actions. The first
 check that says no is the verdict. Pure apart from the breaker, which may trip or
 reset (and says so in the note it returns).
+
+The gate reads the agent's shared rails through :class:`Rails`, a narrow view that
+:class:`~medic.engine.context.EngineContext` satisfies; it imports nothing of the
+I/O half of the engine.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
 from medic.audit.events import Reason
-from medic.engine.context import EngineContext
-from medic.engine.limits import (
+from medic.config import GlobalLimits
+from medic.engine.core.limits import (
+    Breaker,
+    Ledger,
     Verdict,
     check_blast_radius,
     check_dependencies,
     check_rate,
     check_silence,
 )
-from medic.engine.silences import Silence
-from medic.engine.target_state import Note
+from medic.engine.core.silences import Silence
+from medic.engine.core.target_state import Note
 from medic.policy.model import Policy
 
 
+class Rails(Protocol):
+    """What the gate reads of the state every runner shares."""
+
+    @property
+    def unwritable(self) -> Mapping[str, Any] | None:
+        """Why the audit log cannot be written now (None: it can)."""
+
+    @property
+    def firing(self) -> Callable[[str], Sequence[str]]: ...
+
+    @property
+    def unseen(self) -> Callable[[str], bool]: ...
+
+    @property
+    def breaker(self) -> Breaker | None: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    @property
+    def limits(self) -> GlobalLimits: ...
+
+    @property
+    def running_actions(self) -> int: ...
+
+
 def gate(
-    engine: EngineContext,
+    engine: Rails,
     policy: Policy,
     target: str,
     now: float,
@@ -41,9 +76,9 @@ def gate(
     the last measurement selected. A dry run is not held back by the breaker or the
     concurrency cap (it runs nothing), only by what a live run would meet.
     """
-    outage = engine.alarm.outage
+    outage = engine.unwritable
     if outage is not None:
-        return Verdict(False, Reason.AUDIT_UNWRITABLE, outage.as_dict()), None
+        return Verdict(False, Reason.AUDIT_UNWRITABLE, outage), None
     verdict = check_silence(silence)
     if not verdict.allowed:
         return verdict, None

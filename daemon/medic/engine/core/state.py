@@ -15,8 +15,8 @@ it with plain numbers for time.
 
 This module is the state machine's one entry point: the records it passes around
 (:class:`TargetState`, :class:`Transition`, :class:`Note`, :class:`Escalate`) are
-defined in :mod:`medic.engine.target_state` and the approval transitions in
-:mod:`medic.engine.state_approval`; both are importable from here.
+defined in :mod:`medic.engine.core.target_state` and the approval transitions in
+:mod:`medic.engine.core.state_approval`; both are importable from here.
 
 While a silence covers a target, :func:`hush` keeps its escalations from anyone:
 they are audited with the silence that held them back, once per silence, and the
@@ -31,8 +31,8 @@ from dataclasses import replace
 from typing import Any
 
 from medic.audit.events import Kind, Reason
-from medic.engine.state_approval import answer, await_approval, expire_approval, stop_asking
-from medic.engine.target_state import (
+from medic.engine.core.state_approval import answer, await_approval, expire_approval, stop_asking
+from medic.engine.core.target_state import (
     FIRING_PHASES,
     Escalate,
     Note,

@@ -18,8 +18,8 @@ from typing import Any
 
 from medic.audit.events import Kind, Reason
 from medic.config import BreakerConfig
-from medic.engine.silences import Silence
-from medic.engine.target_state import Note
+from medic.engine.core.silences import Silence
+from medic.engine.core.target_state import Note
 from medic.policy.durations import format_duration
 from medic.policy.model import Limits
 

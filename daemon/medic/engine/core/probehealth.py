@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from medic.audit.events import Kind
-from medic.engine.target_state import Escalate, Note, new_incident_id
+from medic.engine.core.target_state import Escalate, Note, new_incident_id
 from medic.policy.model import Policy
 
 PROBE_TARGET = "(probe)"
