@@ -10,12 +10,17 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
-
-import psutil
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.host import load_psutil
+
+if TYPE_CHECKING:
+    import psutil
+else:  # imported when a policy makes this probe (medic.probes.host says why)
+    psutil = lazy_module("psutil")
 
 DEFAULT_EXCLUDED_FSTYPES = (
     "tmpfs", "devtmpfs", "overlay", "squashfs", "ramfs", "iso9660", "nsfs", "autofs",
@@ -88,6 +93,7 @@ class DiskProbe(Probe):
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         super().__init__(options)
+        load_psutil()
         listed = options.get("mounts")
         self.mounts = [os.path.normpath(m) for m in listed] if listed else None
         self.excluded = frozenset(options.get("exclude_fstypes", DEFAULT_EXCLUDED_FSTYPES))
