@@ -9,15 +9,13 @@ read-only and a tmpfs for its scratch files.
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from agent_harness import AgentProcess
+from kit.agent_harness import AgentProcess
 
 pytestmark = pytest.mark.integration
 

@@ -13,18 +13,17 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from agent_harness import AgentProcess, free_port
 from aiohttp import web
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "metrics"))
-from promstack import Service, StackError, http_get
+from kit.agent_harness import AgentProcess
+from kit.ports import free_port
+from kit.promstack import Service, StackError, http_get
 
 pytestmark = pytest.mark.integration
 

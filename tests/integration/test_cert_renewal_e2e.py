@@ -40,9 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from agent_harness import AgentProcess, free_port
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+
+from kit.agent_harness import AgentProcess
+from kit.ports import free_port
 
 pytestmark = pytest.mark.integration
 

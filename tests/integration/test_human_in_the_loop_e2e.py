@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_harness import AgentProcess
+
+from kit.agent_harness import AgentProcess
 
 pytestmark = pytest.mark.integration
 

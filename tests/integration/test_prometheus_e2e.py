@@ -1,7 +1,7 @@
 """The real agent on real metrics: Prometheus and node exporter from Debian, a stalled counter.
 
 Prometheus and the node exporter come from scripts/provision-prometheus.sh and are
-started here on free ports (tests/metrics/promstack.py); the "blockchain node" is a tiny
+started here on free ports (tests/kit/promstack.py); the "blockchain node" is a tiny
 aiohttp app in a thread whose block height the test stops and restarts.
 """
 
@@ -16,11 +16,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-from agent_harness import AgentProcess
 from aiohttp import web
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "metrics"))
-from promstack import (
+from kit.agent_harness import AgentProcess
+from kit.promstack import (
     NODE_EXPORTER,
     Service,
     StackError,

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_harness import AgentProcess
 from test_human_in_the_loop_e2e import TOKEN, api_up, flag_policy, medic
+
+from kit.agent_harness import AgentProcess
 
 pytestmark = pytest.mark.integration
 

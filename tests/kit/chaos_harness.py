@@ -25,12 +25,6 @@ import yaml
 SLEEPER_CODE = "import time; time.sleep(3600)"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Sleeper:
     """The target: ``python -c <sleep> <marker>-sleeper`` processes, in their own session."""
 
