@@ -130,3 +130,20 @@ def container_state(docker_client: Any) -> Callable[[Any], dict[str, Any]]:
         return result
 
     return state
+
+
+def memory_usage(docker_client: Any, container: Any) -> int:
+    """Bytes in use as the engine's statistics say, 0 when it reports none."""
+    stats = docker_client.api.stats(container.id, stream=False, one_shot=True)
+    return int((stats.get("memory_stats") or {}).get("usage") or 0)
+
+
+def oom_events(docker_client: Any, container: Any, since: int) -> list[dict[str, Any]]:
+    """The engine's ``oom`` events for the container from ``since`` until now."""
+    found = docker_client.api.events(
+        since=since,
+        until=int(time.time()) + 1,
+        filters={"container": container.id, "event": "oom"},
+        decode=True,
+    )
+    return list(found)

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from kit.containers import memory_usage, oom_events
 from kit.http_stub import Reply, Request, StubServer
 from kit.packs import Receiver, pack_agent, pack_policies
 from kit.ports import free_port
@@ -44,21 +45,6 @@ STUB = (
 # later 100 MiB more, which the kernel would answer with the OOM killer.
 STRESS = "stress-ng --temp-path /tmp --vm 1 --vm-keep"
 GROWING = f"{STRESS} --vm-bytes 236M & sleep 20; exec {STRESS} --vm-bytes 100M"
-
-
-def memory_usage(docker_client: Any, container: Any) -> int:
-    stats = docker_client.api.stats(container.id, stream=False, one_shot=True)
-    return int((stats.get("memory_stats") or {}).get("usage") or 0)
-
-
-def oom_events(docker_client: Any, container: Any, since: int) -> list[dict[str, Any]]:
-    found = docker_client.api.events(
-        since=since,
-        until=int(time.time()) + 1,
-        filters={"container": container.id, "event": "oom"},
-        decode=True,
-    )
-    return list(found)
 
 
 def health(port: int) -> str:
