@@ -3,6 +3,7 @@ hand, no conftest imported by name, so any set of test folders runs in one call.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,19 @@ def test_no_test_edits_sys_path_or_imports_a_conftest() -> None:
         if any(word in line for word in FORBIDDEN) or line.strip() == "import " + "conftest"
     ]
     assert found == [], "move the helper into tests/kit/ and import it from there"
+
+
+def test_no_test_imports_another_folders_test_module() -> None:
+    """A test module found only because another folder's test was collected first is
+    missing when its own folder runs alone: shared pieces live in tests/kit/."""
+    imported = re.compile(r"^\s*(?:from|import) (test_\w+)", re.MULTILINE)
+    found = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _sources()
+        for name in imported.findall(path.read_text())
+        if not (path.parent / f"{name}.py").exists()
+    ]
+    assert found == [], "move what they share into tests/kit/"
 
 
 def test_test_folders_hold_only_tests_and_fixtures() -> None:

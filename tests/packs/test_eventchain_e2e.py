@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_cert_renewal_e2e import DOMAIN, Site, age_lineage, run, site, wait_until
 
+from kit.acme_site import DOMAIN, Site, age_lineage, run, site, wait_until
 from kit.http_stub import Reply, Request, StubServer
 from kit.packs import Receiver, pack_agent, pack_policies
 from kit.ports import free_port
