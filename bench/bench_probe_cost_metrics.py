@@ -30,8 +30,8 @@ from medic.probes.base import Probe
 from medic.probes.logfile import LogProbe
 from medic.probes.prometheus import PrometheusProbe
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "metrics"))
-from promstack import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from kit.promstack import (
     Service,
     free_port,
     http_get,

@@ -13,7 +13,7 @@ from medic.policy.loader import load_text
 from medic.probes.postgres import PostgresProbe, server_name
 
 if TYPE_CHECKING:
-    from conftest import Scratch
+    from kit.databases import Scratch
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from medic.policy.loader import load_text
 from medic.probes.redis import RedisProbe, length_field, url_server, with_db
 
 if TYPE_CHECKING:
-    from conftest import RedisServer
+    from kit.databases import RedisServer
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from promstack import Exposition, Service
 
+from kit.promstack import Exposition, Service
 from medic.clock import FakeClock
 from medic.errors import ProbeError
 from medic.policy.loader import load_text

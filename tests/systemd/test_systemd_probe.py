@@ -18,7 +18,7 @@ from medic.errors import ProbeError
 from medic.probes.systemd import UnitProbe, canonical, parse_show, unit_fields
 
 if TYPE_CHECKING:
-    from conftest import Node
+    from kit.systemd_node import Node
 
 SLEEPER = "[Service]\nExecStart=/bin/sleep infinity\n"
 FAILING = "[Service]\nExecStart=/bin/false\n"
