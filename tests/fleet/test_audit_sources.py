@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from central_kit import T0, dsn_of, healed, ship
+from kit.central import T0, dsn_of, healed, ship
 from click.testing import CliRunner
 
 from medic.cli import main
