@@ -23,10 +23,10 @@ from medic.audit.history_options import HistoryOptions, parse_history_options
 from medic.audit.options import AuditOptions, parse_audit_options
 from medic.audit.retention_options import RetentionOptions, parse_retention
 from medic.config_schema import SCHEMA
+from medic.durations import parse_duration
 from medic.errors import ConfigError
 from medic.fleet.settings import FleetConfig, load_fleet
 from medic.policy import bounds
-from medic.policy.durations import parse_duration
 from medic.policy.windows import (
     CRON_HINT,
     ZONE_HINT,

@@ -25,7 +25,7 @@ from medic.actions.base import (
     unfilled_note,
 )
 from medic.actions.placeholders import ALLOW_DASH, ALLOW_PATH, Allow, PlaceholderError, fill_argv
-from medic.policy.durations import format_duration
+from medic.durations import format_duration
 from medic.proc import CompletedRun, run_process
 from medic.program import SHELL, command_argv, command_text, program_mistake
 

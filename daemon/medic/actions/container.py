@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.actions.signal import signal_schema
+from medic.durations import format_duration, parse_duration
 from medic.errors import ActionError
-from medic.policy.durations import format_duration, parse_duration
 from medic.policy.schema import duration
 from medic.probes.container_select import IGNORE_LABEL, is_true
 from medic.probes.docker_client import (

@@ -25,8 +25,8 @@ from medic.actions.base import (
     unfilled_note,
 )
 from medic.actions.placeholders import ALLOW_PATH, Allow, PlaceholderError, fill_url
+from medic.durations import format_duration
 from medic.lazy import lazy_module
-from medic.policy.durations import format_duration
 
 if TYPE_CHECKING:
     import aiohttp

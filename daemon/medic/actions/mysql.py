@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from medic import secrets
 from medic.actions.base import Action, ActionContext, ActionResult, actions
-from medic.policy.durations import format_duration, parse_duration
+from medic.durations import format_duration, parse_duration
 from medic.policy.schema import duration
 from medic.probes.mysql import (
     PROCESSLIST,

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 
 from medic.actions.base import Action, ActionContext, ActionResult, actions, placeholders
 from medic.actions.placeholders import Allow, fill_item
+from medic.durations import format_duration
 from medic.errors import ActionError, ProbeError
-from medic.policy.durations import format_duration
 from medic.probes.systemd import UNIT_NAME, canonical, is_glob, show, systemctl
 
 _UNIT_OPTION = {

@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from medic.durations import parse_duration
 from medic.errors import ConfigError
 from medic.policy.bounds import DAY, HOUR, MINUTE, Span
-from medic.policy.durations import parse_duration
 from medic.policy.schema import duration
 
 MAX_AGE = Span(7 * DAY, 3650 * DAY)

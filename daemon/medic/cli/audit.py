@@ -39,7 +39,7 @@ from medic.cli.audit_verify import checkpoint_cmd, verify_cmd
 from medic.cli.output import local_option, output_option
 from medic.cli.params import Count, When
 from medic.clock import parse_iso
-from medic.policy.durations import format_duration
+from medic.durations import format_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The most rows one listing prints; an export may be unlimited (0) or up to MAX_EXPORT.

@@ -19,7 +19,7 @@ from medic import humanize
 from medic.cli.output import output_option
 from medic.cli.params import Duration
 from medic.deadline import within
-from medic.policy.durations import format_duration
+from medic.durations import format_duration
 from medic.probes.base import Field, Probe, probes
 
 MAX_PROBE_TIMEOUT = 3600.0

@@ -32,8 +32,8 @@ from medic import humanize
 from medic.cli import table
 from medic.cli.output import output_option
 from medic.config import DEFAULT_PORT, AgentConfig, load_config
+from medic.durations import format_duration
 from medic.errors import ConfigError
-from medic.policy.durations import format_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 

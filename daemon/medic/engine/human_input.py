@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from medic.audit.events import AuditEvent, Kind
 from medic.config import AgentConfig
+from medic.durations import format_duration
 from medic.engine.approvals import (
     ApprovalNotFound,
     NotWaiting,
@@ -34,7 +35,6 @@ from medic.engine.silences import (
     save_expiry,
     save_silence,
 )
-from medic.policy.durations import format_duration
 from medic.policy.model import Policy
 
 if TYPE_CHECKING:

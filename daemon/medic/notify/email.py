@@ -25,12 +25,12 @@ from typing import Any, ClassVar
 
 from medic import secrets
 from medic.deadline import within
+from medic.durations import format_duration
 from medic.errors import ConfigError, NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.email_message import build
 from medic.notify.options import check_options, duration_option, duration_schema, resolve_secret
-from medic.policy.durations import format_duration
 
 DEFAULT_TIMEOUT = 30.0
 REMEMBERED = 256  # messages whose accepted recipients are remembered for retries

@@ -16,10 +16,10 @@ from typing import Any
 import jsonschema
 
 from medic import secrets
+from medic.durations import PATTERN as DURATION_PATTERN
+from medic.durations import DurationError, parse_duration
 from medic.errors import ConfigError, NotifyError
 from medic.notify.base import Notifier
-from medic.policy.durations import PATTERN as DURATION_PATTERN
-from medic.policy.durations import DurationError, parse_duration
 
 # A duration option: seconds, or text like 30s, 5m, 1h30m.
 DURATION: dict[str, Any] = {"type": ["string", "number"], "pattern": DURATION_PATTERN}

@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic import __version__
+from medic.durations import format_duration
 from medic.errors import ConfigError, NotifyError
 from medic.lazy import lazy_module
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.http_post import shown_url
 from medic.notify.options import duration_option, duration_schema
 from medic.notify.signing import sign
-from medic.policy.durations import format_duration
 
 if TYPE_CHECKING:
     import aiohttp

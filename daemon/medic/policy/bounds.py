@@ -23,7 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from medic.policy.durations import DurationError, format_duration, parse_duration
+from medic.durations import DurationError, format_duration, parse_duration
 
 KEYWORD = "durationRange"
 # The largest integer a JSON number holds exactly; no policy value needs more.

@@ -25,9 +25,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from medic.actions.base import Action, actions
+from medic.durations import PATTERN as DURATION_PATTERN
 from medic.policy import bounds
 from medic.policy.bounds import Span, count
-from medic.policy.durations import PATTERN as DURATION_PATTERN
 from medic.policy.model import SEVERITIES
 from medic.policy.windows import WINDOW_PROPERTIES
 from medic.probes.base import Probe, probes

@@ -24,8 +24,8 @@ from jsonschema.exceptions import SchemaError
 
 from medic.actions.base import Action, placeholders
 from medic.actions.outputs import step_reference
+from medic.durations import DurationError, parse_duration
 from medic.errors import ExpressionError, Location, PolicyError
-from medic.policy.durations import DurationError, parse_duration
 from medic.policy.expr import Expression, compile_expression
 from medic.policy.messages import choices, error_at, schema_errors
 from medic.policy.named_probes import check_named_fields, check_named_probes

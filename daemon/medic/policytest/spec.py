@@ -17,8 +17,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from medic.audit.events import Kind
+from medic.durations import format_duration, parse_duration
 from medic.errors import Location, PolicyError
-from medic.policy.durations import format_duration, parse_duration
 from medic.policy.loader import SUFFIXES, is_test_file
 from medic.policy.messages import error_at, schema_errors
 from medic.policy.schema import _closed, duration

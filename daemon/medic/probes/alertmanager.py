@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 from medic.alerts import BOOK, Alert, AlertBook
+from medic.durations import DurationError, parse_duration
 from medic.errors import PatternError
 from medic.patterns import MAX_SUBJECT, compile_pattern
-from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import duration
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.promsamples import series_id

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from medic.durations import format_duration
 from medic.errors import ProbeError
-from medic.policy.durations import format_duration
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.nagios import parse_output, perfdata_fields, status_for
 from medic.proc import run_process

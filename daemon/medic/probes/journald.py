@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from medic.clock import Clock, SystemClock
+from medic.durations import DurationError, parse_duration
 from medic.errors import ProbeError
 from medic.patterns import compile_pattern, pattern_problem
-from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import duration
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.capture import capture_fields, capture_problems

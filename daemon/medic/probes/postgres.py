@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from medic import secrets
+from medic.durations import format_duration
 from medic.errors import ProbeError
-from medic.policy.durations import format_duration
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.redact import redact_text
 

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic import secrets
 from medic.clock import Clock, SystemClock
+from medic.durations import parse_duration
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
-from medic.policy.durations import parse_duration
 from medic.policy.schema import duration
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.promoptions import option_problems

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from medic import secrets
+from medic.durations import format_duration
 from medic.errors import ProbeError
-from medic.policy.durations import format_duration
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.redis_queues import QUEUE_OPTIONS, QueueSet, queue_problems
 from medic.redact import redact_text

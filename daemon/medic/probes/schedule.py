@@ -28,8 +28,8 @@ from typing import Any, ClassVar
 
 import structlog
 
+from medic.durations import DurationError, parse_duration
 from medic.errors import ProbeError
-from medic.policy.durations import DurationError, parse_duration
 from medic.policy.schema import duration
 from medic.policy.windows import CRON_HINT, ZONE_HINT, CronError, CronSchedule, zone
 from medic.probes.base import Field, Measurement, Probe, probes
