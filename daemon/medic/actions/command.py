@@ -26,6 +26,7 @@ from medic.actions.base import (
 )
 from medic.actions.placeholders import ALLOW_DASH, ALLOW_PATH, Allow, PlaceholderError, fill_argv
 from medic.durations import format_duration
+from medic.plugin import options_schema
 from medic.proc import CompletedRun, run_process
 from medic.program import SHELL, command_argv, command_text, program_mistake
 
@@ -94,9 +95,8 @@ class CommandAction(Action):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "argv": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -125,10 +125,7 @@ class CommandAction(Action):
             "allow_dash": ALLOW_DASH,
             "allow_path": ALLOW_PATH,
         },
-        # "argv XOR shell" is checked by validate(): a oneOf here would turn a missing
-        # or doubled key into "not valid under any of the given schemas".
-        "additionalProperties": False,
-    }
+    )
     default_timeout: ClassVar[float] = 60.0
 
     @classmethod

@@ -26,7 +26,7 @@ from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.actions.signal import signal_schema
 from medic.durations import format_duration, parse_duration
 from medic.errors import ActionError
-from medic.policy.schema import duration
+from medic.plugin import duration, options_schema
 from medic.probes.container_select import IGNORE_LABEL, is_true
 from medic.probes.docker_client import (
     HINT,
@@ -161,11 +161,9 @@ class StopTimeoutMixin:
     options: Mapping[str, Any]
     verb: ClassVar[str]
     schema: ClassVar[dict[str, Any]] = with_container(
-        {
-            "type": "object",
-            "properties": {"stop_timeout": _STOP_TIMEOUT},
-            "additionalProperties": False,
-        }
+        options_schema(
+            {"stop_timeout": _STOP_TIMEOUT},
+        )
     )
 
     @property
@@ -236,9 +234,7 @@ class StartAction(ContainerAction):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = with_container(
-        {"type": "object", "properties": {}, "additionalProperties": False}
-    )
+    schema: ClassVar[dict[str, Any]] = with_container(options_schema({}))
     verb = "start"
 
     def describe(self, ctx: ActionContext) -> str:
@@ -308,15 +304,13 @@ class KillAction(ContainerAction):
     """
 
     schema: ClassVar[dict[str, Any]] = with_container(
-        {
-            "type": "object",
-            "properties": {
+        options_schema(
+            {
                 "signal": signal_schema(
                     SIGNALS, f"{', '.join(SIGNALS)} (default KILL), or a number."
                 ),
             },
-            "additionalProperties": False,
-        }
+        )
     )
     verb = "kill"
 

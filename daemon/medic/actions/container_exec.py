@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from medic.actions.base import ActionContext, ActionResult, actions, not_filled, unfilled_note
 from medic.actions.container import ContainerAction, with_container
 from medic.actions.placeholders import ALLOW_DASH, ALLOW_PATH, Allow, PlaceholderError, fill_argv
+from medic.plugin import options_schema
 
 MAX_OUTPUT = 16 * 1024
 
@@ -75,9 +76,8 @@ class ExecAction(ContainerAction):
     """
 
     schema: ClassVar[dict[str, Any]] = with_container(
-        {
-            "type": "object",
-            "properties": {
+        options_schema(
+            {
                 "argv": {
                     "type": "array",
                     "minItems": 1,
@@ -88,9 +88,8 @@ class ExecAction(ContainerAction):
                 "allow_dash": ALLOW_DASH,
                 "allow_path": ALLOW_PATH,
             },
-            "required": ["argv"],
-            "additionalProperties": False,
-        }
+            required=["argv"],
+        )
     )
     verb = "run a command in"
 

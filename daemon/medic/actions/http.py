@@ -27,6 +27,7 @@ from medic.actions.base import (
 from medic.actions.placeholders import ALLOW_PATH, Allow, PlaceholderError, fill_url
 from medic.durations import format_duration
 from medic.lazy import lazy_module
+from medic.plugin import options_schema
 
 if TYPE_CHECKING:
     import aiohttp
@@ -96,9 +97,8 @@ class HttpRequestAction(Action):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "url": {
                 "type": "string",
                 "minLength": 1,
@@ -126,9 +126,8 @@ class HttpRequestAction(Action):
             "verify_tls": {"type": "boolean", "description": "Check certificates (default true)."},
             "allow_path": ALLOW_PATH,
         },
-        "required": ["url"],
-        "additionalProperties": False,
-    }
+        required=["url"],
+    )
     default_timeout: ClassVar[float] = 30.0
 
     @classmethod

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from medic import secrets
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.durations import format_duration, parse_duration
-from medic.policy.schema import duration
+from medic.plugin import duration, options_schema
 from medic.probes.mysql import (
     PROCESSLIST,
     address,
@@ -62,9 +62,8 @@ class MysqlTerminateAction(Action):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "dsn": {**secrets.SCHEMA, "description": "mysql:// DSN: {env: NAME} or {file: /path}."},
             "users": {
                 "type": "array",
@@ -77,9 +76,8 @@ class MysqlTerminateAction(Action):
             "older_than": duration("Kill only connections in this command for this long."),
             "max": {"type": "integer", "minimum": 1, "maximum": 500, "default": 10},
         },
-        "required": ["dsn", "users", "older_than"],
-        "additionalProperties": False,
-    }
+        required=["dsn", "users", "older_than"],
+    )
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:

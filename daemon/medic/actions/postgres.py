@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from medic import secrets
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.durations import format_duration, parse_duration
-from medic.policy.schema import duration
+from medic.plugin import duration, options_schema
 from medic.probes.postgres import (
     connect,
     connection_errors,
@@ -113,9 +113,8 @@ class PostgresTerminateAction(Action):
             {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
         ]
     }
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "dsn": {
                 **secrets.SCHEMA,
                 "description": "postgresql:// DSN as a secret: {env: NAME} or {file: /path}.",
@@ -137,9 +136,8 @@ class PostgresTerminateAction(Action):
                 "description": f"At most this many per run (default {DEFAULT_MAX}).",
             },
         },
-        "required": ["dsn", "state", "older_than"],
-        "additionalProperties": False,
-    }
+        required=["dsn", "state", "older_than"],
+    )
     default_timeout: ClassVar[float] = 30.0
 
     @property

@@ -24,6 +24,7 @@ from medic.actions.base import Action, ActionContext, ActionResult, actions, pla
 from medic.actions.placeholders import Allow, fill_item
 from medic.durations import format_duration
 from medic.errors import ActionError, ProbeError
+from medic.plugin import options_schema
 from medic.probes.systemd import UNIT_NAME, canonical, is_glob, show, systemctl
 
 _UNIT_OPTION = {
@@ -31,11 +32,9 @@ _UNIT_OPTION = {
     "minLength": 1,
     "description": 'Unit to act on; placeholders allowed (default "{target}").',
 }
-_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"unit": _UNIT_OPTION},
-    "additionalProperties": False,
-}
+_SCHEMA: dict[str, Any] = options_schema(
+    {"unit": _UNIT_OPTION},
+)
 # Time kept back from the step's timeout for reading the state after systemctl ends:
 # this share of the timeout, at most AFTER_MAX seconds.
 AFTER_SHARE, AFTER_MAX = 0.25, 3.0
@@ -253,17 +252,15 @@ class ReloadAction(UnitAction):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "unit": _UNIT_OPTION,
             "or_restart": {
                 "type": "boolean",
                 "description": "Restart units that cannot reload (reload-or-restart).",
             },
         },
-        "additionalProperties": False,
-    }
+    )
     operation = "reload"
     done = "reloaded"
 

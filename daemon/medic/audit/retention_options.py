@@ -23,8 +23,8 @@ from typing import Any
 
 from medic.durations import parse_duration
 from medic.errors import ConfigError
+from medic.option_schemas import duration
 from medic.policy.bounds import DAY, HOUR, MINUTE, Span
-from medic.policy.schema import duration
 
 MAX_AGE = Span(7 * DAY, 3650 * DAY)
 EVERY = Span(MINUTE, DAY)

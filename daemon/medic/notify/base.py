@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from medic.option_schemas import options_schema
 from medic.registry import Registry
 
 if TYPE_CHECKING:
@@ -81,11 +82,7 @@ class Notifier(ABC):
 
     type_name: ClassVar[str]
     links: LinkSigner | None = None
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {},
-        "additionalProperties": False,
-    }
+    schema: ClassVar[dict[str, Any]] = options_schema({})
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         self.name = name

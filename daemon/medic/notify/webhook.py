@@ -21,8 +21,9 @@ from medic.errors import ConfigError, NotifyError
 from medic.lazy import lazy_module
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.http_post import shown_url
-from medic.notify.options import duration_option, duration_schema
+from medic.notify.options import duration_option
 from medic.notify.signing import sign
+from medic.plugin import duration, options_schema
 
 if TYPE_CHECKING:
     import aiohttp
@@ -58,9 +59,8 @@ def delivery_id(notification: Notification) -> str:
 class WebhookNotifier(Notifier):
     """POST escalations and resolves as JSON, signed with HMAC-SHA256 when a secret is set."""
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "url": {
                 "type": "string",
                 "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
@@ -76,11 +76,10 @@ class WebhookNotifier(Notifier):
                 "additionalProperties": {"type": "string"},
                 "description": "Extra request headers.",
             },
-            "timeout": duration_schema("Seconds or a duration like 10s (default 10s)."),
+            "timeout": duration("Seconds or a duration like 10s (default 10s).", span=None),
         },
-        "required": ["url"],
-        "additionalProperties": False,
-    }
+        required=["url"],
+    )
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)

@@ -15,57 +15,22 @@ while reading the file.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from medic.durations import DurationError, format_duration, parse_duration
+from medic.durations import ANY, KEYWORD, DurationError, Span, parse_duration
+from medic.durations import show as _show
 
-KEYWORD = "durationRange"
+__all__ = ["ANY", "KEYWORD", "Span"]
+
 # The largest integer a JSON number holds exactly; no policy value needs more.
 MAX_NUMBER = 2**53 - 1
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
 WEEK = 7 * DAY
-
-
-@dataclass(frozen=True)
-class Span:
-    """A closed range of seconds; ``above`` excludes ``low`` itself (more than 0)."""
-
-    low: float
-    high: float
-    above: bool = False
-
-    def fits(self, seconds: float) -> bool:
-        if not math.isfinite(seconds) or seconds > self.high:
-            return False
-        return seconds > self.low if self.above else seconds >= self.low
-
-    def describe(self) -> str:
-        low = f"more than {_show(self.low)}" if self.above else f"from {_show(self.low)}"
-        return f"{low} up to {_show(self.high)}"
-
-    def keyword(self) -> dict[str, Any]:
-        """The value of ``durationRange`` in a schema."""
-        return {"minimum": self.low, "maximum": self.high, "exclusiveMinimum": self.above}
-
-    def number_bounds(self) -> dict[str, Any]:
-        """``minimum``/``maximum`` for the plain-seconds form, which editors understand."""
-        low = {"exclusiveMinimum": self.low} if self.above else {"minimum": self.low}
-        return {**low, "maximum": self.high}
-
-    @classmethod
-    def of(cls, keyword: dict[str, Any]) -> Span:
-        return cls(keyword["minimum"], keyword["maximum"], keyword["exclusiveMinimum"])
-
-
-def _show(seconds: float) -> str:
-    return format_duration(seconds) if seconds else "0s"
 
 
 # How often a probe runs: a floor of 100ms (event-driven probes are woken at once anyway;
@@ -84,8 +49,6 @@ WINDOW_DURATION = Span(0.0, WEEK, above=True)
 # On-call: a level's wait since the first page, and the reminder interval.
 LEVEL_AFTER = Span(0.0, WEEK, above=True)
 REPEAT = Span(60.0, DAY)
-# Any other duration (plugin options): not negative, at most a week.
-ANY = Span(0.0, WEEK)
 
 # Counts.
 MAX_ACTIONS = 1000

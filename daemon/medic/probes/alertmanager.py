@@ -17,7 +17,7 @@ from medic.alerts import BOOK, Alert, AlertBook
 from medic.durations import DurationError, parse_duration
 from medic.errors import PatternError
 from medic.patterns import MAX_SUBJECT, compile_pattern
-from medic.policy.schema import duration
+from medic.plugin import duration, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.promsamples import series_id
 
@@ -106,9 +106,8 @@ class AlertmanagerProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "alertname": {
                 "type": "string",
                 "minLength": 1,
@@ -129,9 +128,8 @@ class AlertmanagerProbe(Probe):
                 DEFAULT_KEEP_RESOLVED,
             ),
         },
-        "required": ["alertname"],
-        "additionalProperties": False,
-    }
+        required=["alertname"],
+    )
     fields = FIELDS
     default_every = 30.0
     default_timeout = 5.0

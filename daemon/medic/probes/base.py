@@ -5,7 +5,8 @@ It carries:
 
 - a docstring: one summary line, then a fenced ``yaml`` block holding a complete,
   valid policy file that uses it (a meta-test validates every one);
-- ``schema``: a JSON-Schema object for its options, ``additionalProperties: false``
+- ``schema``: a JSON-Schema object for its options, built with
+  :func:`medic.plugin.options_schema` so it is closed (``additionalProperties: false``)
   (the keys every probe shares, ``type``, ``every`` and ``timeout``, are added by the
   policy schema and must not be repeated here);
 - ``fields``: what it yields per target, which is what ``when:`` may name;
@@ -40,6 +41,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from medic.option_schemas import options_schema
 from medic.registry import Registry
 
 FieldType = Literal["number", "boolean", "string", "list", "mapping"]
@@ -63,11 +65,7 @@ class Field:
 
 class Probe(ABC):
     type_name: ClassVar[str]
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {},
-        "additionalProperties": False,
-    }
+    schema: ClassVar[dict[str, Any]] = options_schema({})
     fields: ClassVar[tuple[Field, ...]] = ()
     # True when fields are discovered at run time (perfdata of a Nagios check):
     # `when:` may then name fields that are not listed.

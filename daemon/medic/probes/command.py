@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from medic.durations import format_duration
 from medic.errors import ProbeError
+from medic.plugin import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.nagios import parse_output, perfdata_fields, status_for
 from medic.proc import run_process
@@ -65,9 +66,8 @@ class CommandProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "argv": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -87,8 +87,7 @@ class CommandProbe(Probe):
             "cwd": {"type": "string", "pattern": "^/", "description": "Working directory."},
             "name": {"type": "string", "minLength": 1, "description": "The target id."},
         },
-        "additionalProperties": False,
-    }
+    )
     fields = FIELDS
     dynamic_fields = True
     default_every = 60.0

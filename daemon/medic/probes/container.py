@@ -22,6 +22,7 @@ import structlog
 from medic.clock import parse_iso
 from medic.deadline import within
 from medic.errors import ProbeError
+from medic.plugin import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.container_select import (
     SELECTION_PROPERTIES,
@@ -107,11 +108,9 @@ class ContainerProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": SELECTION_PROPERTIES,
-        "additionalProperties": False,
-    }
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        SELECTION_PROPERTIES,
+    )
     fields: ClassVar[tuple[Field, ...]] = (
         Field("running", "boolean", "The container is running."),
         Field("status", "string", "created, running, paused, restarting, exited or dead."),

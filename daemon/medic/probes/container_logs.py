@@ -20,7 +20,7 @@ import structlog
 from medic.durations import DurationError, parse_duration
 from medic.errors import ProbeError
 from medic.patterns import Pattern, compile_pattern, pattern_problem
-from medic.policy.schema import duration
+from medic.plugin import duration, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.capture import capture_fields, capture_problems, captured
 from medic.probes.container_select import (
@@ -124,9 +124,8 @@ class ContainerLogsProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             **SELECTION_PROPERTIES,
             "pattern": {
                 "type": "string",
@@ -140,9 +139,8 @@ class ContainerLogsProbe(Probe):
                 "description": "Match letters in either case (default true).",
             },
         },
-        "required": ["pattern"],
-        "additionalProperties": False,
-    }
+        required=["pattern"],
+    )
     fields: ClassVar[tuple[Field, ...]] = (
         Field("match_count", "number", "Lines in the window that match pattern."),
         Field("lines", "number", "Lines read in the window."),

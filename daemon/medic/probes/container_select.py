@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from medic.plugin import options_schema
 from medic.probes.docker_client import is_own_container
 
 OPT_IN_LABEL = "medic.enable"
@@ -36,16 +37,14 @@ SELECTION_PROPERTIES: dict[str, Any] = {
         "additionalProperties": {"type": ["string", "boolean", "number"]},
         "description": "Label -> value; a container must carry all of them.",
     },
-    "compose": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["project"],
-        "properties": {
+    "compose": options_schema(
+        {
             "project": {"type": "string", "minLength": 1},
             "service": {"type": "string", "minLength": 1},
         },
-        "description": "Containers of a Compose project (and service).",
-    },
+        required=["project"],
+        description="Containers of a Compose project (and service).",
+    ),
     "opt_in_label": {
         "type": "boolean",
         "description": "Every container labelled medic.enable=true.",

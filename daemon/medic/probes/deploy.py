@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
+from medic.plugin import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.probestate import StateFile, state_file
 
@@ -76,9 +77,8 @@ class DeployProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "path": {"type": "string", "pattern": "^/", "description": "A marker file."},
             "url": {
                 "type": "string",
@@ -96,8 +96,7 @@ class DeployProbe(Probe):
                 "description": "The target's name. Default deploy.",
             },
         },
-        "additionalProperties": False,
-    }
+    )
     fields = FIELDS
     default_every = 30.0
 

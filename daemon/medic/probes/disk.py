@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import psutil
 
 from medic.errors import ProbeError
+from medic.plugin import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 
 DEFAULT_EXCLUDED_FSTYPES = (
@@ -65,9 +66,8 @@ class DiskProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "mounts": {
                 "type": "array",
                 "items": {"type": "string", "pattern": "^/"},
@@ -82,8 +82,7 @@ class DiskProbe(Probe):
                 "description": "Filesystem types to skip when discovering mounts.",
             },
         },
-        "additionalProperties": False,
-    }
+    )
     fields = _DISK_FIELDS
 
     def __init__(self, options: Mapping[str, Any]) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from medic.errors import ProbeError
+from medic.plugin import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.mounts import on_local_filesystem
 
@@ -68,15 +69,13 @@ class FileProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "path": {"type": "string", "pattern": "^/", "description": "Absolute path."},
             "glob": {"type": "boolean", "description": "Treat path as a glob pattern."},
         },
-        "required": ["path"],
-        "additionalProperties": False,
-    }
+        required=["path"],
+    )
     fields = FIELDS
     default_every = 60.0
     runs_on_loop = True

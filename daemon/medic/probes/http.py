@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from medic import __version__, secrets
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
+from medic.plugin import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.connection_errors import client_error_text
 from medic.redact import is_secret_key, redact_text
@@ -110,9 +111,8 @@ class HttpProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "url": {"type": "string", "minLength": 1, "description": "http:// or https:// URL."},
             "method": {"enum": list(METHODS), "description": "Default GET."},
             "headers": {
@@ -151,9 +151,8 @@ class HttpProbe(Probe):
                 "description": "Bytes of body to read at most (default 1 MiB).",
             },
         },
-        "required": ["url"],
-        "additionalProperties": False,
-    }
+        required=["url"],
+    )
     fields = HTTP_FIELDS
     default_every = 30.0
     default_timeout = 10.0

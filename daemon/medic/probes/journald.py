@@ -19,7 +19,7 @@ from medic.clock import Clock, SystemClock
 from medic.durations import DurationError, parse_duration
 from medic.errors import ProbeError
 from medic.patterns import compile_pattern, pattern_problem
-from medic.policy.schema import duration
+from medic.plugin import duration, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.capture import capture_fields, capture_problems
 from medic.probes.journal_read import (
@@ -74,9 +74,8 @@ class JournaldProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "unit": {
                 "type": "string",
                 "pattern": "^[A-Za-z0-9:_.@\\\\-]+$",
@@ -117,9 +116,8 @@ class JournaldProbe(Probe):
                 "description": "Longer messages are cut to this many bytes before matching.",
             },
         },
-        "required": ["pattern"],
-        "additionalProperties": False,
-    }
+        required=["pattern"],
+    )
     fields: ClassVar[tuple[Field, ...]] = (
         Field("match_count", "number", "Entries read within the window that match pattern."),
         Field("lines", "number", "Entries read within the window."),

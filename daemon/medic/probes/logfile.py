@@ -20,7 +20,7 @@ from medic.clock import Clock, SystemClock
 from medic.durations import DurationError, parse_duration
 from medic.errors import ProbeError
 from medic.patterns import compile_pattern, pattern_problem
-from medic.policy.schema import duration
+from medic.plugin import duration, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.capture import capture_fields, capture_problems
 from medic.probes.linewindow import LineWindow
@@ -76,9 +76,8 @@ class LogProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "path": {
                 "type": "string",
                 "pattern": "^/",
@@ -115,9 +114,8 @@ class LogProbe(Probe):
                 "description": "Count what the file already holds on the first run.",
             },
         },
-        "required": ["path", "pattern"],
-        "additionalProperties": False,
-    }
+        required=["path", "pattern"],
+    )
     fields: ClassVar[tuple[Field, ...]] = (
         Field("match_count", "number", "Lines read within the window that match pattern."),
         Field("lines", "number", "Lines read within the window."),

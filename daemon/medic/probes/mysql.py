@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from medic import secrets
 from medic.errors import ProbeError
+from medic.plugin import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.redact import redact_text
 
@@ -115,9 +116,8 @@ class MysqlProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "dsn": {**secrets.SCHEMA, "description": "mysql:// DSN: {env: NAME} or {file: /path}."},
             "users": {
                 "type": "array",
@@ -133,9 +133,8 @@ class MysqlProbe(Probe):
                 "description": "SHOW GLOBAL STATUS variables to yield as status_<name>.",
             },
         },
-        "required": ["dsn"],
-        "additionalProperties": False,
-    }
+        required=["dsn"],
+    )
     fields: ClassVar[tuple[Field, ...]] = (
         Field("reachable", "boolean", "The server answered in time."),
         Field("error", "string", "Why it was not reachable (null when it was)."),

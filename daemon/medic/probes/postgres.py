@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from medic import secrets
 from medic.durations import format_duration
 from medic.errors import ProbeError
+from medic.plugin import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.redact import redact_text
 
@@ -156,9 +157,8 @@ class PostgresProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "dsn": {
                 **secrets.SCHEMA,
                 "description": "postgresql:// DSN as a secret: {env: NAME} or {file: /path}.",
@@ -179,9 +179,8 @@ class PostgresProbe(Probe):
                 "description": "Leave out Medic's own connections (default true).",
             },
         },
-        "required": ["dsn"],
-        "additionalProperties": False,
-    }
+        required=["dsn"],
+    )
     fields = (
         Field("reachable", "boolean", "The server answered the query in time."),
         Field("error", "string", "Why it did not (null when reachable)."),

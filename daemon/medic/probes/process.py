@@ -28,6 +28,7 @@ import structlog
 
 from medic.errors import ProbeError
 from medic.patterns import compile_pattern, pattern_problem
+from medic.plugin import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.proctable import (
     TABLE,
@@ -101,9 +102,8 @@ class ProcessProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "name": {"type": "string", "minLength": 1, "description": "Process name."},
             "cmdline": {
                 "type": "string",
@@ -113,8 +113,7 @@ class ProcessProbe(Probe):
             "pidfile": {"type": "string", "pattern": "^/", "description": "File holding the pid."},
             "user": {"type": "string", "minLength": 1, "description": "Owner (name or uid)."},
         },
-        "additionalProperties": False,
-    }
+    )
     fields = FIELDS
     default_every = 10.0
     watches = True

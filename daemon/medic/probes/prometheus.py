@@ -24,7 +24,7 @@ from medic.clock import Clock, SystemClock
 from medic.durations import parse_duration
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
-from medic.policy.schema import duration
+from medic.plugin import duration, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.promoptions import option_problems
 from medic.probes.promsamples import (
@@ -64,15 +64,13 @@ _LABELS = {
     "additionalProperties": {"type": "string"},
     "description": "Only series whose labels have exactly these values.",
 }
-_SELECTOR = {
-    "type": "object",
-    "properties": {
+_SELECTOR = options_schema(
+    {
         "metric": {"type": "string", "minLength": 1, "description": "Sample name."},
         "labels": _LABELS,
     },
-    "required": ["metric"],
-    "additionalProperties": False,
-}
+    required=["metric"],
+)
 _URL = {"type": "string", "pattern": "^https?://"}
 
 
@@ -122,9 +120,8 @@ class PrometheusProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "scrape": {**_URL, "description": "Exposition URL to read (e.g. .../metrics)."},
             "metric": {"type": "string", "minLength": 1, "description": "Sample name to read."},
             "labels": _LABELS,
@@ -148,8 +145,7 @@ class PrometheusProbe(Probe):
                 "description": "Extra request headers; a value may be a secret reference.",
             },
         },
-        "additionalProperties": False,
-    }
+    )
     fields = FIELDS
     default_every = 30.0
     default_timeout = 10.0

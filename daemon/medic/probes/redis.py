@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from medic import secrets
 from medic.durations import format_duration
 from medic.errors import ProbeError
+from medic.plugin import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.redis_queues import QUEUE_OPTIONS, QueueSet, queue_problems
 from medic.redact import redact_text
@@ -120,9 +121,8 @@ class RedisProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "url": {
                 **secrets.SCHEMA,
                 "description": "redis://, rediss:// or unix:// URL as a secret: {env: NAME} "
@@ -140,8 +140,7 @@ class RedisProbe(Probe):
             },
             **QUEUE_OPTIONS,
         },
-        "additionalProperties": False,
-    }
+    )
     fields = (
         Field("reachable", "boolean", "The server answered in time."),
         Field("error", "string", "Why it did not (null when reachable)."),

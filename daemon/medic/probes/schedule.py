@@ -28,10 +28,10 @@ from typing import Any, ClassVar
 
 import structlog
 
+from medic.cron import CRON_HINT, ZONE_HINT, CronError, CronSchedule, zone
 from medic.durations import DurationError, parse_duration
 from medic.errors import ProbeError
-from medic.policy.schema import duration
-from medic.policy.windows import CRON_HINT, ZONE_HINT, CronError, CronSchedule, zone
+from medic.plugin import duration, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.probestate import StateFile, state_file
 
@@ -99,9 +99,8 @@ class ScheduleProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "cron": {
                 "type": "string",
                 "minLength": 1,
@@ -120,8 +119,7 @@ class ScheduleProbe(Probe):
                 "description": "The target's name. Default job.",
             },
         },
-        "additionalProperties": False,
-    }
+    )
     fields = FIELDS
     default_every = 60.0
     watches = True

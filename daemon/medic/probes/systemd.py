@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import structlog
 
 from medic.errors import ProbeError
+from medic.plugin import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.proc import CompletedRun, run_process
 
@@ -185,18 +186,16 @@ class UnitProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "unit": {
                 "type": "string",
                 "minLength": 1,
                 "description": "Unit name (nginx, nginx.service) or glob (app-*.service).",
             },
         },
-        "required": ["unit"],
-        "additionalProperties": False,
-    }
+        required=["unit"],
+    )
     fields = FIELDS
     default_every = 15.0
     watches = True

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from medic.plugin import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.connection_errors import os_error_text
 
@@ -52,15 +53,13 @@ class TcpProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "host": {"type": "string", "minLength": 1, "description": "Name or address."},
             "port": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "Port."},
         },
-        "required": ["host", "port"],
-        "additionalProperties": False,
-    }
+        required=["host", "port"],
+    )
     fields = TCP_FIELDS
     default_every = 30.0
     default_timeout = 5.0
