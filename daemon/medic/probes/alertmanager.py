@@ -135,8 +135,14 @@ class AlertmanagerProbe(Probe):
     default_timeout = 5.0
     watches = True
 
-    def __init__(self, options: Mapping[str, Any], *, book: AlertBook | None = None) -> None:
-        super().__init__(options)
+    def __init__(
+        self,
+        options: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        book: AlertBook | None = None,
+    ) -> None:
+        super().__init__(options, timeout=timeout)
         self.book = book if book is not None else BOOK
         self.matchers = {"alertname": Matcher(str(options["alertname"]))}
         self.matchers.update({k: Matcher(v) for k, v in (options.get("labels") or {}).items()})

@@ -78,8 +78,14 @@ class Probe(ABC):
     # on the event loop instead of hopping to a worker thread.
     runs_on_loop: ClassVar[bool] = False
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
         self.options = options
+        # How long one run may take (the policy's ``timeout``): the engine sets it after
+        # construction (a plugin's own __init__ need not take it) and enforces it around
+        # measure(); a probe passes it on to the clients and programs it waits on.
+        self.timeout: float = self.default_timeout if timeout is None else float(timeout)
+        # The policy this probe measures for, when the engine made it (names state files).
+        self.policy_name: str | None = None
         # The fields the policy reads; None until the engine says (then: all of them).
         self.used: frozenset[str] | None = None
 

@@ -93,8 +93,8 @@ class CommandProbe(Probe):
     default_every = 60.0
     default_timeout = 10.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.argv = command_argv(options)
         name = options.get("name")
         self.target = str(name) if name else _shorten(command_text(options, self.argv))
@@ -111,7 +111,7 @@ class CommandProbe(Probe):
         return []
 
     async def measure(self) -> Measurement:
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         try:
             run = await run_process(self.argv, timeout=timeout, env=self.env, cwd=self.cwd)
         except OSError as exc:

@@ -133,8 +133,8 @@ class ContainerProbe(Probe):
     default_timeout = 10.0
     watches = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.selection = Selection.from_options(options)
         self._cpu: dict[str, tuple[int, int]] = {}
         self._followers: set[EventFollower] = set()

@@ -151,8 +151,8 @@ class ContainerLogsProbe(Probe):
     default_timeout = 20.0
     max_bytes: int = MAX_BYTES
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.selection = Selection.from_options(options)
         ignore_case = bool(options.get("ignore_case", True))
         self.pattern = compile_pattern(options["pattern"], ignore_case=ignore_case)

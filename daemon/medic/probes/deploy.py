@@ -100,8 +100,8 @@ class DeployProbe(Probe):
     fields = FIELDS
     default_every = 30.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.path = options.get("path")
         self.url = options.get("url")
         self.field = str(options.get("field", "version"))
@@ -177,7 +177,7 @@ class DeployProbe(Probe):
         self.kept_seen = _time(kept.get("seen"))
 
     async def _version(self) -> str | None:
-        limit = float(getattr(self, "timeout", 10.0))
+        limit = self.timeout
         timeout = aiohttp.ClientTimeout(total=limit)
         try:
             async with (

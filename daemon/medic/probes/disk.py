@@ -85,8 +85,8 @@ class DiskProbe(Probe):
     )
     fields = _DISK_FIELDS
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         listed = options.get("mounts")
         self.mounts = [os.path.normpath(m) for m in listed] if listed else None
         self.excluded = frozenset(options.get("exclude_fstypes", DEFAULT_EXCLUDED_FSTYPES))

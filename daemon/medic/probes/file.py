@@ -80,8 +80,8 @@ class FileProbe(Probe):
     default_every = 60.0
     runs_on_loop = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.path = str(options["path"])
         self.glob = bool(options.get("glob", False))
         self._busy = False

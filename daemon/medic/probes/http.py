@@ -157,8 +157,8 @@ class HttpProbe(Probe):
     default_every = 30.0
     default_timeout = 10.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.url = str(options["url"])
         self.target = display_url(self.url)
         self.method = str(options.get("method", "GET"))
@@ -216,7 +216,7 @@ class HttpProbe(Probe):
         return list(options.get("json_fields") or {})
 
     async def measure(self) -> Measurement:
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         headers = self._headers()
         session = self._open()
         fields: dict[str, Any] = {

@@ -109,8 +109,8 @@ class IntegrityProbe(Probe):
     default_every = 60.0
     default_timeout = 30.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.path = str(options["path"])
         self.algorithm = str(options.get("algorithm", "sha256"))
         self.max_bytes = int(options.get("max_bytes", DEFAULT_MAX_BYTES))

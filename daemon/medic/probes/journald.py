@@ -128,8 +128,8 @@ class JournaldProbe(Probe):
     default_timeout = 10.0
     max_bytes: int = MAX_BYTES
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.clock: Clock = SystemClock()
         self.selection = Selection(
             unit=options.get("unit"),
@@ -202,7 +202,7 @@ class JournaldProbe(Probe):
             self.state.save({"cursor": self.cursor, "since": self.since})
 
     async def _journalctl(self, argv: list[str], cap: int | None = None) -> tuple[str, bool]:
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         done = await run_process(argv, timeout=timeout, max_output=cap or self.max_bytes)
         if done.timed_out:
             raise ProbeError(f"journalctl did not finish within {timeout:g}s", hint=_HINT)

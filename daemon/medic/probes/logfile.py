@@ -129,8 +129,8 @@ class LogProbe(Probe):
     default_timeout = 10.0
     max_bytes: int = MAX_BYTES
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.clock: Clock = SystemClock()
         self.path = str(options["path"])
         ignore_case = bool(options.get("ignore_case", True))

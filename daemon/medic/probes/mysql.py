@@ -159,7 +159,7 @@ class MysqlProbe(Probe):
             dsn = secrets.resolve(self.options["dsn"])
         except secrets.SecretError as exc:
             raise ProbeError(f"mysql dsn: {exc.message}", hint=exc.hint) from exc
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         try:
             async with asyncio.timeout(timeout):
                 return {address(dsn): await self._read(dsn, timeout)}

@@ -203,8 +203,8 @@ class PostgresProbe(Probe):
     default_every: ClassVar[float] = 30.0
     default_timeout: ClassVar[float] = 5.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.group_by: str = options.get("group_by", "none")
         self.databases: list[str] | None = options.get("databases")
         self.exclude_self: bool = options.get("exclude_self", True)
@@ -217,7 +217,7 @@ class PostgresProbe(Probe):
             dsn = secrets.resolve(self.options["dsn"])
         except secrets.SecretError as exc:  # configuration, not an outage
             raise ProbeError(f"postgres dsn: {exc.message}", hint=exc.hint) from exc
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         async with self._lock:
             try:
                 async with asyncio.timeout(timeout):

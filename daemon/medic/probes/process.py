@@ -119,8 +119,8 @@ class ProcessProbe(Probe):
     watches = True
     runs_on_loop = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.selector = next((s for s in SELECTORS if s in options), "name")
         self.target = str(options.get(self.selector, ""))
         self._pattern = compile_pattern(self.target) if self.selector == "cmdline" else None

@@ -150,8 +150,8 @@ class PrometheusProbe(Probe):
     default_every = 30.0
     default_timeout = 10.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.clock: Clock = SystemClock()
         self.query: str | None = options.get("query")
         self.url = str(options.get("scrape") or options.get("server", ""))
@@ -270,7 +270,7 @@ class PrometheusProbe(Probe):
 
     async def _instant_query(self, query: str) -> Measurement:
         url = self.url.rstrip("/") + "/api/v1/query"
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         # Prometheus takes plain seconds here; "2.5s" would be rejected.
         params = {"query": query, "timeout": f"{max(timeout, 0.001):g}"}
         status, _, text = await self._get(url, params)
@@ -281,7 +281,7 @@ class PrometheusProbe(Probe):
     async def _get(self, url: str, params: Mapping[str, str] | None) -> tuple[int, str, str]:
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         return await http_text(self._session, url, params, self._headers(), limit=timeout)
 
     def _headers(self) -> dict[str, str]:

@@ -176,8 +176,8 @@ class RedisProbe(Probe):
     def option_fields(cls, options: Mapping[str, Any]) -> list[str]:
         return [length_field(k) for k in _keys(options)] + QueueSet.from_options(options).fields()
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.keys = _keys(options)
         self.queues = QueueSet.from_options(options)
         self._client: aioredis.Redis | None = None
@@ -187,7 +187,7 @@ class RedisProbe(Probe):
         from redis.exceptions import RedisError  # the client library loads on first use
 
         url = self._url()
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         async with self._lock:
             try:
                 async with asyncio.timeout(timeout):

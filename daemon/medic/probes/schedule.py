@@ -124,8 +124,8 @@ class ScheduleProbe(Probe):
     default_every = 60.0
     watches = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         text = options.get("cron")
         self.cron = CronSchedule.parse(text) if text else None
         self.tz = str(options.get("timezone", "UTC"))
@@ -207,7 +207,7 @@ class ScheduleProbe(Probe):
         if self._loaded:
             return
         self._loaded = True
-        owner = getattr(self, "policy_name", None)
+        owner = self.policy_name
         self.state = state_file("schedule", {**self.options, "policy": owner})
         kept = self.state.load() if self.state is not None else None
         done = kept.get("done") if isinstance(kept, dict) else None

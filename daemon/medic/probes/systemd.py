@@ -200,8 +200,8 @@ class UnitProbe(Probe):
     default_every = 15.0
     watches = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.unit = canonical(str(options.get("unit", "")))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pids: dict[str, int] = {}  # unit -> main pid of the last measurement
@@ -220,7 +220,7 @@ class UnitProbe(Probe):
         return []
 
     async def measure(self) -> Measurement:
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         found = await show([self.unit], max(0.5, timeout - 0.25))
         now_usec = time.monotonic_ns() // 1000  # CLOCK_MONOTONIC, the clock systemd stamps with
         measurement: Measurement = {}

@@ -64,14 +64,14 @@ class TcpProbe(Probe):
     default_every = 30.0
     default_timeout = 5.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.host = str(options["host"])
         self.port = int(options["port"])
         self.target = host_port(self.host, self.port)
 
     async def measure(self) -> Measurement:
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         started = time.perf_counter()
         fields: dict[str, Any] = {"ok": False, "latency": None, "error": None}
         try:

@@ -85,8 +85,8 @@ class TlsCertProbe(Probe):
     default_every = 3600.0
     default_timeout = 10.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.host: str | None = options.get("host")
         self.port = int(options.get("port", 443))
         self.file: str | None = options.get("file")
@@ -110,7 +110,7 @@ class TlsCertProbe(Probe):
         return []
 
     async def measure(self) -> Measurement:
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         if self.file is not None:
             return {self.target: await asyncio.to_thread(self._read_file)}
         try:
