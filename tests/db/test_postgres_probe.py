@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from medic.drivers.postgres import server_name
 from medic.errors import ProbeError
 from medic.policy.loader import load_text
-from medic.probes.postgres import PostgresProbe, server_name
+from medic.probes.postgres import PostgresProbe
 
 if TYPE_CHECKING:
     from conftest import Scratch

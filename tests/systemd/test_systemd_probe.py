@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from medic.drivers.systemd import canonical, parse_show
 from medic.errors import ProbeError
-from medic.probes.systemd import UnitProbe, canonical, parse_show, unit_fields
+from medic.probes.systemd import UnitProbe, unit_fields
 
 if TYPE_CHECKING:
     from conftest import Node

@@ -18,9 +18,7 @@ from typing import Any, ClassVar
 
 from medic import secrets
 from medic.actions.base import Action, ActionContext, ActionResult, actions
-from medic.durations import format_duration, parse_duration
-from medic.plugin import duration, options_schema
-from medic.probes.mysql import (
+from medic.drivers.mysql import (
     PROCESSLIST,
     address,
     connect,
@@ -29,6 +27,8 @@ from medic.probes.mysql import (
     rows,
     scrub,
 )
+from medic.durations import format_duration, parse_duration
+from medic.plugin import duration, options_schema
 
 PROTECTED_USERS = ("root", "mysql", "debian-sys-maint")
 COMMANDS = ("Sleep", "Query", "Connect")

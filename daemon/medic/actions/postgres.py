@@ -18,14 +18,14 @@ from typing import Any, ClassVar
 
 from medic import secrets
 from medic.actions.base import Action, ActionContext, ActionResult, actions
-from medic.durations import format_duration, parse_duration
-from medic.plugin import duration, options_schema
-from medic.probes.postgres import (
+from medic.drivers.postgres import (
     connect,
     connection_errors,
     describe_error,
     server_name,
 )
+from medic.durations import format_duration, parse_duration
+from medic.plugin import duration, options_schema
 
 STATES = ("idle", "idle in transaction", "active")
 DEFAULT_MAX = 10

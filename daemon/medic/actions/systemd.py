@@ -22,10 +22,10 @@ from typing import Any, ClassVar
 
 from medic.actions.base import Action, ActionContext, ActionResult, actions, placeholders
 from medic.actions.placeholders import Allow, fill_item
+from medic.drivers.systemd import UNIT_NAME, canonical, is_glob, show, systemctl
 from medic.durations import format_duration
 from medic.errors import ActionError, ProbeError
 from medic.plugin import options_schema
-from medic.probes.systemd import UNIT_NAME, canonical, is_glob, show, systemctl
 
 _UNIT_OPTION = {
     "type": "string",

@@ -21,6 +21,15 @@ import structlog
 
 from medic.clock import parse_iso
 from medic.deadline import within
+from medic.drivers.docker import (
+    HINT,
+    STATE_EVENTS,
+    EventFollower,
+    engine_errors,
+    open_container_events,
+    shared_client,
+    unreachable,
+)
 from medic.errors import ProbeError
 from medic.plugin import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
@@ -29,15 +38,6 @@ from medic.probes.container_select import (
     Selection,
     select_containers,
     validate_selection,
-)
-from medic.probes.docker_client import (
-    HINT,
-    STATE_EVENTS,
-    EventFollower,
-    engine_errors,
-    open_container_events,
-    shared_client,
-    unreachable,
 )
 
 log = structlog.get_logger(__name__)

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import structlog
 
+from medic.drivers.docker import HINT, engine_errors, shared_client, unreachable
 from medic.durations import DurationError, parse_duration
 from medic.errors import ProbeError
 from medic.patterns import Pattern, compile_pattern, pattern_problem
@@ -30,7 +31,6 @@ from medic.probes.container_select import (
     select_containers,
     validate_selection,
 )
-from medic.probes.docker_client import HINT, engine_errors, shared_client, unreachable
 
 log = structlog.get_logger(__name__)
 

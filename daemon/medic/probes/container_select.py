@@ -14,11 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from medic.drivers.docker import IGNORE_LABEL, is_own_container, is_true
 from medic.plugin import options_schema
-from medic.probes.docker_client import is_own_container
 
 OPT_IN_LABEL = "medic.enable"
-IGNORE_LABEL = "medic.ignore"
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 SELECTORS = ("name", "id", "labels", "compose", "opt_in_label")
@@ -62,10 +61,6 @@ def label_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def is_true(value: str | None) -> bool:
-    return value is not None and value.strip().lower() == "true"
 
 
 def validate_selection(options: Mapping[str, Any]) -> list[str]:
