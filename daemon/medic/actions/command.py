@@ -26,7 +26,7 @@ from medic.actions.base import (
 )
 from medic.actions.placeholders import ALLOW_DASH, ALLOW_PATH, Allow, PlaceholderError, fill_argv
 from medic.durations import format_duration
-from medic.plugin import options_schema
+from medic.plugin import argv, options_schema
 from medic.proc import CompletedRun, run_process
 from medic.program import SHELL, command_argv, command_text, program_mistake
 
@@ -97,13 +97,10 @@ class CommandAction(Action):
 
     schema: ClassVar[dict[str, Any]] = options_schema(
         {
-            "argv": {
-                "type": "array",
-                "items": {"type": "string"},
-                "minItems": 1,
-                "description": "Program and arguments; items may hold {target}-style "
-                "placeholders, each item stays one argument.",
-            },
+            "argv": argv(
+                "Program and arguments; items may hold {target}-style "
+                "placeholders, each item stays one argument."
+            ),
             "shell": {
                 "type": "string",
                 "minLength": 1,

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from medic.actions.base import ActionContext, ActionResult, actions, not_filled, unfilled_note
 from medic.actions.container import ContainerAction, with_container
 from medic.actions.placeholders import ALLOW_DASH, ALLOW_PATH, Allow, PlaceholderError, fill_argv
+from medic.plugin import argv as argv_option
 from medic.plugin import options_schema
 
 MAX_OUTPUT = 16 * 1024
@@ -78,12 +79,7 @@ class ExecAction(ContainerAction):
     schema: ClassVar[dict[str, Any]] = with_container(
         options_schema(
             {
-                "argv": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {"type": "string"},
-                    "description": "Program and arguments; {placeholders} fill single items.",
-                },
+                "argv": argv_option("Program and arguments; {placeholders} fill single items."),
                 "user": {"type": "string", "minLength": 1, "description": "User (name or uid)."},
                 "allow_dash": ALLOW_DASH,
                 "allow_path": ALLOW_PATH,

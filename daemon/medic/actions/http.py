@@ -27,7 +27,7 @@ from medic.actions.base import (
 from medic.actions.placeholders import ALLOW_PATH, Allow, PlaceholderError, fill_url
 from medic.durations import format_duration
 from medic.lazy import lazy_module
-from medic.plugin import options_schema
+from medic.plugin import options_schema, url
 
 if TYPE_CHECKING:
     import aiohttp
@@ -99,11 +99,7 @@ class HttpRequestAction(Action):
 
     schema: ClassVar[dict[str, Any]] = options_schema(
         {
-            "url": {
-                "type": "string",
-                "minLength": 1,
-                "description": "http:// or https:// URL; placeholders are URL-quoted.",
-            },
+            "url": url("http:// or https:// URL; placeholders are URL-quoted."),
             "method": {"enum": list(METHODS), "description": "Default POST."},
             "headers": {
                 "type": "object",

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from medic.durations import format_duration
 from medic.errors import ProbeError
-from medic.plugin import options_schema
+from medic.plugin import argv, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.nagios import parse_output, perfdata_fields, status_for
 from medic.proc import run_process
@@ -68,12 +68,7 @@ class CommandProbe(Probe):
 
     schema: ClassVar[dict[str, Any]] = options_schema(
         {
-            "argv": {
-                "type": "array",
-                "items": {"type": "string"},
-                "minItems": 1,
-                "description": "The program and its arguments; no shell is involved.",
-            },
+            "argv": argv("The program and its arguments; no shell is involved."),
             "shell": {
                 "type": "string",
                 "minLength": 1,

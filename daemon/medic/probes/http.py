@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from medic import __version__, secrets
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
-from medic.plugin import options_schema
+from medic.plugin import options_schema, url
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.connection_errors import client_error_text
 from medic.redact import is_secret_key, redact_text
@@ -113,7 +113,7 @@ class HttpProbe(Probe):
 
     schema: ClassVar[dict[str, Any]] = options_schema(
         {
-            "url": {"type": "string", "minLength": 1, "description": "http:// or https:// URL."},
+            "url": url("http:// or https:// URL."),
             "method": {"enum": list(METHODS), "description": "Default GET."},
             "headers": {
                 "type": "object",
