@@ -103,3 +103,36 @@ def test_medic_runs_the_plugin_probe_once(site: Path, tmp_path: Path) -> None:
     assert fields["exists"] is True
     assert fields["files"] == 2
     assert fields["oldest_age"] >= 7190
+
+
+SWEEP = """
+import asyncio, sys
+from medic.plugin import ActionContext, actions
+cls = actions.get("example.sweep")
+step = cls({"to": sys.argv[2], "older_than": "1h"})
+ctx = ActionContext(policy="p", target=sys.argv[1], incident="i", fields={}, timeout=5.0)
+print(step.describe(ctx))
+print(asyncio.run(step.run(ctx)).summary)
+"""
+
+
+def test_the_plugin_action_moves_only_old_files_aside(site: Path, tmp_path: Path) -> None:
+    """example.sweep, loaded through its entry point, moves the old file and leaves the new."""
+    spool, stuck = tmp_path / "spool", tmp_path / "stuck"
+    spool.mkdir()
+    (spool / "old.msg").write_text("x")
+    (spool / "new.msg").write_text("y")
+    old = time.time() - 7200
+    os.utime(spool / "old.msg", (old, old))
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    done = subprocess.run(
+        [sys.executable, "-c", SWEEP, str(spool), str(stuck)],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"move files older than 1h from {spool} to {stuck}",
+        f"moved 1 file(s) to {stuck}",
+    ]
+    assert sorted(p.name for p in spool.iterdir()) == ["new.msg"]
+    assert sorted(p.name for p in stuck.iterdir()) == ["old.msg"]
