@@ -97,7 +97,7 @@ class Agent:
         config = {
             "state_dir": "state",
             "policies": ["policies"],
-            "api": {"listen": f"127.0.0.1:{self.port}", "token_env": "MEDIC_API_TOKEN"},
+            "api": {"listen": f"127.0.0.1:{self.port}", "token": {"env": "MEDIC_API_TOKEN"}},
             "log": {"format": "json", "level": "info"},
             "limits": {"max_concurrent_actions": 8, "circuit_breaker": {"max_actions": 1000}},
         }

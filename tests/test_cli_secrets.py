@@ -14,7 +14,7 @@ from medic.cli import main
 CONFIG = """\
 state_dir: state
 policies: [policies]
-api: {listen: 0.0.0.0:9325, token_env: MEDIC_CI_UNSET_TOKEN}
+api: {listen: 0.0.0.0:9325, token: {env: MEDIC_CI_UNSET_TOKEN}}
 """
 POLICY = """\
 version: 1
@@ -38,13 +38,13 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_validate_with_config_needs_no_api_token(config: Path) -> None:
-    """`medic validate --config` checks the files without reading api.token_env."""
+    """`medic validate --config` checks the files without reading api.token."""
     result = CliRunner().invoke(main, ["validate", "--config", str(config)])
     assert (result.exit_code, result.output) == (0, "ok: 1 policy in 1 file\n")
 
 
 def test_audit_with_config_needs_no_api_token(config: Path) -> None:
-    """`medic audit list --config` reads the audit log without reading api.token_env."""
+    """`medic audit list --config` reads the audit log without reading api.token."""
 
     async def make_db() -> None:
         store = AuditStore(config.parent / "state" / "audit.db", host="node1")

@@ -35,17 +35,17 @@ def test_listen_beyond_loopback_needs_a_token(
         load_config(write(tmp_path, "api: {listen: '0.0.0.0:9325'}\n"))
     assert str(err.value) == (
         f"{tmp_path / 'medic.yaml'}: the API listens on 0.0.0.0, beyond loopback, without a token"
-        " (hint: set api.token_env or api.token_file, or listen on 127.0.0.1)"
+        " (hint: set api.token: {env: NAME} (or {file: /path}), or listen on 127.0.0.1)"
     )
 
 
 def test_token_is_read_from_the_named_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """api.token_env names the variable; the value never sits in the file, and is read
+    """api.token names the variable; the value never sits in the file, and is read
     when the API needs it."""
     monkeypatch.setenv("MY_TOKEN", "s3cret")
-    config = load_config(write(tmp_path, "api: {listen: '0.0.0.0:9325', token_env: MY_TOKEN}\n"))
+    config = load_config(write(tmp_path, "api: {listen: '0.0.0.0:9325', token: {env: MY_TOKEN}}\n"))
     assert config.api.token is None
     assert with_api_token(config).api.token == "s3cret"
 
@@ -53,14 +53,14 @@ def test_token_is_read_from_the_named_variable(
 def test_an_unset_token_variable_only_fails_where_the_token_is_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Loading a config whose api.token_env is unset works; resolving it names the fix."""
+    """Loading a config whose api.token variable is unset works; resolving it names the fix."""
     monkeypatch.delenv("MY_TOKEN", raising=False)
-    config = load_config(write(tmp_path, "api: {token_env: MY_TOKEN}\n"))
+    config = load_config(write(tmp_path, "api: {token: {env: MY_TOKEN}}\n"))
     with pytest.raises(ConfigError) as err:
         with_api_token(config)
     assert str(err.value) == (
-        f"{tmp_path / 'medic.yaml'}: api.token_env names 'MY_TOKEN' but it is not set"
-        " (hint: export MY_TOKEN=... before starting medic, or remove token_env)"
+        f"{tmp_path / 'medic.yaml'}: api.token: environment variable MY_TOKEN is not set"
+        " (hint: set MY_TOKEN in the agent's environment (systemd: EnvironmentFile=))"
     )
 
 

@@ -4,28 +4,32 @@ A YAML file (``/etc/medic/medic.yaml`` on nodes, ``medic.yaml`` next to the poli
 in a repo); every key has a safe default, so an empty file is a valid configuration.
 ``maintenance:`` lists recurring windows (cron, duration, time zone) with the matchers
 that say which policies and targets they cover.
-Secrets are never written in it: ``token_env`` / ``token_file`` name where they are.
+Secrets are never written in it: ``{env: NAME}`` / ``{file: /path}`` references
+(:mod:`medic.secrets`) name where they are; the old ``api.token_env`` / ``token_file``
+still work, and :attr:`AgentConfig.notices` says what to write instead.
 The file's JSON Schema is :mod:`medic.config_schema`.
 """
 
 from __future__ import annotations
 
-import os
+import functools
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+from jsonschema import Draft202012Validator
 
 from medic.audit.history_options import HistoryOptions, parse_history_options
 from medic.audit.options import AuditOptions, parse_audit_options
 from medic.audit.retention_options import RetentionOptions, parse_retention
-from medic.config_schema import SCHEMA
+from medic.config_api import DEFAULT_PORT, ApiConfig, load_api, parse_listen, with_api_token
+from medic.config_schema import schema as config_schema
 from medic.durations import parse_duration
-from medic.errors import ConfigError
+from medic.errors import ConfigError, PolicyWarning
 from medic.fleet.settings import FleetConfig, load_fleet
+from medic.notify.options import error_message
 from medic.policy import bounds
 from medic.policy.windows import (
     CRON_HINT,
@@ -35,37 +39,23 @@ from medic.policy.windows import (
     MaintenanceWindow,
     zone,
 )
-from medic.policy.yamlpos import parse_yaml
+from medic.policy.yamlpos import Document, parse_yaml
+from medic.secret_notices import notices
 
-DEFAULT_PORT = 9325
-
-
-@dataclass(frozen=True)
-class ApiConfig:
-    host: str = "127.0.0.1"
-    port: int = DEFAULT_PORT
-    enabled: bool = True
-    # The bearer token's value once resolved (see with_api_token), or given directly.
-    token: str | None = None
-    # The base of links in messages (``api.link_base``; ``api.public_url`` is its old name).
-    public_url: str | None = None
-    # Host header names the API answers to besides loopback ones (medic.api.hosts).
-    allowed_hosts: frozenset[str] = frozenset()
-    # Where the token comes from: read only by commands that talk to the API.
-    token_env: str | None = None
-    token_file: str | None = None
-
-    @property
-    def token_named(self) -> bool:
-        """A token is set or named (``token_env``, ``token_file``, ``$MEDIC_API_TOKEN``),
-        whether or not it can be read yet."""
-        return bool(
-            self.token or self.token_env or self.token_file or os.environ.get("MEDIC_API_TOKEN")
-        )
-
-    @property
-    def loopback(self) -> bool:
-        return self.host in {"127.0.0.1", "::1", "localhost"} or self.host.startswith("127.")
+__all__ = [  # ApiConfig, parse_listen and with_api_token live in config_api
+    "DEFAULT_PORT",
+    "AgentConfig",
+    "ApiConfig",
+    "BreakerConfig",
+    "DeliveryConfig",
+    "GlobalLimits",
+    "MaintenanceConfig",
+    "NotifierConfig",
+    "load_config",
+    "parse_listen",
+    "read_config_yaml",
+    "with_api_token",
+]
 
 
 @dataclass(frozen=True)
@@ -127,61 +117,27 @@ class AgentConfig:
     # Fleet budgets, view and central audit (docs/fleet.md); None: a lone agent.
     fleet: FleetConfig | None = None
     source: Path | None = None
+    # What the file should say differently (old spellings of secrets), with file:line.
+    notices: tuple[PolicyWarning, ...] = ()
 
     @property
     def audit_path(self) -> Path:
         return self.state_dir / "audit.db"
 
 
-def with_api_token(config: AgentConfig) -> AgentConfig:
-    """``config`` with its API token read from where ``api.token_env`` / ``token_file``
-    (else ``$MEDIC_API_TOKEN``) say: only the agent and the commands that talk to its
-    API call this, so ``medic validate`` and ``medic audit`` never need the secret.
-    ConfigError when the named variable or file cannot be read."""
-    api = config.api
-    if api.token:
-        return config
-    file = str(config.source) if config.source else "the agent config"
-    token = _secret({"token_env": api.token_env, "token_file": api.token_file}, file)
-    return replace(config, api=replace(api, token=token))
-
-
-def _secret(spec: Mapping[str, Any], file: str) -> str | None:
-    """A secret named by ``token_env`` or ``token_file``, never written inline."""
-    if env := spec.get("token_env"):
-        value = os.environ.get(env)
-        if not value:
-            raise ConfigError(
-                f"api.token_env names {env!r} but it is not set",
-                file=file,
-                hint=f"export {env}=... before starting medic, or remove token_env",
-            )
-        return value
-    if path := spec.get("token_file"):
-        try:
-            return Path(path).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"api.token_file {path!r}: {exc.strerror}", file=file) from exc
-    return os.environ.get("MEDIC_API_TOKEN") or None
-
-
-def _check_notifier(cfg: NotifierConfig, file: str) -> None:
-    """A notifier's options checked against its type's own schema, at load time."""
+def _check_notifier(cfg: NotifierConfig, doc: Document, file: str) -> None:
+    """Build the notifier once, so what its schema cannot say (durations, credentials
+    sent in clear, reserved labels) is refused now, with the entry's line."""
     from medic.notify.base import notifiers
 
     cls = notifiers.get(cfg.type)
-    if cls is None:
-        raise ConfigError(
-            f"notifiers.{cfg.name}: unknown notifier type {cfg.type!r}",
-            file=file,
-            hint=f"valid types: {', '.join(notifiers.names())}",
-        )
-    validator = bounds.Validator(bounds.harden(cls.schema))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(dict(cfg.options)))
-    if error is not None:
-        where = ".".join(str(p) for p in error.absolute_path)
-        at = f"notifiers.{cfg.name}" + (f".{where}" if where else "")
-        raise ConfigError(f"{at}: {error.message}", file=file)
+    if cls is None:  # the schema lists the registered types; this is a plugin gone
+        raise ConfigError(f"notifiers.{cfg.name}: unknown notifier type {cfg.type!r}", file=file)
+    try:
+        cls(cfg.name, cfg.options)
+    except ConfigError as exc:
+        line = doc.locate(("notifiers", cfg.name)).line
+        raise ConfigError(exc.message, file=file, line=line, hint=exc.hint) from exc
 
 
 def _maintenance(items: list[dict[str, Any]], file: str) -> tuple[MaintenanceConfig, ...]:
@@ -216,23 +172,18 @@ def _maintenance(items: list[dict[str, Any]], file: str) -> tuple[MaintenanceCon
     return tuple(out)
 
 
-def parse_listen(text: str, file: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not (port.isascii() and port.isdigit() and len(port) <= 5 and int(port) < 65536):
-        raise ConfigError(
-            f"api.listen {text!r} is not host:port (port 0 to 65535)",
-            file=file,
-            hint="e.g. 127.0.0.1:9325",
-        )
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
 def read_config_yaml(data: bytes, file: str) -> Any:
-    """The config file's data, checked against :data:`SCHEMA`; errors carry their line.
+    """The config file's data, checked against :func:`~medic.config_schema.schema`;
+    errors carry their line.
 
     The file is read like a policy file (:mod:`medic.policy.yamlpos`): finite numbers
     only, no self-merging aliases, a clean error for any byte or structure.
     """
+    return _read_config_doc(data, file)[0]
+
+
+def _read_config_doc(data: bytes, file: str) -> tuple[Any, Document]:
+    """:func:`read_config_yaml`, with the document (for the line of any key)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -246,13 +197,32 @@ def read_config_yaml(data: bytes, file: str) -> Any:
         at = first.location.line if first.location else None
         raise ConfigError(first.message, file=file, line=at, hint=first.hint)
     raw = {} if doc.data is None else doc.data
-    errors = list(bounds.Validator(SCHEMA).iter_errors(raw))
+    errors = list(_validator().iter_errors(raw))
     if errors:
         err = min(errors, key=lambda e: (doc.locate(tuple(e.absolute_path)).line, str(e)))
-        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-        line = doc.locate(tuple(err.absolute_path)).line
-        raise ConfigError(f"{where}: {err.message}", file=file, line=line)
-    return raw
+        path = tuple(err.absolute_path)
+        where = ".".join(str(p) for p in path) or "(top level)"
+        line = doc.locate(path).line
+        raise ConfigError(
+            f"{where}: {error_message(err)}", file=file, line=line, hint=_hint(raw, path)
+        )
+    return raw, doc
+
+
+def _hint(raw: Any, path: tuple[Any, ...]) -> str | None:
+    """Where a notifier's options are described, for an error inside one."""
+    if len(path) < 2 or path[0] != "notifiers":
+        return None
+    from medic.notify.base import notifiers
+
+    kind = (raw.get("notifiers", {}).get(path[1]) or {}).get("type")
+    known = isinstance(kind, str) and notifiers.get(kind) is not None
+    return f"see docs/notifiers.md#{kind}" if known else None
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    return bounds.Validator(config_schema())
 
 
 def load_config(path: Path | None) -> AgentConfig:
@@ -264,27 +234,9 @@ def load_config(path: Path | None) -> AgentConfig:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=file) from exc
-    raw = read_config_yaml(data, file)
+    raw, doc = _read_config_doc(data, file)
     base = path.parent
-    api_raw = raw.get("api", {})
-    host, port = parse_listen(api_raw.get("listen", f"127.0.0.1:{DEFAULT_PORT}"), file)
-    api = ApiConfig(
-        host=host,
-        port=port,
-        enabled=api_raw.get("enabled", True),
-        public_url=api_raw.get("link_base") or api_raw.get("public_url"),
-        token_env=api_raw.get("token_env"),
-        token_file=api_raw.get("token_file"),
-        allowed_hosts=frozenset(
-            name.lower().strip("[]") for name in api_raw.get("allowed_hosts", [])
-        ),
-    )
-    if not api.loopback and not api.token_named:
-        raise ConfigError(
-            f"the API listens on {host}, beyond loopback, without a token",
-            file=file,
-            hint="set api.token_env or api.token_file, or listen on 127.0.0.1",
-        )
+    api = load_api(raw.get("api", {}), doc, file)
     lim = raw.get("limits", {})
     br = lim.get("circuit_breaker", {})
     limits = GlobalLimits(
@@ -302,7 +254,7 @@ def load_config(path: Path | None) -> AgentConfig:
         for name, spec in raw.get("notifiers", {}).items()
     }
     for cfg in notifiers.values():
-        _check_notifier(cfg, file)
+        _check_notifier(cfg, doc, file)
     dl = raw.get("delivery", {})
     delivery = DeliveryConfig(
         max_backoff=parse_duration(dl.get("max_backoff", 300)),
@@ -333,4 +285,5 @@ def load_config(path: Path | None) -> AgentConfig:
         history=parse_history_options(raw.get("history", {}), file),
         fleet=load_fleet(raw.get("fleet"), file),
         source=path,
+        notices=tuple(notices(config_schema(), doc, file)),
     )

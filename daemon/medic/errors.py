@@ -80,7 +80,8 @@ class PolicyError(MedicError):
 
 
 class PolicyWarning(PolicyError):
-    """Not an error: something about a valid policy that a reviewer should know.
+    """Not an error: something about a valid policy (or agent config, such as an old
+    spelling of a secret) that a reviewer should know.
 
     Never raised; ``medic validate`` prints it with ``warning:`` and the agent audits
     it as ``policy.warning``.

@@ -1,7 +1,9 @@
 """Sizes, durations and times written for people: the one place that formats them.
 
-The CLI's tables, ``medic probe`` and the notification texts all call these, so a size
-reads ``252.0 GiB`` and a time ``2024-05-01T12:00:00Z`` everywhere. Times are UTC with
+The CLI's tables (``medic status``, ``audit``, ``silence``, ``fleet``, ``backtest``),
+``medic probe``, the notification texts and the CLI's messages all call these, so a
+size reads ``252.0 GiB``, a duration ``1h30m``, an age ``3m ago`` and a time
+``2024-05-01T12:00:00Z`` everywhere. Times are UTC with
 a ``Z`` unless the caller asks for the local zone (``--local`` on the CLI), then they
 carry the offset (``2024-05-01T14:00:00+02:00``), so a time is never ambiguous.
 Machine output (JSON, CSV) keeps the stored values and does not come through here.
@@ -46,7 +48,14 @@ def ago(then: str | float | None, now: float) -> str:
         stamp = parse_iso(then) if isinstance(then, str) else float(then)
     except (TypeError, ValueError):
         return str(then)
-    gone = max(0.0, now - stamp)
+    return age(now - stamp)
+
+
+def age(gone: float) -> str:
+    """``3m ago`` for something ``gone`` seconds old: the largest whole unit."""
+    if not math.isfinite(gone):
+        return str(gone)
+    gone = max(0.0, gone)
     for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
         if gone >= length:
             return f"{int(gone // length)}{unit} ago"

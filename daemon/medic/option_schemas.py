@@ -16,9 +16,7 @@ from typing import Any
 
 from medic import secrets
 from medic.durations import ANY, KEYWORD, PATTERN, Span
-
-# The largest integer a JSON number holds exactly: the widest bound a number may get.
-MAX_NUMBER = 2**53 - 1
+from medic.schema_bounds import MAX_NUMBER
 
 
 def options_schema(
@@ -60,8 +58,9 @@ def duration(
 
 
 def secret(description: str) -> dict[str, Any]:
-    """A secret reference, ``{env: NAME}`` or ``{file: /path}``; never the value itself."""
-    return {**secrets.SCHEMA, "description": description}
+    """A secret reference, ``{env: NAME}`` or ``{file: /path}``; never the value itself
+    (:func:`medic.secrets.schema`: the one way every built-in writes a secret option)."""
+    return secrets.schema(description)
 
 
 def argv(description: str) -> dict[str, Any]:

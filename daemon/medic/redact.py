@@ -22,6 +22,8 @@ import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+import re2
+
 REDACTED = "[redacted]"
 _SCALARS = frozenset({int, float, bool, type(None)})
 
@@ -32,11 +34,13 @@ _SECRET_KEY = re.compile(
     r"token|password|passwd|secret|authorization|api_?key|cookie|private_?key",
     re.IGNORECASE,
 )
+# The patterns below meet outside text (probe output, log lines): RE2 scans it in linear
+# time, where a backtracking engine takes minutes on a long run of `token` before an `=`.
 # scheme://user:password@  -> keep scheme and user, mask the password.
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/:@]*):([^\s/@]+)@")
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*")
+_URL_USERINFO = re2.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/:@]*):([^\s/@]+)@")
+_BEARER = re2.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*")
 # key=value where the key looks secret: libpq DSNs and query strings.
-_SECRET_PAIR = re.compile(
+_SECRET_PAIR = re2.compile(
     r"(?i)\b([\w\-]*(?:password|passwd|pwd|secret|token|api[_\-]?key|private[_\-]?key)"
     r"[\w\-]*)=([^\s&;,'\"]+)"
 )

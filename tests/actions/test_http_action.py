@@ -155,15 +155,23 @@ def test_docstring_example_options_match_schema() -> None:
 
 @pytest.mark.integration
 @pytest.mark.asyncio
+@pytest.mark.parametrize("spelling", ["env", "file", "token_env"])
 async def test_posts_json_with_bearer_token(
-    server: Server, monkeypatch: pytest.MonkeyPatch
+    server: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, spelling: str
 ) -> None:
-    """A JSON POST arrives intact with the bearer token; the token stays out of the audit."""
+    """A JSON POST arrives intact with the bearer token, however the token is named
+    ({env:}, {file:}, the old token_env); the token stays out of the audit."""
     monkeypatch.setenv("HOOK_TOKEN", TOKEN)
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    named: dict[str, Any] = {
+        "env": {"token": {"env": "HOOK_TOKEN"}},
+        "file": {"token": {"file": str(tmp_path / "token")}},
+        "token_env": {"token_env": "HOOK_TOKEN"},
+    }[spelling]
     action = HttpRequestAction(
         {
             "url": server.url + "/echo/{target}",
-            "token_env": "HOOK_TOKEN",
+            **named,
             "json": {"reason": "disk-full", "keep": 2},
             "headers": {"X-Team": "storage", "authorization": "Basic Zm9vOmJhcg=="},
         }
@@ -183,9 +191,8 @@ async def test_posts_json_with_bearer_token(
     assert result.details["status"] == 200
     assert result.details["body"] == '{"auth": "Bearer ***"}'
     assert TOKEN not in repr(result) + action.describe(ctx)
-    assert action.describe(ctx) == (
-        f"POST {server.url}/echo/web with the bearer token from $HOOK_TOKEN"
-    )
+    source = f"file {tmp_path / 'token'}" if spelling == "file" else "$HOOK_TOKEN"
+    assert action.describe(ctx) == f"POST {server.url}/echo/web with the bearer token from {source}"
 
 
 @pytest.mark.integration
@@ -282,15 +289,16 @@ async def test_connection_refused(server: Server) -> None:
 
 
 @pytest.mark.asyncio
-async def test_missing_token_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An unset token variable fails before any request, naming the variable."""
+@pytest.mark.parametrize("options", [{"token": {"env": "HOOK_TOKEN"}}, {"token_env": "HOOK_TOKEN"}])
+async def test_missing_token_env(monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]) -> None:
+    """An unset token variable fails before any request, naming the variable (both spellings)."""
     monkeypatch.delenv("HOOK_TOKEN", raising=False)
-    action = HttpRequestAction({"url": "http://127.0.0.1:1/x", "token_env": "HOOK_TOKEN"})
+    action = HttpRequestAction({"url": "http://127.0.0.1:1/x", **options})
     result = await action.run(make_ctx())
     assert not result.ok
     assert result.summary == (
-        "token_env names HOOK_TOKEN but it is not set in medic's environment; "
-        "export HOOK_TOKEN=... for the agent"
+        "token: environment variable HOOK_TOKEN is not set; "
+        "set HOOK_TOKEN in the agent's environment (systemd: EnvironmentFile=)"
     )
 
 
@@ -328,7 +336,7 @@ def test_validate_messages() -> None:
         "url 'ftp://example/x' must start with http:// or https://",
         "give either json (a JSON body) or body (text), not both",
         "do not write an Authorization header in a policy file; put the token in an "
-        "environment variable and name it with token_env",
+        "environment variable or a file and name it with token: {env: NAME}",
     ]
 
 

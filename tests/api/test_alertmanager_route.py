@@ -174,7 +174,7 @@ async def test_a_body_over_the_limit_is_refused_with_413(authed: Client) -> None
     assert error == {
         "status": 413,
         "code": "payload_too_large",
-        "message": "the body is larger than 1024 KiB",
+        "message": "the body is larger than 1.0 MiB",
         "hint": "set max_alerts on the webhook receiver so a notification stays smaller",
     }
 

@@ -15,7 +15,8 @@ from click.testing import CliRunner, Result
 from structlog.testing import capture_logs
 
 from medic.api.server import start_api
-from medic.cli.status import ago, command, key_values, render_table, rows, url_from_config
+from medic.cli.agent_client import url_from_config
+from medic.cli.status import ago, command, key_values, render_table, rows
 from medic.config import AgentConfig, ApiConfig
 
 TABLE = """\
@@ -82,10 +83,10 @@ async def test_status_json_holds_agent_policies_and_rejected(
 async def test_status_finds_the_agent_from_the_config(
     new_view: Any, client_for: Any, tmp_path: Path
 ) -> None:
-    """--config: the URL comes from api.listen and the token from api.token_env."""
+    """--config: the URL comes from api.listen and the token from api.token."""
     client = await client_for(new_view(host="0.0.0.0", token="cfg-token"))
     config = tmp_path / "medic.yaml"
-    config.write_text(f"api:\n  listen: 127.0.0.1:{client.port}\n  token_env: MY_TOKEN\n")
+    config.write_text(f"api:\n  listen: 127.0.0.1:{client.port}\n  token: {{env: MY_TOKEN}}\n")
     result = await run_status("--config", str(config), env={"MY_TOKEN": "cfg-token"})
     assert result.exit_code == 1, result.output  # the view has a rejected file
     assert "web-memory           web" in result.stdout
@@ -93,17 +94,33 @@ async def test_status_finds_the_agent_from_the_config(
 
 @pytest.mark.integration
 @pytest.mark.asyncio
-async def test_status_token_env_and_the_401_message(new_view: Any, client_for: Any) -> None:
-    """--token-env sends that variable as the bearer token; without it a 401 says what to pass."""
+async def test_status_token_env_and_the_401_message(
+    new_view: Any, client_for: Any, tmp_path: Path
+) -> None:
+    """--token env:NAME / file:/path sends that token, and so does the old --token-env NAME
+    (with a warning naming the new spelling); without one a 401 says what to pass."""
     client = await client_for(new_view(host="0.0.0.0", token="env-token"))
     url = str(client.make_url("")).rstrip("/")
-    ok = await run_status("--url", url, "--token-env", "TOK", env={"TOK": "env-token"})
+    ok = await run_status("--url", url, "--token", "env:TOK", env={"TOK": "env-token"})
     assert "web-memory" in ok.stdout, ok.output
+    assert ok.stderr.count("warning") == 0
+    (tmp_path / "tok").write_text("env-token\n")
+    from_file = await run_status("--url", url, "--token", f"file:{tmp_path / 'tok'}")
+    assert "web-memory" in from_file.stdout, from_file.output
+    old = await run_status("--url", url, "--token-env", "TOK", env={"TOK": "env-token"})
+    assert "web-memory" in old.stdout, old.output
+    assert old.stderr.startswith(
+        "medic: warning: a bare variable name (TOK) is the old --token-env spelling:"
+        " write --token env:TOK\n"
+    )
     denied = await run_status("--url", url, env={"MEDIC_API_TOKEN": ""})
     assert denied.exit_code == 2
     assert denied.stderr == (
         f"medic status: the agent at {url} answered 401: this request needs a bearer token "
-        "and sent none (pass --token-env NAME, the variable that holds the API token)\n"
+        "and sent none (this command found no token: none ($MEDIC_API_TOKEN is unset, no"
+        " readable .medic/api.token); on the agent's host pass --config with the agent's"
+        " config file, which reads the token it names or the one in its state_dir; else set"
+        " MEDIC_API_TOKEN or pass --token env:NAME)\n"
     )
 
 
@@ -136,11 +153,18 @@ def test_status_as_a_process_without_agent() -> None:
 
 
 def test_unset_token_env_and_bad_url_are_refused() -> None:
-    """A --token-env naming an unset variable, or a non-http URL, is a clear error."""
-    result = CliRunner().invoke(command, ["--token-env", "NOPE_UNSET"], env={"NOPE_UNSET": ""})
+    """A --token naming an unset variable, a bad reference, or a non-http URL, is a
+    clear error."""
+    result = CliRunner().invoke(command, ["--token", "env:NOPE_UNSET"], env={"NOPE_UNSET": ""})
     assert (result.exit_code, result.stderr) == (
         2,
-        "medic status: --token-env names NOPE_UNSET but it is not set\n",
+        "medic status: --token env:NOPE_UNSET: environment variable NOPE_UNSET is not set\n",
+    )
+    result = CliRunner().invoke(command, ["--token", "vault:x"])
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "medic status: 'vault:x' is not a secret reference (hint: write env:NAME or"
+        " file:/path/to/token)\n",
     )
     result = CliRunner().invoke(command, ["--url", "ftp://host"])
     assert result.stderr == "medic status: --url 'ftp://host' is not an http:// or https:// URL\n"

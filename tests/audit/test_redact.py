@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -134,3 +135,16 @@ def test_flags_under_secret_sounding_keys_are_kept() -> None:
     """`token_configured: true` tells nothing secret and stays readable; values are masked."""
     out = redact({"token_configured": True, "token": "abc", "pin_secret": 1234})
     assert out == {"token_configured": True, "token": "[redacted]", "pin_secret": "[redacted]"}
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["token" * 20_000 + "=x", "a://" * 20_000 + "@", "x-api-key" * 10_000 + "=" * 5],
+    ids=["secret-pair", "url-userinfo", "dashed-key"],
+)
+def test_hostile_text_is_masked_in_linear_time(hostile: str) -> None:
+    """Text built to make a backtracking engine crawl (minutes on the old patterns) takes
+    well under a second: redaction runs on every probe output and log line."""
+    started = time.perf_counter()
+    redact_text(hostile)
+    assert time.perf_counter() - started < 1.0

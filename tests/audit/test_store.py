@@ -71,6 +71,7 @@ async def test_start_creates_a_wal_database_with_the_schema(db_path: Path) -> No
         ("0005_audit_anchor",),
         ("0006_samples",),
         ("0007_ship_cursor",),
+        ("0008_link_uses",),
     ]
 
 

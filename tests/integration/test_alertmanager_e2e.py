@@ -88,7 +88,7 @@ def agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AgentProc
     monkeypatch.setenv("MEDIC_API_TOKEN", TOKEN)
     a = AgentProcess(tmp_path / "agent")
     config = yaml.safe_load(a.config.read_text())
-    config["api"]["token_env"] = "MEDIC_API_TOKEN"
+    config["api"]["token"] = {"env": "MEDIC_API_TOKEN"}
     a.config.write_text(yaml.safe_dump(config))
     yield a
     a.stop()

@@ -63,7 +63,7 @@ def paging_agent(tmp_path: Path, receiver: Receiver) -> tuple[AgentProcess, Path
     agent = AgentProcess(tmp_path)
     config = yaml.safe_load(agent.config.read_text())
     config["notifiers"] = {
-        "oncall": {"type": "webhook", "url": receiver.url, "secret_env": "MEDIC_HOOK_SECRET"}
+        "oncall": {"type": "webhook", "url": receiver.url, "secret": {"env": "MEDIC_HOOK_SECRET"}}
     }
     agent.config.write_text(yaml.safe_dump(config))
     agent.write_policy(

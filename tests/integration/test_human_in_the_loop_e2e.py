@@ -97,7 +97,8 @@ def test_approval_asked_then_granted_over_the_cli(agent: AgentProcess, tmp_path:
     again = medic(agent, "approve", incident)
     assert again.returncode == 1
     assert again.stderr.strip() == (
-        f"medic approve: the agent answered 409: incident {incident} is no longer waiting: "
+        f"medic approve: the agent at http://127.0.0.1:{agent.port} answered 409: incident"
+        f" {incident} is no longer waiting: "
         "it was already granted by alice"
     )
 

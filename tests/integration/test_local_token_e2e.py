@@ -73,9 +73,10 @@ def test_a_cli_without_a_token_is_told_how_to_find_it(agent: AgentProcess, tmp_p
     refused = medic(elsewhere, *SILENCE, "--url", url)
     assert refused.returncode == 1
     assert refused.stderr == (
-        "medic silence add: the agent answered 401: this request needs a bearer token and"
+        f"medic silence add: the agent at {url} answered 401: this request needs a bearer"
+        " token and"
         " sent none (this command found no token: none ($MEDIC_API_TOKEN is unset, no"
         " readable .medic/api.token); on the agent's host pass --config with the agent's"
         " config file, which reads the token it names or the one in its state_dir; else set"
-        " MEDIC_API_TOKEN or pass --token-env NAME)\n"
+        " MEDIC_API_TOKEN or pass --token env:NAME)\n"
     )

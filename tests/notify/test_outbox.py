@@ -124,7 +124,7 @@ async def outbox(store: AuditStore, channel: Channel, clock: FakeClock) -> Async
 
 
 async def wait_until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 10.0
+    deadline = time.monotonic() + 30.0
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.01)

@@ -8,6 +8,8 @@ import hmac
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -103,14 +105,24 @@ def test_registered_under_its_name() -> None:
 
 @pytest.mark.integration
 @pytest.mark.asyncio
-async def test_signed_delivery(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The receiver gets the exact JSON body, medic's headers and a valid signature."""
+@pytest.mark.parametrize("spelling", ["env", "file", "secret_env"])
+async def test_signed_delivery(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, spelling: str
+) -> None:
+    """The receiver gets the exact JSON body, medic's headers and a valid signature,
+    whichever way the key is named ({env:}, {file:}, the old secret_env)."""
     monkeypatch.setenv("HOOK_SECRET", SECRET)
+    (tmp_path / "key").write_text(SECRET + "\n")
+    named: dict[str, Any] = {
+        "env": {"secret": {"env": "HOOK_SECRET"}},
+        "file": {"secret": {"file": str(tmp_path / "key")}},
+        "secret_env": {"secret_env": "HOOK_SECRET"},
+    }[spelling]
     notifier = WebhookNotifier(
         "oncall",
         {
             "url": receiver.url + "/hook",
-            "secret_env": "HOOK_SECRET",
+            **named,
             "headers": {"X-Team": "web", "content-type": "text/plain", "x-medic-event": "forged"},
         },
     )
@@ -164,8 +176,12 @@ async def test_missing_secret_refuses_to_send_unsigned(
     )
     with pytest.raises(NotifyError) as caught:
         await notifier.send(NOTIFICATION)
-    assert caught.value.message == "webhook oncall: secret_env names HOOK_SECRET but it is not set"
-    assert caught.value.hint == "export HOOK_SECRET=... for the agent, or remove secret_env"
+    assert caught.value.message == (
+        "webhook oncall: secret: environment variable HOOK_SECRET is not set"
+    )
+    assert caught.value.hint == (
+        "set HOOK_SECRET in the agent's environment (systemd: EnvironmentFile=)"
+    )
     assert receiver.deliveries == []
 
 

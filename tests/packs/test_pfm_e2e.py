@@ -318,7 +318,7 @@ def test_wednesday_vacuum_and_reindex_run_once_oncall_approves(
         token = (tmp_path / "state" / "api.token").read_text().strip()
         answer = subprocess.run(
             [sys.executable, "-m", "medic", "approve", asked["incident"], "--by", "oncall",
-             "--url", f"http://127.0.0.1:{agent.port}", "--token-env", "PFM_E2E_TOKEN"],
+             "--url", f"http://127.0.0.1:{agent.port}", "--token", "env:PFM_E2E_TOKEN"],
             capture_output=True, text=True, check=False, timeout=60,
             env={**os.environ, "PFM_E2E_TOKEN": token},
         )  # fmt: skip

@@ -65,7 +65,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     root = tmp_path_factory.mktemp("web-agent")
     agent = AgentProcess(root)
     config = yaml.safe_load(agent.config.read_text())
-    config["api"]["token_env"] = TOKEN_ENV
+    config["api"]["token"] = {"env": TOKEN_ENV}
     agent.config.write_text(yaml.safe_dump(config))
     write_history(agent.db, socket.gethostname())
     files = root / "files"

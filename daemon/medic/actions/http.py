@@ -9,13 +9,12 @@ not even when the server echoes it back in its body.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from medic import __version__
+from medic import __version__, secrets
 from medic.actions.base import (
     Action,
     ActionContext,
@@ -70,8 +69,8 @@ class HttpRequestAction(Action):
     ``url`` may hold placeholders (``{target}``, ``{host}``, probe fields), filled
     percent-encoded; a value that would make a path segment empty, ``.`` or ``..`` is
     refused unless ``allow_path: true`` (which also keeps its ``/``). The body is
-    ``json`` (any JSON value) or ``body`` (text). ``token_env``
-    names an environment variable whose value is sent as ``Authorization: Bearer``.
+    ``json`` (any JSON value) or ``body`` (text). ``token`` (a secret reference:
+    ``{env: NAME}`` or ``{file: /path}``) is sent as ``Authorization: Bearer``.
     The step succeeds when the status is in ``expect_status`` (any 2xx by default);
     redirects are not followed. The audit details hold the status, the latency and the
     first 2 KiB of the response body.
@@ -87,7 +86,7 @@ class HttpRequestAction(Action):
           - http.request:
               url: http://127.0.0.1:8686/admin/rotate?mount={target}
               method: POST
-              token_env: SHIPPER_TOKEN
+              token: {env: SHIPPER_TOKEN}
               json: {reason: disk-full, keep_days: 2}
               expect_status: [200, 202]
               timeout: 20s
@@ -104,13 +103,10 @@ class HttpRequestAction(Action):
             "headers": {
                 "type": "object",
                 "additionalProperties": {"type": "string"},
-                "description": "Extra request headers (no secrets: use token_env).",
+                "description": "Extra request headers (no secrets: use token).",
             },
-            "token_env": {
-                "type": "string",
-                "pattern": _ENV_NAME,
-                "description": "Environment variable holding a bearer token.",
-            },
+            "token": secrets.schema("Sent as `Authorization: Bearer`."),
+            "token_env": {**secrets.old_spelling("token", "env"), "pattern": _ENV_NAME},
             "json": {"description": "A JSON body (any value)."},
             "body": {"type": "string", "description": "A text body."},
             "expect_status": {
@@ -138,8 +134,10 @@ class HttpRequestAction(Action):
         if any(str(k).lower() == "authorization" for k in headers):
             problems.append(
                 "do not write an Authorization header in a policy file; put the token in an "
-                "environment variable and name it with token_env"
+                "environment variable or a file and name it with token: {env: NAME}"
             )
+        if "token" in options and "token_env" in options:
+            problems.append("token and token_env both name the token: keep token")
         return problems
 
     @property
@@ -152,8 +150,8 @@ class HttpRequestAction(Action):
         except PlaceholderError as exc:
             url = f"{self.options['url']} {unfilled_note(exc)}"
         text = f"{self.method} {url}"
-        if token_env := self.options.get("token_env"):
-            text += f" with the bearer token from ${token_env}"
+        if ref := secrets.option(self.options, "token", env="token_env"):
+            text += f" with the bearer token from {secrets.describe(ref)}"
         return text
 
     def url(self, ctx: ActionContext) -> str:
@@ -179,15 +177,12 @@ class HttpRequestAction(Action):
         if not any(name.lower() == "user-agent" for name in headers):
             headers["User-Agent"] = f"medic/{__version__}"
         token = ""
-        if token_env := self.options.get("token_env"):
-            token = os.environ.get(token_env, "")
-            if not token:
-                return ActionResult(
-                    False,
-                    f"token_env names {token_env} but it is not set in medic's environment; "
-                    f"export {token_env}=... for the agent",
-                    details,
-                )
+        if ref := secrets.option(self.options, "token", env="token_env"):
+            try:
+                token = secrets.resolve(ref)
+            except secrets.SecretError as exc:
+                text = f"token: {exc.message}" + (f"; {exc.hint}" if exc.hint else "")
+                return ActionResult(False, text, details)
             headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             headers["Authorization"] = f"Bearer {token}"
 

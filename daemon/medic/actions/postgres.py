@@ -115,10 +115,7 @@ class PostgresTerminateAction(Action):
     }
     schema: ClassVar[dict[str, Any]] = options_schema(
         {
-            "dsn": {
-                **secrets.SCHEMA,
-                "description": "postgresql:// DSN as a secret: {env: NAME} or {file: /path}.",
-            },
+            "dsn": secrets.schema("The postgresql:// DSN."),
             "state": {
                 "type": "array",
                 "items": {"enum": list(STATES)},

@@ -4,7 +4,7 @@ The rules, in one place (the introspection route and the docs report the same):
 
 - a request that changes state (any method but GET, HEAD, OPTIONS) always needs the
   token; when the agent has no token, such requests get 403. The token is the one the
-  config names (``api.token_env``, ``api.token_file``, ``$MEDIC_API_TOKEN``), else the
+  config names (``api.token: {env: NAME}`` or ``{file: /path}``, ``$MEDIC_API_TOKEN``), else the
   one the agent made in its state directory (``api.token``, mode 0600), which the CLI
   on the same host reads through ``--config``;
 - when the API listens beyond loopback, every request needs the token, except the
@@ -24,6 +24,7 @@ import hmac
 
 from aiohttp import web
 
+from medic import secrets
 from medic.api.appkeys import API, TOKEN, ApiToken
 from medic.api.errors import ApiError, Handler
 from medic.config import ApiConfig
@@ -33,8 +34,8 @@ PUBLIC_PREFIXES = ("/static/",)
 PUBLIC_PATHS = frozenset({"/"})
 SIGNED_PREFIX = "/links/"
 NO_TOKEN_HINT = (
-    "the agent is missing the token, not you: set api.token_env or api.token_file in the"  # noqa: S105 -- a hint, not a secret
-    " agent config, or let it make one in a writable state_dir (api.token), then restart it"
+    "the agent is missing the token, not you: set api.token: {env: NAME} in the agent"  # noqa: S105 -- a hint, not a secret
+    " config, or let it make one in a writable state_dir (api.token), then restart it"
 )
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="medic"'}
 
@@ -63,12 +64,7 @@ def _presented_token(request: web.Request) -> str | None:
 
 def configured_token(api: ApiConfig) -> ApiToken:
     """The token the agent config gives (resolved by the caller), and where it is kept."""
-    if api.token_env:
-        where = f"${api.token_env}"
-    elif api.token_file:
-        where = f"the file {api.token_file}"
-    else:
-        where = "$MEDIC_API_TOKEN"
+    where = secrets.describe(api.token_ref) if api.token_ref else "$MEDIC_API_TOKEN"
     return ApiToken(api.token, where)
 
 

@@ -99,7 +99,7 @@ async def start_central(api: ApiConfig, token: ApiToken, pool: asyncpg.Pool) -> 
     if not api.loopback and not token.value:
         raise ConfigError(
             f"the fleet review page would listen on {api.host}, beyond loopback, without a token",
-            hint="set api.token_env or api.token_file in the config, or listen on 127.0.0.1",
+            hint="set api.token: {env: NAME} in the config, or listen on 127.0.0.1",
         )
     runner = web.AppRunner(
         create_central_app(api, token, pool),

@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from medic import alerts
+from medic import alerts, humanize
 from medic.alerts import Alert
 from medic.api.body import BadJson, parse_json
 from medic.api.errors import ApiError, dumps
@@ -55,7 +55,7 @@ async def read_body(request: web.Request) -> bytes:
     """The request body, refused (413) past ``MAX_BODY`` and (408) after ``READ_TIMEOUT``."""
     too_large = ApiError(
         413,
-        f"the body is larger than {MAX_BODY // 1024} KiB",
+        f"the body is larger than {humanize.size(MAX_BODY)}",
         hint="set max_alerts on the webhook receiver so a notification stays smaller",
     )
     if request.content_length is not None and request.content_length > MAX_BODY:

@@ -5,6 +5,9 @@ transaction together with the row in ``_migrations`` that records it, so a crash
 mid-migration leaves the database as it was. New migrations are appended, never
 edited: a database written by an older agent is brought forward on the next start.
 
+sqlite-utils is imported only when a migration is pending: an agent starting on a
+current database (every start but the first after an upgrade) never loads it.
+
 Columns are chosen for people who open the file in Datasette or ``sqlite3``: readable
 names, times as fixed-width ISO-8601 UTC text (text order is time order), JSON columns
 as JSON text.
@@ -15,12 +18,14 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from medic.clock import iso
 
-Migration = Callable[[sqlite_utils.Database], None]
+if TYPE_CHECKING:
+    import sqlite_utils
+
+Migration = Callable[["sqlite_utils.Database"], None]
 
 # The columns of ``events`` a writer supplies, in order (``id`` is assigned by SQLite).
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -198,6 +203,18 @@ def _ship_cursor(db: sqlite_utils.Database) -> None:
     db.table("ship_cursor").create({"name": str, "last_id": int}, pk="name", not_null={"last_id"})
 
 
+def _link_uses(db: sqlite_utils.Database) -> None:
+    """The signed links already spent (:mod:`medic.notify.links`): each works once.
+    Before this migration the table was made on first use, outside the migrations; a
+    database that has it keeps it as it is."""
+    db.table("link_uses").create(
+        {"token": str, "incident": str, "action": str, "recipient": str, "used": str},
+        pk="token",
+        not_null={"incident", "action", "recipient", "used"},
+        if_not_exists=True,
+    )
+
+
 # Append only. The name is what ``_migrations`` records; never rename one.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_events_and_incidents", _events_and_incidents),
@@ -207,6 +224,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0005_audit_anchor", _audit_anchor),
     ("0006_samples", _samples),
     ("0007_ship_cursor", _ship_cursor),
+    ("0008_link_uses", _link_uses),
 )
 
 
@@ -228,11 +246,14 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
     if conn.isolation_level is not None:
         raise ValueError("migrate() needs a connection opened with isolation_level=None")
     done = applied(conn)
+    pending = [(name, migration) for name, migration in MIGRATIONS if name not in done]
+    if not pending:
+        return []
+    import sqlite_utils  # only now: a current database needs none of it
+
     ran: list[str] = []
     db = sqlite_utils.Database(conn)
-    for name, migration in MIGRATIONS:
-        if name in done:
-            continue
+    for name, migration in pending:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if name in applied(conn):  # another process got here first

@@ -29,11 +29,9 @@ SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "description": "The audit log's hash chain: its key and where its checkpoints go.",
     "properties": {
-        "key": {
-            **secrets.SCHEMA,
-            "description": "The chain's HMAC key: {file: /path} or {env: NAME};"
-            " by default audit.key next to audit.db, created on first start.",
-        },
+        "key": secrets.schema(
+            "The chain's HMAC key; by default audit.key next to audit.db, created on first start."
+        ),
         "checkpoint": {
             "type": "object",
             "additionalProperties": False,

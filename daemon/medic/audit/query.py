@@ -50,14 +50,18 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def decode_row(item: dict[str, Any]) -> dict[str, Any]:
+    """``item`` (a row as a dict) with its JSON columns decoded, in place."""
+    for column in _JSON_COLUMNS:
+        if isinstance(item.get(column), str):
+            item[column] = json.loads(item[column])
+    return item
+
+
 def _decode(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
     names = [column[0] for column in cursor.description]
     for row in cursor:
-        item = dict(zip(names, row, strict=True))
-        for column in _JSON_COLUMNS:
-            if isinstance(item.get(column), str):
-                item[column] = json.loads(item[column])
-        yield item
+        yield decode_row(dict(zip(names, row, strict=True)))
 
 
 def kind_clause(kinds: Sequence[str]) -> tuple[str, list[Any]]:
@@ -88,7 +92,8 @@ def kind_clause(kinds: Sequence[str]) -> tuple[str, list[Any]]:
     return "(" + " OR ".join(parts) + ")", params
 
 
-def _where(q: AuditQuery) -> tuple[str, list[Any]]:
+def event_filter(q: AuditQuery) -> tuple[str, list[Any]]:
+    """``q``'s filters as one condition (``?`` placeholders; empty: every event)."""
     clauses: list[str] = []
     params: list[Any] = []
     if q.since is not None:
@@ -112,19 +117,25 @@ def _where(q: AuditQuery) -> tuple[str, list[Any]]:
         sql, kind_params = kind_clause(q.kinds)
         clauses.append(sql)
         params.extend(kind_params)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+    return " AND ".join(clauses), params
 
 
 def where_clause(q: AuditQuery) -> tuple[str, list[Any]]:
     """The ``WHERE`` text (``?`` placeholders) and parameters for ``q``'s filters."""
-    return _where(q)
+    condition, params = event_filter(q)
+    return (" WHERE " + condition) if condition else "", params
+
+
+def event_order(q: AuditQuery) -> str:
+    """The ``ORDER BY`` terms of ``q``: time, then id (the order they were written)."""
+    direction = "ASC" if q.order == "asc" else "DESC"
+    return f"time {direction}, id {direction}"
 
 
 def iter_events(conn: sqlite3.Connection, q: AuditQuery) -> Iterator[dict[str, Any]]:
     """Events matching ``q``, streamed (for exports of any size)."""
-    where, params = _where(q)
-    direction = "ASC" if q.order == "asc" else "DESC"
-    sql = f"SELECT * FROM events{where} ORDER BY time {direction}, id {direction}"  # noqa: S608 -- only fixed column names and ? placeholders are spliced in
+    where, params = where_clause(q)
+    sql = f"SELECT * FROM events{where} ORDER BY {event_order(q)}"  # noqa: S608 -- only fixed column names and ? placeholders are spliced in
     if q.limit > 0:
         sql += " LIMIT ?"
         params.append(q.limit)
@@ -156,7 +167,8 @@ def incident_events(conn: sqlite3.Connection, incident: str) -> list[dict[str, A
     return list(_decode(cursor))
 
 
-def _incident(item: dict[str, Any]) -> dict[str, Any]:
+def incident_row(item: dict[str, Any]) -> dict[str, Any]:
+    """An incident's row as readers get it: ``escalated`` a bool (stored as 0/1)."""
     item["escalated"] = bool(item["escalated"])
     return item
 
@@ -164,7 +176,7 @@ def _incident(item: dict[str, Any]) -> dict[str, Any]:
 def get_incident(conn: sqlite3.Connection, incident: str) -> dict[str, Any] | None:
     """One incident's row, or None."""
     rows = list(_decode(conn.execute("SELECT * FROM incidents WHERE id = ?", [incident])))
-    return _incident(rows[0]) if rows else None
+    return incident_row(rows[0]) if rows else None
 
 
 def match_incidents(conn: sqlite3.Connection, prefix: str, limit: int = 5) -> list[str]:
@@ -188,6 +200,19 @@ def list_incidents(
 ) -> list[dict[str, Any]]:
     """Incidents, most recently opened first; ``escalated`` is a bool. ``policy`` and
     ``target`` are names or globs."""
+    condition, params = incident_filter(open_only=open_only, policy=policy, target=target)
+    where = (" WHERE " + condition) if condition else ""
+    sql = f"SELECT * FROM incidents{where} ORDER BY opened DESC, id"  # noqa: S608 -- fixed clauses and ? placeholders only
+    if limit > 0:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [incident_row(item) for item in _decode(conn.execute(sql, params))]
+
+
+def incident_filter(
+    *, open_only: bool = False, policy: str | None = None, target: str | None = None
+) -> tuple[str, list[Any]]:
+    """The incident listing's filters as one condition (empty: every incident)."""
     clauses: list[str] = []
     params: list[Any] = []
     if open_only:
@@ -197,12 +222,7 @@ def list_incidents(
             sql, value = name_clause(column, given)
             clauses.append(sql)
             params.append(value)
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    sql = f"SELECT * FROM incidents{where} ORDER BY opened DESC, id"  # noqa: S608 -- fixed clauses and ? placeholders only
-    if limit > 0:
-        sql += " LIMIT ?"
-        params.append(limit)
-    return [_incident(item) for item in _decode(conn.execute(sql, params))]
+    return " AND ".join(clauses), params
 
 
 def open_incident_ids(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:

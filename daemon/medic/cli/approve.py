@@ -14,8 +14,7 @@ from urllib.parse import quote
 
 import click
 
-from medic.cli.agent_client import AgentClient, who
-from medic.cli.status import connection_options
+from medic.cli.agent_client import AgentClient, connection_options, who
 
 
 def _command(verb: str, help_text: str) -> click.Command:

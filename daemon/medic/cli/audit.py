@@ -1,29 +1,23 @@
 """``medic audit``: read the audit log straight from its SQLite file.
 
-No agent is needed: every sub-command opens the database read-only (``--db``, or the
-``state_dir`` of an agent config given with ``--config``) and runs the same queries
-as the API (:mod:`medic.audit.query`), printed by :mod:`medic.cli.audit_format`.
+No agent is needed: every sub-command reads one source (:mod:`medic.cli.audit_source`):
+the database opened read-only (``--db``, or the ``state_dir`` of an agent config given
+with ``--config``), or with ``--central`` the fleet's central PostgreSQL. Both filter
+as the API does (:mod:`medic.audit.query`); :mod:`medic.cli.audit_format` prints.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from medic import humanize
 from medic.audit import query as q
-from medic.cli.audit_central import (
-    central_incident_list,
-    central_list,
-    central_option,
-    central_or_local,
-    central_show,
-)
 from medic.cli.audit_format import (
     EVENT_FIELDS,
     HASH_FIELDS,
@@ -34,12 +28,11 @@ from medic.cli.audit_format import (
     when,
     write_rows,
 )
-from medic.cli.audit_source import open_database, source_options
+from medic.cli.audit_source import SourceSpec, open_source, source_options
 from medic.cli.audit_verify import checkpoint_cmd, verify_cmd
 from medic.cli.output import local_option, output_option
 from medic.cli.params import Count, When
 from medic.clock import parse_iso
-from medic.durations import format_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The most rows one listing prints; an export may be unlimited (0) or up to MAX_EXPORT.
@@ -63,27 +56,14 @@ def _filters(fn: F) -> F:
     return fn
 
 
-def _incident_id(conn: sqlite3.Connection, text: str, path: Path) -> str:
-    matches = q.match_incidents(conn, text)
-    if not matches:
-        raise click.ClickException(f"no incident {text!r} in {path}")
-    if len(matches) > 1:
-        raise click.ClickException(
-            f"incident {text!r} is ambiguous ({', '.join(matches)}): give more of the id"
-        )
-    return matches[0]
-
-
-def _query(
-    conn: sqlite3.Connection, path: Path, *, limit: int, order: str, **f: Any
-) -> q.AuditQuery:
-    incident = _incident_id(conn, f["incident"], path) if f["incident"] else None
+def _query(*, limit: int, order: str, **f: Any) -> q.AuditQuery:
+    """The filters as given; the source resolves a short ``--incident`` id."""
     return q.AuditQuery(
         since=f["since"],
         until=f["until"],
         policy=f["policy"],
         target=f["target"],
-        incident=incident,
+        incident=f["incident"] or None,
         kinds=tuple(f["kinds"]),
         outcome=f["outcome"],
         limit=limit,
@@ -116,7 +96,7 @@ def command() -> None:
 
 
 @command.command("list")
-@source_options
+@source_options(with_central=True)
 @_filters
 @click.option(
     "--limit",
@@ -127,50 +107,29 @@ def command() -> None:
 )
 @output_option(LISTING)
 @local_option
-@central_option
-def list_cmd(
-    db: Path | None,
-    config: Path | None,
-    limit: int,
-    output: str,
-    local: bool,
-    central: bool,
-    **filters: Any,
-) -> None:
+def list_cmd(source: SourceSpec, limit: int, output: str, local: bool, **filters: Any) -> None:
     """Events, newest first, filtered."""
-    if central:
-        events = central_list(config, limit=limit, **filters)
-        _print(events, EVENT_FIELDS, output, "no events match", lambda e: event_table(e, local))
-        return
-    with open_database(db, config) as (conn, path):
-        events = q.list_events(conn, _query(conn, path, limit=limit, order="desc", **filters))
+    with open_source(source) as reader:
+        events = list(reader.events(_query(limit=limit, order="desc", **filters)))
     _print(events, EVENT_FIELDS, output, "no events match", lambda e: event_table(e, local))
 
 
 @command.command("show")
-@source_options
+@source_options(with_central=True)
 @click.argument("incident")
 @output_option(["table", "json"])
 @local_option
-@central_option
-def show_cmd(
-    db: Path | None, config: Path | None, incident: str, output: str, local: bool, central: bool
-) -> None:
+def show_cmd(source: SourceSpec, incident: str, output: str, local: bool) -> None:
     """One incident, the whole story: its header, then every event in time order."""
-    if central:
-        found, events = central_show(config, incident)
-    else:
-        with open_database(db, config) as (conn, path):
-            local_found = q.get_incident(conn, _incident_id(conn, incident, path))
-            assert local_found is not None
-            found, events = local_found, q.incident_events(conn, local_found["id"])
+    with open_source(source) as reader:
+        found, events = reader.incident(incident)
     if output == "json":
         click.echo(json.dumps({"incident": found, "events": events}, indent=2))
         return
     closed = when(found["closed"], local)
     if found["closed"]:
         took = parse_iso(found["closed"]) - parse_iso(found["opened"])
-        closed += f" ({format_duration(took)} after it opened)"
+        closed += f" ({humanize.seconds(took)} after it opened)"
     click.echo(f"incident {found['id']}")
     for label, value in (
         ("policy", found["policy"]),
@@ -188,7 +147,7 @@ def show_cmd(
 
 
 @command.command("export")
-@source_options
+@source_options(with_central=True)
 @_filters
 @click.option(
     "--limit", type=Count(0, MAX_EXPORT), default=0, help="At most this many events (0: all)."
@@ -197,24 +156,12 @@ def show_cmd(
 @click.option(
     "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file."
 )
-@central_option
 def export_cmd(
-    db: Path | None,
-    config: Path | None,
-    limit: int,
-    output: str,
-    out_file: Path | None,
-    central: bool,
-    **filters: Any,
+    source: SourceSpec, limit: int, output: str, out_file: Path | None, **filters: Any
 ) -> None:
     """Events, oldest first, with their hash columns, as jsonl or csv (-o)."""
-    with central_or_local(central, db, config) as (conn, path):
-        if conn is None or path is None:
-            rows: Iterable[dict[str, Any]] = central_list(
-                config, limit=limit, order="asc", **filters
-            )
-        else:
-            rows = q.iter_events(conn, _query(conn, path, limit=limit, order="asc", **filters))
+    with open_source(source) as reader:
+        rows = reader.events(_query(limit=limit, order="asc", **filters))
         if out_file is None:
             write_rows(rows, EVENT_FIELDS + HASH_FIELDS, output, sys.stdout)
             return
@@ -224,7 +171,7 @@ def export_cmd(
 
 
 @command.command("incidents")
-@source_options
+@source_options(with_central=True)
 @click.option("--open", "open_only", is_flag=True, help="Only incidents not yet closed.")
 @click.option("--policy", metavar="GLOB", help="Only this policy (or glob: 'web-*').")
 @click.option("--target", metavar="GLOB", help="Only this target (or glob: 'db?').")
@@ -233,29 +180,19 @@ def export_cmd(
 )
 @output_option(LISTING)
 @local_option
-@central_option
 def incidents_cmd(
     *,
-    db: Path | None,
-    config: Path | None,
+    source: SourceSpec,
     open_only: bool,
     policy: str | None,
     target: str | None,
     limit: int,
     output: str,
     local: bool,
-    central: bool,
 ) -> None:
     """Incidents, most recently opened first."""
-    if central:
-        found = central_incident_list(
-            config, open_only=open_only, policy=policy, target=target, limit=limit
-        )
-    else:
-        with open_database(db, config) as (conn, _):
-            found = q.list_incidents(
-                conn, open_only=open_only, policy=policy, target=target, limit=limit
-            )
+    with open_source(source) as reader:
+        found = reader.incidents(open_only=open_only, policy=policy, target=target, limit=limit)
     _print(found, INCIDENT_FIELDS, output, "no incidents match", lambda i: incident_table(i, local))
 
 

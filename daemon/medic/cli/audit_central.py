@@ -1,15 +1,16 @@
-"""``medic audit list/show/export/incidents --central``: the fleet's audit from the
-central PostgreSQL (events and incidents shipped by every agent, :mod:`medic.fleet.ship`).
+"""The central audit source: the fleet's events and incidents, shipped by every agent
+(:mod:`medic.fleet.ship`) to one PostgreSQL, read with the same filters as the local
+log (:mod:`medic.fleet.central`).
 
-asyncpg is imported only when ``--central`` is given."""
+``medic audit list/show/export/incidents --central`` read it through
+:func:`medic.cli.audit_source.open_source`; asyncpg is imported only then.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,36 +18,12 @@ import click
 
 from medic import secrets
 from medic.audit import query as q
-from medic.cli.audit_source import open_database
 from medic.config import load_config
 from medic.errors import ConfigError, FleetError
 
 DSN_ENV = "MEDIC_CENTRAL_AUDIT_DSN"
-F = TypeVar("F", bound=Callable[..., Any])
 R = TypeVar("R")
-
-
-def central_option(fn: F) -> F:
-    return click.option(
-        "--central",
-        is_flag=True,
-        help="Read the fleet's central PostgreSQL (the config's fleet.central_audit.dsn, "
-        "or $MEDIC_CENTRAL_AUDIT_DSN) instead of the local database.",
-    )(fn)
-
-
-@contextmanager
-def central_or_local(
-    central: bool, db: Path | None, config: Path | None
-) -> Iterator[tuple[sqlite3.Connection | None, Path | None]]:
-    """The local database as :func:`open_database` gives it, or (None, None) with --central."""
-    if central:
-        if db is not None:
-            raise click.ClickException("pass either --db or --central, not both")
-        yield None, None
-        return
-    with open_database(db, config) as (conn, path):
-        yield conn, path
+Row = dict[str, Any]
 
 
 def _run(work: Coroutine[Any, Any, R]) -> R:
@@ -74,42 +51,36 @@ def central_dsn(config: Path | None) -> str:
     return dsn
 
 
-def central_list(
-    config: Path | None, *, limit: int, order: str = "desc", **f: Any
-) -> list[dict[str, Any]]:
-    """Events of every host matching the filters (newest first unless ``order`` is asc)."""
-    from medic.fleet.central import central_events
+class CentralSource:
+    """Every host's audit, from the central PostgreSQL (one connection per read)."""
 
-    query = q.AuditQuery(
-        since=f["since"],
-        until=f["until"],
-        policy=f["policy"],
-        target=f["target"],
-        incident=f["incident"],
-        kinds=tuple(f["kinds"]),
-        outcome=f["outcome"],
-        limit=limit,
-        order="asc" if order == "asc" else "desc",
-    )
-    return _run(central_events(central_dsn(config), query))
+    name = "the central audit database"
 
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
 
-def central_show(config: Path | None, text: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One incident of any host (a unique id prefix is enough) and its events."""
-    from medic.fleet.central import central_incident
+    def events(self, query: q.AuditQuery) -> list[Row]:
+        from medic.fleet.central import central_events
 
-    found = _run(central_incident(central_dsn(config), text))
-    if isinstance(found, tuple):
-        return found
-    if not found:
-        raise click.ClickException(f"no incident {text!r} in the central audit database")
-    raise click.ClickException(
-        f"incident {text!r} is ambiguous ({', '.join(found)}): give more of the id"
-    )
+        return _run(central_events(self.dsn, query))
 
+    def incident(self, text: str) -> tuple[Row, list[Row]]:
+        from medic.cli.audit_source import one_match
+        from medic.fleet.central import central_incident
 
-def central_incident_list(config: Path | None, **filters: Any) -> list[dict[str, Any]]:
-    """Incidents of every host, most recently opened first."""
-    from medic.fleet.central import central_incidents
+        found = _run(central_incident(self.dsn, text))
+        if isinstance(found, tuple):
+            return found
+        one_match(text, found, self.name)  # raises: none, or more than one
+        raise AssertionError("unreachable")  # pragma: no cover - one match is a tuple
 
-    return _run(central_incidents(central_dsn(config), **filters))
+    def incidents(
+        self, *, open_only: bool, policy: str | None, target: str | None, limit: int
+    ) -> list[Row]:
+        from medic.fleet.central import central_incidents
+
+        return _run(
+            central_incidents(
+                self.dsn, open_only=open_only, policy=policy, target=target, limit=limit
+            )
+        )

@@ -20,7 +20,7 @@ from medic.audit.anchor import chain_head
 from medic.audit.chain import ChainKey
 from medic.audit.key import AuditKeyError, load_key, read_key_file
 from medic.audit.verify import Checkpoint, Verdict, verify
-from medic.cli.audit_source import open_database, source_options
+from medic.cli.audit_source import SourceSpec, open_local, source_options
 from medic.clock import iso
 from medic.config import load_config
 from medic.errors import ConfigError
@@ -103,7 +103,7 @@ def _key(key_file: Path | None, config: Path | None, db: Path) -> ChainKey | Non
 
 
 @click.command("verify")
-@source_options
+@source_options()
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path), help="The chain key.")
 @click.option(
     "--checkpoint",
@@ -119,8 +119,7 @@ def _key(key_file: Path | None, config: Path | None, db: Path) -> ChainKey | Non
     help="A file of checkpoints, one a line.",
 )
 def verify_cmd(
-    db: Path | None,
-    config: Path | None,
+    source: SourceSpec,
     key_file: Path | None,
     points: tuple[Checkpoint, ...],
     points_file: Path | None,
@@ -128,8 +127,9 @@ def verify_cmd(
     """Recompute the keyed hash chain and hold it against checkpoints: exit 0 intact,
     1 broken (naming the first bad event), 2 not checkable (no key, wrong key)."""
     wanted = [*points, *(read_checkpoints(points_file) if points_file else [])]
-    with open_database(db, config) as (conn, path):
-        verdict = verify(conn, _key(key_file, config, path), wanted)
+    with open_local(source) as local:
+        verdict = verify(local.conn, _key(key_file, source.config, local.path), wanted)
+        path = local.path
     click.echo(_describe(verdict, path))
     if not verdict.ok:
         raise click.exceptions.Exit(1 if verdict.checkable else 2)
@@ -161,12 +161,12 @@ def _describe(verdict: Verdict, path: Path) -> str:
 
 
 @click.command("checkpoint")
-@source_options
-def checkpoint_cmd(db: Path | None, config: Path | None) -> None:
+@source_options()
+def checkpoint_cmd(source: SourceSpec) -> None:
     """Print the chain head now, COUNT:HASH and the time: keep it off this host, and
     pass it to verify --checkpoint later."""
-    with open_database(db, config) as (conn, _):
-        count, head = chain_head(conn)
+    with open_local(source) as local:
+        count, head = chain_head(local.conn)
     if not count:
         raise click.ClickException("the audit log is empty: there is no head to checkpoint yet")
     click.echo(f"{Checkpoint(count, head)} {iso(time.time())}")

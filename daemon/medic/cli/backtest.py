@@ -15,7 +15,8 @@ from pathlib import Path
 
 import click
 
-from medic.cli.audit_source import open_database, source_options
+from medic import humanize
+from medic.cli.audit_source import SourceSpec, open_local, source_options
 from medic.cli.params import Duration
 
 # How far back a backtest reaches: the recording is kept at most this long.
@@ -45,10 +46,8 @@ _LABELS = {
     help="How far back to replay (at most 31d).",
 )
 @click.option("--policy", "only", help="Replay only the policy with this name.")
-@source_options
-def command(
-    policy_dir: Path, since: float, only: str | None, db: Path | None, config: Path | None
-) -> None:
+@source_options()
+def command(policy_dir: Path, since: float, only: str | None, source: SourceSpec) -> None:
     """Replay the recorded readings through POLICIES and compare with what happened."""
     from medic.policy.loader import load_paths
     from medic.policytest.replay import backtest
@@ -64,8 +63,9 @@ def command(
         raise click.ClickException(f"no policy named {only!r} in {policy_dir}; loaded: {names}")
     until = time.time()
     start = until - since
-    with open_database(db, config) as (conn, path):
-        click.echo(f"backtest over {_when(start)} .. {_when(until)} from {path}")
+    with open_local(source) as local:
+        conn = local.conn
+        click.echo(f"backtest over {_when(start)} .. {_when(until)} from {local.path}")
         for policy in sorted(policies, key=lambda p: p.name):
             outcome = asyncio.run(backtest(conn, policy, start, until))
             click.echo("")
@@ -85,4 +85,4 @@ def command(
 
 
 def _when(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    return humanize.moment(t)

@@ -1,9 +1,11 @@
 """Which API token a command that talks to the agent sends, and where it found it.
 
-In order: ``--token-env NAME``; the agent config's (``--config``: ``api.token_env``,
-``api.token_file``); ``$MEDIC_API_TOKEN``; the token the agent made in its state
-directory (``<state_dir>/api.token``, from ``--config``, else ``.medic``), which is how
-the CLI on the agent's own host works with no token configured anywhere.
+In order: ``--token env:NAME`` (or ``file:/path``); the agent config's (``--config``:
+``api.token``); ``$MEDIC_API_TOKEN``; the token the agent made in its state directory
+(``<state_dir>/api.token``, from ``--config``, else ``.medic``), which is how the CLI
+on the agent's own host works with no token configured anywhere. ``--token-env NAME``
+(a bare variable name) is the old spelling of ``--token env:NAME``: it still works, with
+a warning on stderr.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
+
+from medic import secrets
 from medic.config import AgentConfig, with_api_token
 from medic.errors import ConfigError
 from medic.statefiles import API_TOKEN_FILE, read_secret
@@ -26,12 +31,16 @@ class ClientToken:
 
 
 def client_token(token_env: str | None, config: AgentConfig | None) -> ClientToken:
-    """The token to send; ConfigError when a named variable or file cannot be read."""
+    """The token to send; ConfigError when a named variable or file cannot be read.
+
+    ``token_env`` is what ``--token`` (or its old name ``--token-env``) says."""
     if token_env:
-        value = os.environ.get(token_env)
-        if not value:
-            raise ConfigError(f"--token-env names {token_env} but it is not set")
-        return ClientToken(value, f"--token-env {token_env}")
+        ref = _reference(token_env)
+        shown = f"--token {next(iter(ref))}:{next(iter(ref.values()))}"
+        try:
+            return ClientToken(secrets.resolve(ref), shown)
+        except secrets.SecretError as exc:
+            raise ConfigError(f"{shown}: {exc.message}") from exc
     if config is not None:
         value = with_api_token(config).api.token
         if value:
@@ -42,3 +51,18 @@ def client_token(token_env: str | None, config: AgentConfig | None) -> ClientTok
     if value := read_secret(path):
         return ClientToken(value, str(path))
     return ClientToken(None, f"none ($MEDIC_API_TOKEN is unset, no readable {path})")
+
+
+def _reference(text: str) -> dict[str, str]:
+    """``env:NAME`` / ``file:/path``; a bare NAME is the old ``--token-env`` spelling."""
+    if ":" in text:
+        try:
+            return secrets.parse_cli(text)
+        except secrets.SecretError as exc:
+            raise ConfigError(exc.message, hint=exc.hint) from exc
+    click.echo(
+        f"medic: warning: a bare variable name ({text}) is the old --token-env spelling:"
+        f" write --token env:{text}",
+        err=True,
+    )
+    return {"env": text}

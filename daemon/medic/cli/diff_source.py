@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from medic.errors import Location, PolicyError
-from medic.policy.loader import SUFFIXES, LoadResult, load_paths
+from medic.policy.loader import SUFFIXES, load_paths
 from medic.policy.model import Policy
+from medic.policy.result import LoadResult
 
 GIT_PREFIX = "git:"
 GIT_TIMEOUT = 60.0

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from medic import humanize
+from medic.cli import table
 from medic.cli.output import output_option
 from medic.config import load_config
 from medic.errors import ConfigError, FleetError
@@ -88,13 +90,7 @@ def status_cmd(etcd: tuple[str, ...], config: Path | None, as_json: bool, output
     if as_json or output == "json":
         click.echo(json.dumps(found, indent=2, sort_keys=True))
         return
-    click.echo(f"{'HOST':<24} {'STATE':<8} {'VERSION':<10} {'POLICIES':<17} {'OPEN':>4}  HEARTBEAT")
-    for a in found["agents"]:
-        digest = str(a.get("policy_digest", "-")) + (" DRIFT" if a["drift"] else "")
-        click.echo(
-            f"{a['host']:<24} {a['state']:<8} {a.get('version', '-'):<10} {digest:<17} "
-            f"{len(a.get('open_incidents', [])):>4}  {a['last_heartbeat_age']:.0f}s ago"
-        )
+    click.echo(agents_table(found["agents"]))
     click.echo(f"silent: {', '.join(found['silent']) or 'none'}")
     click.echo(f"drift: {', '.join(found['drift']) or 'none'}")
 
@@ -109,10 +105,28 @@ def incidents_cmd(etcd: tuple[str, ...], config: Path | None, as_json: bool, out
         return
     if not found:
         click.echo("no open incidents in the fleet")
-    for i in found:
-        click.echo(
-            f"{i['host']:<24} {i['policy']:<24} {i['target']:<24} {i['state']:<12} {i['incident']}"
-        )
+        return
+    headers = ("HOST", "POLICY", "TARGET", "STATE", "INCIDENT")
+    rows = [[str(i.get(k.lower(), "-")) for k in headers] for i in found]
+    click.echo(table.render(headers, rows, flex=(1, 2)))
+
+
+def agents_table(agents: list[dict[str, Any]]) -> str:
+    """One row per agent: host, state, version, policy digest (and drift), open
+    incidents, how long ago its last heartbeat came."""
+    headers = ("HOST", "STATE", "VERSION", "POLICIES", "OPEN", "HEARTBEAT")
+    rows = [
+        [
+            str(a["host"]),
+            str(a["state"]),
+            str(a.get("version", "-")),
+            str(a.get("policy_digest", "-")) + (" DRIFT" if a["drift"] else ""),
+            str(len(a.get("open_incidents", []))),
+            humanize.age(float(a["last_heartbeat_age"])),
+        ]
+        for a in agents
+    ]
+    return table.render(headers, rows, flex=(0,))
 
 
 @command.command("review")

@@ -16,10 +16,10 @@ import jsonschema
 import yaml
 
 from medic import humanize
+from medic.cli import table
 from medic.cli.output import output_option
 from medic.cli.params import Duration
 from medic.deadline import within
-from medic.durations import format_duration
 from medic.probes.base import Field, Probe, probes
 
 MAX_PROBE_TIMEOUT = 3600.0
@@ -57,11 +57,13 @@ def _print_fields(cls: type[Probe], measurement: dict[str, dict[str, Any]]) -> N
 
 
 def _list_types() -> None:
+    """One row per probe type: its name, what it does, the fields it yields."""
+    rows = []
     for name, cls in probes.items():
         summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        click.echo(f"{name:20} {summary}")
         names = ", ".join(cls.field_names()) + (", ... (dynamic)" if cls.dynamic_fields else "")
-        click.echo(f"{'':20} fields: {names}")
+        rows.append([name, summary, names])
+    click.echo(table.render(("TYPE", "SUMMARY", "FIELDS"), rows, flex=(1, 2)))
 
 
 @click.command("probe")
@@ -126,7 +128,7 @@ def command(
         measurement = asyncio.run(once())
     except TimeoutError as exc:
         raise click.ClickException(
-            f"probe {probe_type} timed out after {format_duration(timeout)}"
+            f"probe {probe_type} timed out after {humanize.seconds(timeout)}"
         ) from exc
     except Exception as exc:  # show the probe's own words, not a traceback
         raise click.ClickException(f"probe {probe_type} failed: {exc}") from exc

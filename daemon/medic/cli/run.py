@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from medic.config import load_config, with_api_token
+from medic.config import AgentConfig, load_config, with_api_token
 from medic.errors import ConfigError, MedicError
 
 if TYPE_CHECKING:
@@ -92,6 +92,7 @@ def command(
     except MedicError as exc:
         raise click.ClickException(str(exc)) from exc
     logsetup.configure(config.log_format, config.log_level)
+    log_old_spellings(config)
     # A watchdog abort (SIGABRT) or a crash in C code prints every thread's stack to
     # stderr, i.e. the journal: where the event loop was stuck when systemd gave up.
     faulthandler.enable()
@@ -106,6 +107,14 @@ def command(
     finally:
         notifier.close()
         lock.release()
+
+
+def log_old_spellings(config: AgentConfig) -> None:
+    """Warn, as the agent starts, of each secret its config or policies name the old
+    way (``token_env: NAME``), with the file, the line and the new spelling."""
+    from medic.secret_notices import log_notices, policy_notices
+
+    log_notices((*config.notices, *policy_notices(config.policy_paths)))
 
 
 def hook_service_manager(agent: Agent, notifier: SystemdNotifier) -> None:

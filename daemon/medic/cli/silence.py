@@ -17,10 +17,9 @@ import click
 
 from medic import humanize
 from medic.cli import table
-from medic.cli.agent_client import AgentClient, AgentRefused, who
+from medic.cli.agent_client import AgentClient, AgentRefused, connection_options, who
 from medic.cli.output import local_option, output_option
 from medic.cli.params import Duration, Moment
-from medic.cli.status import connection_options
 from medic.engine.human_input import MAX_SILENCE
 
 

@@ -3,8 +3,8 @@
 Reads ``/health`` and ``/api/v1/policies`` and prints one line per policy target
 (state, since when, incident, attempts, the probe's key values), then the policy
 files the agent rejected with their first error. ``POLICY`` (a name or a glob) keeps
-those policies only. Plain ``urllib`` with a timeout: the command must answer quickly
-even when the agent is wedged.
+those policies only. It asks through the CLI's one client (:mod:`medic.cli.agent_client`),
+which gives up after a few seconds and says why.
 
 The exit status is for scripts and monitoring checks:
 
@@ -19,83 +19,25 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from medic import humanize
 from medic.cli import table
+from medic.cli.agent_client import AgentClient, AgentRefused, connection_options
 from medic.cli.output import output_option
-from medic.config import DEFAULT_PORT, AgentConfig, load_config
-from medic.durations import format_duration
-from medic.errors import ConfigError
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
-TIMEOUT = 5.0
 VALUES_WIDTH = 60
 COLUMNS = ("POLICY", "TARGET", "STATE", "SINCE", "INCIDENT", "ATTEMPTS", "VALUES")
 
 
-class StatusFailed(click.ClickException):
+class StatusFailed(AgentRefused):
     """The state could not be read: ``medic status: <message>`` on stderr, exit status 2."""
 
     exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"medic status: {self.message}", err=True)
-
-
-def url_from_config(config: AgentConfig) -> str:
-    """Where the agent's API answers on this host, from ``api.listen``."""
-    host = config.api.host
-    if host in {"", "0.0.0.0"}:  # noqa: S104 -- reading a wildcard bind, not binding one
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{config.api.port}"
-
-
-def fetch(base: str, path: str, token: str | None) -> Any:
-    """GET ``base + path`` as JSON; agent errors and silence become StatusFailed."""
-    headers = {"Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(base + path, headers=headers)  # noqa: S310 -- the URL is the operator's own --url, http(s) only (checked)
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310 -- same URL as above
-            body = response.read()
-    except urllib.error.HTTPError as exc:
-        if exc.code == 503 and path == "/health":  # answered: alive, but unhealthy
-            try:
-                return json.loads(exc.read())
-            except ValueError:
-                pass
-        raise StatusFailed(_http_error(base, exc)) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise StatusFailed(f"no agent answering at {base} (start it with: medic run)") from exc
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise StatusFailed(f"{base}{path} did not answer like a medic agent (not JSON)") from exc
-
-
-def _http_error(base: str, exc: urllib.error.HTTPError) -> str:
-    try:
-        error = json.loads(exc.read())["error"]
-        text = f"the agent at {base} answered {exc.code}: {error['message']}"
-    except (ValueError, KeyError, TypeError):
-        return f"the agent at {base} answered {exc.code} {exc.reason}"
-    if exc.code == 401:
-        return text + " (pass --token-env NAME, the variable that holds the API token)"
-    return text + (f" (hint: {error['hint']})" if error.get("hint") else "")
 
 
 def ago(since: Any, now: float) -> str:
@@ -108,8 +50,7 @@ def key_values(values: Any) -> str:
     if not isinstance(values, dict) or not values:
         return "-"
     parts = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()]
-    text = " ".join(parts)
-    return text if len(text) <= VALUES_WIDTH else text[: VALUES_WIDTH - 1] + "…"
+    return table.cut(" ".join(parts), VALUES_WIDTH)
 
 
 def rows(policies: list[dict[str, Any]], now: float) -> list[tuple[str, ...]]:
@@ -120,8 +61,7 @@ def rows(policies: list[dict[str, Any]], now: float) -> list[tuple[str, ...]]:
         name = str(policy.get("name")) + (" [dry-run]" if policy.get("dry_run") else "")
         targets = policy.get("targets") or []
         if not targets and policy.get("last_error"):
-            error = str(policy["last_error"])
-            error = error if len(error) <= VALUES_WIDTH else error[: VALUES_WIDTH - 1] + "…"
+            error = table.cut(str(policy["last_error"]), VALUES_WIDTH)
             out.append((name, "-", "probe error", "-", "-", "-", error))
         elif not targets:
             out.append((name, "-", "no targets", "-", "-", "-", "-"))
@@ -149,7 +89,7 @@ def render_table(health: dict[str, Any], body: dict[str, Any], now: float) -> st
     rejected = body.get("rejected") or []
     lines = [
         f"medic {health.get('version')} on {health.get('host')}, "
-        f"up {format_duration(float(health.get('uptime_seconds', 0)))}: "
+        f"up {humanize.seconds(float(health.get('uptime_seconds', 0)))}: "
         f"{_count(health.get('policies', 0), 'policy', 'policies')}, "
         f"{_count(len(rejected), 'rejected file', 'rejected files')}",
         "",
@@ -165,32 +105,6 @@ def render_table(health: dict[str, Any], body: dict[str, Any], now: float) -> st
             more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
             lines.append(f"  {item.get('file')}: {errors[0]}{more}")
     return "\n".join(lines)
-
-
-def _token(token_env: str | None, config: AgentConfig | None) -> str | None:
-    from medic.cli.client_token import client_token
-
-    try:
-        return client_token(token_env, config).value
-    except ConfigError as exc:
-        raise StatusFailed(str(exc)) from exc
-
-
-def connection_options(fn: F) -> F:
-    """``--url``, ``--config`` and ``--token-env``: how every command that asks the
-    running agent finds its API and token."""
-    fn = click.option(
-        "--token-env", metavar="NAME", help="Environment variable holding the API token."
-    )(fn)
-    fn = click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Agent config file whose api.listen and token to use.",
-    )(fn)
-    return click.option(
-        "--url", help=f"The agent's API [default: from --config, else {DEFAULT_URL}]."
-    )(fn)
 
 
 def problems(health: dict[str, Any], body: dict[str, Any]) -> list[str]:
@@ -235,18 +149,9 @@ def command(
     healthy; 1 a target escalated, a policy file rejected, the agent unhealthy, or no
     policy matches POLICY; 2 no agent answering (or no state could be read).
     """
-    config = None
-    if config_path is not None:
-        try:
-            config = load_config(config_path)
-        except ConfigError as exc:
-            raise StatusFailed(str(exc)) from exc
-    base = (url or (url_from_config(config) if config else DEFAULT_URL)).rstrip("/")
-    if not base.startswith(("http://", "https://")):
-        raise StatusFailed(f"--url {base!r} is not an http:// or https:// URL")
-    token = _token(token_env, config)
-    health = fetch(base, "/health", token)
-    body = _select(fetch(base, "/api/v1/policies", token), policy)
+    client = AgentClient("status", url, config_path, token_env, failure=StatusFailed)
+    health = client.call("GET", "/health", answers={503})  # 503: alive, but unhealthy
+    body = _select(client.call("GET", "/api/v1/policies"), policy)
     found = problems(health, body)
     if policy is not None and not body["policies"]:
         found.insert(0, f"no loaded policy matches {policy!r}")

@@ -16,10 +16,11 @@ import click
 
 from medic.cli.annotations import github_annotation
 from medic.config import load_config
-from medic.errors import ConfigError
+from medic.errors import ConfigError, PolicyWarning
 from medic.policy.empty import no_policies
 from medic.policy.loader import load_paths
 from medic.policy.reach import escalation_warnings
+from medic.secret_notices import policy_notices
 
 
 def _plural(count: int, word: str) -> str:
@@ -62,6 +63,7 @@ def command(
     """
     output_format = output or old_format or "text"
     notifiers: set[str] | None = None
+    notices: list[PolicyWarning] = []
     targets = list(paths)
     if config_path is not None:
         try:
@@ -70,6 +72,7 @@ def command(
             click.echo(str(exc), err=True)
             raise SystemExit(1) from exc
         notifiers = set(config.notifiers)
+        notices.extend(config.notices)
         targets = targets or list(config.policy_paths)
     targets = targets or [Path("policies")]
     result = load_paths(targets, notifiers=notifiers)
@@ -77,7 +80,11 @@ def command(
     empty = no_policies(result, targets, escape="--allow-empty if none is intended")
     if empty is not None and not allow_empty:
         errors = [empty]
-    warnings = [w for policy in result.policies for w in escalation_warnings(policy)]
+    notices.extend(policy_notices([f.path for f in result.files]))
+    warnings = [
+        *notices,
+        *(w for policy in result.policies for w in escalation_warnings(policy)),
+    ]
     if output_format == "json":
         click.echo(json.dumps([e.to_dict() for e in (*errors, *warnings)], indent=2))
     else:

@@ -33,7 +33,7 @@ from medic.engine.escalation import Escalator, build_notifiers
 from medic.engine.human_input import HumanInput, windows
 from medic.engine.pager import send_due
 from medic.engine.rebuild import rebuild_breaker, rebuild_ledger
-from medic.engine.reload import PolicyFiles, swap_runners, warn_unknown_dependencies
+from medic.engine.reload import swap_runners, take_load, warn_unknown_dependencies
 from medic.engine.runner import PolicyRunner
 from medic.engine.samples import SampleKeeper
 from medic.engine.silences import Matchers
@@ -44,6 +44,7 @@ from medic.notify.delivery import DeliveryOptions
 from medic.notify.links import LinkSigner, start_links
 from medic.policy.empty import warn_if_empty
 from medic.policy.loader import load_paths
+from medic.policy.result import LoadResult
 from medic.probes import probestate
 
 log = structlog.get_logger("medic.agent")
@@ -87,7 +88,7 @@ class Agent:
         self.runners: dict[str, PolicyRunner] = {}
         self.humans = HumanInput(self.engine, lambda: self.runners)
         self.started_at = self.clock.wall()
-        self.files = PolicyFiles()
+        self.files = LoadResult()  # the policy files as they run now
         self._stop = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._background: list[asyncio.Task[Any]] = []
@@ -233,7 +234,8 @@ class Agent:
             )
             warn_if_empty(result, self.config.policy_paths)  # runs, but says it heals nothing
             now = self.clock.wall()
-            policies = self.files.update(result, self.audit, now)
+            self.files = take_load(self.files, result, self.audit, now)
+            policies = self.files.running()
             changes = await swap_runners(self.runners, policies, self.engine, now)
             self.engine.silences.set_windows(
                 windows(self.config, (r.policy for r in self.runners.values()))

@@ -8,82 +8,57 @@ targets' state (and an open probe-failure incident) across the edit.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import structlog
 
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.store import AuditStore
 from medic.engine.context import EngineContext
 from medic.engine.runner import PolicyRunner
-from medic.policy.loader import FileResult, LoadResult
 from medic.policy.model import Policy
 from medic.policy.reach import escalation_warnings
+from medic.policy.result import LoadResult
 
 log = structlog.get_logger("medic.agent")
 
 
-class PolicyFiles:
-    """The policy files as last loaded: the good version of each, and the rejected ones."""
+def take_load(running: LoadResult, fresh: LoadResult, audit: AuditStore, now: float) -> LoadResult:
+    """Audit a fresh load against the set that ran before; return the set to run now.
 
-    def __init__(self) -> None:
-        self._good: dict[Path, FileResult] = {}
-        self._rejected: dict[Path, FileResult] = {}
-
-    def update(self, result: LoadResult, audit: AuditStore, now: float) -> dict[str, Policy]:
-        """Take in a fresh load and return the policies to run, the first of each name.
-
-        A file rejected last time that loads now is audited as ``policy.accepted``.
-        """
-        seen: set[Path] = set()
-        was_rejected, self._rejected = self._rejected, {}
-        for fr in result.files:
-            seen.add(fr.path)
-            if fr.errors:
-                self._rejected[fr.path] = fr
-                kept = fr.path in self._good
-                audit.emit(
-                    AuditEvent(
-                        Kind.POLICY_REJECTED,
-                        now,
-                        outcome="rejected",
-                        details={
-                            "file": str(fr.path),
-                            "errors": [str(e) for e in fr.errors],
-                            "kept_previous": kept,
-                        },
-                    )
+    Each rejected file is audited as ``policy.rejected`` (with whether its last good
+    version keeps running), and a file rejected last time that loads now as
+    ``policy.accepted``.
+    """
+    ran = {f.path: f for f in running.files}
+    for fr in fresh.files:
+        before = ran.get(fr.path)
+        if fr.errors:
+            kept = before is not None and before.runs
+            audit.emit(
+                AuditEvent(
+                    Kind.POLICY_REJECTED,
+                    now,
+                    outcome="rejected",
+                    details={
+                        "file": str(fr.path),
+                        "errors": [str(e) for e in fr.errors],
+                        "kept_previous": kept,
+                    },
                 )
-                for err in fr.errors:
-                    log.error("policy.rejected", error=str(err), kept_previous=kept)
-            else:
-                self._good[fr.path] = fr
-                if fr.path in was_rejected:
-                    names = [p.name for p in fr.policies]
-                    audit.emit(
-                        AuditEvent(
-                            Kind.POLICY_ACCEPTED,
-                            now,
-                            outcome="accepted",
-                            details={"file": str(fr.path), "policies": names},
-                        )
-                    )
-                    log.info("policy.accepted", file=str(fr.path), policies=names)
-        for path in [p for p in self._good if p not in seen]:
-            del self._good[path]  # the file was deleted
-        policies: dict[str, Policy] = {}
-        for fr in self._good.values():
-            for policy in fr.policies:
-                policies.setdefault(policy.name, policy)
-        return policies
-
-    def rejected(self) -> list[dict[str, Any]]:
-        """Files whose last load failed: ``{"file", "errors": [str, ...]}``."""
-        return [
-            {"file": str(path), "errors": [str(e) for e in fr.errors]}
-            for path, fr in sorted(self._rejected.items())
-        ]
+            )
+            for err in fr.errors:
+                log.error("policy.rejected", error=str(err), kept_previous=kept)
+        elif before is not None and before.errors:
+            names = [p.name for p in fr.policies]
+            audit.emit(
+                AuditEvent(
+                    Kind.POLICY_ACCEPTED,
+                    now,
+                    outcome="accepted",
+                    details={"file": str(fr.path), "policies": names},
+                )
+            )
+            log.info("policy.accepted", file=str(fr.path), policies=names)
+    return fresh.over(running)
 
 
 async def swap_runners(

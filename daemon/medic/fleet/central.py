@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from typing import Any
 
 from medic.audit import query as q
-from medic.audit.globs import name_clause
 from medic.fleet.ship import connect_central
 
 _PLACEHOLDER = re.compile(r"\?")
@@ -61,12 +59,9 @@ async def _fetch(dsn: str, sql: str, params: list[Any]) -> list[dict[str, Any]]:
         await conn.close()
     out = []
     for row in rows:
-        item = dict(row)
-        for column in ("values", "details"):
-            if isinstance(item.get(column), str):
-                item[column] = json.loads(item[column])
+        item = q.decode_row(dict(row))
         if "escalated" in item and "kind" not in item:
-            item["escalated"] = bool(item["escalated"])
+            q.incident_row(item)
         out.append(item)
     return out
 
@@ -86,16 +81,8 @@ async def central_incidents(
     dsn: str, *, open_only: bool, policy: str | None, target: str | None, limit: int
 ) -> list[dict[str, Any]]:
     """The fleet's incidents, most recently opened first (like ``list_incidents``)."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if open_only:
-        clauses.append("status = 'open'")
-    for column, given in (("policy", policy), ("target", target)):
-        if given is not None:
-            sql, value = name_clause(column, given)
-            clauses.append(sql)
-            params.append(value)
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    condition, params = q.incident_filter(open_only=open_only, policy=policy, target=target)
+    where = (" WHERE " + condition) if condition else ""
     sql = f"SELECT * FROM incidents{where} ORDER BY opened DESC, host, id LIMIT ?"  # noqa: S608 -- fixed clauses and placeholders only
     return await _fetch(dsn, sql, [*params, limit])
 

@@ -40,7 +40,7 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "required": ["dsn"],
             "properties": {
-                "dsn": secrets.SCHEMA,
+                "dsn": secrets.schema("The central PostgreSQL's postgresql:// DSN."),
                 "every": {**_DURATION, "description": "How often events are shipped."},
             },
         },

@@ -27,7 +27,7 @@ from medic.errors import ConfigError, NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.http_post import post, shown_url
-from medic.notify.options import check_options, duration_option, resolve_secret
+from medic.notify.options import duration_option, resolve_secret
 from medic.plugin import duration, options_schema
 
 DEFAULT_TIMEOUT = 10.0
@@ -109,11 +109,7 @@ class AlertmanagerNotifier(Notifier):
                 "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
                 "description": "Alertmanager's base URL; alerts go to `<url>/api/v2/alerts`.",
             },
-            "token": {
-                **secrets.SCHEMA,
-                "description": "Sent as `Authorization: Bearer`, as a secret: {env: NAME} "
-                "or {file: /path}.",
-            },
+            "token": secrets.schema("Sent as `Authorization: Bearer`."),
             "headers": {
                 "type": "object",
                 "additionalProperties": {"anyOf": [{"type": "string"}, secrets.SCHEMA]},
@@ -138,7 +134,6 @@ class AlertmanagerNotifier(Notifier):
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
-        check_options(self, options)
         self.url = str(options["url"]).rstrip("/") + "/api/v2/alerts"
         self.where = shown_url(self.url)
         self.token_ref: Mapping[str, str] | None = options.get("token")

@@ -1,7 +1,9 @@
 """The notifier contract.
 
 A notifier type is one class registered with ``@notifiers.register("webhook")``, with
-a ``schema`` for its options in the agent config and one async ``send()``. Instances
+a ``schema`` for its options in the agent config and one async ``send()``. That schema
+is the only check of the options: the agent config's schema embeds it, and building
+a notifier applies it (:mod:`medic.notify.options`). Instances
 are named in the agent config (``notifiers: {oncall: {type: webhook, ...}}``) and
 policies refer to those names in ``escalate: {notify: [oncall]}``.
 """
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from medic.notify.options import check_options
 from medic.option_schemas import options_schema
 from medic.registry import Registry
 
@@ -85,6 +88,7 @@ class Notifier(ABC):
     schema: ClassVar[dict[str, Any]] = options_schema({})
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
+        check_options(type(self), name, options)
         self.name = name
         self.options = options
 

@@ -30,7 +30,7 @@ from medic.errors import ConfigError, NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.email_message import build
-from medic.notify.options import check_options, duration_option, resolve_secret
+from medic.notify.options import duration_option, resolve_secret
 from medic.plugin import duration, options_schema
 
 DEFAULT_TIMEOUT = 30.0
@@ -77,10 +77,7 @@ class EmailNotifier(Notifier):
                 "description": "Implicit TLS from the start (default false).",
             },
             "username": {"type": "string", "description": "Log in as this user."},
-            "password": {
-                **secrets.SCHEMA,
-                "description": "The login password, as a secret: {env: NAME} or {file: /path}.",
-            },
+            "password": secrets.schema("The login password."),
             "from": {"type": "string", "minLength": 3, "description": "The sender address."},
             "to": {
                 "type": "array",
@@ -107,7 +104,6 @@ class EmailNotifier(Notifier):
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
-        check_options(self, options)
         self.host = str(options["host"])
         self.ssl = bool(options.get("ssl", False))
         self.starttls = bool(options.get("starttls", True)) and not self.ssl

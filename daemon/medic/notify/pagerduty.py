@@ -18,7 +18,7 @@ from medic.errors import NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.http_post import post
-from medic.notify.options import check_options, duration_option, resolve_secret
+from medic.notify.options import duration_option, resolve_secret
 from medic.plugin import duration, options_schema
 
 DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -120,11 +120,7 @@ class PagerDutyNotifier(Notifier):
 
     schema: ClassVar[dict[str, Any]] = options_schema(
         {
-            "routing_key": {
-                **secrets.SCHEMA,
-                "description": "The Events API v2 integration key, as a secret: {env: NAME} "
-                "or {file: /path}.",
-            },
+            "routing_key": secrets.schema("The Events API v2 integration key."),
             "url": {
                 "type": "string",
                 "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
@@ -142,7 +138,6 @@ class PagerDutyNotifier(Notifier):
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
-        check_options(self, options)
         self.key_ref: Mapping[str, str] = options["routing_key"]
         self.url = str(options.get("url", DEFAULT_URL))
         self.severity = str(options.get("severity", "error"))

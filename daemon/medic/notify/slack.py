@@ -19,7 +19,7 @@ from medic.errors import NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.http_post import post
-from medic.notify.options import check_options, duration_option, resolve_secret
+from medic.notify.options import duration_option, resolve_secret
 from medic.plugin import duration, options_schema
 
 DEFAULT_TIMEOUT = 10.0
@@ -154,11 +154,7 @@ class SlackNotifier(Notifier):
 
     schema: ClassVar[dict[str, Any]] = options_schema(
         {
-            "webhook_url": {
-                **secrets.SCHEMA,
-                "description": "The incoming webhook URL, as a secret: {env: NAME} or "
-                "{file: /path}.",
-            },
+            "webhook_url": secrets.schema("The incoming webhook URL."),
             "link_base": message.LINK_BASE_SCHEMA,
             "timeout": duration("Seconds or a duration like 10s (default 10s).", span=None),
         },
@@ -167,7 +163,6 @@ class SlackNotifier(Notifier):
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
-        check_options(self, options)
         self.webhook_ref: Mapping[str, str] = options["webhook_url"]
         self.link_base: str | None = options.get("link_base")
         self.timeout = duration_option(

@@ -2,7 +2,7 @@
 
 The body is the notification as compact JSON with sorted keys, so a receiver can
 verify the exact bytes. ``X-Medic-Delivery`` (``<incident>:<kind>:<reason>``) stays the same
-across retries, so receivers can drop duplicates. With ``secret_env`` set, each
+across retries, so receivers can drop duplicates. With ``secret`` set, each
 delivery carries ``X-Medic-Timestamp`` and an HMAC-SHA256 ``X-Medic-Signature``
 (see :mod:`medic.notify.signing`).
 """
@@ -10,18 +10,17 @@ delivery carries ``X-Medic-Timestamp`` and an HMAC-SHA256 ``X-Medic-Signature``
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from medic import __version__
+from medic import __version__, secrets
 from medic.durations import format_duration
-from medic.errors import ConfigError, NotifyError
+from medic.errors import NotifyError
 from medic.lazy import lazy_module
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.http_post import shown_url
-from medic.notify.options import duration_option
+from medic.notify.options import duration_option, resolve_secret
 from medic.notify.signing import sign
 from medic.plugin import duration, options_schema
 
@@ -66,10 +65,10 @@ class WebhookNotifier(Notifier):
                 "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
                 "description": "Where to POST; http:// or https://.",
             },
+            "secret": secrets.schema("The HMAC-SHA256 key that signs each delivery."),
             "secret_env": {
-                "type": "string",
-                "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
-                "description": "Environment variable holding the HMAC key.",
+                **secrets.old_spelling("secret", "env"),
+                "pattern": secrets.ENV_NAME_PATTERN,
             },
             "headers": {
                 "type": "object",
@@ -83,30 +82,19 @@ class WebhookNotifier(Notifier):
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)
-        self.url = str(options.get("url", ""))
-        if not self.url:
-            raise ConfigError(
-                f"notifiers.{name}: url is required", hint="add url: https://... to the notifier"
-            )
+        self.url = str(options["url"])
         self.timeout = duration_option(
             options, "timeout", DEFAULT_TIMEOUT, where=f"notifiers.{name}.timeout"
         )
-        self.secret_env: str | None = options.get("secret_env")
+        self.secret_ref = secrets.option(options, "secret", env="secret_env")
         self.extra_headers: dict[str, str] = {
             str(k): str(v) for k, v in (options.get("headers") or {}).items()
         }
 
     def _secret(self) -> str | None:
-        if not self.secret_env:
+        if self.secret_ref is None:
             return None
-        secret = os.environ.get(self.secret_env)
-        if not secret:
-            raise NotifyError(
-                f"webhook {self.name}: secret_env names {self.secret_env} but it is not set",
-                hint=f"export {self.secret_env}=... for the agent, or remove secret_env",
-                notifier=self.name,
-            )
-        return secret
+        return resolve_secret(self, "secret", self.secret_ref)
 
     def headers(self, notification: Notification, body: bytes) -> dict[str, str]:
         """Request headers for one delivery (signed when a secret is configured)."""

@@ -1,7 +1,9 @@
 """A validated policy, as model objects: defaults filled in, durations in seconds.
 
 Only policies that passed every stage of the loader get here, so the shape of the
-raw mapping is known and nothing is checked again. :func:`digest` fingerprints a
+raw mapping is known and nothing is checked again. The policy's own values come typed
+from stage 3 (:mod:`medic.policy.values`, read once); a key the policy does not write
+takes the model's default (:mod:`medic.policy.defaults`). :func:`digest` fingerprints a
 policy's definition: on reload, a policy whose digest did not change keeps running.
 """
 
@@ -15,12 +17,9 @@ from medic.actions.base import Action
 from medic.durations import parse_duration
 from medic.errors import Location
 from medic.policy.model import (
-    DEFAULT_APPROVAL_TIMEOUT,
-    DEFAULT_PROBE_FAILURES,
     Approval,
     Escalation,
     FleetBudget,
-    Level,
     Limits,
     Policy,
     ProbeSpec,
@@ -49,10 +48,7 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
         for name, spec in raw.get("probes", {}).items()
         if check.named is not None
     )
-    limits = raw.get("limits", {})
-    share = limits.get("max_targets")
-    escalate = raw.get("escalate", {})
-    approval = raw.get("approval", {})
+    values = check.values
     where = doc.locate(("policies", index))
     return Policy(
         name=raw["name"],
@@ -60,51 +56,18 @@ def build_policy(doc: Document, file: str, index: int, check: PolicyCheck) -> Po
         probes=named,
         when=check.when,
         clear_when=check.clear_when,
-        hold=parse_duration(raw.get("for", 0)),
         remediate=steps(raw.get("remediate", []), check.step_classes),
         finally_steps=steps(raw.get("finally", []), check.finally_classes),
-        verify=Verify(after=parse_duration(raw.get("verify", {}).get("after", 30))),
-        limits=Limits(
-            max=limits.get("max", 3),
-            per=parse_duration(limits.get("per", 3600)),
-            cooldown=parse_duration(limits.get("cooldown", 300)),
-            max_targets=share if isinstance(share, int) else None,
-            max_targets_percent=float(share[:-1]) if isinstance(share, str) else None,
-        ),
-        escalate=Escalation(
-            notify=tuple(escalate.get("notify", ())),
-            after_failures=escalate.get("after_failures", 1),
-            on_suppressed=escalate.get("on_suppressed", True),
-            on_probe_failure=escalate.get("on_probe_failure", DEFAULT_PROBE_FAILURES),
-            levels=tuple(
-                Level(after=parse_duration(level["after"]), notify=tuple(level["notify"]))
-                for level in escalate.get("levels", ())
-            ),
-            repeat=parse_duration(escalate["repeat"]) if "repeat" in escalate else None,
-            severity=escalate.get("severity"),
-            notify_healed=tuple(escalate.get("notify_healed", ())),
-        ),
-        dry_run=raw.get("dry_run", False),
-        description=raw.get("description", ""),
-        labels=dict(raw.get("labels", {})),
-        depends_on=tuple(raw.get("depends_on", ())),
-        approval=Approval(
-            timeout=parse_duration(approval.get("timeout", DEFAULT_APPROVAL_TIMEOUT)),
-            notify=tuple(approval.get("notify", ())),
-        )
-        if approval.get("required")
-        else None,
+        verify=Verify(**values.verify),
+        limits=Limits(**values.limits),
+        escalate=Escalation(**values.escalate),
+        approval=None if values.approval is None else Approval(**values.approval),
         maintenance=tuple(
-            MaintenanceWindow(
-                schedule=check.schedules[i],
-                duration=parse_duration(window["duration"]),
-                timezone=window.get("timezone", "UTC"),
-                act=window.get("act", False),
-                reason=window.get("reason", ""),
-            )
-            for i, window in enumerate(raw.get("maintenance", []))
+            MaintenanceWindow(schedule=check.schedules[i], **window)
+            for i, window in enumerate(values.windows)
         ),
-        fleet_budget=fleet_budget(raw.get("fleet_budget")),
+        fleet_budget=None if values.fleet_budget is None else FleetBudget(**values.fleet_budget),
+        **values.policy,
         source=Location(file, where.line, where.column),
         digest=digest(raw),
     )
@@ -150,18 +113,3 @@ def steps(raw: list[Any], classes: dict[int, type[Action]]) -> tuple[Step, ...]:
             )
         )
     return tuple(out)
-
-
-def fleet_budget(raw: dict[str, Any] | None) -> FleetBudget | None:
-    """The policy's ``fleet_budget:`` (already checked by the schema), or None."""
-    if raw is None:
-        return None
-    share = raw["max"]
-    return FleetBudget(
-        group=raw["group"],
-        max=share if isinstance(share, int) else None,
-        max_percent=float(share[:-1]) if isinstance(share, str) else None,
-        per=parse_duration(raw.get("per", 0)),
-        wait=parse_duration(raw.get("wait", 0)),
-        on_unreachable=raw.get("on_unreachable", "escalate"),
-    )

@@ -14,7 +14,7 @@ from pathlib import Path
 import structlog
 
 from medic.errors import Location, PolicyError
-from medic.policy.loader import LoadResult
+from medic.policy.result import LoadResult
 
 log = structlog.get_logger("medic.policies")
 

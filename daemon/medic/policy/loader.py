@@ -13,8 +13,9 @@ Each file goes through three stages and every problem found is kept, in line ord
 A file that passes all three becomes model objects (:mod:`medic.policy.build`).
 
 A file with any error contributes no policies: on reload the agent keeps running the
-previous version of that file, while good files still load. Nothing here raises for
-bad input; every problem is a :class:`~medic.errors.PolicyError` in the result.
+previous version of that file (:meth:`~medic.policy.result.LoadResult.over`), while good
+files still load. Nothing here raises for bad input; every problem is a
+:class:`~medic.errors.PolicyError` in the :class:`~medic.policy.result.LoadResult`.
 """
 
 from __future__ import annotations
@@ -28,14 +29,25 @@ import structlog
 from medic.actions.base import Action, actions
 from medic.errors import Location, PolicyError
 from medic.policy.build import build_policy
-from medic.policy.dependencies import Dependency, check_dependencies, dependencies_of
+from medic.policy.dependencies import check_dependencies, dependencies_of
 from medic.policy.messages import schema_errors
-from medic.policy.model import Policy
+from medic.policy.result import FileResult, LoadResult
 from medic.policy.schema import envelope_validator
 from medic.policy.semantic import PolicyCheck, PolicyChecker
 from medic.policy.yamlpos import parse_yaml
 from medic.probes.base import Probe, probes
 from medic.registry import Registry
+
+__all__ = [
+    "SUFFIXES",
+    "TEST_SUFFIXES",
+    "FileResult",
+    "LoadResult",
+    "is_test_file",
+    "load_bytes",
+    "load_paths",
+    "load_text",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -45,42 +57,12 @@ TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
 
 @dataclass(frozen=True)
-class FileResult:
-    """One file's outcome: its policies, or the errors that reject it as a whole."""
-
-    path: Path
-    policies: tuple[Policy, ...]
-    errors: tuple[PolicyError, ...]
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    files: tuple[FileResult, ...]
-
-    @property
-    def policies(self) -> list[Policy]:
-        """Policies from files without errors."""
-        return [p for f in self.files if not f.errors for p in f.policies]
-
-    @property
-    def errors(self) -> list[PolicyError]:
-        return [e for f in self.files for e in f.errors]
-
-
-@dataclass(frozen=True)
 class _Context:
     """What every file is checked against: the registries and the configured notifiers."""
 
     notifiers: Collection[str] | None
     probes: Registry[type[Probe]]
     actions: Registry[type[Action]]
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    result: FileResult
-    names: tuple[tuple[str, Location], ...]  # every named policy, even in a rejected file
-    depends: tuple[Dependency, ...] = ()
 
 
 def load_text(
@@ -93,7 +75,7 @@ def load_text(
 ) -> FileResult:
     """Validate one file's text; ``file`` is how messages name it."""
     context = _Context(notifiers, probe_registry, action_registry)
-    return _load_text(text, file, Path(file), context).result
+    return _load_text(text, file, Path(file), context)
 
 
 def load_paths(
@@ -111,32 +93,32 @@ def load_paths(
     """
     context = _Context(notifiers, probe_registry, action_registry)
     seen: dict[str, Location] = {}
-    loaded_files: list[tuple[_Loaded, list[PolicyError]]] = []
+    loaded: list[tuple[FileResult, list[PolicyError]]] = []
     for path, missing in _expand(paths):
         if missing is not None:
-            loaded_files.append((_Loaded(FileResult(path, (), (missing,)), ()), []))
+            loaded.append((FileResult(path, (), (missing,)), []))
             continue
-        loaded_files.append((_load_file(path, context), []))
+        loaded.append((_load_file(path, context), []))
     # A file that is rejected anyway never takes a name from a good one: good files
     # claim their names first, in order; a broken file reusing one is told so.
     for clean in (True, False):
-        for loaded, duplicates in loaded_files:
-            if bool(loaded.result.errors) == clean:
+        for result, duplicates in loaded:
+            if bool(result.errors) == clean:
                 continue
-            for name, where in loaded.names:
+            for name, where in result.names:
                 if name in seen:
                     duplicates.append(_duplicate(name, where, seen[name]))
                 else:
                     seen[name] = where
-    check_dependencies([(loaded.depends, problems) for loaded, problems in loaded_files], seen)
-    files: list[FileResult] = []
-    for loaded, problems in loaded_files:
-        result = loaded.result
-        if problems:
-            errors = _ordered([*result.errors, *problems])
-            result = replace(result, policies=(), errors=errors)
-        files.append(result)
-    return LoadResult(tuple(files))
+    check_dependencies([(result.depends, problems) for result, problems in loaded], seen)
+    return LoadResult(
+        tuple(
+            replace(result, policies=(), errors=_ordered([*result.errors, *problems]))
+            if problems
+            else result
+            for result, problems in loaded
+        )
+    )
 
 
 def is_test_file(path: Path) -> bool:
@@ -181,20 +163,20 @@ def load_bytes(
 ) -> FileResult:
     """Validate one file's bytes as read from disk (UTF-8, a leading BOM allowed)."""
     context = _Context(notifiers, probe_registry, action_registry)
-    return _load_data(data, file, Path(file), context).result
+    return _load_data(data, file, Path(file), context)
 
 
-def _load_file(path: Path, context: _Context) -> _Loaded:
+def _load_file(path: Path, context: _Context) -> FileResult:
     file = str(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         error = PolicyError(f"cannot read the file: {exc.strerror}", location=Location(file))
-        return _Loaded(FileResult(path, (), (error,)), ())
+        return FileResult(path, (), (error,))
     return _load_data(data, file, path, context)
 
 
-def _load_data(data: bytes, file: str, path: Path, context: _Context) -> _Loaded:
+def _load_data(data: bytes, file: str, path: Path, context: _Context) -> FileResult:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -205,11 +187,11 @@ def _load_data(data: bytes, file: str, path: Path, context: _Context) -> _Loaded
             location=Location(file, line, column),
             hint="save the file as UTF-8",
         )
-        return _Loaded(FileResult(path, (), (error,)), ())
+        return FileResult(path, (), (error,))
     return _load_text(text, file, path, context)
 
 
-def _load_text(text: str, file: str, path: Path, context: _Context) -> _Loaded:
+def _load_text(text: str, file: str, path: Path, context: _Context) -> FileResult:
     try:
         return _validate(text, file, path, context)
     except Exception as exc:  # a bug here must reject one file, never stop the agent
@@ -219,20 +201,20 @@ def _load_text(text: str, file: str, path: Path, context: _Context) -> _Loaded:
             location=Location(file, 1, 1),
             hint="this is a bug in medic or a plugin; please report it",
         )
-        return _Loaded(FileResult(path, (), (error,)), ())
+        return FileResult(path, (), (error,))
 
 
-def _validate(text: str, file: str, path: Path, context: _Context) -> _Loaded:
+def _validate(text: str, file: str, path: Path, context: _Context) -> FileResult:
     doc, errors = parse_yaml(text, file)
     if doc is None:
-        return _Loaded(FileResult(path, (), _ordered(errors)), ())
+        return FileResult(path, (), _ordered(errors))
     if doc.data is None:
         empty = PolicyError(
             "the file is empty",
             location=Location(file, 1, 1),
             hint="start it with `version: 1` and a `policies:` list",
         )
-        return _Loaded(FileResult(path, (), (empty,)), ())
+        return FileResult(path, (), (empty,))
     errors.extend(schema_errors(envelope_validator(), doc.data, (), doc, file))
     raw = doc.data.get("policies") if isinstance(doc.data, dict) else None
     checks: dict[int, PolicyCheck] = {}
@@ -260,9 +242,9 @@ def _validate(text: str, file: str, path: Path, context: _Context) -> _Loaded:
                 names[name] = here
     depends = tuple(dependencies_of(doc, file, raw if isinstance(raw, list) else []))
     if errors:
-        return _Loaded(FileResult(path, (), _ordered(errors)), tuple(names.items()), depends)
+        return FileResult(path, (), _ordered(errors), names=tuple(names.items()), depends=depends)
     policies = tuple(build_policy(doc, file, index, check) for index, check in checks.items())
-    return _Loaded(FileResult(path, policies, ()), tuple(names.items()), depends)
+    return FileResult(path, policies, (), names=tuple(names.items()), depends=depends)
 
 
 def _duplicate(name: str, here: Location, first: Location) -> PolicyError:

@@ -1,7 +1,8 @@
 """Policies as the engine sees them: frozen, validated, durations in seconds.
 
 The loader (``medic.policy.loader``) turns YAML into these; nothing else builds them
-from user input, so everything here can be trusted to be valid.
+from user input, so everything here can be trusted to be valid. Defaults come from
+:mod:`medic.policy.defaults`, the table the schema shows too.
 """
 
 from __future__ import annotations
@@ -11,13 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medic.errors import Location
+from medic.policy import defaults
 from medic.policy.expr import Expression
 from medic.policy.windows import MaintenanceWindow
-
-# Consecutive probe failures before a human is told that Medic cannot see.
-DEFAULT_PROBE_FAILURES = 3
-# How long an approval request waits for an answer by default.
-DEFAULT_APPROVAL_TIMEOUT = 900.0
 
 
 @dataclass(frozen=True)
@@ -43,16 +40,16 @@ class Step:
 class Verify:
     """Re-probe ``after`` seconds once the steps ran; healed when the condition cleared."""
 
-    after: float = 30.0
+    after: float = defaults.seconds("verify.after")
 
 
 @dataclass(frozen=True)
 class Limits:
     """How often a policy may act on one target, and on how many at once."""
 
-    max: int = 3
-    per: float = 3600.0
-    cooldown: float = 300.0
+    max: int = defaults.number("limits.max")
+    per: float = defaults.seconds("limits.per")
+    cooldown: float = defaults.seconds("limits.cooldown")
     max_targets: int | None = None
     max_targets_percent: float | None = None
 
@@ -88,10 +85,10 @@ class Escalation:
     """
 
     notify: tuple[str, ...] = ()
-    after_failures: int = 1
-    on_suppressed: bool = True
+    after_failures: int = defaults.number("escalate.after_failures")
+    on_suppressed: bool = defaults.flag("escalate.on_suppressed")
     # Consecutive probe failures before escalating (``probe_failing``); 0 never does.
-    on_probe_failure: int = DEFAULT_PROBE_FAILURES
+    on_probe_failure: int = defaults.number("escalate.on_probe_failure")
     levels: tuple[Level, ...] = ()
     repeat: float | None = None
     # None: not set, each notifier uses its own default (PagerDuty's `severity` option).
@@ -112,7 +109,7 @@ class Approval:
     ``escalate.notify``.
     """
 
-    timeout: float = DEFAULT_APPROVAL_TIMEOUT
+    timeout: float = defaults.seconds("approval.timeout")
     notify: tuple[str, ...] = ()
 
 
@@ -124,11 +121,11 @@ class FleetBudget:
     group: str
     max: int | None = None
     max_percent: float | None = None
-    per: float = 0.0
+    per: float = defaults.seconds("fleet_budget.per")
     # How long to wait for a free slot before counting the budget as exhausted.
-    wait: float = 0.0
+    wait: float = defaults.seconds("fleet_budget.wait")
     # etcd unreachable: "escalate" (fail closed: do not act) or "act" (fail open).
-    on_unreachable: str = "escalate"
+    on_unreachable: str = defaults.word("fleet_budget.on_unreachable")
 
 
 @dataclass(frozen=True)
@@ -137,14 +134,14 @@ class Policy:
     probe: ProbeSpec
     when: Expression
     clear_when: Expression | None = None
-    hold: float = 0.0
+    hold: float = defaults.seconds("for")
     remediate: tuple[Step, ...] = ()
     # ``finally:``: steps run after ``remediate`` whatever happened to it.
     finally_steps: tuple[Step, ...] = ()
     verify: Verify = field(default_factory=Verify)
     limits: Limits = field(default_factory=Limits)
     escalate: Escalation = field(default_factory=Escalation)
-    dry_run: bool = False
+    dry_run: bool = defaults.flag("dry_run")
     description: str = ""
     # Free-form labels that silences and maintenance windows can match on.
     labels: Mapping[str, str] = field(default_factory=dict)

@@ -28,6 +28,7 @@ from medic.actions.base import Action, actions
 from medic.option_schemas import duration
 from medic.policy import bounds
 from medic.policy.bounds import count
+from medic.policy.defaults import written
 from medic.policy.model import SEVERITIES
 from medic.policy.windows import WINDOW_PROPERTIES
 from medic.probes.base import Probe, probes
@@ -131,9 +132,13 @@ def action_step_schema(cls: type[Action]) -> dict[str, Any]:
 
 def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[str, Any]:
     limits = {
-        "max": count(1, bounds.MAX_ACTIONS, "Actions per window.", default=3),
-        "per": duration("The window that max counts actions in.", "1h", bounds.PER),
-        "cooldown": duration("Quiet time after each action on a target.", "5m", bounds.COOLDOWN),
+        "max": count(1, bounds.MAX_ACTIONS, "Actions per window.", default=written("limits.max")),
+        "per": duration(
+            "The window that max counts actions in.", written("limits.per"), bounds.PER
+        ),
+        "cooldown": duration(
+            "Quiet time after each action on a target.", written("limits.cooldown"), bounds.COOLDOWN
+        ),
         "max_targets": {
             "type": ["integer", "string"],
             "minimum": 1,
@@ -144,7 +149,10 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
     }
     escalate = {
         "after_failures": count(
-            1, bounds.MAX_FAILURES, "Failed remediations before a human is notified.", default=1
+            1,
+            bounds.MAX_FAILURES,
+            "Failed remediations before a human is notified.",
+            default=written("escalate.after_failures"),
         ),
         "notify": {
             "type": "array",
@@ -153,14 +161,14 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
         },
         "on_suppressed": {
             "type": "boolean",
-            "default": True,
+            "default": written("escalate.on_suppressed"),
             "description": "Also notify when limits stopped an action.",
         },
         "on_probe_failure": count(
             0,
             bounds.MAX_FAILURES,
             "Consecutive probe failures before notifying that Medic cannot see; 0 never does.",
-            default=3,
+            default=written("escalate.on_probe_failure"),
         ),
         "levels": {
             "type": "array",
@@ -219,7 +227,9 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
             "minLength": 1,
             "description": "Condition that counts as healed (default: when no longer holds).",
         },
-        "for": duration("How long when must hold before the policy fires.", "0s", bounds.HOLD),
+        "for": duration(
+            "How long when must hold before the policy fires.", written("for"), bounds.HOLD
+        ),
         "remediate": {
             "type": "array",
             "items": step,
@@ -234,7 +244,9 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
         "verify": _closed(
             {
                 "after": duration(
-                    "Wait before re-probing to see if it healed.", "30s", bounds.VERIFY_AFTER
+                    "Wait before re-probing to see if it healed.",
+                    written("verify.after"),
+                    bounds.VERIFY_AFTER,
                 )
             },
             [],
@@ -244,7 +256,7 @@ def _policy_schema(probe: dict[str, Any], step: dict[str, Any] | bool) -> dict[s
         "escalate": _closed(escalate, [], "When and whom to notify."),
         "dry_run": {
             "type": "boolean",
-            "default": False,
+            "default": written("dry_run"),
             "description": "Evaluate and audit, never act.",
         },
         **_human_keys(),
@@ -306,11 +318,15 @@ def fleet_budget_schema() -> dict[str, Any]:
             "description": "Agents of the group acting at once: a count (3) or a share of "
             "its live agents ('10%', at least 1).",
         },
-        "per": duration("Also at most max actions start in any window this long.", "0s"),
-        "wait": duration("How long to wait for a free slot before giving up.", "0s"),
+        "per": duration(
+            "Also at most max actions start in any window this long.", written("fleet_budget.per")
+        ),
+        "wait": duration(
+            "How long to wait for a free slot before giving up.", written("fleet_budget.wait")
+        ),
         "on_unreachable": {
             "enum": ["escalate", "act"],
-            "default": "escalate",
+            "default": written("fleet_budget.on_unreachable"),
             "description": "etcd unreachable: escalate and do not act (fail closed), or "
             "act anyway (fail open).",
         },
@@ -335,7 +351,9 @@ def _human_keys() -> dict[str, Any]:
     approval = {
         "required": {"type": "boolean", "description": "Ask a human before acting."},
         "timeout": duration(
-            "How long to wait for an answer before escalating.", "15m", bounds.APPROVAL_TIMEOUT
+            "How long to wait for an answer before escalating.",
+            written("approval.timeout"),
+            bounds.APPROVAL_TIMEOUT,
         ),
         "notify": {
             "type": "array",

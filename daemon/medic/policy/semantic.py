@@ -8,7 +8,9 @@ agent config, are maintenance windows' cron expressions and time zones usable, d
 ``depends_on`` avoid naming the policy itself. Every check tolerates malformed input
 (the envelope schema has already said what is wrong with it) and records what it
 learned in a :class:`PolicyCheck`, from which the loader builds a
-:class:`~medic.policy.model.Policy` when nothing failed.
+:class:`~medic.policy.model.Policy` when nothing failed. The policy's own values are
+read once, first (:mod:`medic.policy.values`: durations in seconds); the checks and
+the builder both read them from the :class:`PolicyCheck`.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from jsonschema.exceptions import SchemaError
 
 from medic.actions.base import Action, placeholders
 from medic.actions.outputs import step_reference
-from medic.durations import DurationError, parse_duration
 from medic.errors import ExpressionError, Location, PolicyError
 from medic.policy.expr import Expression, compile_expression
 from medic.policy.messages import choices, error_at, schema_errors
 from medic.policy.named_probes import check_named_fields, check_named_probes
 from medic.policy.schema import action_validator, probe_validator
+from medic.policy.values import PolicyValues, read_values
 from medic.policy.windows import CRON_HINT, ZONE_HINT, CronError, CronSchedule, zone
 from medic.policy.yamlpos import Document, JsonPath, Position
 from medic.probes.base import Probe
@@ -42,8 +44,9 @@ _PLUGIN_BUG = "this is a bug in the plugin that provides it"
 
 @dataclass
 class PolicyCheck:
-    """What stage 3 learned about one policy: its classes, compiled conditions, problems."""
+    """What stage 3 learned about one policy: values, classes, conditions, problems."""
 
+    values: PolicyValues
     probe_cls: type[Probe] | None = None
     when: Expression | None = None
     clear_when: Expression | None = None
@@ -74,7 +77,7 @@ class PolicyChecker:
         self.base: JsonPath = ("policies", index)
         self.raw: Mapping[str, Any] = doc.data["policies"][index]
         self.probes, self.actions, self.notifiers = probe_registry, action_registry, notifiers
-        self.result = PolicyCheck()
+        self.result = PolicyCheck(read_values(self.raw))
 
     def run(self) -> PolicyCheck:
         self._probe()
@@ -274,19 +277,14 @@ class PolicyChecker:
             earlier.append(step_id)
 
     def _limits(self) -> None:
-        limits = self.raw.get("limits")
-        share = limits.get("max_targets") if isinstance(limits, dict) else None
-        if isinstance(share, str) and share.endswith("%"):
-            try:
-                percent = float(share[:-1])
-            except ValueError:
-                return
-            if not 0 < percent <= 100:
-                self._error(
-                    (*self.base, "limits", "max_targets"),
-                    f"max_targets {share!r} is not a share of the targets",
-                    "write a percentage from 1% to 100%, or a count",
-                )
+        percent = self.result.values.limits.get("max_targets_percent")
+        if percent is not None and not 0 < percent <= 100:
+            share = self.raw["limits"]["max_targets"]
+            self._error(
+                (*self.base, "limits", "max_targets"),
+                f"max_targets {share!r} is not a share of the targets",
+                "write a percentage from 1% to 100%, or a count",
+            )
 
     def _notify(self, section: str = "escalate") -> None:
         block = self.raw.get(section)
@@ -322,9 +320,8 @@ class PolicyChecker:
             if not isinstance(level, dict):
                 continue
             self._check_names(level.get("notify"), (*path, "notify"))
-            try:
-                after = parse_duration(level["after"])
-            except (DurationError, AttributeError, TypeError, KeyError):
+            after = self.result.values.level_after.get(index)
+            if after is None:
                 continue
             if after <= previous:
                 self._error(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from medic.cron import CRON_HINT, ZONE_HINT, CronError, CronSchedule, local_instant, zone
+from medic.policy import defaults
 
 __all__ = ["CRON_HINT", "ZONE_HINT", "CronError", "CronSchedule", "local_instant", "zone"]
 
@@ -18,8 +19,8 @@ class MaintenanceWindow:
 
     schedule: CronSchedule
     duration: float
-    timezone: str = "UTC"
-    act: bool = False
+    timezone: str = defaults.word("maintenance.timezone")
+    act: bool = defaults.flag("maintenance.act")
     reason: str = ""
 
     def current(self, now: float) -> tuple[float, float] | None:
@@ -43,11 +44,12 @@ WINDOW_PROPERTIES: dict[str, object] = {
     "timezone": {
         "type": "string",
         "minLength": 1,
-        "description": "IANA time zone the cron expression is read in. Default UTC.",
+        "description": "IANA time zone the cron expression is read in. "
+        f"Default {defaults.written('maintenance.timezone')}.",
     },
     "act": {
         "type": "boolean",
-        "default": False,
+        "default": defaults.written("maintenance.act"),
         "description": "Whether Medic may still act during the window (it never pages).",
     },
 }

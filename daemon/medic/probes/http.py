@@ -120,7 +120,7 @@ class HttpProbe(Probe):
                 "additionalProperties": {"anyOf": [{"type": "string"}, secrets.SCHEMA]},
                 "description": "Request headers; a value may be a secret {env:}/{file:}.",
             },
-            "token": {**secrets.SCHEMA, "description": "Bearer token, as a secret reference."},
+            "token": secrets.schema("Sent as `Authorization: Bearer`."),
             "json": {
                 "description": "A JSON request body (any value), e.g. a JSON-RPC call; "
                 "needs method POST, PUT or PATCH.",

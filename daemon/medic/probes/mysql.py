@@ -66,7 +66,7 @@ class MysqlProbe(Probe):
 
     schema: ClassVar[dict[str, Any]] = options_schema(
         {
-            "dsn": {**secrets.SCHEMA, "description": "mysql:// DSN: {env: NAME} or {file: /path}."},
+            "dsn": secrets.schema("The mysql:// DSN."),
             "users": {
                 "type": "array",
                 "items": {"type": "string", "minLength": 1, "maxLength": 80},

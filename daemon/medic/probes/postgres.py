@@ -100,10 +100,7 @@ class PostgresProbe(Probe):
 
     schema: ClassVar[dict[str, Any]] = options_schema(
         {
-            "dsn": {
-                **secrets.SCHEMA,
-                "description": "postgresql:// DSN as a secret: {env: NAME} or {file: /path}.",
-            },
+            "dsn": secrets.schema("The postgresql:// DSN."),
             "group_by": {
                 "enum": list(GROUPS),
                 "description": "One target per server (none, default), database, user "

@@ -135,10 +135,7 @@ class PrometheusProbe(Probe):
                 "minLength": 1,
                 "description": "Target id of a ratio, or of a query result without labels.",
             },
-            "token": {
-                **secrets.SCHEMA,
-                "description": "Bearer token: {env: NAME} or {file: /path}.",
-            },
+            "token": secrets.schema("Sent as `Authorization: Bearer`."),
             "headers": {
                 "type": "object",
                 "additionalProperties": {"anyOf": [{"type": "string"}, secrets.SCHEMA]},

@@ -123,11 +123,7 @@ class RedisProbe(Probe):
 
     schema: ClassVar[dict[str, Any]] = options_schema(
         {
-            "url": {
-                **secrets.SCHEMA,
-                "description": "redis://, rediss:// or unix:// URL as a secret: {env: NAME} "
-                "or {file: /path}.",
-            },
+            "url": secrets.schema("The redis://, rediss:// or unix:// URL."),
             "host": {"type": "string", "minLength": 1, "description": "Default 127.0.0.1."},
             "port": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "6379."},
             "db": {"type": "integer", "minimum": 0, "description": "Database number for lists."},
