@@ -62,7 +62,7 @@ async def bench(
     label: str, make: Callable[[], Probe], runs: int, between: Callable[[], None] | None = None
 ) -> None:
     probe = make()
-    probe.timeout = 10.0  # type: ignore[attr-defined]  # the scheduler sets it
+    probe.timeout = 10.0
     await probe.measure()  # warm-up: connection, imports, first samples
     walls, cpu, targets = await time_runs(probe, runs, between)
     await probe.close()

@@ -68,6 +68,18 @@ def test_loading_every_plugin_imports_no_client_library() -> None:
     assert present(modules, PLUGIN_LIBRARIES) == []
 
 
+def test_drivers_and_the_plugin_kit_import_no_client_library() -> None:
+    """Importing every driver (Docker, systemd, PostgreSQL, MySQL) and medic.plugin loads
+    no client library: each driver imports its own when first used."""
+    drivers = sorted(p.stem for p in (REPO / "daemon/medic/drivers").glob("*.py"))
+    assert {"docker", "mysql", "postgres", "systemd"} <= set(drivers)
+    modules = loaded_after(
+        "import medic.plugin\n" + "".join(f"import medic.drivers.{name}\n" for name in drivers)
+    )
+    assert "medic.drivers.docker" in modules
+    assert present(modules, NOT_FOR_VALIDATE) == []
+
+
 def test_agent_core_imports_no_client_library() -> None:
     """The agent, its API server and every plugin load without any plugin's library."""
     modules = loaded_after(

@@ -24,7 +24,7 @@ ENV = "MEDIC_TEST_REDIS_URL"
 async def measure(options: dict[str, Any], limit: float = 10.0) -> dict[str, Any]:
     """One run of a fresh probe (closed after) with timeout ``limit``; a hang fails the test."""
     probe = RedisProbe(options)
-    probe.timeout = limit  # type: ignore[attr-defined]
+    probe.timeout = limit
     try:
         return await asyncio.wait_for(probe.measure(), limit + 5)
     finally:

@@ -49,7 +49,7 @@ async def make() -> AsyncIterator[Make]:
         assert PrometheusProbe.validate(options) == []
         probe = PrometheusProbe(options)
         probe.clock = FakeClock()
-        probe.timeout = timeout  # type: ignore[attr-defined]  # the scheduler sets it
+        probe.timeout = timeout
         made.append(probe)
         return probe
 

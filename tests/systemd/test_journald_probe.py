@@ -87,7 +87,7 @@ def say(node: Node, tag: str, *lines: str, priority: str = "info") -> None:
 
 
 async def measure(probe: JournaldProbe) -> dict[str, Any]:
-    probe.timeout = 20.0  # type: ignore[attr-defined]
+    probe.timeout = 20.0
     out = await asyncio.wait_for(probe.measure(), 30)
     (fields,) = out.values()
     return fields

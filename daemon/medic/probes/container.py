@@ -21,15 +21,7 @@ import structlog
 
 from medic.clock import parse_iso
 from medic.deadline import within
-from medic.errors import ProbeError
-from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.container_select import (
-    SELECTION_PROPERTIES,
-    Selection,
-    select_containers,
-    validate_selection,
-)
-from medic.probes.docker_client import (
+from medic.drivers.docker import (
     HINT,
     STATE_EVENTS,
     EventFollower,
@@ -37,6 +29,15 @@ from medic.probes.docker_client import (
     open_container_events,
     shared_client,
     unreachable,
+)
+from medic.errors import ProbeError
+from medic.option_schemas import options_schema
+from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.container_select import (
+    SELECTION_PROPERTIES,
+    Selection,
+    select_containers,
+    validate_selection,
 )
 
 log = structlog.get_logger(__name__)
@@ -107,11 +108,9 @@ class ContainerProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": SELECTION_PROPERTIES,
-        "additionalProperties": False,
-    }
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        SELECTION_PROPERTIES,
+    )
     fields: ClassVar[tuple[Field, ...]] = (
         Field("running", "boolean", "The container is running."),
         Field("status", "string", "created, running, paused, restarting, exited or dead."),
@@ -134,8 +133,8 @@ class ContainerProbe(Probe):
     default_timeout = 10.0
     watches = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.selection = Selection.from_options(options)
         self._cpu: dict[str, tuple[int, int]] = {}
         self._followers: set[EventFollower] = set()

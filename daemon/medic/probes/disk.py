@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
+from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.host import load_psutil
 
@@ -70,9 +71,8 @@ class DiskProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "mounts": {
                 "type": "array",
                 "items": {"type": "string", "pattern": "^/"},
@@ -87,12 +87,11 @@ class DiskProbe(Probe):
                 "description": "Filesystem types to skip when discovering mounts.",
             },
         },
-        "additionalProperties": False,
-    }
+    )
     fields = _DISK_FIELDS
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         load_psutil()
         listed = options.get("mounts")
         self.mounts = [os.path.normpath(m) for m in listed] if listed else None

@@ -140,8 +140,8 @@ class CpuProbe(Probe):
 
     runs_on_loop = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         load_psutil()
         self._previous: _CpuSample | None = None
         self._last: dict[str, Any] | None = None
