@@ -48,7 +48,7 @@ from docker.errors import DockerException, ImageNotFound, NotFound
 
 from benchkit import write_restart_agent
 from medic.clock import parse_iso
-from medic.policy.durations import parse_duration
+from medic.durations import parse_duration
 
 IMAGE = "medic-test/busybox:1"
 # The CLI, with the container probe's event stream off: polling alone must notice.

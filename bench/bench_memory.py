@@ -2,8 +2,10 @@
 
 Issue 14's targets: RSS <= 40 MB with 50 process policies (the peer, Monit with 50
 process checks, is the ratio's denominator) and <= 60 MB with every plugin family in
-use. Each agent is the real `medic run` in a subprocess (API on, audit on), left to
-settle, then sampled once a second; the figure is the last sample, the peak is shown.
+use. Each agent is the real `medic run` in a subprocess (API on, audit on, a new state
+directory), waited for until its policies are loaded, left to settle, then sampled once
+a second; the figure is the last sample, the peak and the anonymous part (what is not
+mapped from files such as libpython and libcrypto) are shown.
 
     .venv/bin/python bench/bench_memory.py [--scenario process|every|both] [--seconds 10]
 
@@ -16,11 +18,13 @@ run, whether the service answers or not. When ``monit`` is installed
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +64,10 @@ def every_family_policies() -> list[dict[str, Any]]:
     return out
 
 
-def sample_rss(pid: int, seconds: float) -> tuple[float, float]:
-    """(last, peak) resident memory in MB over ``seconds`` after the settle time."""
+def sample_rss(pid: int, seconds: float) -> tuple[float, float, float]:
+    """(last, peak, anonymous part of the last) resident memory in MB over ``seconds``
+    after the settle time. What is not anonymous is mapped from files: the interpreter,
+    libcrypto, the extension modules (shared with other processes that map them)."""
     proc = psutil.Process(pid)
     time.sleep(SETTLE_S)
     peak = 0
@@ -71,12 +77,36 @@ def sample_rss(pid: int, seconds: float) -> tuple[float, float]:
         rss = proc.memory_info().rss
         peak = max(peak, rss)
         time.sleep(1)
-    return rss / 2**20, peak / 2**20
+    return rss / 2**20, peak / 2**20, anonymous_kb(pid) / 1024
 
 
-def run_agent(policies: list[dict[str, Any]], seconds: float) -> tuple[float, float]:
+def anonymous_kb(pid: int) -> int:
+    for row in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if row.startswith("Anonymous:"):
+            return int(row.split()[1])
+    return 0
+
+
+def wait_loaded(proc: subprocess.Popen[bytes], port: int, timeout: float = 90.0) -> None:
+    """Until the agent's first policy load is done (on a busy machine it can take
+    longer than the settle time): /health counts loaded policies and rejected files."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
+                health = json.load(reply)
+        except (OSError, ValueError):
+            health = {}
+        if health.get("policies", 0) + health.get("rejected_files", 0) > 0:
+            return
+        time.sleep(0.2)
+    raise SystemExit("medic run did not load its policies within 90 s")
+
+
+def run_agent(policies: list[dict[str, Any]], seconds: float) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory(prefix="medic-bench-memory-") as tmp:
         root = Path(tmp)
+        port = free_port()
         (root / "policies").mkdir()
         (root / "policies" / "bench.yaml").write_text(
             yaml.safe_dump({"version": 1, "policies": policies}, sort_keys=False)
@@ -85,7 +115,7 @@ def run_agent(policies: list[dict[str, Any]], seconds: float) -> tuple[float, fl
             "state_dir": "state",
             "policies": ["policies"],
             "watch": True,
-            "api": {"listen": f"127.0.0.1:{free_port()}"},
+            "api": {"listen": f"127.0.0.1:{port}"},
             "log": {"format": "json", "level": "error"},
         }
         (root / "medic.yaml").write_text(yaml.safe_dump(config))
@@ -96,6 +126,7 @@ def run_agent(policies: list[dict[str, Any]], seconds: float) -> tuple[float, fl
             stderr=subprocess.PIPE,
         )
         try:
+            wait_loaded(proc, port)
             figures = sample_rss(proc.pid, seconds)
             if proc.poll() is not None:
                 raise SystemExit(f"medic run exited early:\n{proc.stderr.read().decode()[-3000:]}")  # type: ignore[union-attr]
@@ -105,7 +136,7 @@ def run_agent(policies: list[dict[str, Any]], seconds: float) -> tuple[float, fl
             proc.wait(20)
 
 
-def run_monit(count: int, seconds: float) -> tuple[float, float] | None:
+def run_monit(count: int, seconds: float) -> tuple[float, float, float] | None:
     monit = shutil.which("monit")
     if monit is None:
         return None
@@ -132,12 +163,15 @@ def run_monit(count: int, seconds: float) -> tuple[float, float] | None:
             proc.wait(20)
 
 
-def line(label: str, figures: tuple[float, float], target: float, peer: float | None) -> None:
-    rss, peak = figures
+def line(
+    label: str, figures: tuple[float, float, float], target: float, peer: float | None
+) -> None:
+    rss, peak, anon = figures
     verdict = "ok" if rss <= target else "OVER TARGET"
     ratio = f"  {rss / peer:4.1f}x Monit" if peer else ""
     print(
-        f"{label:34} RSS {rss:6.1f} MB (peak {peak:5.1f})  target <= {target:g} MB {verdict}{ratio}"
+        f"{label:34} RSS {rss:6.1f} MB (peak {peak:5.1f}, anonymous {anon:5.1f})"
+        f"  target <= {target:g} MB {verdict}{ratio}"
     )
 
 
@@ -154,7 +188,10 @@ def main() -> None:
             print(f"monit not installed: peer figure {peer} MB (issue 14)")
         else:
             peer = monit[0]
-            print(f"{'Monit, 50 process checks':34} RSS {monit[0]:6.1f} MB (peak {monit[1]:5.1f})")
+            print(
+                f"{'Monit, 50 process checks':34} RSS {monit[0]:6.1f} MB"
+                f" (peak {monit[1]:5.1f}, anonymous {monit[2]:5.1f})"
+            )
         line(
             f"medic run, {PROCESS_POLICIES} process policies",
             run_agent(process_policies(PROCESS_POLICIES), args.seconds),

@@ -34,7 +34,7 @@ RUNS = 500
 
 async def bench(label: str, make: Callable[[], Probe], runs: int, *, reconnect: bool) -> None:
     probe = make()
-    probe.timeout = 5.0  # type: ignore[attr-defined]
+    probe.timeout = 5.0
     first = await probe.measure()  # connect, warm caches
     down = [f.get("error") for f in first.values() if not f.get("reachable")]
     if not first or down:

@@ -30,8 +30,8 @@ from medic.probes.base import Probe
 from medic.probes.logfile import LogProbe
 from medic.probes.prometheus import PrometheusProbe
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "metrics"))
-from promstack import (
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from kit.promstack import (
     Service,
     free_port,
     http_get,
@@ -62,7 +62,7 @@ async def bench(
     label: str, make: Callable[[], Probe], runs: int, between: Callable[[], None] | None = None
 ) -> None:
     probe = make()
-    probe.timeout = 10.0  # type: ignore[attr-defined]  # the scheduler sets it
+    probe.timeout = 10.0
     await probe.measure()  # warm-up: connection, imports, first samples
     walls, cpu, targets = await time_runs(probe, runs, between)
     await probe.close()

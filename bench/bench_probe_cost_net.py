@@ -100,7 +100,7 @@ async def serve(folder: Path) -> None:
 
 async def bench(label: str, make: Callable[[], Probe], runs: int) -> None:
     probe = make()
-    probe.timeout = 5.0  # type: ignore[attr-defined]
+    probe.timeout = 5.0
     first = await probe.measure()  # warm-up: session, SSL contexts, CA bundle
     fields = next(iter(first.values()))
     assert fields.get("error") is None or label.endswith("untrusted)"), (label, fields)

@@ -8,7 +8,7 @@
 #   and waits until it does (60 s at most; on failure prints the server log's tail);
 # - makes sure a test superuser exists that tests reach over TCP with a password:
 #   role `medic_test`, password `medic-test` (a throwaway credential for this test
-#   cluster only; tests/db/conftest.py uses it to create a role and a database of
+#   cluster only; tests/kit/databases.py uses it to create a role and a database of
 #   their own for each test and drops them afterwards).
 # The end-to-end test starts a private cluster of its own with initdb (it needs
 # max_connections low), so the server binaries are what it needs from here.

@@ -15,7 +15,7 @@
 #     -v /sys/fs/cgroup/<each controller>:/sys/fs/cgroup/<each controller>:rw --tmpfs /run \
 #     --tmpfs /run/lock --tmpfs /tmp -e container=docker medic-test/systemd:1 /lib/systemd/systemd
 # (never `-v /sys/fs/cgroup:/sys/fs/cgroup:rw`: systemd then writes into the host's
-# cgroup tmpfs, and Docker loses memory stats and OOM marking; see tests/systemd/conftest.py)
+# cgroup tmpfs, and Docker loses memory stats and OOM marking; see tests/kit/systemd_node.py)
 set -euo pipefail
 
 IMAGE=medic-test/systemd:1

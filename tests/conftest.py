@@ -10,6 +10,9 @@ import structlog
 
 from medic.probes import probestate
 
+# The shared helpers' asserts explain themselves as a test's do (before any imports them).
+pytest.register_assert_rewrite("kit")
+
 
 @pytest.fixture(autouse=True)
 def _structlog_defaults() -> Iterator[None]:

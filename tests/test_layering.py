@@ -13,8 +13,8 @@ classed by where it stands: at module level (runs on import), under
   rest of Medic (:data:`CORE_MAY_IMPORT`).
 - A helper the runner uses never imports ``engine/runner.py`` back, not even for
   types: it returns decisions or takes a narrow protocol.
-- ``probes/``, ``actions/`` and ``notify/`` import nothing of ``engine/``, and of
-  ``policy/`` only what :data:`PLUGIN_POLICY_IMPORTS_TO_REMOVE` still lists.
+- ``probes/``, ``actions/``, ``notify/``, ``drivers/`` and the plugin kit import nothing
+  of ``engine/`` or ``policy/``.
 - No import circle at module level, between modules or between packages.
 """
 
@@ -32,12 +32,9 @@ ROOT = Path(__file__).resolve().parents[1] / "daemon"
 PACKAGE = ROOT / "medic"
 PLUGINS = ("medic.probes", "medic.actions", "medic.notify")
 
-# Plugins still import these modules of the policy language; the plugin kit
-# (medic/plugin.py) takes them over, and then this list is emptied and the rule is
-# that no plugin imports ``medic.policy`` at all. Do not add to it.
-PLUGIN_POLICY_IMPORTS_TO_REMOVE = frozenset(
-    {"medic.policy.durations", "medic.policy.schema", "medic.policy.windows"}
-)
+# Plugins (the built-ins and anyone's) depend on the plugin kit (medic/plugin.py), not
+# on the policy language: durations, schema fragments and cron live outside policy/.
+PLUGINS_DRIVERS = (*PLUGINS, "medic.drivers", "medic.plugin", "medic.option_schemas")
 
 # What the pure core may import from the rest of Medic: records and pure functions.
 CORE_MAY_IMPORT = frozenset(
@@ -46,7 +43,7 @@ CORE_MAY_IMPORT = frozenset(
         "medic.clock",
         "medic.config",
         "medic.errors",
-        "medic.policy.durations",
+        "medic.durations",
         "medic.policy.model",
         "medic.policy.windows",
     }
@@ -212,10 +209,6 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def plugin_to_policy_allowed(imp: Import) -> bool:
-    return under(imp.source, *PLUGINS) and imp.target in PLUGIN_POLICY_IMPORTS_TO_REMOVE
-
-
 def broken(rule: Callable[[Import], bool]) -> list[str]:
     """Every import that breaks ``rule``, as ``module:line imports target``."""
     return [str(imp) for imp in imports() if rule(imp)]
@@ -248,20 +241,17 @@ def test_api_imports_nothing_of_the_engine() -> None:
 
 
 def test_plugins_import_no_engine() -> None:
-    """probes/, actions/ and notify/ import nothing of engine/, at any level."""
-    assert broken(lambda i: under(i.source, *PLUGINS) and under(i.target, "medic.engine")) == []
-
-
-def test_plugins_import_of_policy_only_what_is_listed() -> None:
-    """A plugin imports no policy/ module but the ones still listed to be removed."""
+    """probes/, actions/, notify/, drivers/ and the kit import nothing of engine/."""
     assert (
-        broken(
-            lambda i: (
-                under(i.source, *PLUGINS)
-                and under(i.target, "medic.policy")
-                and not plugin_to_policy_allowed(i)
-            )
-        )
+        broken(lambda i: under(i.source, *PLUGINS_DRIVERS) and under(i.target, "medic.engine"))
+        == []
+    )
+
+
+def test_plugins_import_nothing_of_the_policy_language() -> None:
+    """A plugin, a driver or the kit imports no policy/ module, at any level."""
+    assert (
+        broken(lambda i: under(i.source, *PLUGINS_DRIVERS) and under(i.target, "medic.policy"))
         == []
     )
 
@@ -307,12 +297,10 @@ def test_no_module_level_circle_between_modules() -> None:
 
 def test_no_module_level_circle_between_packages() -> None:
     """The packages under medic (and its top-level modules) form no circle at module
-    level; the plugin -> policy imports still listed are left out until removed."""
+    level."""
     graph: dict[str, set[str]] = {}
     for imp in imports():
         if imp.where != "module" or not under(imp.target, "medic") or imp.target == "medic":
-            continue
-        if plugin_to_policy_allowed(imp):
             continue
         source, target = package_of(imp.source), package_of(imp.target)
         if source != target:

@@ -30,7 +30,12 @@ PLUGIN_LIBRARIES = (
     "cryptography",
     "prometheus_client.parser",
     "prometheus_client.openmetrics.parser",
+    "psutil",  # host.* probes, imported when a policy makes one
 )
+# What the agent needs only for a migration, which `medic run` runs in a child process.
+MIGRATION_ONLY = ("sqlite_utils", "dateutil", "pluggy", "sqlite_fts4")
+# What the agent no longer uses at all (its file watch is inotify on the event loop).
+NOT_FOR_THE_AGENT = ("watchfiles", "anyio", "multiprocessing")
 # What `medic validate` needs none of, on top of the plugin libraries: jsonschema only
 # words errors (the quick tests pass valid files), the agent config comes only with
 # --config, structlog only with a first log line, psutil only when a host probe reads.
@@ -76,6 +81,18 @@ def test_loading_every_plugin_imports_no_client_library() -> None:
     assert present(modules, PLUGIN_LIBRARIES) == []
 
 
+def test_drivers_and_the_plugin_kit_import_no_client_library() -> None:
+    """Importing every driver (Docker, systemd, PostgreSQL, MySQL) and medic.plugin loads
+    no client library: each driver imports its own when first used."""
+    drivers = sorted(p.stem for p in (REPO / "daemon/medic/drivers").glob("*.py"))
+    assert {"docker", "mysql", "postgres", "systemd"} <= set(drivers)
+    modules = loaded_after(
+        "import medic.plugin\n" + "".join(f"import medic.drivers.{name}\n" for name in drivers)
+    )
+    assert "medic.drivers.docker" in modules
+    assert present(modules, NOT_FOR_VALIDATE) == []
+
+
 def test_agent_core_imports_no_client_library() -> None:
     """The agent, its API server and every plugin load without any plugin's library."""
     modules = loaded_after(
@@ -85,7 +102,56 @@ def test_agent_core_imports_no_client_library() -> None:
         probes.load()
         """
     )
-    assert present(modules, PLUGIN_LIBRARIES) == []
+    assert present(modules, (*PLUGIN_LIBRARIES, *MIGRATION_ONLY, *NOT_FOR_THE_AGENT)) == []
+
+
+def test_an_agent_watching_its_policy_files_loads_no_watch_library(tmp_path: Path) -> None:
+    """With `watch: true` the agent watches through inotify: no watchfiles, anyio or thread."""
+    (tmp_path / "policies").mkdir()
+    modules = loaded_after(
+        f"""
+        import asyncio, threading
+        from pathlib import Path
+        from medic.config import AgentConfig, ApiConfig
+        from medic.engine.agent import Agent
+        root = Path({str(tmp_path)!r})
+        async def main():
+            config = AgentConfig(host="h", state_dir=root / "state",
+                                 policy_paths=(root / "policies",), watch=True,
+                                 api=ApiConfig(enabled=False))
+            agent = Agent(config)
+            await agent.start()
+            (root / "policies" / "a.yaml").write_text("version: 1\\npolicies: []\\n")
+            await asyncio.sleep(1.0)
+            names = [t.name for t in threading.enumerate()]
+            await agent.stop()
+            assert not [n for n in names if "AnyIO" in n], names
+        asyncio.run(main())
+        """
+    )
+    assert "medic.engine.agent" in modules
+    assert present(modules, NOT_FOR_THE_AGENT) == []
+
+
+def test_opening_an_up_to_date_audit_log_imports_no_migration_library(tmp_path: Path) -> None:
+    """The store starts on a migrated database (the child did it) without sqlite-utils."""
+    modules = loaded_after(
+        f"""
+        import asyncio, sys
+        from pathlib import Path
+        from medic.audit.store import AuditStore
+        from medic.audit.upgrade import start_apart
+        path = Path({str(tmp_path / "audit.db")!r})
+        assert start_apart(path).wait(), "the child migrated nothing"
+        async def main():
+            store = AuditStore(path, host="h")
+            await store.start()
+            await store.close()
+        asyncio.run(main())
+        """
+    )
+    assert "medic.audit.store" in modules
+    assert present(modules, MIGRATION_ONLY) == []
 
 
 def test_validate_imports_neither_client_libraries_nor_the_server() -> None:
@@ -182,3 +248,17 @@ def test_validate_leaves_no_log_configuration_behind() -> None:
     with capture_logs() as logs:
         logsetup.get_logger("medic.test").warning("test.after")
     assert logs == [{"event": "test.after", "log_level": "warning"}]
+
+
+def test_a_host_probe_imports_psutil_when_made_not_when_first_run() -> None:
+    """psutil loads as a policy makes a host probe, so its first run on the loop is quick."""
+    modules = loaded_after(
+        """
+        import sys
+        from medic.probes.disk import DiskProbe
+        from medic.probes.host import MemoryProbe
+        assert "psutil" not in sys.modules
+        MemoryProbe({})
+        """
+    )
+    assert "psutil" in modules

@@ -26,8 +26,8 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 
+from medic.durations import DurationError, format_duration, parse_duration
 from medic.errors import MedicError
-from medic.policy.durations import DurationError, format_duration, parse_duration
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
 LATEST = datetime(2100, 1, 1, tzinfo=UTC).timestamp()

@@ -26,11 +26,11 @@ from medic.audit.options import AuditOptions, parse_audit_options
 from medic.audit.retention_options import RetentionOptions, parse_retention
 from medic.config_api import DEFAULT_PORT, ApiConfig, load_api, parse_listen, with_api_token
 from medic.config_schema import schema as config_schema
+from medic.durations import parse_duration
 from medic.errors import ConfigError, PolicyWarning
 from medic.fleet.settings import FleetConfig, load_fleet
 from medic.notify.options import error_message
 from medic.policy import bounds
-from medic.policy.durations import parse_duration
 from medic.policy.windows import (
     CRON_HINT,
     ZONE_HINT,

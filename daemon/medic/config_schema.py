@@ -20,9 +20,10 @@ from medic.audit.retention_options import SCHEMA as RETENTION_SCHEMA
 from medic.fleet.settings import SCHEMA as FLEET_SCHEMA
 from medic.notify.base import notifiers
 from medic.notify.options import notifiers_schema
+from medic.option_schemas import duration
 from medic.policy import bounds
 from medic.policy.bounds import DAY, WEEK, Span, count
-from medic.policy.schema import duration, maintenance_window_schema
+from medic.policy.schema import maintenance_window_schema
 
 # A DNS name or IPv4 address, or an IPv6 address in brackets: what a Host header holds.
 HOST_NAME_PATTERN = r"^([A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}$|^\[[0-9A-Fa-f:.]{2,45}\]$"

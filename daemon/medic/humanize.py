@@ -15,7 +15,7 @@ import math
 from datetime import UTC, datetime
 
 from medic.clock import parse_iso
-from medic.policy.durations import format_duration
+from medic.durations import format_duration
 
 BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 NONE = "-"

@@ -20,8 +20,8 @@ from medic.actions.container_exec import ExecAction
 from medic.actions.http import HttpRequestAction
 from medic.actions.placeholders import Allow, PlaceholderError, fill_item
 from medic.actions.systemd import RestartAction as UnitRestartAction
+from medic.drivers.systemd import UNIT_NAME
 from medic.errors import ActionError
-from medic.probes.systemd import UNIT_NAME
 
 # Text built mostly from the characters that matter to argv, paths, URLs and shells.
 HOSTILE = st.text(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from conftest import Client, ClientFactory, ViewFactory
+from kit.api_fakes import Client, ClientFactory, ViewFactory
 from medic import alerts
 from medic.api.auth import NO_TOKEN_HINT
 from medic.api.routes_alertmanager import MAX_BODY, PATH

@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-
-from agent_harness import AgentProcess
+from kit.agent_harness import AgentProcess
 
 pytestmark = pytest.mark.integration
 

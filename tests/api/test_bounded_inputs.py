@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ClientFactory, make_view
+from kit.api_fakes import ClientFactory, make_view
 from medic.bounds import RANGE
 
 TOKEN = "bounds-token"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import Client, ClientFactory, FakeView
+from kit.api_fakes import Client, ClientFactory, FakeView
 
 
 @pytest.mark.asyncio

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from conftest import ClientFactory, FakeView, make_view
+from kit.api_fakes import ClientFactory, FakeView, make_view
 from medic.api.hosts import HINT, allowed, host_name
 from medic.config import ApiConfig, load_config
 from medic.errors import ConfigError

@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from conftest import ClientFactory, FakeView, make_view
+from kit.api_fakes import ClientFactory, FakeView, make_view
 from medic.clock import parse_iso
 from medic.errors import ApprovalNotFound, BadSilence, NotWaiting, SilenceEnded, SilenceNotFound
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from chainkit import check
 from structlog.testing import capture_logs
 
+from kit.audit_chain import check
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.options import AuditOptions, CheckpointOptions
 from medic.audit.store import AuditStore

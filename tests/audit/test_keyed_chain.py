@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from chainkit import check
 from click.testing import CliRunner, Result
 
+from kit.audit_chain import check
 from medic.audit.chain import GENESIS, sha_link
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.key import AuditKeyError

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from chainkit import summary
 
+from kit.audit_chain import summary
 from medic.audit import query as q
 from medic.audit.chain import GENESIS
 from medic.audit.events import AuditEvent, Kind

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from chainkit import summary
 
+from kit.audit_chain import summary
 from medic.audit import query as q
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.store import INTERRUPTED_REASON, ActionRecord, AuditStore

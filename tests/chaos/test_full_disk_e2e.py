@@ -9,43 +9,34 @@ the outage.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos_harness import ChaosAgent, Sleeper, free_port
-from small_disk import SmallDisk, small_disk
+
+from kit.chaos_harness import ChaosAgent, Sleeper
+from kit.http_stub import Reply, Request, StubServer
+from kit.ports import free_port
+from kit.small_disk import SmallDisk, small_disk
 
 pytestmark = pytest.mark.integration
 
 
-class Hook:
+class Hook(StubServer):
     """A local webhook receiver keeping every JSON body posted to it."""
 
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
-        outer = self
+        super().__init__(self.keep, "/hook")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                outer.bodies.append(json.loads(self.rfile.read(length)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def keep(self, request: Request) -> Reply:
+        self.bodies.append(request.json())
+        return Reply()
 
     def reasons(self) -> list[tuple[str, str]]:
         return [(b["kind"], b["reason"]) for b in self.bodies]

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos_harness import ChaosAgent, Sleeper
 
+from kit.chaos_harness import ChaosAgent, Sleeper
 from medic.audit.events import ACTION_OUTCOMES
 from medic.clock import parse_iso
 

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from medic.drivers.postgres import server_name
 from medic.errors import ProbeError
 from medic.policy.loader import load_text
-from medic.probes.postgres import PostgresProbe, server_name
+from medic.probes.postgres import PostgresProbe
 
 if TYPE_CHECKING:
-    from conftest import Scratch
+    from kit.databases import Scratch
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +24,7 @@ ENV = "MEDIC_TEST_PG_DSN"
 async def measure(options: dict[str, Any], limit: float = 10.0) -> dict[str, Any]:
     """One run of a fresh probe (closed after) with timeout ``limit``; a hang fails the test."""
     probe = PostgresProbe({"dsn": {"env": ENV}, **options})
-    probe.timeout = limit  # type: ignore[attr-defined]
+    probe.timeout = limit
     try:
         return await asyncio.wait_for(probe.measure(), limit + 5)
     finally:
@@ -138,7 +139,7 @@ async def test_lost_connection_is_replaced_on_the_next_run(pg: Scratch, use_dsn:
     role = await pg.role()
     use_dsn(pg.dsn(role))
     probe = PostgresProbe({"dsn": {"env": ENV}, "databases": [pg.database]})
-    probe.timeout = 10  # type: ignore[attr-defined]
+    probe.timeout = 10
     try:
         await probe.measure()
         killed = await pg.admin.fetchval(
@@ -207,7 +208,7 @@ async def test_grouped_targets_report_unreachable_when_the_server_goes(
     await pg.connect(role, "web")
     use_dsn(pg.dsn(role))
     probe = PostgresProbe({"dsn": {"env": ENV}, "group_by": "application"})
-    probe.timeout = 10  # type: ignore[attr-defined]
+    probe.timeout = 10
     try:
         seen = await probe.measure()
         assert "web" in seen

@@ -13,7 +13,7 @@ from medic.actions.postgres import PostgresTerminateAction
 from medic.policy.loader import load_text
 
 if TYPE_CHECKING:
-    from conftest import Scratch
+    from kit.databases import Scratch
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from medic.policy.loader import load_text
 from medic.probes.redis import RedisProbe, length_field, url_server, with_db
 
 if TYPE_CHECKING:
-    from conftest import RedisServer
+    from kit.databases import RedisServer
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,7 @@ ENV = "MEDIC_TEST_REDIS_URL"
 async def measure(options: dict[str, Any], limit: float = 10.0) -> dict[str, Any]:
     """One run of a fresh probe (closed after) with timeout ``limit``; a hang fails the test."""
     probe = RedisProbe(options)
-    probe.timeout = limit  # type: ignore[attr-defined]
+    probe.timeout = limit
     try:
         return await asyncio.wait_for(probe.measure(), limit + 5)
     finally:

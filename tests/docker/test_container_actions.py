@@ -9,7 +9,7 @@ import pytest
 from medic.actions.base import ActionContext
 from medic.actions.container import KillAction, RestartAction, StartAction, StopAction
 from medic.actions.container_exec import ExecAction
-from medic.probes import docker_client
+from medic.drivers import docker as docker_client
 
 pytestmark = pytest.mark.integration
 

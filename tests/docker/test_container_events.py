@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from medic.drivers.docker import EventFollower, EventStream, open_container_events
 from medic.probes.container import ContainerProbe
-from medic.probes.docker_client import EventFollower, EventStream, open_container_events
 
 HEALTHCHECK = {
     "test": ["CMD", "/bin/sh", "-c", "test -f /tmp/ok"],

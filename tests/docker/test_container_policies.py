@@ -98,7 +98,7 @@ async def test_garbage_check_reads_the_real_engine_through_the_command_probe(
 ) -> None:
     """The check prints Nagios perfdata that become dangling_images and stopped_containers."""
     probe = CommandProbe({"name": "docker-garbage", "argv": [sys.executable, str(CHECK)]})
-    probe.timeout = 30.0  # type: ignore[attr-defined]
+    probe.timeout = 30.0
     fields = (await probe.measure())["docker-garbage"]
     assert (fields["status"], fields["exit_code"]) == ("ok", 0)
     assert fields["output"].startswith("OK - ")

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from medic.probes import docker_client
+from medic.drivers import docker as docker_client
+from medic.drivers.docker import detect_own_container_id
 from medic.probes.container import ContainerProbe, cpu_percent, memory_used
 from medic.probes.container_select import Selection, validate_selection
-from medic.probes.docker_client import detect_own_container_id
 
 pytestmark = pytest.mark.integration
 

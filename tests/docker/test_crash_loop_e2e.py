@@ -8,20 +8,16 @@ reason, and a human is paged exactly once, at a real local webhook receiver.
 
 from __future__ import annotations
 
-import json
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from agent_harness import AgentProcess
+from kit.agent_harness import AgentProcess
+from kit.http_stub import Reply, Request, StubServer
 
 pytestmark = pytest.mark.integration
 
@@ -29,28 +25,18 @@ pytestmark = pytest.mark.integration
 QUIET_AFTER_PAGE = 3.0
 
 
-class Receiver:
-    """A real HTTP server on loopback that records every webhook body it is sent."""
+class Receiver(StubServer):
+    """A local webhook receiver: each delivery's X-Medic-Event header and JSON body."""
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
-        outer = self
+        super().__init__(self.keep, "/hook")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.received.append(
-                    {"event": self.headers.get("X-Medic-Event"), "body": json.loads(body)}
-                )
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def keep(self, request: Request) -> Reply:
+        self.received.append(
+            {"event": request.headers.get("X-Medic-Event"), "body": request.json()}
+        )
+        return Reply()
 
     def escalations(self) -> list[dict[str, Any]]:
         return [r for r in self.received if r["event"] == "escalation"]

@@ -7,14 +7,12 @@ every start. The test removes the file, the engine marks the container unhealthy
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from agent_harness import AgentProcess
+from kit.agent_harness import AgentProcess
 
 pytestmark = pytest.mark.integration
 

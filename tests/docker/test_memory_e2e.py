@@ -9,15 +9,14 @@ read-only and a tmpfs for its scratch files.
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from agent_harness import AgentProcess
+from kit.agent_harness import AgentProcess
+from kit.containers import memory_usage, oom_events
 
 pytestmark = pytest.mark.integration
 
@@ -64,23 +63,6 @@ def run_stress(run_container: Any, script: str, limit: str, **kwargs: Any) -> An
         tmpfs={"/host/tmp": "size=16m"},
         **kwargs,
     )
-
-
-def memory_usage(docker_client: Any, container: Any) -> int:
-    """Bytes in use as the engine's statistics say, 0 when it reports none."""
-    stats = docker_client.api.stats(container.id, stream=False, one_shot=True)
-    return int((stats.get("memory_stats") or {}).get("usage") or 0)
-
-
-def oom_events(docker_client: Any, container: Any, since: int) -> list[dict[str, Any]]:
-    """The engine's ``oom`` events for the container from ``since`` until now."""
-    found = docker_client.api.events(
-        since=since,
-        until=int(time.time()) + 1,
-        filters={"container": container.id, "event": "oom"},
-        decode=True,
-    )
-    return list(found)
 
 
 def test_memory_hog_is_restarted_before_the_kernel_kills_it(

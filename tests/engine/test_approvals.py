@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from policy_factory import make_policy
-from runner_kit import (
+
+from kit.policies import make_policy
+from kit.runner import (
     T0,
     Kit,
     kit_fixture,  # noqa: F401 -- registers the `kit` fixture
     record_steps,
     settle,
 )
-
 from medic.audit.events import Kind
 from medic.engine.core import state as st
 from medic.engine.core.approvals import (

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from policy_factory import make_policy
-from runner_kit import Kit, RecordAction, open_kit, record_steps, settle
-from small_disk import SmallDisk, small_disk
 
+from kit.policies import make_policy
+from kit.runner import Kit, RecordAction, open_kit, record_steps, settle
+from kit.small_disk import SmallDisk, small_disk
 from medic.engine.core import state as st
 from medic.notify.base import Notification, Notifier
 from medic.policy.model import Limits

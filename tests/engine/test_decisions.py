@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from policy_factory import make_policy
-
+from kit.policies import make_policy
 from medic.audit.events import Kind
 from medic.engine.core import probehealth as ph
 from medic.engine.core import sight

@@ -6,14 +6,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from policy_factory import make_policy
-from runner_kit import (
+
+from kit.policies import make_policy
+from kit.runner import (
     Kit,
     kit_fixture,  # noqa: F401 -- registers the `kit` fixture
     record_steps,
     settle,
 )
-
 from medic.audit.events import Reason
 from medic.engine.core.limits import check_dependencies
 from medic.engine.core.state import Phase, TargetState

@@ -12,15 +12,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from policy_factory import make_policy
-from runner_kit import (
+
+from kit.policies import make_policy
+from kit.runner import (
     Kit,
     ValueProbe,
     kit_fixture,  # noqa: F401 -- registers the `kit` fixture
     record_steps,
     settle,
 )
-
 from medic.audit.events import Kind, Reason
 from medic.engine.core import state as st
 from medic.engine.reload import swap_runners

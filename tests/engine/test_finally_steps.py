@@ -7,10 +7,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from runner_kit import Kit, kit_fixture  # noqa: F401  (the kit fixture)
 
+from kit.runner import Kit, kit_fixture, load_policy, run_policy_steps  # noqa: F401  (the kit fixture)
 from medic.audit.events import Kind
-from medic.engine.remediation import build_actions, run_steps
 from medic.policy.loader import load_text
 from medic.policy.model import Policy
 
@@ -25,24 +24,11 @@ def policy(body: str) -> Policy:
             when: percent > 90
         """
     ) + textwrap.indent(textwrap.dedent(body), "    ")
-    result = load_text(text, "jobs.yaml")
-    assert result.errors == (), [str(e) for e in result.errors]
-    return result.policies[0]
+    return load_policy(text, "jobs.yaml")
 
 
 async def run(kit: Kit, p: Policy, *, dry_run: bool = False) -> list[tuple[int, str]]:
-    outcomes = await run_steps(
-        kit.engine,
-        p,
-        build_actions(p),
-        target="t",
-        incident="i",
-        fields={},
-        attempt=1,
-        dry_run=dry_run,
-    )
-    await kit.engine.drain_writes()
-    return [(o.step, o.kind.value) for o in outcomes]
+    return [(o.step, o.kind.value) for o in await run_policy_steps(kit, p, dry_run=dry_run)]
 
 
 @pytest.mark.asyncio

@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from runner_kit import Kit, ValueProbe, kit_fixture, settle  # noqa: F401  (the kit fixture)
 
+from kit.runner import Kit, ValueProbe, kit_fixture, settle  # noqa: F401  (the kit fixture)
 from medic.audit.events import Kind
 from medic.engine.multiprobe import MultiProbe
 from medic.engine.runner import PolicyRunner

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from policy_factory import make_policy
-from runner_kit import (
+
+from kit.policies import make_policy
+from kit.runner import (
     Kit,
     kit_fixture,  # noqa: F401 -- registers the `kit` fixture
     settle,
 )
-
 from medic.policy.model import Step
 
 HIGH = {"value": 99}

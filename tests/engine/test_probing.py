@@ -9,9 +9,9 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 import pytest
-from policy_factory import make_policy
-from runner_kit import Kit, kit_fixture, settle  # noqa: F401 - the kit fixture
 
+from kit.policies import make_policy
+from kit.runner import Kit, kit_fixture, settle  # noqa: F401 - the kit fixture
 from medic.engine.probing import fields_read
 from medic.policy.model import ProbeSpec, Step
 from medic.probes.base import SLOW_READS, Measurement, Probe, probes

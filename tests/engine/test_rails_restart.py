@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from policy_factory import make_policy
-from runner_kit import T0, RecordAction, open_kit, record_steps, settle
 
+from kit.policies import make_policy
+from kit.runner import T0, RecordAction, open_kit, record_steps, settle
 from medic.audit.events import Kind, Reason
 from medic.clock import FakeClock
 from medic.config import AgentConfig, ApiConfig, BreakerConfig, GlobalLimits

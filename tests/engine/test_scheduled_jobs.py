@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from runner_kit import T0, Kit, RecordAction, kit_fixture, settle  # noqa: F401  (the kit fixture)
 
+from kit.runner import T0, Kit, RecordAction, kit_fixture, settle  # noqa: F401  (the kit fixture)
 from medic.engine.runner import PolicyRunner
 from medic.policy.loader import load_text
 from medic.probes.schedule import ScheduleProbe

@@ -6,15 +6,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from policy_factory import make_policy
-from runner_kit import (
+
+from kit.policies import make_policy
+from kit.runner import (
     T0,
     Kit,
     kit_fixture,  # noqa: F401 -- registers the `kit` fixture
     record_steps,
     settle,
 )
-
 from medic.audit.events import Reason
 from medic.config import AgentConfig, MaintenanceConfig, load_config
 from medic.engine.core import state as st

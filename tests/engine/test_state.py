@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from policy_factory import make_policy
-
+from kit.policies import make_policy
 from medic.audit.events import Kind
 from medic.engine.core.state import (
     SUPPRESSION_REPEAT,

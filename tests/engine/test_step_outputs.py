@@ -6,11 +6,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from runner_kit import Kit, kit_fixture  # noqa: F401  (the kit fixture)
 
+from kit.runner import Kit, kit_fixture, load_policy, run_policy_steps  # noqa: F401  (the kit fixture)
 from medic.actions.outputs import MAX_VALUE, step_outputs
 from medic.audit.events import Kind
-from medic.engine.remediation import build_actions, run_steps
 from medic.policy.loader import load_text
 from medic.policy.model import Policy
 
@@ -26,24 +25,11 @@ def policy(steps: str) -> Policy:
             remediate:
         """
     ) + textwrap.indent(textwrap.dedent(steps), "          ")
-    result = load_text(text, "renew.yaml")
-    assert result.errors == (), [str(e) for e in result.errors]
-    return result.policies[0]
+    return load_policy(text, "renew.yaml")
 
 
 async def run(kit: Kit, p: Policy) -> list[tuple[str, str]]:
-    outcomes = await run_steps(
-        kit.engine,
-        p,
-        build_actions(p),
-        target="t",
-        incident="i",
-        fields={},
-        attempt=1,
-        dry_run=False,
-    )
-    await kit.engine.drain_writes()
-    return [(o.kind.value, o.summary) for o in outcomes]
+    return [(o.kind.value, o.summary) for o in await run_policy_steps(kit, p)]
 
 
 @pytest.mark.asyncio

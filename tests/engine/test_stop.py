@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from policy_factory import make_policy
 
+from kit.policies import make_policy
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.config import AgentConfig, ApiConfig
 from medic.engine.agent import Agent

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from policy_factory import make_policy
-from runner_kit import (
+
+from kit.policies import make_policy
+from kit.runner import (
     Kit,
     ValueProbe,
     kit_fixture,  # noqa: F401 -- registers the `kit` fixture
 )
-
 from medic.audit.events import AuditEvent, Kind
 from medic.clock import iso
 from medic.engine.core import tiers

@@ -7,15 +7,15 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from policy_factory import make_policy
-from runner_kit import (
+
+from kit.policies import make_policy
+from kit.runner import (
     Kit,
     ValueProbe,
     kit_fixture,  # noqa: F401 -- registers the `kit` fixture
     record_steps,
     settle,
 )
-
 from medic.engine.core.state import Phase
 from medic.engine.runner import PolicyRunner
 from medic.probes.base import Measurement

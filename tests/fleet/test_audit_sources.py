@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from central_kit import T0, dsn_of, healed, ship
 from click.testing import CliRunner
 
+from kit.central import T0, dsn_of, healed, ship
 from medic.cli import main
 from medic.cli.audit_format import EVENT_FIELDS, INCIDENT_FIELDS
 

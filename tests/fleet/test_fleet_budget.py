@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EtcdCluster
+from kit.etcd import EtcdCluster
 from medic.audit.store import AuditStore
 from medic.fleet import keys
 from medic.fleet.budget import Budgets, capacity

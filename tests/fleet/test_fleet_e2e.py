@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fleet_agents import fleet_agent, intervals, most_at_once, start_all, wait_until
 
-from conftest import EtcdCluster
+from kit.etcd import EtcdCluster
+from kit.fleet_agents import fleet_agent, intervals, most_at_once, start_all, wait_until
 from medic.cli import main
 from medic.fleet import keys
 from medic.fleet.client import Etcd

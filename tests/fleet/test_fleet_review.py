@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from click.testing import CliRunner
 
-from conftest import CentralReviewServer
+from kit.central import CentralReviewServer
 from medic.api.appkeys import ApiToken
 from medic.api.central import open_pool, start_central
 from medic.cli import main

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from central_kit import create_db, drop_db, dsn_of, healed, opened, ship
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import free_port
+from kit.central import create_db, drop_db, dsn_of, healed, opened, ship
+from kit.ports import free_port
 
 pytestmark = [pytest.mark.integration]
 

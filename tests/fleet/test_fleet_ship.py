@@ -8,9 +8,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from central_kit import ADMIN_DSN
 from click.testing import CliRunner
 
+from kit.central import ADMIN_DSN
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.store import AuditStore
 from medic.cli import main

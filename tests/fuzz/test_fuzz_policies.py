@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
-from fuzzkit import Tally, mutate, pack_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from kit.fuzzing import Tally, mutate, pack_files
 
 SEED = 20240901
 MUTANTS = 12_000

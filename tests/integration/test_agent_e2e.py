@@ -13,7 +13,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from agent_harness import AgentProcess
+
+from kit.agent_harness import AgentProcess
 
 pytestmark = pytest.mark.integration
 

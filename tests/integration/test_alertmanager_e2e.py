@@ -2,7 +2,7 @@
 
 Prometheus and Alertmanager come from Debian (scripts/provision-alertmanager.sh, which
 runs scripts/provision-prometheus.sh too) and are started here on free ports with their
-configs under tmp. The "broken service" is a tiny aiohttp exporter in a thread serving
+configs under tmp. The "broken service" is a tiny HTTP stub in a thread serving
 ``demo_broken 1`` until a file exists; the policy's remediation creates that file. The
 story: rule fires -> Alertmanager posts (bearer token from a credentials_file) -> Medic
 remediates -> Prometheus stops firing -> Alertmanager posts the resolve -> healed.
@@ -10,21 +10,18 @@ remediates -> Prometheus stops firing -> Alertmanager posts the resolve -> heale
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from agent_harness import AgentProcess, free_port
-from aiohttp import web
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "metrics"))
-from promstack import Service, StackError, http_get
+from kit.agent_harness import AgentProcess
+from kit.http_stub import Reply, Request, StubServer
+from kit.ports import free_port
+from kit.promstack import Service, StackError, http_get
 
 pytestmark = pytest.mark.integration
 
@@ -33,35 +30,17 @@ TOKEN = "am-webhook-token-e2e"
 POLICY = "demo-broken-alert"
 
 
-class DemoExporter:
+class DemoExporter(StubServer):
     """Serves ``demo_broken 1`` until ``fixed`` exists, then ``demo_broken 0``."""
 
     def __init__(self, fixed: Path) -> None:
         self.fixed = fixed
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.runner = asyncio.run_coroutine_threadsafe(self._serve(), self.loop).result(10)
-        self.address = f"127.0.0.1:{self.runner.addresses[0][1]}"
+        super().__init__(self.metrics)
+        self.address = f"127.0.0.1:{self.port}"
 
-    async def _serve(self) -> web.AppRunner:
-        app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        return runner
-
-    async def _metrics(self, request: web.Request) -> web.Response:
+    def metrics(self, _request: Request) -> Reply:
         broken = 0 if self.fixed.exists() else 1
-        text = f"# TYPE demo_broken gauge\ndemo_broken {broken}\n"
-        return web.Response(text=text, content_type="text/plain")
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+        return Reply.text(f"# TYPE demo_broken gauge\ndemo_broken {broken}\n")
 
 
 def start(name: str, argv: list[str], port: int, workdir: Path) -> Service:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from agent_harness import AgentProcess
 
+from kit.agent_harness import AgentProcess
+from kit.http_stub import Reply, Request, StubServer
 from medic.clock import parse_iso
 from medic.notify.signing import verify
 
@@ -21,32 +19,22 @@ pytestmark = pytest.mark.integration
 SECRET = "e2e-secret"
 
 
-class Receiver:
+class Receiver(StubServer):
+    """A local webhook receiver that checks each delivery's signature."""
+
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
-        outer = self
+        super().__init__(self.keep, "/hook")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                ok = verify(
-                    SECRET,
-                    self.headers["X-Medic-Timestamp"],
-                    body,
-                    self.headers["X-Medic-Signature"],
-                )
-                outer.received.append(
-                    {"signed": ok, "event": self.headers["X-Medic-Event"], "body": json.loads(body)}
-                )
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def keep(self, request: Request) -> Reply:
+        headers = request.headers
+        ok = verify(
+            SECRET, headers["X-Medic-Timestamp"], request.body, headers["X-Medic-Signature"]
+        )
+        self.received.append(
+            {"signed": ok, "event": headers["X-Medic-Event"], "body": request.json()}
+        )
+        return Reply()
 
 
 @pytest.fixture

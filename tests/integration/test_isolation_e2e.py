@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_harness import AgentProcess
 from prometheus_client.parser import text_string_to_metric_families
+
+from kit.agent_harness import AgentProcess
 
 pytestmark = pytest.mark.integration
 

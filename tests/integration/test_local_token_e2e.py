@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_harness import AgentProcess
+
+from kit.agent_harness import AgentProcess
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,10 @@ from typing import Any
 
 import pytest
 import yaml
-from agent_harness import AgentProcess, free_port
 from aiohttp import web
+
+from kit.agent_harness import AgentProcess
+from kit.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -31,7 +31,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from agent_harness import AgentProcess, free_port
+
+from kit.agent_harness import AgentProcess
+from kit.ports import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -1,26 +1,23 @@
 """The real agent on real metrics: Prometheus and node exporter from Debian, a stalled counter.
 
 Prometheus and the node exporter come from scripts/provision-prometheus.sh and are
-started here on free ports (tests/metrics/promstack.py); the "blockchain node" is a tiny
-aiohttp app in a thread whose block height the test stops and restarts.
+started here on free ports (tests/kit/promstack.py); the "blockchain node" is a tiny
+HTTP stub in a thread (kit.http_stub) whose block height the test stops and restarts.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
-from agent_harness import AgentProcess
-from aiohttp import web
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "metrics"))
-from promstack import (
+from kit.agent_harness import AgentProcess
+from kit.http_stub import Reply, Request, StubServer
+from kit.promstack import (
     NODE_EXPORTER,
     Service,
     StackError,
@@ -40,39 +37,20 @@ RESTART = (
 )
 
 
-class BlockNode:
+class BlockNode(StubServer):
     """An exposition endpoint whose ``block_height`` grows by one per scrape while moving."""
 
     def __init__(self) -> None:
         self.moving = True
         self.height = 100
         self.scrapes = 0
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.runner = asyncio.run_coroutine_threadsafe(self._serve(), self.loop).result(10)
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}/metrics"
+        super().__init__(self.metrics, "/metrics")
 
-    async def _serve(self) -> web.AppRunner:
-        app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        return runner
-
-    async def _metrics(self, request: web.Request) -> web.Response:
+    def metrics(self, _request: Request) -> Reply:
         self.scrapes += 1
         if self.moving:
             self.height += 1
-        text = f"# TYPE block_height counter\nblock_height {self.height}\n"
-        return web.Response(text=text, content_type="text/plain")
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+        return Reply.text(f"# TYPE block_height counter\nblock_height {self.height}\n")
 
 
 @pytest.fixture

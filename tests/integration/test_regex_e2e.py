@@ -12,7 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from agent_harness import AgentProcess
+
+from kit.agent_harness import AgentProcess
 
 pytestmark = pytest.mark.integration
 

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_harness import AgentProcess
-from test_human_in_the_loop_e2e import TOKEN, api_up, flag_policy, medic
+
+from kit.agent_harness import AgentProcess
+from kit.human_loop import agent_fixture, api_up, flag_policy, medic  # noqa: F401  (the agent fixture)
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AgentProcess]:
-    monkeypatch.setenv("MEDIC_API_TOKEN", TOKEN)
-    a = AgentProcess(tmp_path)
-    yield a
-    a.stop()
 
 
 def test_approve_and_ack_take_a_unique_prefix(agent: AgentProcess, tmp_path: Path) -> None:

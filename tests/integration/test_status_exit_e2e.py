@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from agent_harness import AgentProcess
+
+from kit.agent_harness import AgentProcess
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from promstack import (
+
+from kit.promstack import (
     Exposition,
     Service,
     StackError,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from promstack import Exposition, Service
 
+from kit.promstack import Exposition, Service
 from medic.clock import FakeClock
 from medic.errors import ProbeError
 from medic.policy.loader import load_text
@@ -49,7 +49,7 @@ async def make() -> AsyncIterator[Make]:
         assert PrometheusProbe.validate(options) == []
         probe = PrometheusProbe(options)
         probe.clock = FakeClock()
-        probe.timeout = timeout  # type: ignore[attr-defined]  # the scheduler sets it
+        probe.timeout = timeout
         made.append(probe)
         return probe
 

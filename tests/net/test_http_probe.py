@@ -30,7 +30,7 @@ async def measure() -> AsyncIterator[Measure]:
     async def run(probe_timeout: float = 5.0, **options: Any) -> tuple[str, dict[str, Any]]:
         assert not HttpProbe.validate(options), HttpProbe.validate(options)
         probe = HttpProbe(options)
-        probe.timeout = probe_timeout  # type: ignore[attr-defined]
+        probe.timeout = probe_timeout
         made.append(probe)
         out = await asyncio.wait_for(probe.measure(), probe_timeout + SLACK)
         assert len(out) == 1

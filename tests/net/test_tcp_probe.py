@@ -18,7 +18,7 @@ SLACK = 3.0  # seconds a busy 2-core machine may add to a timeout before we call
 async def measure(host: str, port: int, probe_timeout: float = 5.0) -> tuple[str, dict[str, Any]]:
     assert TcpProbe.validate({"host": host, "port": port}) == []
     probe = TcpProbe({"host": host, "port": port})
-    probe.timeout = probe_timeout  # type: ignore[attr-defined]
+    probe.timeout = probe_timeout
     try:
         out = await asyncio.wait_for(probe.measure(), probe_timeout + SLACK)
     finally:

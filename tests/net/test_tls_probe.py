@@ -31,7 +31,7 @@ UNREAD = {
 async def measure(probe_timeout: float = 5.0, **options: Any) -> tuple[str, dict[str, Any]]:
     assert TlsCertProbe.validate(options) == []
     probe = TlsCertProbe(options)
-    probe.timeout = probe_timeout  # type: ignore[attr-defined]
+    probe.timeout = probe_timeout
     try:
         out = await asyncio.wait_for(probe.measure(), probe_timeout + SLACK)
     finally:

@@ -8,28 +8,18 @@ from dataclasses import replace
 
 import pytest
 import pytest_asyncio
-from receivers import Receiver, alertmanager_app, alertmanager_problems, serving
 
+from kit.notifications import ESCALATION as SAMPLE
+from kit.notifications import INCIDENT, ONE_FAILURE
+from kit.receivers import Receiver, alertmanager_app, alertmanager_problems, serving
 from medic import __version__
 from medic.errors import ConfigError, NotifyError
-from medic.notify import Notification, notifiers
+from medic.notify import notifiers
 from medic.notify.alertmanager import AlertmanagerNotifier
 
 LINK = "https://medic.node1.example:9325"
-INCIDENT = "01HX3V6J8K2M4N5P6Q7R8S9T0V"
 
-ESCALATION = Notification(
-    kind="escalation",
-    incident=INCIDENT,
-    policy="node-process-down",
-    target="xai-node",
-    host="node1",
-    reason="remediation_failed",
-    summary="xai-node still not running after 2 attempts",
-    time="2024-05-01T03:00:12.000000Z",
-    values={"running": False},
-    history=({"action": "command", "outcome": "action.failed", "summary": "exited 1"},),
-)
+ESCALATION = replace(SAMPLE, values={"running": False}, history=ONE_FAILURE)
 RESOLVE = replace(
     ESCALATION,
     kind="resolve",

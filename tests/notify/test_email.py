@@ -15,33 +15,18 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from receivers import SmtpRelay, make_certificate, server_context, smtp_relay
 
+from kit.notifications import ESCALATION, INCIDENT
+from kit.receivers import SmtpRelay, make_certificate, server_context, smtp_relay
 from medic import __version__
 from medic.errors import ConfigError, NotifyError
-from medic.notify import Notification, message, notifiers
+from medic.notify import message, notifiers
 from medic.notify.email import EmailNotifier
 from medic.notify.email_message import subject
 
 LINK = "https://medic.node1.example:9325"
-INCIDENT = "01HX3V6J8K2M4N5P6Q7R8S9T0V"
 PASSWORD = "pw-smtp-42"
 
-ESCALATION = Notification(
-    kind="escalation",
-    incident=INCIDENT,
-    policy="node-process-down",
-    target="xai-node",
-    host="node1",
-    reason="remediation_failed",
-    summary="xai-node still not running after 2 attempts",
-    time="2024-05-01T03:00:12.000000Z",
-    values={"running": False, "rss_bytes": 1610612736, "uptime": 5400},
-    history=(
-        {"step": 0, "action": "command", "outcome": "action.failed", "summary": "exited 1"},
-        {"step": 0, "action": "command", "outcome": "action.timed_out", "summary": "after 30s"},
-    ),
-)
 RESOLVE = replace(ESCALATION, kind="resolve", reason="healed", summary="healed", history=())
 
 EXPECTED_BODY = f"""\

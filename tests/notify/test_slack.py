@@ -9,31 +9,16 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from receivers import SLACK_PATH, Receiver, serving, slack_app, slack_problems
 
+from kit.notifications import ESCALATION, INCIDENT
+from kit.receivers import SLACK_PATH, Receiver, serving, slack_app, slack_problems
 from medic import __version__
 from medic.errors import ConfigError, NotifyError
-from medic.notify import Notification, notifiers
+from medic.notify import notifiers
 from medic.notify.slack import SlackNotifier, escape, mrkdwn
 
 LINK = "https://medic.node1.example:9325"
-INCIDENT = "01HX3V6J8K2M4N5P6Q7R8S9T0V"
 
-ESCALATION = Notification(
-    kind="escalation",
-    incident=INCIDENT,
-    policy="node-process-down",
-    target="xai-node",
-    host="node1",
-    reason="remediation_failed",
-    summary="xai-node still not running after 2 attempts",
-    time="2024-05-01T03:00:12.000000Z",
-    values={"running": False, "rss_bytes": 1610612736, "uptime": 5400},
-    history=(
-        {"step": 0, "action": "command", "outcome": "action.failed", "summary": "exited 1"},
-        {"step": 0, "action": "command", "outcome": "action.timed_out", "summary": "after 30s"},
-    ),
-)
 RESOLVE = replace(
     ESCALATION,
     kind="resolve",

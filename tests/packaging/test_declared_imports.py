@@ -48,5 +48,5 @@ def test_every_third_party_import_is_declared() -> None:
 def test_the_scan_sees_the_imports_it_must_judge() -> None:
     """The scan finds the direct imports of requests and yarl (so the check above can fail)."""
     modules = imported_top_levels()
-    assert modules["requests"] == "daemon/medic/probes/docker_client.py"
+    assert modules["requests"] == "daemon/medic/drivers/docker.py"
     assert {"yarl", "aiohttp", "yaml", "re2"} <= set(modules)

@@ -21,23 +21,20 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from agent_harness import free_port
-from test_cert_renewal_e2e import DOMAIN, Site, age_lineage, run, site, wait_until
 
-from conftest import ROOT, Receiver, pack_agent, pack_policies
-
-sys.path.insert(0, str(ROOT / "tests" / "metrics"))
-from promstack import Service, start_prometheus, wait_for_series
+from kit.acme_site import DOMAIN, Site, age_lineage, run, site, wait_until
+from kit.http_stub import Reply, Request, StubServer
+from kit.packs import Receiver, pack_agent, pack_policies
+from kit.ports import free_port
+from kit.promstack import Service, start_prometheus, wait_for_series
 
 pytestmark = pytest.mark.integration
 
@@ -316,7 +313,7 @@ def test_expiring_certificate_is_renewed_for_real_and_nginx_reloaded(
     assert receiver.received == []
 
 
-class StubApp:
+class StubApp(StubServer):
     """The application's /metrics: http_requests_total by status, 200 requests a second,
     of which ``errors_per_second`` answer 500."""
 
@@ -324,28 +321,17 @@ class StubApp:
         self.counts = {"200": 0.0, "500": 0.0}
         self.errors_per_second = 0.0
         self.done = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                lines = ["# TYPE http_requests_total counter"]
-                lines += [
-                    f'http_requests_total{{status="{status}"}} {count}'
-                    for status, count in outer.counts.items()
-                ]
-                body = ("\n".join(lines) + "\n").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.target = f"127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(self.metrics)
+        self.target = f"127.0.0.1:{self.port}"
         threading.Thread(target=self._traffic, daemon=True).start()
+
+    def metrics(self, _request: Request) -> Reply:
+        lines = ["# TYPE http_requests_total counter"]
+        lines += [
+            f'http_requests_total{{status="{status}"}} {count}'
+            for status, count in self.counts.items()
+        ]
+        return Reply.text("\n".join(lines) + "\n", "text/plain; version=0.0.4")
 
     def _traffic(self) -> None:
         while not self.done.wait(0.1):
@@ -354,8 +340,7 @@ class StubApp:
 
     def close(self) -> None:
         self.done.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().close()
 
 
 @pytest.fixture

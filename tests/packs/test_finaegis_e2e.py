@@ -27,9 +27,9 @@ from typing import Any
 import pymysql
 import pytest
 import redis
-from agent_harness import free_port
 
-from conftest import Receiver, pack_agent, pack_policies
+from kit.packs import Receiver, pack_agent, pack_policies
+from kit.ports import free_port
 
 pytestmark = pytest.mark.integration
 

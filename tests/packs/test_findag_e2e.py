@@ -12,20 +12,20 @@ talks to a stub admin API in the test process instead of the node's :8080.
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import sqlite3
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_harness import free_port
 
-from conftest import Receiver, pack_agent, pack_policies
+from kit.containers import memory_usage, oom_events
+from kit.http_stub import Reply, Request, StubServer
+from kit.packs import Receiver, pack_agent, pack_policies
+from kit.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -45,21 +45,6 @@ STUB = (
 # later 100 MiB more, which the kernel would answer with the OOM killer.
 STRESS = "stress-ng --temp-path /tmp --vm 1 --vm-keep"
 GROWING = f"{STRESS} --vm-bytes 236M & sleep 20; exec {STRESS} --vm-bytes 100M"
-
-
-def memory_usage(docker_client: Any, container: Any) -> int:
-    stats = docker_client.api.stats(container.id, stream=False, one_shot=True)
-    return int((stats.get("memory_stats") or {}).get("usage") or 0)
-
-
-def oom_events(docker_client: Any, container: Any, since: int) -> list[dict[str, Any]]:
-    found = docker_client.api.events(
-        since=since,
-        until=int(time.time()) + 1,
-        filters={"container": container.id, "event": "oom"},
-        decode=True,
-    )
-    return list(found)
 
 
 def health(port: int) -> str:
@@ -255,35 +240,18 @@ class LiveWriter:
         self.thread.join(10)
 
 
-class AdminApi:
+class AdminApi(StubServer):
     """The node's admin API on a free port: records each POST (path, bearer token) and
     answers 500 to /admin/db/optimize, 200 to everything else."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
-        outer = self
+        super().__init__(self.answer_call)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.calls.append((self.path, self.headers.get("Authorization", "")))
-                status = 500 if self.path == "/admin/db/optimize" else 200
-                body = json.dumps({"ok": status == 200}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_port
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def answer_call(self, request: Request) -> Reply:
+        self.calls.append((request.path, request.headers.get("Authorization", "")))
+        status = 500 if request.path == "/admin/db/optimize" else 200
+        return Reply.json({"ok": status == 200}, status)
 
 
 def test_failed_weekly_optimisation_still_resumes_transactions_and_pages(

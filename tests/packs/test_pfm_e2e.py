@@ -13,24 +13,22 @@ shortened (``probe.every`` 1 s, ``verify.after`` 3 s, ``for`` 2 to 3 s).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from agent_harness import free_port
 
-from conftest import Receiver, pack_agent, pack_policies
+from kit.http_stub import Reply, Request, StubServer
+from kit.packs import Receiver, pack_agent, pack_policies
+from kit.ports import free_port
 from medic.clock import parse_iso
 
 pytestmark = pytest.mark.integration
@@ -216,35 +214,21 @@ def _healthy(port: int) -> bool:
         return False
 
 
-class RpcStub:
+class RpcStub(StubServer):
     """A Solana RPC node: answers getHealth with "ok", or with the behind error."""
 
     def __init__(self) -> None:
         self.behind = False
         self.calls: list[dict[str, Any]] = []
-        outer = self
+        super().__init__(self.answer_call)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                call = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.calls.append(call)
-                if outer.behind:
-                    error = {"code": -32005, "message": "Node is behind by 1200 slots"}
-                    answer: dict[str, Any] = {"jsonrpc": "2.0", "id": call["id"], "error": error}
-                else:
-                    answer = {"jsonrpc": "2.0", "id": call["id"], "result": "ok"}
-                body = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def answer_call(self, request: Request) -> Reply:
+        call = request.json()
+        self.calls.append(call)
+        if self.behind:
+            error = {"code": -32005, "message": "Node is behind by 1200 slots"}
+            return Reply.json({"jsonrpc": "2.0", "id": call["id"], "error": error})
+        return Reply.json({"jsonrpc": "2.0", "id": call["id"], "result": "ok"})
 
 
 def test_solana_rpc_falling_behind_pages_ops_development_and_management(

@@ -19,12 +19,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from packs_systemd_fixtures import docker_cli
 
-from conftest import notifiers_of, pack_policies
+from kit.packs import notifiers_of, pack_policies
+from kit.systemd_node import docker_cli
 
 if TYPE_CHECKING:
-    from packs_systemd_fixtures import Node
+    from kit.systemd_node import Node
 
 pytestmark = pytest.mark.integration
 

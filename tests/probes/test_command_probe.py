@@ -28,7 +28,7 @@ async def run(options: dict[str, Any], limit: float | None = None) -> dict[str, 
     """Measure once; ``limit`` stands in for the timeout the scheduler sets."""
     probe = CommandProbe(options)
     if limit is not None:
-        probe.timeout = limit  # type: ignore[attr-defined]
+        probe.timeout = limit
     out = await probe.measure()
     assert list(out) == [probe.target]
     return out[probe.target]
@@ -115,7 +115,7 @@ def grandchild_alive(pid: int) -> bool:
 async def test_default_timeout_without_scheduler(tmp_path: Path) -> None:
     """Without a timeout set by the scheduler the class default applies."""
     probe = CommandProbe({"argv": [script(tmp_path, "echo OK")]})
-    assert getattr(probe, "timeout", probe.default_timeout) == 10.0
+    assert probe.timeout == 10.0
     assert (await probe.measure())[probe.target]["status"] == "ok"
 
 
@@ -192,7 +192,7 @@ async def test_many_runs_leak_no_descriptors(tmp_path: Path) -> None:
     """Repeated runs, timed out or not, leave the agent's descriptor count flat."""
     probe = CommandProbe({"argv": [script(tmp_path, "echo OK | a=1")]})
     hung = CommandProbe({"argv": [script(tmp_path, "sleep 60", name="hung")]})
-    hung.timeout = 0.05  # type: ignore[attr-defined]
+    hung.timeout = 0.05
     await probe.measure()
     before = open_fds()
     for _ in range(10):

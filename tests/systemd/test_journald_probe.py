@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conftest import docker_cli
+from kit.systemd_node import docker_cli
 from medic.policy.loader import load_text
 from medic.probes import probestate
 from medic.probes.journal_read import Selection, journal_argv, parse_entries
 from medic.probes.journald import JournaldProbe
 
 if TYPE_CHECKING:
-    from conftest import Node
+    from kit.systemd_node import Node
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +87,7 @@ def say(node: Node, tag: str, *lines: str, priority: str = "info") -> None:
 
 
 async def measure(probe: JournaldProbe) -> dict[str, Any]:
-    probe.timeout = 20.0  # type: ignore[attr-defined]
+    probe.timeout = 20.0
     out = await asyncio.wait_for(probe.measure(), 30)
     (fields,) = out.values()
     return fields

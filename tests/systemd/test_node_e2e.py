@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from conftest import Node
+    from kit.systemd_node import Node
 
 CONFIG = """\
 dry_run: false

@@ -12,7 +12,7 @@ from medic.actions.systemd import ReloadAction, RestartAction, StartAction
 from medic.errors import ActionError
 
 if TYPE_CHECKING:
-    from conftest import Node
+    from kit.systemd_node import Node
 
 SLEEPER = "[Service]\nExecStart=/bin/sleep infinity\n"
 RUN_ACTION = """

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from medic.drivers.systemd import canonical, parse_show
 from medic.errors import ProbeError
-from medic.probes.systemd import UnitProbe, canonical, parse_show, unit_fields
+from medic.probes.systemd import UnitProbe, unit_fields
 
 if TYPE_CHECKING:
-    from conftest import Node
+    from kit.systemd_node import Node
 
 SLEEPER = "[Service]\nExecStart=/bin/sleep infinity\n"
 FAILING = "[Service]\nExecStart=/bin/false\n"
@@ -111,7 +112,7 @@ async def test_a_hung_systemctl_is_killed_at_the_probe_timeout(
     """A PID 1 that does not answer costs one killed child, reported as a probe error."""
     _fake_systemctl(tmp_path, "exec sleep 30\n", monkeypatch)
     unit_probe = UnitProbe({"unit": "nginx"})
-    unit_probe.timeout = 0.75  # type: ignore[attr-defined]
+    unit_probe.timeout = 0.75
     with pytest.raises(ProbeError) as caught:
         await asyncio.wait_for(unit_probe.measure(), 5)
     assert caught.value.message == "systemctl show did not answer within 0.5s"

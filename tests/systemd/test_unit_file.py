@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 from medic.systemd_notify import SystemdNotifier, watchdog_usec
 
 if TYPE_CHECKING:
-    from conftest import Node
+    from kit.systemd_node import Node
 
 UNIT = "/etc/systemd/system/medic.service"
 # What `systemd-analyze security` scores the unit at (lower is safer); see the

@@ -9,7 +9,6 @@ a few seconds; the tests read what it wrote, and the approval test (last) answer
 from __future__ import annotations
 
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,11 +16,9 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-
-import web_history
-from agent_harness import AgentProcess
-from web_history import write_history
+from kit import web_history
+from kit.agent_harness import AgentProcess
+from kit.web_history import write_history
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
@@ -58,7 +55,7 @@ def _file_policy(name: str, path: Path, step: list[str], **extra: object) -> dic
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
     """A real agent on loopback with an API token configured, over an audit log that
-    already holds 260 past ``web-memory`` incidents (see history.py), and four live ones:
+    already holds 260 past ``web-memory`` incidents (see kit/web_history.py), and four live ones:
     ``spool-missing`` healed by a real command, ``lock-missing`` whose step fails (then
     suppressed by its limit), ``gate-missing`` waiting for approval, and
     ``dry-missing`` in dry-run."""

@@ -12,7 +12,6 @@ import asyncio
 import email
 import email.policy
 import re
-import sys
 import threading
 import time
 import urllib.error
@@ -26,10 +25,8 @@ import pytest
 import yaml
 from playwright.sync_api import Browser, Page, expect
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notify"))
-
-from agent_harness import AgentProcess
-from receivers import (
+from kit.agent_harness import AgentProcess
+from kit.receivers import (
     SLACK_PATH,
     Receiver,
     SmtpRelay,
@@ -39,7 +36,6 @@ from receivers import (
     slack_app,
     smtp_relay,
 )
-
 from medic.notify.links import Claim, LinkSigner
 
 pytestmark = pytest.mark.integration

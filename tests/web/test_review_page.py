@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import web_history
-from agent_harness import AgentProcess
 from playwright.sync_api import ConsoleMessage, Page, Request, Route, expect
 
+from kit import web_history
+from kit.agent_harness import AgentProcess
 from medic import __version__
 
 pytestmark = pytest.mark.integration
@@ -127,7 +127,7 @@ def test_list_shows_agent_overview_and_incidents(
 
 
 def _in_last(seconds: float) -> list[int]:
-    """Which past incidents opened in the last ``seconds`` (history.py spreads them over
+    """Which past incidents opened in the last ``seconds`` (kit/web_history.py spreads them over
     the 48 hours before the agent started, the newest 10 minutes before)."""
     step = 48 * 3600 / web_history.COUNT
     return [n for n in range(web_history.COUNT) if 600 + (web_history.COUNT - n) * step < seconds]

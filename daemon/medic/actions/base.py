@@ -2,9 +2,9 @@
 
 An action is one class in one module, registered with ``@actions.register("name")``,
 with a docstring (summary line, then a fenced ``yaml`` block holding a complete valid
-policy file that uses it), a ``schema`` for its options (``additionalProperties:
-false``; the shared ``timeout`` key is added by the policy schema), an optional
-``validate()`` and one async ``run()``.
+policy file that uses it), a ``schema`` for its options (built with
+:func:`medic.plugin.options_schema`, so closed; the shared ``timeout`` key is added
+by the policy schema), an optional ``validate()`` and one async ``run()``.
 
 ``run()`` gets a frozen :class:`ActionContext` and returns an :class:`ActionResult`.
 It never touches the scheduler or the database: the runner writes the intent to the
@@ -30,6 +30,7 @@ from medic.actions.placeholders import (
     UnknownPlaceholder,
     placeholders,
 )
+from medic.option_schemas import options_schema
 from medic.registry import Registry
 
 __all__ = [
@@ -94,11 +95,7 @@ def unfilled_note(exc: PlaceholderError) -> str:
 
 class Action(ABC):
     type_name: ClassVar[str]
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {},
-        "additionalProperties": False,
-    }
+    schema: ClassVar[dict[str, Any]] = options_schema({})
     default_timeout: ClassVar[float] = 60.0
 
     def __init__(self, options: Mapping[str, Any]) -> None:

@@ -25,7 +25,8 @@ from medic.actions.base import (
     unfilled_note,
 )
 from medic.actions.placeholders import ALLOW_DASH, ALLOW_PATH, Allow, PlaceholderError, fill_argv
-from medic.policy.durations import format_duration
+from medic.durations import format_duration
+from medic.option_schemas import argv, options_schema
 from medic.proc import CompletedRun, run_process
 from medic.program import SHELL, command_argv, command_text, program_mistake
 
@@ -94,16 +95,12 @@ class CommandAction(Action):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
-            "argv": {
-                "type": "array",
-                "items": {"type": "string"},
-                "minItems": 1,
-                "description": "Program and arguments; items may hold {target}-style "
-                "placeholders, each item stays one argument.",
-            },
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
+            "argv": argv(
+                "Program and arguments; items may hold {target}-style "
+                "placeholders, each item stays one argument."
+            ),
             "shell": {
                 "type": "string",
                 "minLength": 1,
@@ -125,10 +122,7 @@ class CommandAction(Action):
             "allow_dash": ALLOW_DASH,
             "allow_path": ALLOW_PATH,
         },
-        # "argv XOR shell" is checked by validate(): a oneOf here would turn a missing
-        # or doubled key into "not valid under any of the given schemas".
-        "additionalProperties": False,
-    }
+    )
     default_timeout: ClassVar[float] = 60.0
 
     @classmethod

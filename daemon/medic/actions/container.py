@@ -9,7 +9,7 @@ refuses to act on the container Medic itself runs in, and on a container labelle
 ``medic.ignore=true`` (labels may have changed since the measurement). A target that
 is not a container name (Docker's ``[A-Za-z0-9][A-Za-z0-9_.-]*``) is refused before
 the engine is asked, so it cannot become another path of the engine's API. The engine is
-reached through :mod:`medic.probes.docker_client`; its blocking calls run in threads.
+reached through :mod:`medic.drivers.docker`; its blocking calls run in threads.
 ``container.exec`` lives in :mod:`medic.actions.container_exec` on the same base.
 """
 
@@ -24,17 +24,18 @@ from typing import Any, ClassVar
 
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.actions.signal import signal_schema
-from medic.errors import ActionError
-from medic.policy.durations import format_duration, parse_duration
-from medic.policy.schema import duration
-from medic.probes.container_select import IGNORE_LABEL, is_true
-from medic.probes.docker_client import (
+from medic.drivers.docker import (
     HINT,
+    IGNORE_LABEL,
     engine_errors,
     is_own_container,
+    is_true,
     shared_client,
     unreachable,
 )
+from medic.durations import format_duration, parse_duration
+from medic.errors import ActionError
+from medic.option_schemas import duration, options_schema
 
 SIGNALS = ("HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM", "WINCH")
 # The names Docker gives containers; the SDK puts the name into a URL path unescaped '/'.
@@ -161,11 +162,9 @@ class StopTimeoutMixin:
     options: Mapping[str, Any]
     verb: ClassVar[str]
     schema: ClassVar[dict[str, Any]] = with_container(
-        {
-            "type": "object",
-            "properties": {"stop_timeout": _STOP_TIMEOUT},
-            "additionalProperties": False,
-        }
+        options_schema(
+            {"stop_timeout": _STOP_TIMEOUT},
+        )
     )
 
     @property
@@ -236,9 +235,7 @@ class StartAction(ContainerAction):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = with_container(
-        {"type": "object", "properties": {}, "additionalProperties": False}
-    )
+    schema: ClassVar[dict[str, Any]] = with_container(options_schema({}))
     verb = "start"
 
     def describe(self, ctx: ActionContext) -> str:
@@ -308,15 +305,13 @@ class KillAction(ContainerAction):
     """
 
     schema: ClassVar[dict[str, Any]] = with_container(
-        {
-            "type": "object",
-            "properties": {
+        options_schema(
+            {
                 "signal": signal_schema(
                     SIGNALS, f"{', '.join(SIGNALS)} (default KILL), or a number."
                 ),
             },
-            "additionalProperties": False,
-        }
+        )
     )
     verb = "kill"
 

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 from medic.actions.base import ActionContext, ActionResult, actions, not_filled, unfilled_note
 from medic.actions.container import ContainerAction, with_container
 from medic.actions.placeholders import ALLOW_DASH, ALLOW_PATH, Allow, PlaceholderError, fill_argv
+from medic.option_schemas import argv as argv_option
+from medic.option_schemas import options_schema
 
 MAX_OUTPUT = 16 * 1024
 
@@ -75,22 +77,15 @@ class ExecAction(ContainerAction):
     """
 
     schema: ClassVar[dict[str, Any]] = with_container(
-        {
-            "type": "object",
-            "properties": {
-                "argv": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {"type": "string"},
-                    "description": "Program and arguments; {placeholders} fill single items.",
-                },
+        options_schema(
+            {
+                "argv": argv_option("Program and arguments; {placeholders} fill single items."),
                 "user": {"type": "string", "minLength": 1, "description": "User (name or uid)."},
                 "allow_dash": ALLOW_DASH,
                 "allow_path": ALLOW_PATH,
             },
-            "required": ["argv"],
-            "additionalProperties": False,
-        }
+            required=["argv"],
+        )
     )
     verb = "run a command in"
 

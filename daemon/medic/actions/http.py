@@ -24,8 +24,9 @@ from medic.actions.base import (
     unfilled_note,
 )
 from medic.actions.placeholders import ALLOW_PATH, Allow, PlaceholderError, fill_url
+from medic.durations import format_duration
 from medic.lazy import lazy_module
-from medic.policy.durations import format_duration
+from medic.option_schemas import options_schema, url
 
 if TYPE_CHECKING:
     import aiohttp
@@ -95,14 +96,9 @@ class HttpRequestAction(Action):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
-            "url": {
-                "type": "string",
-                "minLength": 1,
-                "description": "http:// or https:// URL; placeholders are URL-quoted.",
-            },
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
+            "url": url("http:// or https:// URL; placeholders are URL-quoted."),
             "method": {"enum": list(METHODS), "description": "Default POST."},
             "headers": {
                 "type": "object",
@@ -122,9 +118,8 @@ class HttpRequestAction(Action):
             "verify_tls": {"type": "boolean", "description": "Check certificates (default true)."},
             "allow_path": ALLOW_PATH,
         },
-        "required": ["url"],
-        "additionalProperties": False,
-    }
+        required=["url"],
+    )
     default_timeout: ClassVar[float] = 30.0
 
     @classmethod

@@ -18,9 +18,7 @@ from typing import Any, ClassVar
 
 from medic import secrets
 from medic.actions.base import Action, ActionContext, ActionResult, actions
-from medic.policy.durations import format_duration, parse_duration
-from medic.policy.schema import duration
-from medic.probes.mysql import (
+from medic.drivers.mysql import (
     PROCESSLIST,
     address,
     connect,
@@ -29,6 +27,8 @@ from medic.probes.mysql import (
     rows,
     scrub,
 )
+from medic.durations import format_duration, parse_duration
+from medic.option_schemas import duration, options_schema
 
 PROTECTED_USERS = ("root", "mysql", "debian-sys-maint")
 COMMANDS = ("Sleep", "Query", "Connect")
@@ -62,9 +62,8 @@ class MysqlTerminateAction(Action):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "dsn": secrets.schema("The mysql:// DSN."),
             "users": {
                 "type": "array",
@@ -77,9 +76,8 @@ class MysqlTerminateAction(Action):
             "older_than": duration("Kill only connections in this command for this long."),
             "max": {"type": "integer", "minimum": 1, "maximum": 500, "default": 10},
         },
-        "required": ["dsn", "users", "older_than"],
-        "additionalProperties": False,
-    }
+        required=["dsn", "users", "older_than"],
+    )
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:

@@ -18,14 +18,14 @@ from typing import Any, ClassVar
 
 from medic import secrets
 from medic.actions.base import Action, ActionContext, ActionResult, actions
-from medic.policy.durations import format_duration, parse_duration
-from medic.policy.schema import duration
-from medic.probes.postgres import (
+from medic.drivers.postgres import (
     connect,
     connection_errors,
     describe_error,
     server_name,
 )
+from medic.durations import format_duration, parse_duration
+from medic.option_schemas import duration, options_schema
 
 STATES = ("idle", "idle in transaction", "active")
 DEFAULT_MAX = 10
@@ -113,9 +113,8 @@ class PostgresTerminateAction(Action):
             {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
         ]
     }
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "dsn": secrets.schema("The postgresql:// DSN."),
             "state": {
                 "type": "array",
@@ -134,9 +133,8 @@ class PostgresTerminateAction(Action):
                 "description": f"At most this many per run (default {DEFAULT_MAX}).",
             },
         },
-        "required": ["dsn", "state", "older_than"],
-        "additionalProperties": False,
-    }
+        required=["dsn", "state", "older_than"],
+    )
     default_timeout: ClassVar[float] = 30.0
 
     @property

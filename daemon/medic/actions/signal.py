@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from medic.actions.base import Action, ActionContext, ActionResult, actions
+from medic.option_schemas import options_schema
 
 NAMES = ("HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM")
 # A pidfile is one number; anything longer is not a pidfile.
@@ -99,18 +100,16 @@ class SignalAction(Action):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "signal": signal_schema(NAMES, "HUP, INT, QUIT, KILL, USR1, USR2, TERM, or a number."),
             "pidfile": {
                 "type": "string",
                 "description": "Absolute path of a pidfile; signal that pid instead.",
             },
         },
-        "required": ["signal"],
-        "additionalProperties": False,
-    }
+        required=["signal"],
+    )
     default_timeout: ClassVar[float] = 10.0
 
     @classmethod

@@ -22,20 +22,19 @@ from typing import Any, ClassVar
 
 from medic.actions.base import Action, ActionContext, ActionResult, actions, placeholders
 from medic.actions.placeholders import Allow, fill_item
+from medic.drivers.systemd import UNIT_NAME, canonical, is_glob, show, systemctl
+from medic.durations import format_duration
 from medic.errors import ActionError, ProbeError
-from medic.policy.durations import format_duration
-from medic.probes.systemd import UNIT_NAME, canonical, is_glob, show, systemctl
+from medic.option_schemas import options_schema
 
 _UNIT_OPTION = {
     "type": "string",
     "minLength": 1,
     "description": 'Unit to act on; placeholders allowed (default "{target}").',
 }
-_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"unit": _UNIT_OPTION},
-    "additionalProperties": False,
-}
+_SCHEMA: dict[str, Any] = options_schema(
+    {"unit": _UNIT_OPTION},
+)
 # Time kept back from the step's timeout for reading the state after systemctl ends:
 # this share of the timeout, at most AFTER_MAX seconds.
 AFTER_SHARE, AFTER_MAX = 0.25, 3.0
@@ -253,17 +252,15 @@ class ReloadAction(UnitAction):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "unit": _UNIT_OPTION,
             "or_restart": {
                 "type": "boolean",
                 "description": "Restart units that cannot reload (reload-or-restart).",
             },
         },
-        "additionalProperties": False,
-    }
+    )
     operation = "reload"
     done = "reloaded"
 

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from medic.durations import PATTERN as DURATION_PATTERN
+from medic.durations import parse_duration
 from medic.errors import ConfigError
-from medic.policy.durations import PATTERN as DURATION_PATTERN
-from medic.policy.durations import parse_duration
 
 MIN_KEEP = 3600.0
 MAX_KEEP = 31 * 86400.0

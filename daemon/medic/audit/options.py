@@ -17,9 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from medic import secrets
+from medic.durations import PATTERN as DURATION_PATTERN
+from medic.durations import parse_duration
 from medic.errors import ConfigError
-from medic.policy.durations import PATTERN as DURATION_PATTERN
-from medic.policy.durations import parse_duration
 
 MIN_EVERY = 10.0
 MAX_EVERY = 7 * 86400.0

@@ -21,10 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from medic.durations import DAY, HOUR, MINUTE, Span, parse_duration
 from medic.errors import ConfigError
-from medic.policy.bounds import DAY, HOUR, MINUTE, Span
-from medic.policy.durations import parse_duration
-from medic.policy.schema import duration
+from medic.option_schemas import duration
 
 MAX_AGE = Span(7 * DAY, 3650 * DAY)
 EVERY = Span(MINUTE, DAY)

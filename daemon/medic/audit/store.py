@@ -36,6 +36,7 @@ from medic.audit.migrations import migrate
 from medic.audit.options import AuditOptions
 from medic.audit.query import ActionRecord
 from medic.audit.rows import encode_event
+from medic.audit.upgrade import open_for_writing
 from medic.audit.writer import AuditWriter
 from medic.clock import iso
 from medic.errors import MedicError
@@ -100,11 +101,8 @@ class AuditStore:
         conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 5000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            migrate(conn)
+            conn = open_for_writing(self.path)
+            migrate(conn)  # nothing to do when `medic run` migrated apart (medic.audit.upgrade)
             key = self._key(conn)
             head = chain_head(conn)
             self._rconn = q.connect_readonly(self.path)

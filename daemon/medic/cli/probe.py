@@ -116,7 +116,7 @@ def command(
         raise click.ClickException(f"probe {probe_type}: {problems[0]}")
     seconds = timeout
     probe = cls(opts)
-    probe.timeout = seconds  # type: ignore[attr-defined]
+    probe.timeout = seconds
 
     async def once() -> dict[str, dict[str, Any]]:
         try:

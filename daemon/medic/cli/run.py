@@ -54,10 +54,11 @@ def command(
     """Run the agent: evaluate policies, act within limits, audit everything."""
     from dataclasses import replace
 
-    from medic import logsetup
+    from medic import heap
+
+    heap.limit_arenas()  # before any thread starts (medic.heap says why)
+
     from medic.config import parse_listen
-    from medic.statelock import StateLock
-    from medic.systemd_notify import SystemdNotifier
 
     try:
         config = with_api_token(load_config(config_path))
@@ -86,10 +87,25 @@ def command(
         config = replace(config, api=api, **changes)  # type: ignore[arg-type]
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    serve(config)
+
+
+def serve(config: AgentConfig) -> None:
+    """Run the agent with this config until it is stopped."""
+    from medic import heap
+    from medic.audit import upgrade
+    from medic.statelock import StateLock
+
     try:  # before the audit database opens: one agent per state directory
         lock = StateLock.acquire(config.state_dir)
     except MedicError as exc:
         raise click.ClickException(str(exc)) from exc
+    # A pending migration runs in a child while the agent's modules load below, so
+    # sqlite-utils never loads here (medic.audit.upgrade; the store migrates if it fails).
+    apart = upgrade.start_apart(config.audit_path)
+    from medic import logsetup
+    from medic.systemd_notify import SystemdNotifier
+
     logsetup.configure(config.log_format, config.log_level)
     log_old_spellings(config)
     # A watchdog abort (SIGABRT) or a crash in C code prints every thread's stack to
@@ -98,6 +114,13 @@ def command(
     agent = agent_with_api(config)
     notifier = SystemdNotifier.from_env()
     hook_service_manager(agent, notifier)
+    apart.wait()
+
+    def trim() -> None:  # what loading policies parsed is garbage now: give its pages back
+        heap.trim()
+
+    agent.on_ready.append(trim)
+    agent.on_reload_done.append(trim)
     try:
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C during shutdown
             asyncio.run(agent.run_forever())

@@ -35,6 +35,7 @@ from medic.engine.audit_alarm import Outage
 from medic.engine.context import EngineContext
 from medic.engine.core.silences import Matchers
 from medic.engine.escalation import Escalator, build_notifiers
+from medic.engine.filewatch import FileWatch
 from medic.engine.human_input import HumanInput, windows
 from medic.engine.pager import send_due
 from medic.engine.rebuild import rebuild_breaker, rebuild_ledger
@@ -292,13 +293,16 @@ class Agent:
         return sorted(t for t, s in runner.states.items() if s.firing)
 
     async def _watch_files(self) -> None:
-        from watchfiles import awatch
-
         paths = [p for p in self.config.policy_paths if p.exists()]
         if not paths:
             return
-        with contextlib.suppress(asyncio.CancelledError):
-            async for _changes in awatch(*paths, debounce=300, recursive=True):
+        try:
+            watch = FileWatch(paths)
+        except OSError as exc:  # inotify's limits reached: SIGHUP and the API still reload
+            log.error("reload.watch_failed", error=str(exc))
+            return
+        with watch, contextlib.suppress(asyncio.CancelledError):
+            async for _ in watch.changes(debounce=0.3):
                 log.info("reload.requested", trigger="files")
                 await self.reload("files")
 

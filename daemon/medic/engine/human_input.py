@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from medic.audit.events import AuditEvent, Kind
 from medic.config import AgentConfig
+from medic.durations import format_duration
 from medic.engine.context import EngineContext
 from medic.engine.core.approvals import Request, not_waiting
 from medic.engine.core.silences import Matchers, ScheduledWindow, Silence
@@ -28,7 +29,6 @@ from medic.engine.human_tables import (
     save_silence,
 )
 from medic.errors import ApprovalNotFound, BadSilence, NotWaiting
-from medic.policy.durations import format_duration
 from medic.policy.model import Policy
 
 if TYPE_CHECKING:

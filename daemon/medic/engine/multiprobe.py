@@ -35,8 +35,8 @@ def new_probe(spec: ProbeSpec, policy_name: str | None = None) -> Probe:
     if cls is None:  # the loader rejects unknown types; a plugin may have vanished
         raise KeyError(spec.type)
     probe = cls(spec.options)
-    probe.timeout = spec.timeout  # type: ignore[attr-defined]
-    probe.policy_name = policy_name  # type: ignore[attr-defined]
+    probe.timeout = spec.timeout
+    probe.policy_name = policy_name
     return probe
 
 

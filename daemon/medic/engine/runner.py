@@ -66,7 +66,7 @@ class PolicyRunner:
         self.policy = policy
         self.engine = engine
         self.probe: Probe = probe if probe is not None else make_probe(policy)
-        self.probe.timeout = policy.probe.timeout  # type: ignore[attr-defined]
+        self.probe.timeout = policy.probe.timeout
         self.steps = steps if steps is not None else build_actions(policy)
         if cleanup is None:  # scripted steps and real cleanup never mix: [] must match
             cleanup = build_actions(policy, cleanup=True) if steps is None else []

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from medic import secrets
+from medic.durations import PATTERN as DURATION_PATTERN
+from medic.durations import parse_duration
 from medic.errors import ConfigError
-from medic.policy.durations import PATTERN as DURATION_PATTERN
-from medic.policy.durations import parse_duration
 
 _DURATION = {"type": ["string", "number"], "pattern": DURATION_PATTERN}
 

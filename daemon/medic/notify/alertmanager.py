@@ -27,7 +27,8 @@ from medic.errors import ConfigError, NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.http_post import post, shown_url
-from medic.notify.options import duration_option, duration_schema, resolve_secret
+from medic.notify.options import duration_option, resolve_secret
+from medic.option_schemas import duration, options_schema
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_EXPIRE = 86400.0
@@ -101,9 +102,8 @@ class AlertmanagerNotifier(Notifier):
     ``
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "url": {
                 "type": "string",
                 "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
@@ -122,15 +122,15 @@ class AlertmanagerNotifier(Notifier):
                 "description": "Static labels on every alert; may replace alertname and "
                 "severity (default MedicEscalation, critical).",
             },
-            "expire_after": duration_schema(
-                "Without a resolve, the alert ends this long after the escalation (default 24h)."
+            "expire_after": duration(
+                "Without a resolve, the alert ends this long after the escalation (default 24h).",
+                span=None,
             ),
             "link_base": message.LINK_BASE_SCHEMA,
-            "timeout": duration_schema("Seconds or a duration (default 10s)."),
+            "timeout": duration("Seconds or a duration (default 10s).", span=None),
         },
-        "required": ["url"],
-        "additionalProperties": False,
-    }
+        required=["url"],
+    )
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from medic.notify.options import check_options
+from medic.option_schemas import options_schema
 from medic.registry import Registry
 
 if TYPE_CHECKING:
@@ -84,11 +85,7 @@ class Notifier(ABC):
 
     type_name: ClassVar[str]
     links: LinkSigner | None = None
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {},
-        "additionalProperties": False,
-    }
+    schema: ClassVar[dict[str, Any]] = options_schema({})
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         check_options(type(self), name, options)

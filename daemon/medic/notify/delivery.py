@@ -23,9 +23,9 @@ import structlog
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.store import AuditStore
 from medic.clock import Clock, iso, parse_iso
+from medic.durations import format_duration
 from medic.errors import NotifyError
 from medic.notify.base import Notification, Notifier
-from medic.policy.durations import format_duration
 from medic.redact import redact_text
 
 log = structlog.get_logger("medic.outbox")

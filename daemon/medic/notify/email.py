@@ -25,12 +25,13 @@ from typing import Any, ClassVar
 
 from medic import secrets
 from medic.deadline import within
+from medic.durations import format_duration
 from medic.errors import ConfigError, NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.email_message import build
-from medic.notify.options import duration_option, duration_schema, resolve_secret
-from medic.policy.durations import format_duration
+from medic.notify.options import duration_option, resolve_secret
+from medic.option_schemas import duration, options_schema
 
 DEFAULT_TIMEOUT = 30.0
 REMEMBERED = 256  # messages whose accepted recipients are remembered for retries
@@ -57,9 +58,8 @@ class EmailNotifier(Notifier):
     ``
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "host": {"type": "string", "minLength": 1, "description": "The SMTP relay."},
             "port": {
                 "type": "integer",
@@ -96,12 +96,11 @@ class EmailNotifier(Notifier):
                 "description": "Check the relay's certificate (default true).",
             },
             "link_base": message.LINK_BASE_SCHEMA,
-            "timeout": duration_schema("Seconds or a duration like 30s (default 30s)."),
+            "timeout": duration("Seconds or a duration like 30s (default 30s).", span=None),
         },
-        "required": ["host", "from", "to"],
-        "dependentRequired": {"password": ["username"], "username": ["password"]},
-        "additionalProperties": False,
-    }
+        required=["host", "from", "to"],
+        dependentRequired={"password": ["username"], "username": ["password"]},
+    )
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)

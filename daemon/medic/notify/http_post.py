@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from medic.durations import format_duration
 from medic.errors import NotifyError
 from medic.lazy import lazy_module
 from medic.notify.base import Notifier
-from medic.policy.durations import format_duration
 
 if TYPE_CHECKING:
     import aiohttp

@@ -15,15 +15,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import ValidationError
-
 from medic import secrets
+from medic.durations import PATTERN as DURATION_PATTERN
+from medic.durations import DurationError, parse_duration
 from medic.errors import ConfigError, NotifyError
-from medic.policy import bounds
-from medic.policy.durations import PATTERN as DURATION_PATTERN
-from medic.policy.durations import DurationError, parse_duration
+from medic.schema_bounds import harden, validator_class
 
 if TYPE_CHECKING:
+    from jsonschema import ValidationError
+
     from medic.notify.base import Notifier
     from medic.registry import Registry
 
@@ -38,7 +38,7 @@ def duration_schema(description: str) -> dict[str, Any]:
 
 def options_schema(cls: type[Notifier]) -> dict[str, Any]:
     """The one schema of a notifier type's options (numbers bounded), without ``type``."""
-    return dict(bounds.harden(cls.schema))
+    return dict(harden(cls.schema))
 
 
 def entry_schema(cls: type[Notifier]) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def notifiers_schema(registry: Registry[type[Notifier]]) -> dict[str, Any]:
 def check_options(cls: type[Notifier], name: str, options: Mapping[str, Any]) -> None:
     """Raise a ConfigError for the first option (in a stable order) that breaks the
     type's schema, naming ``notifiers.<name>.<key>`` and the notifier's docs."""
-    validator = bounds.validator_class()(options_schema(cls))
+    validator = validator_class()(options_schema(cls))
     errors = sorted(validator.iter_errors(dict(options)), key=str)
     if errors:
         where = ".".join(str(p) for p in errors[0].absolute_path)

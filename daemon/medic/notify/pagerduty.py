@@ -18,7 +18,8 @@ from medic.errors import NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.http_post import post
-from medic.notify.options import duration_option, duration_schema, resolve_secret
+from medic.notify.options import duration_option, resolve_secret
+from medic.option_schemas import duration, options_schema
 
 DEFAULT_URL = "https://events.pagerduty.com/v2/enqueue"
 DEFAULT_TIMEOUT = 10.0
@@ -117,9 +118,8 @@ class PagerDutyNotifier(Notifier):
     ``
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "routing_key": secrets.schema("The Events API v2 integration key."),
             "url": {
                 "type": "string",
@@ -131,11 +131,10 @@ class PagerDutyNotifier(Notifier):
                 "description": "The alert's severity (default error).",
             },
             "link_base": message.LINK_BASE_SCHEMA,
-            "timeout": duration_schema("Seconds or a duration like 10s (default 10s)."),
+            "timeout": duration("Seconds or a duration like 10s (default 10s).", span=None),
         },
-        "required": ["routing_key"],
-        "additionalProperties": False,
-    }
+        required=["routing_key"],
+    )
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)

@@ -19,7 +19,8 @@ from medic.errors import NotifyError
 from medic.notify import message
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.http_post import post
-from medic.notify.options import duration_option, duration_schema, resolve_secret
+from medic.notify.options import duration_option, resolve_secret
+from medic.option_schemas import duration, options_schema
 
 DEFAULT_TIMEOUT = 10.0
 HEADER_LIMIT = 150  # Block Kit: header text
@@ -151,16 +152,14 @@ class SlackNotifier(Notifier):
     ``
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "webhook_url": secrets.schema("The incoming webhook URL."),
             "link_base": message.LINK_BASE_SCHEMA,
-            "timeout": duration_schema("Seconds or a duration like 10s (default 10s)."),
+            "timeout": duration("Seconds or a duration like 10s (default 10s).", span=None),
         },
-        "required": ["webhook_url"],
-        "additionalProperties": False,
-    }
+        required=["webhook_url"],
+    )
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)

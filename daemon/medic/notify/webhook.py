@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic import __version__, secrets
+from medic.durations import format_duration
 from medic.errors import NotifyError
 from medic.lazy import lazy_module
 from medic.notify.base import Notification, Notifier, notifiers
 from medic.notify.http_post import shown_url
-from medic.notify.options import duration_option, duration_schema, resolve_secret
+from medic.notify.options import duration_option, resolve_secret
 from medic.notify.signing import sign
-from medic.policy.durations import format_duration
+from medic.option_schemas import duration, options_schema
 
 if TYPE_CHECKING:
     import aiohttp
@@ -57,9 +58,8 @@ def delivery_id(notification: Notification) -> str:
 class WebhookNotifier(Notifier):
     """POST escalations and resolves as JSON, signed with HMAC-SHA256 when a secret is set."""
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "url": {
                 "type": "string",
                 "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
@@ -75,11 +75,10 @@ class WebhookNotifier(Notifier):
                 "additionalProperties": {"type": "string"},
                 "description": "Extra request headers.",
             },
-            "timeout": duration_schema("Seconds or a duration like 10s (default 10s)."),
+            "timeout": duration("Seconds or a duration like 10s (default 10s).", span=None),
         },
-        "required": ["url"],
-        "additionalProperties": False,
-    }
+        required=["url"],
+    )
 
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(name, options)

@@ -4,7 +4,8 @@ A value outside its range is refused when the file is validated, never discovere
 the engine: ``every: 1ms`` would launch a thousand probes a second, ``per: .nan``
 would make every rate limit pass. Ranges are carried by the generated JSON Schema
 (``minimum``/``maximum`` for numbers, so editors show them) and, for durations,
-by the ``durationRange`` keyword that :func:`validator_class` adds to Draft 2020-12: it
+by the ``durationRange`` keyword that :func:`~medic.schema_bounds.validator_class`
+adds to Draft 2020-12: it
 checks a duration in either of its forms (``90s`` or ``90``) and is what makes a
 plugin's duration options bounded without the plugin doing anything.
 
@@ -15,59 +16,23 @@ while reading the file.
 
 from __future__ import annotations
 
-import functools
-import math
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from medic.policy.durations import DurationError, format_duration, parse_duration
+from medic.durations import ANY, DAY, HOUR, KEYWORD, MINUTE, WEEK, Span
+from medic.schema_bounds import MAX_NUMBER, harden, validator_class
 
-if TYPE_CHECKING:
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import ValidationError
-
-KEYWORD = "durationRange"
-# The largest integer a JSON number holds exactly; no policy value needs more.
-MAX_NUMBER = 2**53 - 1
-
-MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
-WEEK = 7 * DAY
-
-
-@dataclass(frozen=True)
-class Span:
-    """A closed range of seconds; ``above`` excludes ``low`` itself (more than 0)."""
-
-    low: float
-    high: float
-    above: bool = False
-
-    def fits(self, seconds: float) -> bool:
-        if not math.isfinite(seconds) or seconds > self.high:
-            return False
-        return seconds > self.low if self.above else seconds >= self.low
-
-    def describe(self) -> str:
-        low = f"more than {_show(self.low)}" if self.above else f"from {_show(self.low)}"
-        return f"{low} up to {_show(self.high)}"
-
-    def keyword(self) -> dict[str, Any]:
-        """The value of ``durationRange`` in a schema."""
-        return {"minimum": self.low, "maximum": self.high, "exclusiveMinimum": self.above}
-
-    def number_bounds(self) -> dict[str, Any]:
-        """``minimum``/``maximum`` for the plain-seconds form, which editors understand."""
-        low = {"exclusiveMinimum": self.low} if self.above else {"minimum": self.low}
-        return {**low, "maximum": self.high}
-
-    @classmethod
-    def of(cls, keyword: dict[str, Any]) -> Span:
-        return cls(keyword["minimum"], keyword["maximum"], keyword["exclusiveMinimum"])
-
-
-def _show(seconds: float) -> str:
-    return format_duration(seconds) if seconds else "0s"
+__all__ = [
+    "ANY",
+    "DAY",
+    "HOUR",
+    "KEYWORD",
+    "MAX_NUMBER",
+    "MINUTE",
+    "WEEK",
+    "Span",
+    "harden",
+    "validator_class",
+]
 
 
 # How often a probe runs: a floor of 100ms (event-driven probes are woken at once anyway;
@@ -86,8 +51,6 @@ WINDOW_DURATION = Span(0.0, WEEK, above=True)
 # On-call: a level's wait since the first page, and the reminder interval.
 LEVEL_AFTER = Span(0.0, WEEK, above=True)
 REPEAT = Span(60.0, DAY)
-# Any other duration (plugin options): not negative, at most a week.
-ANY = Span(0.0, WEEK)
 
 # Counts.
 MAX_ACTIONS = 1000
@@ -104,60 +67,3 @@ def count(low: int, high: int, description: str, **extra: Any) -> dict[str, Any]
         "description": f"{description} From {low} to {high}.",
         **extra,
     }
-
-
-def _check_duration(
-    validator: Any, keyword: dict[str, Any], instance: Any, schema: dict[str, Any]
-) -> Iterator[ValidationError]:
-    """``durationRange``: a duration that parses lies in the range (``pattern`` checks its form)."""
-    if isinstance(instance, bool) or not isinstance(instance, str | int | float):
-        return
-    try:
-        seconds = parse_duration(instance)
-    except DurationError:
-        return
-    span = Span.of(keyword)
-    if span.fits(seconds):
-        return
-    if seconds > span.high:
-        problem = f"is above the {_show(span.high)} ceiling"
-    elif span.above:
-        problem = f"must be more than {_show(span.low)}"
-    else:
-        problem = f"is below the {_show(span.low)} floor"
-    from jsonschema.exceptions import ValidationError
-
-    yield ValidationError(f"{instance!r} {problem} (allowed: {span.describe()})")
-
-
-@functools.cache
-def validator_class() -> type[Draft202012Validator]:
-    """Draft 2020-12 with ``durationRange`` (jsonschema is imported on first use)."""
-    from jsonschema import Draft202012Validator, validators
-
-    # jsonschema's ``extend`` carries no annotations; the class it makes is a 2020-12 one.
-    extended: type[Draft202012Validator] = validators.extend(  # type: ignore[no-untyped-call]
-        Draft202012Validator, {KEYWORD: _check_duration}
-    )
-    return extended
-
-
-def harden(schema: Any) -> Any:
-    """A plugin's schema with every unbounded number given the JSON-safe range.
-
-    Plugins that state their own ``minimum``/``maximum`` keep them; the rest get
-    ``-MAX_NUMBER .. MAX_NUMBER`` so no option can hold a number the engine cannot use.
-    """
-    if isinstance(schema, list):
-        return [harden(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {key: harden(value) for key, value in schema.items()}
-    kinds = out.get("type")
-    kinds = [kinds] if isinstance(kinds, str) else kinds if isinstance(kinds, list) else []
-    if ("number" in kinds or "integer" in kinds) and KEYWORD not in out:
-        if "minimum" not in out and "exclusiveMinimum" not in out:
-            out["minimum"] = -MAX_NUMBER
-        if "maximum" not in out and "exclusiveMaximum" not in out:
-            out["maximum"] = MAX_NUMBER
-    return out

@@ -14,8 +14,8 @@ import json
 from typing import Any
 
 from medic.actions.base import Action
+from medic.durations import parse_duration
 from medic.errors import Location
-from medic.policy.durations import parse_duration
 from medic.policy.model import (
     Approval,
     Escalation,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from medic.policy.durations import parse_duration
+from medic.durations import parse_duration
 
 WRITTEN: dict[str, Any] = {
     "for": "0s",

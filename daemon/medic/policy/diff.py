@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from medic.policy.durations import format_duration
+from medic.durations import format_duration
 from medic.policy.model import Policy, Step
 from medic.policy.windows import MaintenanceWindow
 

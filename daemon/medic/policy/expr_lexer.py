@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from medic.durations import UNITS as DURATION_UNITS
 from medic.errors import ExpressionError
-from medic.policy.durations import UNITS as DURATION_UNITS
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false", "null", "matches"})
 

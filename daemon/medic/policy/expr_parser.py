@@ -27,9 +27,9 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from medic.durations import UNITS as DURATION_UNITS
 from medic.errors import ExpressionError, PatternError
 from medic.patterns import compile_pattern
-from medic.policy.durations import UNITS as DURATION_UNITS
 from medic.policy.expr_functions import ARITY, FUNCTIONS
 from medic.policy.expr_lexer import KEYWORDS, SIZE_UNITS, Token, string_offset, tokenize
 from medic.policy.expr_nodes import (

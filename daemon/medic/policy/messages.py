@@ -13,12 +13,12 @@ import difflib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from medic.durations import HINT as DURATION_HINT
+from medic.durations import PATTERN as DURATION_PATTERN
+from medic.durations import DurationError, format_duration, parse_duration
 from medic.errors import Location, PolicyError
 from medic.policy.bounds import KEYWORD as DURATION_RANGE
 from medic.policy.bounds import Span
-from medic.policy.durations import HINT as DURATION_HINT
-from medic.policy.durations import PATTERN as DURATION_PATTERN
-from medic.policy.durations import DurationError, format_duration, parse_duration
 from medic.policy.schema import NAME_PATTERN, PERCENT_PATTERN
 from medic.policy.yamlpos import Document, JsonPath
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from medic.policy.bounds import validator_class
 from medic.policy.quickcheck_leaves import LEAVES, Compiled, Test
+from medic.schema_bounds import validator_class
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator

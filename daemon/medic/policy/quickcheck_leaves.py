@@ -10,9 +10,8 @@ import re
 from collections.abc import Callable, Sized
 from typing import Any
 
-from medic.policy.bounds import KEYWORD as DURATION_RANGE
-from medic.policy.bounds import Span
-from medic.policy.durations import DurationError, parse_duration
+from medic.durations import KEYWORD as DURATION_RANGE
+from medic.durations import DurationError, Span, parse_duration
 
 Test = Callable[[Any], bool]
 # (test, exact); None: the keyword's value is not one handled here.

@@ -10,8 +10,8 @@ agent audits them as ``policy.warning``; they do not stop a policy from loading.
 
 from __future__ import annotations
 
+from medic.durations import format_duration
 from medic.errors import PolicyWarning
-from medic.policy.durations import format_duration
 from medic.policy.model import Policy
 
 

@@ -26,10 +26,10 @@ from typing import Any
 
 from medic.actions.base import Action, actions
 from medic.errors import PluginSchemaError
+from medic.option_schemas import duration
 from medic.policy import bounds
-from medic.policy.bounds import Span, count
+from medic.policy.bounds import count
 from medic.policy.defaults import written
-from medic.policy.durations import PATTERN as DURATION_PATTERN
 from medic.policy.model import SEVERITIES
 from medic.policy.quickcheck import SchemaCheck
 from medic.policy.windows import WINDOW_PROPERTIES
@@ -40,27 +40,6 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]*$"
 PERCENT_PATTERN = r"^\d+(\.\d+)?%$"
 _EXAMPLE = re.compile(r"```ya?ml[ \t]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
-
-
-def duration(
-    description: str, default: str | None = None, span: Span = bounds.ANY
-) -> dict[str, Any]:
-    """A duration value: ``30s``, ``5m``, ``1h30m`` or a number of seconds, within ``span``.
-
-    Plugins use this for their own duration options and so get the same bounds
-    (by default: not negative, at most a week).
-    """
-    out: dict[str, Any] = {
-        "type": ["string", "number"],
-        "pattern": DURATION_PATTERN,
-        **span.number_bounds(),
-        bounds.KEYWORD: span.keyword(),
-        "description": f"{description} A duration like 500ms, 30s, 5m, 1h30m, or seconds; "
-        f"{span.describe()}.",
-    }
-    if default is not None:
-        out["default"] = default
-    return out
 
 
 def summary(cls: type) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from medic.policy.durations import parse_duration
+from medic.durations import parse_duration
 from medic.policy.model import Level
 
 # A written value -> the model's keyword arguments it gives; raises if it is malformed.

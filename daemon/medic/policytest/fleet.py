@@ -21,8 +21,9 @@ from medic.clock import Clock
 from medic.errors import Location, PolicyError
 from medic.fleet import keys
 from medic.fleet.budget import Budgets, Decision, capacity
+from medic.option_schemas import duration
 from medic.policy.model import FleetBudget, Policy
-from medic.policy.schema import _closed, duration
+from medic.policy.schema import _closed
 
 UNREACHABLE = "unreachable"
 

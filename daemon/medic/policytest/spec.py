@@ -17,11 +17,12 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from medic.audit.events import Kind
+from medic.durations import format_duration, parse_duration
 from medic.errors import Location, PolicyError
-from medic.policy.durations import format_duration, parse_duration
+from medic.option_schemas import duration
 from medic.policy.loader import SUFFIXES, is_test_file
 from medic.policy.messages import error_at, schema_errors
-from medic.policy.schema import _closed, duration
+from medic.policy.schema import _closed
 from medic.policy.yamlpos import Document, parse_yaml
 from medic.policytest.fleet import FleetPhase, fleet_schema, out_of_order, parse_fleet
 from medic.policytest.series import Series, SeriesError, parse_series

@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 from medic.alerts import BOOK, Alert, AlertBook
+from medic.durations import DurationError, parse_duration
 from medic.errors import PatternError
+from medic.option_schemas import duration, options_schema
 from medic.patterns import MAX_SUBJECT, compile_pattern
-from medic.policy.durations import DurationError, parse_duration
-from medic.policy.schema import duration
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.promsamples import series_id
 
@@ -106,9 +106,8 @@ class AlertmanagerProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "alertname": {
                 "type": "string",
                 "minLength": 1,
@@ -129,16 +128,21 @@ class AlertmanagerProbe(Probe):
                 DEFAULT_KEEP_RESOLVED,
             ),
         },
-        "required": ["alertname"],
-        "additionalProperties": False,
-    }
+        required=["alertname"],
+    )
     fields = FIELDS
     default_every = 30.0
     default_timeout = 5.0
     watches = True
 
-    def __init__(self, options: Mapping[str, Any], *, book: AlertBook | None = None) -> None:
-        super().__init__(options)
+    def __init__(
+        self,
+        options: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        book: AlertBook | None = None,
+    ) -> None:
+        super().__init__(options, timeout=timeout)
         self.book = book if book is not None else BOOK
         self.matchers = {"alertname": Matcher(str(options["alertname"]))}
         self.matchers.update({k: Matcher(v) for k, v in (options.get("labels") or {}).items()})

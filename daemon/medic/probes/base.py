@@ -5,7 +5,8 @@ It carries:
 
 - a docstring: one summary line, then a fenced ``yaml`` block holding a complete,
   valid policy file that uses it (a meta-test validates every one);
-- ``schema``: a JSON-Schema object for its options, ``additionalProperties: false``
+- ``schema``: a JSON-Schema object for its options, built with
+  :func:`medic.plugin.options_schema` so it is closed (``additionalProperties: false``)
   (the keys every probe shares, ``type``, ``every`` and ``timeout``, are added by the
   policy schema and must not be repeated here);
 - ``fields``: what it yields per target, which is what ``when:`` may name;
@@ -40,6 +41,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from medic.option_schemas import options_schema
 from medic.registry import Registry
 
 FieldType = Literal["number", "boolean", "string", "list", "mapping"]
@@ -63,11 +65,7 @@ class Field:
 
 class Probe(ABC):
     type_name: ClassVar[str]
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {},
-        "additionalProperties": False,
-    }
+    schema: ClassVar[dict[str, Any]] = options_schema({})
     fields: ClassVar[tuple[Field, ...]] = ()
     # True when fields are discovered at run time (perfdata of a Nagios check):
     # `when:` may then name fields that are not listed.
@@ -80,8 +78,14 @@ class Probe(ABC):
     # on the event loop instead of hopping to a worker thread.
     runs_on_loop: ClassVar[bool] = False
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
         self.options = options
+        # How long one run may take (the policy's ``timeout``): the engine sets it after
+        # construction (a plugin's own __init__ need not take it) and enforces it around
+        # measure(); a probe passes it on to the clients and programs it waits on.
+        self.timeout: float = self.default_timeout if timeout is None else float(timeout)
+        # The policy this probe measures for, when the engine made it (names state files).
+        self.policy_name: str | None = None
         # The fields the policy reads; None until the engine says (then: all of them).
         self.used: frozenset[str] | None = None
 

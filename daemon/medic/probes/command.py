@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from medic.durations import format_duration
 from medic.errors import ProbeError
-from medic.policy.durations import format_duration
+from medic.option_schemas import argv, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.nagios import parse_output, perfdata_fields, status_for
 from medic.proc import run_process
@@ -65,15 +66,9 @@ class CommandProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
-            "argv": {
-                "type": "array",
-                "items": {"type": "string"},
-                "minItems": 1,
-                "description": "The program and its arguments; no shell is involved.",
-            },
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
+            "argv": argv("The program and its arguments; no shell is involved."),
             "shell": {
                 "type": "string",
                 "minLength": 1,
@@ -87,15 +82,14 @@ class CommandProbe(Probe):
             "cwd": {"type": "string", "pattern": "^/", "description": "Working directory."},
             "name": {"type": "string", "minLength": 1, "description": "The target id."},
         },
-        "additionalProperties": False,
-    }
+    )
     fields = FIELDS
     dynamic_fields = True
     default_every = 60.0
     default_timeout = 10.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.argv = command_argv(options)
         name = options.get("name")
         self.target = str(name) if name else _shorten(command_text(options, self.argv))
@@ -112,7 +106,7 @@ class CommandProbe(Probe):
         return []
 
     async def measure(self) -> Measurement:
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         try:
             run = await run_process(self.argv, timeout=timeout, env=self.env, cwd=self.cwd)
         except OSError as exc:

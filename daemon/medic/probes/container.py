@@ -19,16 +19,7 @@ from typing import Any, ClassVar
 
 from medic.clock import parse_iso
 from medic.deadline import within
-from medic.errors import ProbeError
-from medic.logsetup import get_logger
-from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.container_select import (
-    SELECTION_PROPERTIES,
-    Selection,
-    select_containers,
-    validate_selection,
-)
-from medic.probes.docker_client import (
+from medic.drivers.docker import (
     HINT,
     STATE_EVENTS,
     EventFollower,
@@ -36,6 +27,16 @@ from medic.probes.docker_client import (
     open_container_events,
     shared_client,
     unreachable,
+)
+from medic.errors import ProbeError
+from medic.logsetup import get_logger
+from medic.option_schemas import options_schema
+from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.container_select import (
+    SELECTION_PROPERTIES,
+    Selection,
+    select_containers,
+    validate_selection,
 )
 
 log = get_logger(__name__)
@@ -106,11 +107,9 @@ class ContainerProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": SELECTION_PROPERTIES,
-        "additionalProperties": False,
-    }
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        SELECTION_PROPERTIES,
+    )
     fields: ClassVar[tuple[Field, ...]] = (
         Field("running", "boolean", "The container is running."),
         Field("status", "string", "created, running, paused, restarting, exited or dead."),
@@ -133,8 +132,8 @@ class ContainerProbe(Probe):
     default_timeout = 10.0
     watches = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.selection = Selection.from_options(options)
         self._cpu: dict[str, tuple[int, int]] = {}
         self._followers: set[EventFollower] = set()

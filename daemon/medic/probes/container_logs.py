@@ -15,13 +15,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from medic.drivers.docker import HINT, engine_errors, shared_client, unreachable
+from medic.durations import parse_duration
 from medic.errors import ProbeError
 from medic.logsetup import get_logger
-from medic.patterns import Pattern, compile_pattern, pattern_problem
-from medic.policy.durations import DurationError, parse_duration
-from medic.policy.schema import duration
-from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.capture import capture_fields, capture_problems, captured
+from medic.option_schemas import options_schema
+from medic.patterns import Pattern
+from medic.probes.base import Field, Measurement, probes
+from medic.probes.capture import captured
 from medic.probes.container_select import (
     SELECTION_PROPERTIES,
     Selection,
@@ -29,7 +30,7 @@ from medic.probes.container_select import (
     select_containers,
     validate_selection,
 )
-from medic.probes.docker_client import HINT, engine_errors, shared_client, unreachable
+from medic.probes.linewindow import MatchWindowProbe, compiled, pattern_options, window_fields
 
 log = get_logger(__name__)
 
@@ -94,7 +95,7 @@ def count_lines(chunks: Iterable[bytes], pattern: Pattern, max_bytes: int) -> Lo
 
 
 @probes.register("container.logs")
-class ContainerLogsProbe(Probe):
+class ContainerLogsProbe(MatchWindowProbe):
     """Count recent log lines of Docker containers that match a regular expression.
 
     Selects containers like the ``container`` probe (``name``, ``id``, ``labels``,
@@ -123,59 +124,36 @@ class ContainerLogsProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             **SELECTION_PROPERTIES,
-            "pattern": {
-                "type": "string",
-                "minLength": 1,
-                "description": "Regular expression (RE2 syntax) a line must contain.",
-            },
-            "window": duration("How far back to read the log.", "1h"),
-            "ignore_case": {
-                "type": "boolean",
-                "default": True,
-                "description": "Match letters in either case (default true).",
-            },
+            **pattern_options("line", "How far back to read the log.", "1h"),
         },
-        "required": ["pattern"],
-        "additionalProperties": False,
-    }
+        required=["pattern"],
+    )
     fields: ClassVar[tuple[Field, ...]] = (
-        Field("match_count", "number", "Lines in the window that match pattern."),
-        Field("lines", "number", "Lines read in the window."),
-        Field("last_match", "string", "The last matching line (500 characters at most)."),
+        *window_fields(
+            "Lines in the window that match pattern.",
+            "Lines read in the window.",
+            "The last matching line (500 characters at most).",
+        ),
         Field("truncated", "boolean", "The window held more than 8 MiB; counts are partial."),
     )
+    default_window = "1h"
+    empty_window = True
     default_every = 60.0
     default_timeout = 20.0
     max_bytes: int = MAX_BYTES
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.selection = Selection.from_options(options)
-        ignore_case = bool(options.get("ignore_case", True))
-        self.pattern = compile_pattern(options["pattern"], ignore_case=ignore_case)
+        self.pattern = compiled(options)
         self.window = parse_duration(options.get("window", "1h"))
 
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:
-        problems = validate_selection(options)
-        ignore_case = bool(options.get("ignore_case", True))
-        problem = pattern_problem("pattern", options.get("pattern", ""), ignore_case=ignore_case)
-        if problem is not None:
-            problems.append(problem)
-        problems.extend(capture_problems(options, cls.field_names()))
-        try:
-            parse_duration(options.get("window", "1h"))
-        except DurationError as exc:
-            problems.append(f"window: {exc}")
-        return problems
-
-    @classmethod
-    def option_fields(cls, options: Mapping[str, Any]) -> list[str]:
-        return capture_fields(options)
+        return [*validate_selection(options), *super().validate(options)]
 
     async def measure(self) -> Measurement:
         try:

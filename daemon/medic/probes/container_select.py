@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from medic.probes.docker_client import is_own_container
+from medic.drivers.docker import IGNORE_LABEL, is_own_container, is_true
+from medic.option_schemas import options_schema
 
 OPT_IN_LABEL = "medic.enable"
-IGNORE_LABEL = "medic.ignore"
 COMPOSE_PROJECT = "com.docker.compose.project"
 COMPOSE_SERVICE = "com.docker.compose.service"
 SELECTORS = ("name", "id", "labels", "compose", "opt_in_label")
@@ -36,16 +36,14 @@ SELECTION_PROPERTIES: dict[str, Any] = {
         "additionalProperties": {"type": ["string", "boolean", "number"]},
         "description": "Label -> value; a container must carry all of them.",
     },
-    "compose": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["project"],
-        "properties": {
+    "compose": options_schema(
+        {
             "project": {"type": "string", "minLength": 1},
             "service": {"type": "string", "minLength": 1},
         },
-        "description": "Containers of a Compose project (and service).",
-    },
+        required=["project"],
+        description="Containers of a Compose project (and service).",
+    ),
     "opt_in_label": {
         "type": "boolean",
         "description": "Every container labelled medic.enable=true.",
@@ -63,10 +61,6 @@ def label_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def is_true(value: str | None) -> bool:
-    return value is not None and value.strip().lower() == "true"
 
 
 def validate_selection(options: Mapping[str, Any]) -> list[str]:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
+from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.probestate import StateFile, state_file
 
@@ -76,9 +77,8 @@ class DeployProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "path": {"type": "string", "pattern": "^/", "description": "A marker file."},
             "url": {
                 "type": "string",
@@ -96,13 +96,12 @@ class DeployProbe(Probe):
                 "description": "The target's name. Default deploy.",
             },
         },
-        "additionalProperties": False,
-    }
+    )
     fields = FIELDS
     default_every = 30.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.path = options.get("path")
         self.url = options.get("url")
         self.field = str(options.get("field", "version"))
@@ -178,7 +177,7 @@ class DeployProbe(Probe):
         self.kept_seen = _time(kept.get("seen"))
 
     async def _version(self) -> str | None:
-        limit = float(getattr(self, "timeout", 10.0))
+        limit = self.timeout
         timeout = aiohttp.ClientTimeout(total=limit)
         try:
             async with (

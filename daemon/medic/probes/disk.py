@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
+from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
+from medic.probes.host import load_psutil
 
 if TYPE_CHECKING:
     import psutil
-else:
-    psutil = lazy_module("psutil")  # imported at the first reading, not by validate
+else:  # imported when a policy makes this probe (medic.probes.host says why)
+    psutil = lazy_module("psutil")
 
 DEFAULT_EXCLUDED_FSTYPES = (
     "tmpfs", "devtmpfs", "overlay", "squashfs", "ramfs", "iso9660", "nsfs", "autofs",
@@ -69,9 +71,8 @@ class DiskProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "mounts": {
                 "type": "array",
                 "items": {"type": "string", "pattern": "^/"},
@@ -86,12 +87,12 @@ class DiskProbe(Probe):
                 "description": "Filesystem types to skip when discovering mounts.",
             },
         },
-        "additionalProperties": False,
-    }
+    )
     fields = _DISK_FIELDS
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
+        load_psutil()
         listed = options.get("mounts")
         self.mounts = [os.path.normpath(m) for m in listed] if listed else None
         self.excluded = frozenset(options.get("exclude_fstypes", DEFAULT_EXCLUDED_FSTYPES))

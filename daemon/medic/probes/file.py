@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from medic.errors import ProbeError
+from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.mounts import on_local_filesystem
 
@@ -68,21 +69,19 @@ class FileProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "path": {"type": "string", "pattern": "^/", "description": "Absolute path."},
             "glob": {"type": "boolean", "description": "Treat path as a glob pattern."},
         },
-        "required": ["path"],
-        "additionalProperties": False,
-    }
+        required=["path"],
+    )
     fields = FIELDS
     default_every = 60.0
     runs_on_loop = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.path = str(options["path"])
         self.glob = bool(options.get("glob", False))
         self._busy = False

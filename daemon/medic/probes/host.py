@@ -10,6 +10,7 @@ policies a second. Each has one target, the host name.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import socket
 from collections.abc import Mapping
@@ -20,8 +21,13 @@ from medic.probes.base import Field, Measurement, Probe, probes
 
 if TYPE_CHECKING:
     import psutil
-else:
-    psutil = lazy_module("psutil")  # imported at the first reading, not by validate
+else:  # about 0.6 MB that an agent with no host probe never needs
+    psutil = lazy_module("psutil")
+
+
+def load_psutil() -> None:
+    """Import psutil when a probe is made (a policy load), not in its first run on the loop."""
+    importlib.import_module("psutil")
 
 
 @probes.register("host.memory")
@@ -58,6 +64,10 @@ class MemoryProbe(Probe):
     )
 
     runs_on_loop = True
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__(options)
+        load_psutil()
 
     async def measure(self) -> Measurement:
         return self.read()
@@ -130,8 +140,9 @@ class CpuProbe(Probe):
 
     runs_on_loop = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
+        load_psutil()
         self._previous: _CpuSample | None = None
         self._last: dict[str, Any] | None = None
 

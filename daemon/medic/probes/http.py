@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from medic import __version__, secrets
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
+from medic.option_schemas import options_schema, url
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.connection_errors import client_error_text
 from medic.redact import is_secret_key, redact_text
@@ -110,10 +111,9 @@ class HttpProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
-            "url": {"type": "string", "minLength": 1, "description": "http:// or https:// URL."},
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
+            "url": url("http:// or https:// URL."),
             "method": {"enum": list(METHODS), "description": "Default GET."},
             "headers": {
                 "type": "object",
@@ -151,15 +151,14 @@ class HttpProbe(Probe):
                 "description": "Bytes of body to read at most (default 1 MiB).",
             },
         },
-        "required": ["url"],
-        "additionalProperties": False,
-    }
+        required=["url"],
+    )
     fields = HTTP_FIELDS
     default_every = 30.0
     default_timeout = 10.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.url = str(options["url"])
         self.target = display_url(self.url)
         self.method = str(options.get("method", "GET"))
@@ -217,7 +216,7 @@ class HttpProbe(Probe):
         return list(options.get("json_fields") or {})
 
     async def measure(self) -> Measurement:
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         headers = self._headers()
         session = self._open()
         fields: dict[str, Any] = {

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from medic.errors import ProbeError
+from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.integrity_read import ALGORITHMS, COMPARED, missing, read_file
 from medic.probes.probestate import StateFile, state_file
@@ -53,9 +54,8 @@ class IntegrityProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "path": {
                 "type": "string",
                 "pattern": "^/",
@@ -92,9 +92,8 @@ class IntegrityProbe(Probe):
                 "description": "Compare with the first run (kept) or the previous one.",
             },
         },
-        "required": ["path"],
-        "additionalProperties": False,
-    }
+        required=["path"],
+    )
     fields: ClassVar[tuple[Field, ...]] = (
         Field("exists", "boolean", "The file exists."),
         Field("digest", "string", "Hex digest of the content (of the link path for a link)."),
@@ -110,8 +109,8 @@ class IntegrityProbe(Probe):
     default_every = 60.0
     default_timeout = 30.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.path = str(options["path"])
         self.algorithm = str(options.get("algorithm", "sha256"))
         self.max_bytes = int(options.get("max_bytes", DEFAULT_MAX_BYTES))

@@ -16,12 +16,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from medic.clock import Clock, SystemClock
+from medic.durations import parse_duration
 from medic.errors import ProbeError
-from medic.patterns import compile_pattern, pattern_problem
-from medic.policy.durations import DurationError, parse_duration
-from medic.policy.schema import duration
-from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.capture import capture_fields, capture_problems
+from medic.option_schemas import options_schema
+from medic.probes.base import Field, Measurement, probes
 from medic.probes.journal_read import (
     PRIORITIES,
     Entry,
@@ -31,7 +29,13 @@ from medic.probes.journal_read import (
     latest_argv,
     parse_entries,
 )
-from medic.probes.linewindow import LineWindow
+from medic.probes.linewindow import (
+    LineWindow,
+    MatchWindowProbe,
+    compiled,
+    pattern_options,
+    window_fields,
+)
 from medic.probes.logfollow import LAST_MATCH_CHARS, RunCount
 from medic.probes.probestate import StateFile, state_file
 from medic.proc import run_process
@@ -41,7 +45,7 @@ _HINT = "install systemd's journalctl, or run Medic where the journal is"
 
 
 @probes.register("journald")
-class JournaldProbe(Probe):
+class JournaldProbe(MatchWindowProbe):
     """Count new journal entries of a unit matching a regular expression within a window.
 
     Select entries with ``unit`` (a systemd unit, as ``journalctl --unit``),
@@ -74,9 +78,8 @@ class JournaldProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "unit": {
                 "type": "string",
                 "pattern": "^[A-Za-z0-9:_.@\\\\-]+$",
@@ -98,40 +101,29 @@ class JournaldProbe(Probe):
                 "pattern": "^/",
                 "description": "Read the journal files in this folder instead of the system's.",
             },
-            "pattern": {
-                "type": "string",
-                "minLength": 1,
-                "description": "Regular expression (RE2 syntax) a message must contain.",
-            },
-            "window": duration("Count the entries read within this span.", "5m"),
-            "ignore_case": {
-                "type": "boolean",
-                "default": True,
-                "description": "Match letters in either case (default true).",
-            },
-            "max_line": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": 1048576,
-                "default": 4096,
-                "description": "Longer messages are cut to this many bytes before matching.",
-            },
+            **pattern_options(
+                "message",
+                "Count the entries read within this span.",
+                "5m",
+                "Longer messages are cut to this many bytes before matching.",
+            ),
         },
-        "required": ["pattern"],
-        "additionalProperties": False,
-    }
+        required=["pattern"],
+    )
     fields: ClassVar[tuple[Field, ...]] = (
-        Field("match_count", "number", "Entries read within the window that match pattern."),
-        Field("lines", "number", "Entries read within the window."),
-        Field("last_match", "string", "The latest matching message in the window (500 chars)."),
+        *window_fields(
+            "Entries read within the window that match pattern.",
+            "Entries read within the window.",
+            "The latest matching message in the window (500 chars).",
+        ),
         Field("truncated", "boolean", "This run found more than 8 MiB new and skipped ahead."),
     )
     default_every = 30.0
     default_timeout = 10.0
     max_bytes: int = MAX_BYTES
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.clock: Clock = SystemClock()
         self.selection = Selection(
             unit=options.get("unit"),
@@ -139,34 +131,13 @@ class JournaldProbe(Probe):
             priority=options.get("priority"),
             directory=options.get("directory"),
         )
-        self.pattern = compile_pattern(
-            options["pattern"], ignore_case=bool(options.get("ignore_case", True))
-        )
+        self.pattern = compiled(options)
         self.max_line = int(options.get("max_line", 4096))
         self.window = LineWindow(parse_duration(options.get("window", "5m")))
         self.state: StateFile | None = state_file("journald", options)
         self.cursor: str | None = None
         self.since: int | None = None
         self._loaded = False
-
-    @classmethod
-    def validate(cls, options: Mapping[str, Any]) -> list[str]:
-        problems: list[str] = []
-        ignore_case = bool(options.get("ignore_case", True))
-        problem = pattern_problem("pattern", options.get("pattern", ""), ignore_case=ignore_case)
-        if problem is not None:
-            problems.append(problem)
-        problems.extend(capture_problems(options, cls.field_names()))
-        try:
-            if parse_duration(options.get("window", "5m")) <= 0:
-                problems.append("window must be longer than 0s.")
-        except DurationError as exc:
-            problems.append(f"window: {exc}")
-        return problems
-
-    @classmethod
-    def option_fields(cls, options: Mapping[str, Any]) -> list[str]:
-        return capture_fields(options)
 
     async def measure(self) -> Measurement:
         self._load()
@@ -204,7 +175,7 @@ class JournaldProbe(Probe):
             self.state.save({"cursor": self.cursor, "since": self.since})
 
     async def _journalctl(self, argv: list[str], cap: int | None = None) -> tuple[str, bool]:
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         done = await run_process(argv, timeout=timeout, max_output=cap or self.max_bytes)
         if done.timed_out:
             raise ProbeError(f"journalctl did not finish within {timeout:g}s", hint=_HINT)

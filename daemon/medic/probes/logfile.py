@@ -17,19 +17,23 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from medic.clock import Clock, SystemClock
+from medic.durations import parse_duration
 from medic.errors import ProbeError
-from medic.patterns import compile_pattern, pattern_problem
-from medic.policy.durations import DurationError, parse_duration
-from medic.policy.schema import duration
-from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.capture import capture_fields, capture_problems
-from medic.probes.linewindow import LineWindow
+from medic.option_schemas import options_schema
+from medic.probes.base import Field, Measurement, probes
+from medic.probes.linewindow import (
+    LineWindow,
+    MatchWindowProbe,
+    compiled,
+    pattern_options,
+    window_fields,
+)
 from medic.probes.logfollow import MAX_BYTES, RunCount
 from medic.probes.logset import LogSet
 
 
 @probes.register("log")
-class LogProbe(Probe):
+class LogProbe(MatchWindowProbe):
     """Count new lines of a log file matching a regular expression within a recent window.
 
     The target is ``path``. Each run reads what was appended since the previous one,
@@ -76,9 +80,8 @@ class LogProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "path": {
                 "type": "string",
                 "pattern": "^/",
@@ -91,37 +94,26 @@ class LogProbe(Probe):
                 "default": 50,
                 "description": "A glob matching more files is a probe error (default 50).",
             },
-            "pattern": {
-                "type": "string",
-                "minLength": 1,
-                "description": "Regular expression (RE2 syntax) a line must contain.",
-            },
-            "window": duration("Count the lines read within this span.", "5m"),
-            "ignore_case": {
-                "type": "boolean",
-                "default": True,
-                "description": "Match letters in either case (default true).",
-            },
-            "max_line": {
-                "type": "integer",
-                "minimum": 1,
-                "maximum": 1048576,
-                "default": 4096,
-                "description": "Longer lines are cut to this many bytes before matching.",
-            },
+            **pattern_options(
+                "line",
+                "Count the lines read within this span.",
+                "5m",
+                "Longer lines are cut to this many bytes before matching.",
+            ),
             "from_start": {
                 "type": "boolean",
                 "default": False,
                 "description": "Count what the file already holds on the first run.",
             },
         },
-        "required": ["path", "pattern"],
-        "additionalProperties": False,
-    }
+        required=["path", "pattern"],
+    )
     fields: ClassVar[tuple[Field, ...]] = (
-        Field("match_count", "number", "Lines read within the window that match pattern."),
-        Field("lines", "number", "Lines read within the window."),
-        Field("last_match", "string", "The latest matching line in the window (500 chars max)."),
+        *window_fields(
+            "Lines read within the window that match pattern.",
+            "Lines read within the window.",
+            "The latest matching line in the window (500 chars max).",
+        ),
         Field("file_exists", "boolean", "The file (with a glob: one of them) exists now."),
         Field("files", "number", "How many files are followed (1 without a glob)."),
         Field("rotated", "boolean", "This run saw the file rotated or truncated."),
@@ -131,36 +123,16 @@ class LogProbe(Probe):
     default_timeout = 10.0
     max_bytes: int = MAX_BYTES
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.clock: Clock = SystemClock()
         self.path = str(options["path"])
-        ignore_case = bool(options.get("ignore_case", True))
-        pattern = compile_pattern(options["pattern"], ignore_case=ignore_case)
+        pattern = compiled(options)
         self.max_line = int(options.get("max_line", 4096))
         self.files = LogSet(self.path, pattern, self.max_line, int(options.get("max_files", 50)))
         self.from_start = bool(options.get("from_start", False))
         self.window = LineWindow(parse_duration(options.get("window", "5m")))
         self._busy = False
-
-    @classmethod
-    def validate(cls, options: Mapping[str, Any]) -> list[str]:
-        problems: list[str] = []
-        ignore_case = bool(options.get("ignore_case", True))
-        problem = pattern_problem("pattern", options.get("pattern", ""), ignore_case=ignore_case)
-        if problem is not None:
-            problems.append(problem)
-        problems.extend(capture_problems(options, cls.field_names()))
-        try:
-            if parse_duration(options.get("window", "5m")) <= 0:
-                problems.append("window must be longer than 0s.")
-        except DurationError as exc:
-            problems.append(f"window: {exc}")
-        return problems
-
-    @classmethod
-    def option_fields(cls, options: Mapping[str, Any]) -> list[str]:
-        return capture_fields(options)
 
     async def measure(self) -> Measurement:
         if self._busy:

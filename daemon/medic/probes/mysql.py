@@ -8,84 +8,33 @@ connection), the ``SHOW GLOBAL STATUS`` values the policy names, and the replica
 lag when the server is a replica. The DSN (``mysql://user:password@host:port/db``) is
 a secret reference resolved at each run; only ``host:port`` is ever reported. A server
 that is down, refuses the login or does not answer yields ``reachable: false`` and
-``error``, not a probe failure. The connection helpers are shared with the
-``mysql.terminate`` action.
+``error``, not a probe failure. It connects with
+:mod:`medic.drivers.mysql`, as the ``mysql.terminate`` action does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
-from urllib.parse import unquote, urlsplit
 
 from medic import secrets
+from medic.drivers.mysql import (
+    PROCESSLIST,
+    address,
+    connect,
+    connection_errors,
+    is_system,
+    rows,
+    scrub,
+)
 from medic.errors import ProbeError
+from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.redact import redact_text
 
-# Threads that are the server's own, never clients: not counted, never killed.
-SYSTEM_USERS = ("system user", "event_scheduler", "unauthenticated user", "mariadb.sys")
-SYSTEM_COMMANDS = ("Daemon", "Binlog Dump", "Binlog Dump GTID", "Slave_IO", "Slave_SQL")
 ACCESS_DENIED = 1227  # ER_SPECIFIC_ACCESS_DENIED_ERROR
 STATUS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-
-
-@functools.cache
-def connection_errors() -> tuple[type[BaseException], ...]:
-    """Errors that mean "cannot talk to the server" (a function: pymysql loads on first use)."""
-    import pymysql
-
-    return (OSError, pymysql.err.MySQLError, ValueError)
-
-
-PROCESSLIST = (
-    "SELECT ID, USER, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()"
-)
-
-
-def address(dsn: str) -> str:
-    """``host:port`` of a DSN: what is reported instead of the DSN."""
-    parts = urlsplit(dsn)
-    return f"{parts.hostname or 'localhost'}:{parts.port or 3306}"
-
-
-def scrub(text: str, dsn: str) -> str:
-    password = urlsplit(dsn).password
-    text = text.replace(password, "***") if password else text
-    return redact_text(text)
-
-
-async def connect(dsn: str, seconds: float) -> Any:
-    """A connection for ``dsn`` (``mysql://`` or ``mariadb://``), given up after ``seconds``."""
-    parts = urlsplit(dsn)
-    if parts.scheme not in ("mysql", "mariadb"):
-        raise ValueError("the DSN must be a mysql:// URL")
-    import aiomysql
-
-    return await aiomysql.connect(
-        host=parts.hostname or "localhost",
-        port=parts.port or 3306,
-        user=unquote(parts.username or ""),
-        password=unquote(parts.password or ""),
-        db=unquote(parts.path.lstrip("/")) or None,
-        connect_timeout=seconds,
-        autocommit=True,
-    )
-
-
-def is_system(row: Mapping[str, Any]) -> bool:
-    return row["USER"] in SYSTEM_USERS or row["COMMAND"] in SYSTEM_COMMANDS
-
-
-async def rows(conn: Any, sql: str, *args: Any) -> list[dict[str, Any]]:
-    import aiomysql
-
-    async with conn.cursor(aiomysql.DictCursor) as cur:
-        await cur.execute(sql, args or None)
-        return list(await cur.fetchall())
 
 
 @probes.register("mysql")
@@ -115,9 +64,8 @@ class MysqlProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "dsn": secrets.schema("The mysql:// DSN."),
             "users": {
                 "type": "array",
@@ -133,9 +81,8 @@ class MysqlProbe(Probe):
                 "description": "SHOW GLOBAL STATUS variables to yield as status_<name>.",
             },
         },
-        "required": ["dsn"],
-        "additionalProperties": False,
-    }
+        required=["dsn"],
+    )
     fields: ClassVar[tuple[Field, ...]] = (
         Field("reachable", "boolean", "The server answered in time."),
         Field("error", "string", "Why it was not reachable (null when it was)."),
@@ -160,7 +107,7 @@ class MysqlProbe(Probe):
             dsn = secrets.resolve(self.options["dsn"])
         except secrets.SecretError as exc:
             raise ProbeError(f"mysql dsn: {exc.message}", hint=exc.hint) from exc
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         try:
             async with asyncio.timeout(timeout):
                 return {address(dsn): await self._read(dsn, timeout)}

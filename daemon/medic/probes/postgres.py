@@ -7,38 +7,26 @@ application. The DSN is a secret reference resolved at each run; only its
 ``medic``) and reconnects when it is lost: a full pool refuses new logins, exactly
 when the policy must still see it. A server that is down, refuses the login or does
 not answer in time yields ``reachable: false`` and ``error``, not a probe failure.
-The connection helpers here are shared with the ``postgres.terminate`` action.
+It connects with :mod:`medic.drivers.postgres`, as the ``postgres.terminate`` action does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from medic import secrets
+from medic.drivers.postgres import connect, connection_errors, describe_error, server_name
+from medic.durations import format_duration
 from medic.errors import ProbeError
-from medic.policy.durations import format_duration
+from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.redact import redact_text
 
 if TYPE_CHECKING:
     import asyncpg
 
-APPLICATION_NAME = "medic"
 GROUPS = ("none", "database", "user", "application")
-
-
-@functools.cache
-def connection_errors() -> tuple[type[BaseException], ...]:
-    """Errors that mean "cannot talk to the server", as opposed to a bug in Medic.
-
-    A function, so that importing this module does not import asyncpg."""
-    import asyncpg
-
-    return (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError)
 
 
 # One round trip: the settings joined to one row per group of client connections (a
@@ -72,52 +60,6 @@ FROM (SELECT 1) one LEFT JOIN (
     GROUP BY 1
 ) a ON true
 """
-
-
-def server_name(dsn: str) -> str:
-    """``host:port`` of a ``postgresql://`` DSN, never its user or password."""
-    parts = urlsplit(dsn)
-    query = parse_qs(parts.query)
-    hostspec = parts.netloc.rpartition("@")[2]
-    if hostspec and ":" in hostspec.rsplit("]", 1)[-1]:
-        return unquote(hostspec)
-    host = unquote(hostspec) or query.get("host", ["localhost"])[0]
-    port = query.get("port", ["5432"])[0]
-    return f"{host}:{port}"
-
-
-def scrub(text: str, dsn: str) -> str:
-    """``text`` without the DSN's password, whichever way a library quoted it."""
-    parts = urlsplit(dsn)
-    found = [parts.password or "", *parse_qs(parts.query).get("password", [])]
-    for password in filter(None, found):
-        for form in {password, unquote(password)}:
-            text = text.replace(form, "[redacted]")
-    return redact_text(text)
-
-
-def describe_error(exc: BaseException, dsn: str) -> str:
-    """One line for an error: its text scrubbed, or its type when it has none."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return scrub(text, dsn)
-
-
-async def connect(dsn: str, seconds: float) -> asyncpg.Connection:
-    """A connection named ``medic`` whose statements stop at ``seconds`` on the server too."""
-    if urlsplit(dsn).scheme not in ("postgresql", "postgres"):  # said without the DSN
-        raise ValueError("the DSN must be a postgresql:// URL")
-    import asyncpg
-
-    return await asyncpg.connect(
-        dsn,
-        timeout=seconds,
-        command_timeout=seconds,
-        statement_cache_size=0,
-        server_settings={
-            "application_name": APPLICATION_NAME,
-            "statement_timeout": str(max(1, int(seconds * 1000))),
-        },
-    )
 
 
 @probes.register("postgres")
@@ -156,9 +98,8 @@ class PostgresProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "dsn": secrets.schema("The postgresql:// DSN."),
             "group_by": {
                 "enum": list(GROUPS),
@@ -176,9 +117,8 @@ class PostgresProbe(Probe):
                 "description": "Leave out Medic's own connections (default true).",
             },
         },
-        "required": ["dsn"],
-        "additionalProperties": False,
-    }
+        required=["dsn"],
+    )
     fields = (
         Field("reachable", "boolean", "The server answered the query in time."),
         Field("error", "string", "Why it did not (null when reachable)."),
@@ -201,8 +141,8 @@ class PostgresProbe(Probe):
     default_every: ClassVar[float] = 30.0
     default_timeout: ClassVar[float] = 5.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.group_by: str = options.get("group_by", "none")
         self.databases: list[str] | None = options.get("databases")
         self.exclude_self: bool = options.get("exclude_self", True)
@@ -215,7 +155,7 @@ class PostgresProbe(Probe):
             dsn = secrets.resolve(self.options["dsn"])
         except secrets.SecretError as exc:  # configuration, not an outage
             raise ProbeError(f"postgres dsn: {exc.message}", hint=exc.hint) from exc
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         async with self._lock:
             try:
                 async with asyncio.timeout(timeout):

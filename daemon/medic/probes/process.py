@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from medic.errors import ProbeError
 from medic.logsetup import get_logger
+from medic.option_schemas import options_schema
 from medic.patterns import compile_pattern, pattern_problem
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.proctable import (
@@ -100,9 +101,8 @@ class ProcessProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "name": {"type": "string", "minLength": 1, "description": "Process name."},
             "cmdline": {
                 "type": "string",
@@ -112,15 +112,14 @@ class ProcessProbe(Probe):
             "pidfile": {"type": "string", "pattern": "^/", "description": "File holding the pid."},
             "user": {"type": "string", "minLength": 1, "description": "Owner (name or uid)."},
         },
-        "additionalProperties": False,
-    }
+    )
     fields = FIELDS
     default_every = 10.0
     watches = True
     runs_on_loop = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.selector = next((s for s in SELECTORS if s in options), "name")
         self.target = str(options.get(self.selector, ""))
         self._pattern = compile_pattern(self.target) if self.selector == "cmdline" else None

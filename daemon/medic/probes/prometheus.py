@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic import secrets
 from medic.clock import Clock, SystemClock
+from medic.durations import parse_duration
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
-from medic.policy.durations import parse_duration
-from medic.policy.schema import duration
+from medic.option_schemas import duration, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.promoptions import option_problems
 from medic.probes.promsamples import (
@@ -64,15 +64,13 @@ _LABELS = {
     "additionalProperties": {"type": "string"},
     "description": "Only series whose labels have exactly these values.",
 }
-_SELECTOR = {
-    "type": "object",
-    "properties": {
+_SELECTOR = options_schema(
+    {
         "metric": {"type": "string", "minLength": 1, "description": "Sample name."},
         "labels": _LABELS,
     },
-    "required": ["metric"],
-    "additionalProperties": False,
-}
+    required=["metric"],
+)
 _URL = {"type": "string", "pattern": "^https?://"}
 
 
@@ -122,9 +120,8 @@ class PrometheusProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "scrape": {**_URL, "description": "Exposition URL to read (e.g. .../metrics)."},
             "metric": {"type": "string", "minLength": 1, "description": "Sample name to read."},
             "labels": _LABELS,
@@ -145,14 +142,13 @@ class PrometheusProbe(Probe):
                 "description": "Extra request headers; a value may be a secret reference.",
             },
         },
-        "additionalProperties": False,
-    }
+    )
     fields = FIELDS
     default_every = 30.0
     default_timeout = 10.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.clock: Clock = SystemClock()
         self.query: str | None = options.get("query")
         self.url = str(options.get("scrape") or options.get("server", ""))
@@ -271,7 +267,7 @@ class PrometheusProbe(Probe):
 
     async def _instant_query(self, query: str) -> Measurement:
         url = self.url.rstrip("/") + "/api/v1/query"
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         # Prometheus takes plain seconds here; "2.5s" would be rejected.
         params = {"query": query, "timeout": f"{max(timeout, 0.001):g}"}
         status, _, text = await self._get(url, params)
@@ -282,7 +278,7 @@ class PrometheusProbe(Probe):
     async def _get(self, url: str, params: Mapping[str, str] | None) -> tuple[int, str, str]:
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         return await http_text(self._session, url, params, self._headers(), limit=timeout)
 
     def _headers(self) -> dict[str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from medic.policy.durations import DurationError, parse_duration
+from medic.durations import DurationError, parse_duration
 from medic.redact import is_secret_key
 
 _SCRAPE_ONLY = ("metric", "labels", "window", "numerator", "denominator")

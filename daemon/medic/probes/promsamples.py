@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from medic.durations import format_duration
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
-from medic.policy.durations import format_duration
 from medic.probes.base import Measurement
 
 if TYPE_CHECKING:

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from medic import secrets
+from medic.durations import format_duration
 from medic.errors import ProbeError
-from medic.policy.durations import format_duration
+from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.redis_queues import QUEUE_OPTIONS, QueueSet, queue_problems
 from medic.redact import redact_text
@@ -120,9 +121,8 @@ class RedisProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "url": secrets.schema("The redis://, rediss:// or unix:// URL."),
             "host": {"type": "string", "minLength": 1, "description": "Default 127.0.0.1."},
             "port": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "6379."},
@@ -136,8 +136,7 @@ class RedisProbe(Probe):
             },
             **QUEUE_OPTIONS,
         },
-        "additionalProperties": False,
-    }
+    )
     fields = (
         Field("reachable", "boolean", "The server answered in time."),
         Field("error", "string", "Why it did not (null when reachable)."),
@@ -173,8 +172,8 @@ class RedisProbe(Probe):
     def option_fields(cls, options: Mapping[str, Any]) -> list[str]:
         return [length_field(k) for k in _keys(options)] + QueueSet.from_options(options).fields()
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.keys = _keys(options)
         self.queues = QueueSet.from_options(options)
         self._client: aioredis.Redis | None = None
@@ -184,7 +183,7 @@ class RedisProbe(Probe):
         from redis.exceptions import RedisError  # the client library loads on first use
 
         url = self._url()
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         async with self._lock:
             try:
                 async with asyncio.timeout(timeout):

@@ -26,11 +26,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
+from medic.cron import CRON_HINT, ZONE_HINT, CronError, CronSchedule, zone
+from medic.durations import DurationError, parse_duration
 from medic.errors import ProbeError
 from medic.logsetup import get_logger
-from medic.policy.durations import DurationError, parse_duration
-from medic.policy.schema import duration
-from medic.policy.windows import CRON_HINT, ZONE_HINT, CronError, CronSchedule, zone
+from medic.option_schemas import duration, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.probestate import StateFile, state_file
 
@@ -98,9 +98,8 @@ class ScheduleProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "cron": {
                 "type": "string",
                 "minLength": 1,
@@ -119,14 +118,13 @@ class ScheduleProbe(Probe):
                 "description": "The target's name. Default job.",
             },
         },
-        "additionalProperties": False,
-    }
+    )
     fields = FIELDS
     default_every = 60.0
     watches = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         text = options.get("cron")
         self.cron = CronSchedule.parse(text) if text else None
         self.tz = str(options.get("timezone", "UTC"))
@@ -208,7 +206,7 @@ class ScheduleProbe(Probe):
         if self._loaded:
             return
         self._loaded = True
-        owner = getattr(self, "policy_name", None)
+        owner = self.policy_name
         self.state = state_file("schedule", {**self.options, "policy": owner})
         kept = self.state.load() if self.state is not None else None
         done = kept.get("done") if isinstance(kept, dict) else None

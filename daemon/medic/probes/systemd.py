@@ -1,17 +1,8 @@
 """The ``systemd.unit`` probe: the state of systemd units, selected by name or glob.
 
-Medic talks to systemd through ``systemctl show``, not through a D-Bus library, because:
-
-- ``systemctl`` run as root reaches PID 1 over its private socket
-  (``/run/systemd/private``), so the probe and the actions still work when the D-Bus
-  system bus is what broke, one of the failures a node agent must survive;
-- it needs no native or extra Python dependency, and its output (``Key=Value``) is a
-  stable interface that ``[not set]`` and ``infinity`` are the only oddities of;
-- every call runs under :func:`medic.proc.run_process`, so a hung PID 1 costs one
-  killed child at the probe's timeout, never a stuck event loop.
-
-What D-Bus would add is change events. The probe gets the one that matters without it:
-``watch()`` holds a pidfd on each unit's main process, so a service whose process dies
+It reads units with :mod:`medic.drivers.systemd` (``systemctl show``; why not D-Bus is
+said there). What D-Bus would add is change events. The probe gets the one that matters
+without it: ``watch()`` holds a pidfd on each unit's main process, so a service whose process dies
 is evaluated at once, not at the next poll (systemd's state is read again a moment
 later, once PID 1 has reaped the process).
 """
@@ -20,38 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-from medic.errors import ProbeError
+from medic.drivers.systemd import UNIT_GLOB, canonical, is_glob, show
 from medic.logsetup import get_logger
+from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.proc import CompletedRun, run_process
 
 log = get_logger(__name__)
 
-SYSTEMCTL = "systemctl"
-SUFFIXES: tuple[str, ...] = (
-    ".service",
-    ".socket",
-    ".target",
-    ".timer",
-    ".mount",
-    ".automount",
-    ".swap",
-    ".path",
-)
-SUFFIXES += (".slice", ".scope", ".device")
-UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\@-]+$")
-UNIT_GLOB = re.compile(r"^[A-Za-z0-9:_.\\@*?\[\]-]+$")
-PROPERTIES = (
-    "Id,LoadState,ActiveState,SubState,Result,NRestarts,MainPID,MemoryCurrent,CPUUsageNSec,"
-    "TasksCurrent,StateChangeTimestampMonotonic,ActiveEnterTimestampMonotonic,UnitFileState"
-)
 _UNSET = frozenset({"", "[not set]", "infinity", "18446744073709551615"})
-HINT = "is systemd PID 1 on this host, and does Medic run as root?"
 # PID 1 reaps a dead main process and changes the unit's state a moment after the exit.
 SETTLE = 0.05
 
@@ -72,52 +43,6 @@ FIELDS = (
     Field("uptime", "number", "Time since it last became active (null if not active).", "seconds"),
     Field("unit_file_state", "string", "enabled, disabled, static, masked, ..."),
 )
-
-
-def canonical(name: str) -> str:
-    """``nginx`` -> ``nginx.service``, as systemctl reads a name without a type suffix."""
-    return name if name.endswith(SUFFIXES) or is_glob(name) else f"{name}.service"
-
-
-def is_glob(name: str) -> bool:
-    return any(c in name for c in "*?[")
-
-
-async def systemctl(args: Sequence[str], timeout: float) -> CompletedRun:  # noqa: ASYNC109 - run_process kills systemctl at the timeout
-    """Run ``systemctl ARGS`` without pager, colours, password prompts or locale surprises."""
-    argv = [SYSTEMCTL, "--no-pager", "--no-ask-password", *args]
-    env = {"SYSTEMD_COLORS": "0", "SYSTEMD_PAGER": "", "LC_ALL": "C"}
-    try:
-        return await run_process(argv, timeout=timeout, env=env)
-    except FileNotFoundError:
-        raise ProbeError("systemctl is not installed: this host does not run systemd") from None
-
-
-def parse_show(text: str) -> list[dict[str, str]]:
-    """``systemctl show`` output (``Key=Value`` blocks, a blank line apart) as dicts."""
-    units: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    for line in [*text.splitlines(), ""]:
-        if not line.strip():
-            if current:
-                units.append(current)
-                current = {}
-            continue
-        key, sep, value = line.partition("=")
-        if sep:
-            current[key] = value
-    return units
-
-
-async def show(units: Sequence[str], timeout: float) -> list[dict[str, str]]:  # noqa: ASYNC109 - see systemctl()
-    """The probe's properties of ``units`` (names or globs; a glob covers loaded units)."""
-    run = await systemctl(["show", f"--property={PROPERTIES}", "--", *units], timeout)
-    if run.timed_out:
-        raise ProbeError(f"systemctl show did not answer within {timeout:g}s", hint=HINT)
-    if run.exit_code != 0:
-        reason = (run.stderr.strip() or f"exit code {run.exit_code}").splitlines()[0]
-        raise ProbeError(f"systemctl show failed: {reason}", hint=HINT)
-    return parse_show(run.stdout)
 
 
 def _number(value: str | None, scale: float = 1.0) -> float | int | None:
@@ -184,24 +109,22 @@ class UnitProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "unit": {
                 "type": "string",
                 "minLength": 1,
                 "description": "Unit name (nginx, nginx.service) or glob (app-*.service).",
             },
         },
-        "required": ["unit"],
-        "additionalProperties": False,
-    }
+        required=["unit"],
+    )
     fields = FIELDS
     default_every = 15.0
     watches = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.unit = canonical(str(options.get("unit", "")))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pids: dict[str, int] = {}  # unit -> main pid of the last measurement
@@ -220,7 +143,7 @@ class UnitProbe(Probe):
         return []
 
     async def measure(self) -> Measurement:
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         found = await show([self.unit], max(0.5, timeout - 0.25))
         now_usec = time.monotonic_ns() // 1000  # CLOCK_MONOTONIC, the clock systemd stamps with
         measurement: Measurement = {}

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.connection_errors import os_error_text
 
@@ -52,27 +53,25 @@ class TcpProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "host": {"type": "string", "minLength": 1, "description": "Name or address."},
             "port": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "Port."},
         },
-        "required": ["host", "port"],
-        "additionalProperties": False,
-    }
+        required=["host", "port"],
+    )
     fields = TCP_FIELDS
     default_every = 30.0
     default_timeout = 5.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.host = str(options["host"])
         self.port = int(options["port"])
         self.target = host_port(self.host, self.port)
 
     async def measure(self) -> Measurement:
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         started = time.perf_counter()
         fields: dict[str, Any] = {"ok": False, "latency": None, "error": None}
         try:

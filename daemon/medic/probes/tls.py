@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from medic.errors import ProbeError
+from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.certificates import chain_problem, describe, is_ip, load_pem, system_anchors
 from medic.probes.connection_errors import os_error_text, tls_error_text
@@ -70,9 +71,8 @@ class TlsCertProbe(Probe):
     ```
     """
 
-    schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
+    schema: ClassVar[dict[str, Any]] = options_schema(
+        {
             "host": {"type": "string", "minLength": 1, "description": "Server name or address."},
             "port": {"type": "integer", "minimum": 1, "maximum": 65535, "description": "443."},
             "sni": {"type": "string", "minLength": 1, "description": "Name sent (default host)."},
@@ -80,14 +80,13 @@ class TlsCertProbe(Probe):
             "hostname": {"type": "string", "minLength": 1, "description": "Name for a file."},
             "ca_file": {"type": "string", "pattern": "^/", "description": "Trusted CAs (PEM)."},
         },
-        "additionalProperties": False,
-    }
+    )
     fields = FIELDS
     default_every = 3600.0
     default_timeout = 10.0
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         self.host: str | None = options.get("host")
         self.port = int(options.get("port", 443))
         self.file: str | None = options.get("file")
@@ -111,7 +110,7 @@ class TlsCertProbe(Probe):
         return []
 
     async def measure(self) -> Measurement:
-        timeout = float(getattr(self, "timeout", self.default_timeout))
+        timeout = self.timeout
         if self.file is not None:
             return {self.target: await asyncio.to_thread(self._read_file)}
         try:

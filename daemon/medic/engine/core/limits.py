@@ -18,9 +18,9 @@ from typing import Any
 
 from medic.audit.events import Kind, Reason
 from medic.config import BreakerConfig
+from medic.durations import format_duration
 from medic.engine.core.silences import Silence
 from medic.engine.core.target_state import Note
-from medic.policy.durations import format_duration
 from medic.policy.model import Limits
 
 # The longest window the ledger remembers; older attempts cannot affect a decision.

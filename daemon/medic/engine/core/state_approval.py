@@ -13,8 +13,8 @@ from dataclasses import replace
 
 from medic.audit.events import Kind
 from medic.clock import iso
+from medic.durations import format_duration
 from medic.engine.core.target_state import Escalate, Note, Phase, TargetState, Transition, enter
-from medic.policy.durations import format_duration
 from medic.policy.model import Policy
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from medic.policy.durations import format_duration
+from medic.durations import format_duration
 from medic.policy.model import Escalation
 
 

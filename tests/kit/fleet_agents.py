@@ -4,17 +4,13 @@ heals the fault (logging when its action started and ended) under a fleet budget
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
-from agent_harness import AgentProcess
+from kit.agent_harness import AgentProcess, spawn_agent
 
 
 def fleet_agent(
@@ -77,14 +73,7 @@ def fleet_agent(
 def start_all(agents: list[AgentProcess]) -> None:
     """Start every agent at once, then wait until each has written agent.started."""
     for agent in agents:
-        with agent.log.open("ab") as log:
-            agent.proc = subprocess.Popen(
-                [sys.executable, "-m", "medic", "run", "--config", str(agent.config)],
-                stdout=log,
-                stderr=log,
-                cwd=agent.root,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
+        agent.proc = spawn_agent(agent.config, agent.root, agent.log)
     for agent in agents:
         agent.wait_for(lambda a=agent: "agent.started" in a.kinds(), what="start", timeout=90)
 

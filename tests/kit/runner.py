@@ -24,9 +24,11 @@ from medic.clock import FakeClock
 from medic.config import GlobalLimits
 from medic.engine.context import EngineContext
 from medic.engine.core.state import Escalate
+from medic.engine.remediation import StepOutcome, build_actions, run_steps
 from medic.engine.runner import PolicyRunner
 from medic.errors import ProbeError
 from medic.metrics import Metrics
+from medic.policy.loader import load_text
 from medic.policy.model import Policy, Step
 from medic.probes.base import Measurement, Probe, probes
 
@@ -105,6 +107,30 @@ async def settle(runner: PolicyRunner) -> None:
             await asyncio.gather(*list(runner._tasks))
         await asyncio.sleep(0)
     await runner.engine.drain_writes()
+
+
+def load_policy(text: str, file: str) -> Policy:
+    """The first policy of a policy file's ``text``; any load error fails the test."""
+    result = load_text(text, file)
+    assert result.errors == (), [str(e) for e in result.errors]
+    return result.policies[0]
+
+
+async def run_policy_steps(kit: Kit, policy: Policy, *, dry_run: bool = False) -> list[StepOutcome]:
+    """Run ``policy``'s steps once (target ``t``, incident ``i``, attempt 1), every audit
+    write done before it returns."""
+    outcomes = await run_steps(
+        kit.engine,
+        policy,
+        build_actions(policy),
+        target="t",
+        incident="i",
+        fields={},
+        attempt=1,
+        dry_run=dry_run,
+    )
+    await kit.engine.drain_writes()
+    return outcomes
 
 
 @pytest_asyncio.fixture(name="kit")

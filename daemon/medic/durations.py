@@ -1,10 +1,18 @@
-"""Durations as operators write them: ``500ms``, ``30s``, ``5m``, ``1h30m``, ``7d``."""
+"""Durations as operators write them: ``500ms``, ``30s``, ``5m``, ``1h30m``, ``7d``.
+
+Parsing, formatting, the pattern a JSON Schema checks their form with, and
+:class:`Span`, the range of seconds a duration option allows (``durationRange`` in a
+schema). The policy language, the agent config and every plugin read durations from
+here; nothing here knows about policies.
+"""
 
 from __future__ import annotations
 
 import functools
 import math
 import re
+from dataclasses import dataclass
+from typing import Any
 
 UNITS: dict[str, float] = {
     "ms": 0.001,
@@ -66,3 +74,49 @@ def format_duration(seconds: float) -> str:
             count, remaining = divmod(remaining, size)
             parts.append(f"{count}{unit}")
     return "".join(parts)
+
+
+def show(seconds: float) -> str:
+    """A range end for a message: ``0s`` for zero, else :func:`format_duration`."""
+    return format_duration(seconds) if seconds else "0s"
+
+
+# The schema keyword that carries a duration option's Span (checked by the policy validator).
+KEYWORD = "durationRange"
+MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+WEEK = 7 * DAY
+
+
+@dataclass(frozen=True)
+class Span:
+    """A closed range of seconds; ``above`` excludes ``low`` itself (more than 0)."""
+
+    low: float
+    high: float
+    above: bool = False
+
+    def fits(self, seconds: float) -> bool:
+        if not math.isfinite(seconds) or seconds > self.high:
+            return False
+        return seconds > self.low if self.above else seconds >= self.low
+
+    def describe(self) -> str:
+        low = f"more than {show(self.low)}" if self.above else f"from {show(self.low)}"
+        return f"{low} up to {show(self.high)}"
+
+    def keyword(self) -> dict[str, Any]:
+        """The value of ``durationRange`` in a schema."""
+        return {"minimum": self.low, "maximum": self.high, "exclusiveMinimum": self.above}
+
+    def number_bounds(self) -> dict[str, Any]:
+        """``minimum``/``maximum`` for the plain-seconds form, which editors understand."""
+        low = {"exclusiveMinimum": self.low} if self.above else {"minimum": self.low}
+        return {**low, "maximum": self.high}
+
+    @classmethod
+    def of(cls, keyword: dict[str, Any]) -> Span:
+        return cls(keyword["minimum"], keyword["maximum"], keyword["exclusiveMinimum"])
+
+
+# Any duration option of a plugin unless it says otherwise: not negative, at most a week.
+ANY = Span(0.0, WEEK)

@@ -3,7 +3,7 @@
 scripts/provision-prometheus.sh installs both from Debian; nothing here starts the
 system services. Each helper starts its own instance in its own session (so stopping
 it kills nothing else), waits until it answers and says, when it does not, what its
-log says. Used by tests/metrics/conftest.py and tests/integration/test_prometheus_e2e.py.
+log says. Used by tests/metrics, tests/integration and the eventchain pack test.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from kit.ports import free_port
 
 PROVISION = "scripts/provision-prometheus.sh"
 PROMETHEUS = "prometheus"
@@ -42,12 +43,6 @@ class Exposition:
 
 class StackError(RuntimeError):
     """A component is missing or did not come up; the message says what to run."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -4,6 +4,7 @@ own on the provisioned cluster, and two agents' audit logs shipped into it."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -84,3 +85,10 @@ def opened(incident: str, policy: str, target: str, base: float) -> list[AuditEv
     """An incident that fired and is still open."""
     common = {"policy": policy, "target": target, "incident": incident}
     return [AuditEvent(Kind.FIRED, base, values={"disk": 97}, **common)]
+
+
+@dataclass
+class CentralReviewServer:
+    url: str
+    dsn: str
+    base: float  # when the first incident opened

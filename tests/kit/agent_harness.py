@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,11 +15,20 @@ from typing import Any
 
 import yaml
 
+from kit.ports import free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+
+def spawn_agent(config: Path, root: Path, log: Path, **env: str) -> subprocess.Popen[bytes]:
+    """``medic run --config <config>`` in ``root``, its output appended to ``log``, with
+    ``env`` on top of this process's environment; not waited for."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "medic", "run", "--config", str(config)],
+            stdout=out,
+            stderr=out,
+            cwd=root,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+        )
 
 
 class AgentProcess:
@@ -57,14 +65,7 @@ class AgentProcess:
         return path
 
     def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "medic", "run", "--config", str(self.config)],
-                stdout=log,
-                stderr=log,
-                cwd=self.root,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
+        self.proc = spawn_agent(self.config, self.root, self.log)
         self.wait_for(lambda: self.kinds().count("agent.started") >= 1, what="agent.started")
 
     def signal(self, sig: int) -> None:

@@ -27,6 +27,8 @@ DEFAULT_HOST = "unix:///var/run/docker.sock"
 API_TIMEOUT = 30.0
 POOL_SIZE = 16
 HINT = "mount /var/run/docker.sock into Medic's container, or set DOCKER_HOST"
+# A container labelled medic.ignore=true is never selected by a probe nor acted on.
+IGNORE_LABEL = "medic.ignore"
 
 # Engine events that change what a container measurement says ("health_status: x"
 # is matched on its first part, by the engine's filter and by the probe).
@@ -42,6 +44,11 @@ def engine_errors() -> tuple[type[BaseException], ...]:
     from docker.errors import DockerException
 
     return (DockerException, requests.exceptions.RequestException, OSError)
+
+
+def is_true(value: str | None) -> bool:
+    """A label value that says yes (``true``, any case, spaces around)."""
+    return value is not None and value.strip().lower() == "true"
 
 
 def engine_url() -> str:

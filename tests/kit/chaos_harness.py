@@ -22,13 +22,9 @@ from typing import Any
 import psutil
 import yaml
 
+from kit.agent_harness import spawn_agent
+
 SLEEPER_CODE = "import time; time.sleep(3600)"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Sleeper:
@@ -93,14 +89,9 @@ class ChaosAgent:
 
     def start(self) -> None:
         self.drain()  # what a killed agent said before must not pass for this one
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "medic", "run", "--config", str(self.config)],
-                stdout=log,
-                stderr=log,
-                cwd=self.root,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", "NOTIFY_SOCKET": str(self.socket_path)},
-            )
+        self.proc = spawn_agent(
+            self.config, self.root, self.log, NOTIFY_SOCKET=str(self.socket_path)
+        )
 
     def messages(self, timeout: float) -> list[str]:
         """sd_notify messages received within ``timeout`` seconds (at least one waited for)."""
