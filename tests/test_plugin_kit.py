@@ -6,7 +6,7 @@ from jsonschema import Draft202012Validator
 
 import medic.plugin as kit
 from medic.durations import PATTERN, Span
-from medic.policy.bounds import Validator
+from medic.policy.bounds import validator_class
 
 
 def test_every_public_name_of_the_kit_resolves() -> None:
@@ -33,7 +33,7 @@ def test_options_schema_is_a_closed_object() -> None:
 def test_duration_fragment_is_bounded_by_its_span() -> None:
     """duration() checks form and range; span=None leaves the range and text as written."""
     schema = kit.duration("How long.", "5m", span=Span(1.0, 60.0))
-    check = Validator(kit.options_schema({"d": schema}))
+    check = validator_class()(kit.options_schema({"d": schema}))
     assert check.is_valid({"d": "30s"})
     assert not check.is_valid({"d": "2m"})
     assert not check.is_valid({"d": "soon"})
