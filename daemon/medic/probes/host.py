@@ -65,8 +65,8 @@ class MemoryProbe(Probe):
 
     runs_on_loop = True
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
-        super().__init__(options)
+    def __init__(self, options: Mapping[str, Any], *, timeout: float | None = None) -> None:
+        super().__init__(options, timeout=timeout)
         load_psutil()
 
     async def measure(self) -> Measurement:
