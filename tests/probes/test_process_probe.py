@@ -320,9 +320,12 @@ async def test_usage_read_from_stat_matches_psutil(spawn: Spawn) -> None:
     """Memory and threads read from the one stat line agree with psutil's readings."""
     code = "import threading,time; threading.Timer(60, int).start(); time.sleep(60)"
     proc = spawn(sys.executable, "-c", code)
-    await asyncio.sleep(0.3)
-    fields = await fields_of(ProcessProbe({"cmdline": f"^{sys.executable} -c import threading"}))
     ps = psutil.Process(proc.pid)
+    for _ in range(300):  # the child has started its timer thread (slow on a loaded host)
+        if ps.num_threads() == 2:
+            break
+        await asyncio.sleep(0.05)
+    fields = await fields_of(ProcessProbe({"cmdline": f"^{sys.executable} -c import threading"}))
     assert fields["pids"] == [proc.pid]
     assert fields["threads"] == ps.num_threads() == 2
     assert abs(fields["rss_bytes"] - ps.memory_info().rss) <= 64 * 4096

@@ -133,6 +133,38 @@ def _in_last(seconds: float) -> list[int]:
     return [n for n in range(web_history.COUNT) if 600 + (web_history.COUNT - n) * step < seconds]
 
 
+def test_typing_survives_a_refresh_that_was_in_flight(page: Page, agent: AgentProcess) -> None:
+    """A refresh still running when a filter changed must not put the old URL's values
+    back into the boxes: text typed meanwhile is kept and Apply sends it."""
+    open_list(page, agent)
+    held: list[Route] = []
+    holding = [True]
+
+    def hold(route: Route) -> None:
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/review/incidents*", hold)
+    page.evaluate("window.dispatchEvent(new PopStateEvent('popstate'))")  # a refresh, held
+    deadline = time.monotonic() + 15
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the refresh never asked for incidents"
+    page.locator("#filter-status").select_option("healed")
+    page.locator("#filter-policy").fill("spool-missing")
+    holding[0] = False
+    for route in held:
+        route.continue_()
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#filter-policy")).to_have_value("spool-missing")
+    page.locator("#filters-apply").click()
+    expect(page).to_have_url(
+        re.compile(r"status=healed.*policy=spool-missing|policy=spool-missing.*status=healed")
+    )
+
+
 def test_filters_go_in_the_url_and_survive_reload(page: Page, agent: AgentProcess) -> None:
     """Choosing a status and a policy changes the URL; reloading it keeps both filters and
     the same rows."""

@@ -7,7 +7,15 @@
 import { api, setToken, token, view } from "./api.js";
 import { $, duration } from "./dom.js";
 import { loadIncident, onFieldChange } from "./incident.js";
-import { FILTERS, fillSuggestions, hrefWith, loadApprovals, loadIncidents, loadOverview } from "./list.js";
+import {
+  FILTERS,
+  boxesShowUrl,
+  fillSuggestions,
+  hrefWith,
+  loadApprovals,
+  loadIncidents,
+  loadOverview,
+} from "./list.js";
 import { loadSilences, silenceBody } from "./silences.js";
 
 const REFRESH_MS = 10000;
@@ -92,8 +100,9 @@ async function refresh() {
   }
 }
 
-function go(href) {
+function go(href, fromBoxes = false) {
   history.pushState(null, "", href);
+  if (fromBoxes) boxesShowUrl();
   window.scrollTo(0, 0);
   refresh();
 }
@@ -143,12 +152,12 @@ function wire() {
   });
   for (const name of FILTERS) {
     const input = $("filter-" + name);
-    const apply = () => go(hrefWith({ [name]: input.value.trim() }));
+    const apply = () => go(hrefWith({ [name]: input.value.trim() }), true);
     input.addEventListener("change", apply);
   }
   $("filters").addEventListener("submit", (event) => {
     event.preventDefault();
-    go(hrefWith(Object.fromEntries(FILTERS.map((f) => [f, $("filter-" + f).value.trim()]))));
+    go(hrefWith(Object.fromEntries(FILTERS.map((f) => [f, $("filter-" + f).value.trim()]))), true);
   });
   $("filters-clear").addEventListener("click", () => {
     go(hrefWith(Object.fromEntries(FILTERS.map((f) => [f, null]))));

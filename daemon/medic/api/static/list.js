@@ -83,6 +83,12 @@ function pagerLink(id, href) {
 
 let shownSearch = null; // the URL whose filters the boxes show: a refresh keeps typing
 
+// The boxes themselves made the URL (a filter changed, Apply): they already show it, and
+// a refresh still in flight must not put the old URL's values back over new typing.
+export function boxesShowUrl() {
+  shownSearch = location.search;
+}
+
 export async function loadIncidents() {
   const params = new URLSearchParams(location.search);
   if (shownSearch !== location.search) {
