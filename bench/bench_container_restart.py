@@ -53,7 +53,7 @@ from medic.durations import parse_duration
 IMAGE = "medic-test/busybox:1"
 # The CLI, with the container probe's event stream off: polling alone must notice.
 POLL_ONLY = (
-    "import sys; from medic.probes.container import ContainerProbe; "
+    "import sys; from medic.probes.containers.container import ContainerProbe; "
     "ContainerProbe.watches = False; from medic.cli import main; "
     "sys.argv[0] = 'medic'; sys.exit(main())"
 )

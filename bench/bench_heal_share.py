@@ -28,7 +28,7 @@ from benchkit import p99
 from medic import logsetup
 from medic.cli.run import agent_with_api
 from medic.config import load_config
-from medic.probes.process import ProcessProbe
+from medic.probes.system.process import ProcessProbe
 from peers import Services, alive, become_subreaper, medic_config, medic_process_policies, read_pid
 from peers import reap as reap_children
 

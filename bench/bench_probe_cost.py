@@ -19,11 +19,11 @@ from typing import Any
 
 from benchkit import report, time_runs
 from medic.probes.base import Probe
-from medic.probes.command import CommandProbe
-from medic.probes.disk import DiskProbe
-from medic.probes.file import FileProbe
-from medic.probes.host import CpuProbe, LoadProbe, MemoryProbe
-from medic.probes.process import ProcessProbe
+from medic.probes.commands.command import CommandProbe
+from medic.probes.system.disk import DiskProbe
+from medic.probes.system.file import FileProbe
+from medic.probes.system.host import CpuProbe, LoadProbe, MemoryProbe
+from medic.probes.system.process import ProcessProbe
 
 
 async def bench(label: str, make: Callable[[], Probe], runs: int) -> None:

@@ -24,8 +24,8 @@ import redis
 
 from benchkit import report, time_runs
 from medic.probes.base import Probe
-from medic.probes.postgres import PostgresProbe
-from medic.probes.redis import RedisProbe
+from medic.probes.databases.postgres import PostgresProbe
+from medic.probes.databases.redis import RedisProbe
 
 PG_DSN = "postgresql://medic_test:medic-test@127.0.0.1:5432/postgres"
 ENV = "MEDIC_BENCH_PG_DSN"

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from benchkit import report, time_runs
 from medic.probes.base import Probe
-from medic.probes.logfile import LogProbe
-from medic.probes.prometheus import PrometheusProbe
+from medic.probes.logs.logfile import LogProbe
+from medic.probes.monitoring.prometheus import PrometheusProbe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from kit.promstack import (

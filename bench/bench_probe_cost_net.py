@@ -29,9 +29,9 @@ from cryptography.x509.oid import NameOID
 
 from benchkit import report, time_runs
 from medic.probes.base import Probe
-from medic.probes.http import HttpProbe
-from medic.probes.tcp import TcpProbe
-from medic.probes.tls import TlsCertProbe
+from medic.probes.network.http import HttpProbe
+from medic.probes.network.tcp import TcpProbe
+from medic.probes.network.tls import TlsCertProbe
 
 PEM = serialization.Encoding.PEM
 HEALTH = {"status": "pass", "checks": {"db": {"status": "ok"}}}

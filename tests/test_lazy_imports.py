@@ -255,8 +255,8 @@ def test_a_host_probe_imports_psutil_when_made_not_when_first_run() -> None:
     modules = loaded_after(
         """
         import sys
-        from medic.probes.disk import DiskProbe
-        from medic.probes.host import MemoryProbe
+        from medic.probes.system.disk import DiskProbe
+        from medic.probes.system.host import MemoryProbe
         assert "psutil" not in sys.modules
         MemoryProbe({})
         """

@@ -10,7 +10,7 @@ import pytest
 
 from medic.alerts import Alert, AlertBook
 from medic.policy.loader import load_text
-from medic.probes.alertmanager import AlertmanagerProbe
+from medic.probes.monitoring.alertmanager import AlertmanagerProbe
 
 T0 = 1_700_000_000.0
 

@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from medic.actions.base import ActionContext
 from medic.actions.mysql import MysqlTerminateAction
-from medic.probes.mysql import MysqlProbe
+from medic.probes.databases.mysql import MysqlProbe
 
 HOST, PORT = "127.0.0.1", 3306
 ADMIN = {"host": HOST, "port": PORT, "user": "medic_test", "password": "medic-test"}

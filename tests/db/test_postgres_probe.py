@@ -11,7 +11,7 @@ import pytest
 from medic.drivers.postgres import server_name
 from medic.errors import ProbeError
 from medic.policy.loader import load_text
-from medic.probes.postgres import PostgresProbe
+from medic.probes.databases.postgres import PostgresProbe
 
 if TYPE_CHECKING:
     from kit.databases import Scratch

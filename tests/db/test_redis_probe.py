@@ -11,7 +11,7 @@ import pytest
 
 from medic.errors import ProbeError
 from medic.policy.loader import load_text
-from medic.probes.redis import RedisProbe, length_field, url_server, with_db
+from medic.probes.databases.redis import RedisProbe, length_field, url_server, with_db
 
 if TYPE_CHECKING:
     from kit.databases import RedisServer

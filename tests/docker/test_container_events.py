@@ -11,7 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from medic.drivers.docker import EventFollower, EventStream, open_container_events
-from medic.probes.container import ContainerProbe
+from medic.probes.containers.container import ContainerProbe
 
 HEALTHCHECK = {
     "test": ["CMD", "/bin/sh", "-c", "test -f /tmp/ok"],

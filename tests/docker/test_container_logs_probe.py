@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from medic.patterns import compile_pattern
-from medic.probes.container_logs import ContainerLogsProbe, count_lines
+from medic.probes.containers.container_logs import ContainerLogsProbe, count_lines
 
 BURST = (
     "echo starting; "

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from medic.policy.loader import is_test_file, load_paths
-from medic.probes.command import CommandProbe
+from medic.probes.commands.command import CommandProbe
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "policies" / "containers"

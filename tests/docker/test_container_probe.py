@@ -9,8 +9,8 @@ import pytest
 
 from medic.drivers import docker as docker_client
 from medic.drivers.docker import detect_own_container_id
-from medic.probes.container import ContainerProbe, cpu_percent, memory_used
-from medic.probes.container_select import Selection, validate_selection
+from medic.probes.containers.container import ContainerProbe, cpu_percent, memory_used
+from medic.probes.containers.container_select import Selection, validate_selection
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from medic.probes import container as mod
-from medic.probes.container import ContainerProbe
+from medic.probes.containers import container as mod
+from medic.probes.containers.container import ContainerProbe
 
 SAMPLE = {"memory_stats": {"usage": 95 * 2**20, "limit": 100 * 2**20}, "pids_stats": {}}
 LOW = {"memory_stats": {"usage": 10 * 2**20, "limit": 100 * 2**20}, "pids_stats": {}}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from medic.probes.container import ContainerProbe
+from medic.probes.containers.container import ContainerProbe
 
 
 @pytest.fixture(name="stats_reads")

@@ -9,7 +9,7 @@ import pytest
 from kit.runner import T0, Kit, RecordAction, kit_fixture, settle  # noqa: F401  (the kit fixture)
 from medic.engine.runner import PolicyRunner
 from medic.policy.loader import load_text
-from medic.probes.schedule import ScheduleProbe
+from medic.probes.services.schedule import ScheduleProbe
 
 
 def job(kit: Kit, step: str = "test.record: {}") -> PolicyRunner:

@@ -12,7 +12,7 @@ import pytest_asyncio
 
 from medic.clock import FakeClock
 from medic.errors import ProbeError
-from medic.probes.logfile import LogProbe
+from medic.probes.logs.logfile import LogProbe
 
 MakeLog = Callable[..., LogProbe]
 

@@ -15,7 +15,7 @@ from medic.clock import FakeClock
 from medic.errors import ProbeError
 from medic.policy.loader import load_text
 from medic.probes.base import probes
-from medic.probes.prometheus import PrometheusProbe
+from medic.probes.monitoring.prometheus import PrometheusProbe
 
 EXPOSITION = textwrap.dedent(
     """\

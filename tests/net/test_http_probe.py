@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from medic.errors import ProbeError
 from medic.policy.loader import load_text
-from medic.probes.http import HttpProbe
+from medic.probes.network.http import HttpProbe
 
 pytestmark = pytest.mark.integration
 

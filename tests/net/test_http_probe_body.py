@@ -9,7 +9,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from medic.probes.http import HttpProbe
+from medic.probes.network.http import HttpProbe
 
 
 async def rpc(request: web.Request) -> web.Response:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from medic.probes.tcp import TcpProbe
+from medic.probes.network.tcp import TcpProbe
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from medic.errors import ProbeError
-from medic.probes.tls import TlsCertProbe
+from medic.probes.network.tls import TlsCertProbe
 
 pytestmark = pytest.mark.integration
 

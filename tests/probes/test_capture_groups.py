@@ -12,8 +12,8 @@ from medic.actions.command import CommandAction
 from medic.actions.placeholders import Allow, PlaceholderRefused, fill_argv
 from medic.patterns import compile_pattern
 from medic.policy.loader import load_text
-from medic.probes.container_logs import count_lines
-from medic.probes.logfile import LogProbe
+from medic.probes.containers.container_logs import count_lines
+from medic.probes.logs.logfile import LogProbe
 
 FAILED = r"Failed password for \S+ from (?P<ip>[0-9a-f.:-]+) port (?P<port>\d+)"
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from medic.errors import ProbeError
-from medic.probes.command import CommandProbe
+from medic.probes.commands.command import CommandProbe
 
 pytestmark = pytest.mark.integration
 

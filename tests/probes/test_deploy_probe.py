@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestServer
 
 from medic.errors import ProbeError
 from medic.probes import probestate
-from medic.probes.deploy import DeployProbe
+from medic.probes.services.deploy import DeployProbe
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from medic.errors import ProbeError
-from medic.probes.file import FileProbe
+from medic.probes.system.file import FileProbe
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ import pytest
 
 from medic.errors import ProbeError
 from medic.probes.base import Probe
-from medic.probes.disk import DiskProbe
-from medic.probes.host import CpuProbe, LoadProbe, MemoryProbe
+from medic.probes.system.disk import DiskProbe
+from medic.probes.system.host import CpuProbe, LoadProbe, MemoryProbe
 
 pytestmark = pytest.mark.integration
 

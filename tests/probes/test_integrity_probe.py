@@ -12,7 +12,7 @@ import pytest
 
 from medic.errors import ProbeError
 from medic.probes import probestate
-from medic.probes.integrity import IntegrityProbe
+from medic.probes.system.integrity import IntegrityProbe
 
 
 @pytest.fixture

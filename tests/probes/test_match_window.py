@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from medic.probes.base import probes
-from medic.probes.linewindow import MatchWindowProbe
+from medic.probes.logs.linewindow import MatchWindowProbe
 
 LINE_PROBES = {
     "log": {"path": "/var/log/app.log"},

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from medic.probes.file import FileProbe
-from medic.probes.mounts import filesystem_of, mount_table
+from medic.probes.system.file import FileProbe
+from medic.probes.system.mounts import filesystem_of, mount_table
 
 MOUNTS = r"""/dev/sda1 / ext4 rw 0 0
 server:/export /mnt/backups nfs4 rw 0 0
@@ -45,7 +45,7 @@ async def test_file_probe_on_a_network_mount_stays_in_a_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A path on a network filesystem is never read on the event loop."""
-    monkeypatch.setattr("medic.probes.file.on_local_filesystem", lambda path: False)
+    monkeypatch.setattr("medic.probes.system.file.on_local_filesystem", lambda path: False)
     probe = FileProbe({"path": str(tmp_path)})
     await probe.measure()
     assert probe.read() is None

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from medic.probes.nagios import (
+from medic.probes.commands.nagios import (
     PerfDatum,
     field_name,
     parse_output,

@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from medic.errors import ProbeError
-from medic.probes.process import ProcessProbe
+from medic.probes.system.process import ProcessProbe
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import pytest
 from medic.engine.multiprobe import new_probe
 from medic.policy.model import ProbeSpec
 from medic.probes import probestate
-from medic.probes.schedule import ScheduleProbe
+from medic.probes.services.schedule import ScheduleProbe
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -23,8 +23,8 @@ import pytest
 from kit.systemd_node import docker_cli
 from medic.policy.loader import load_text
 from medic.probes import probestate
-from medic.probes.journal_read import Selection, journal_argv, parse_entries
-from medic.probes.journald import JournaldProbe
+from medic.probes.logs.journal_read import Selection, journal_argv, parse_entries
+from medic.probes.logs.journald import JournaldProbe
 
 if TYPE_CHECKING:
     from kit.systemd_node import Node

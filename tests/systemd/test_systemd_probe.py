@@ -16,7 +16,7 @@ import pytest
 
 from medic.drivers.systemd import canonical, parse_show
 from medic.errors import ProbeError
-from medic.probes.systemd import UnitProbe, unit_fields
+from medic.probes.services.systemd import UnitProbe, unit_fields
 
 if TYPE_CHECKING:
     from kit.systemd_node import Node
@@ -222,7 +222,7 @@ def test_a_restart_loop_shows_systemds_restarts_and_start_limit(node: Node) -> N
 
 WATCH = """
 import asyncio, json, subprocess, sys
-from medic.probes.systemd import UnitProbe
+from medic.probes.services.systemd import UnitProbe
 
 async def main():
     probe = UnitProbe({"unit": sys.argv[1]})

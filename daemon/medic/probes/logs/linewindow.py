@@ -6,7 +6,7 @@ their first fields (:func:`window_fields`) and their checks (:class:`MatchWindow
 the pattern compiles, its named groups are fields, the window is a duration).
 
 The ``log`` and ``journald`` probes read what is new each run into a
-:class:`~medic.probes.logfollow.RunCount` stamped with the time of the run;
+:class:`~medic.probes.logs.logfollow.RunCount` stamped with the time of the run;
 :class:`LineWindow` keeps the runs of the last ``window`` seconds and turns them into
 the fields both probes yield: ``match_count``, ``lines``, ``last_match`` and, for each
 named group of the pattern, ``last_<group>`` from the latest matching line.
@@ -22,8 +22,8 @@ from medic.durations import DurationError, parse_duration
 from medic.option_schemas import duration
 from medic.patterns import Pattern, compile_pattern, pattern_problem
 from medic.probes.base import Field, Probe
-from medic.probes.capture import capture_fields, capture_problems, captured
-from medic.probes.logfollow import RunCount
+from medic.probes.commands.capture import capture_fields, capture_problems, captured
+from medic.probes.logs.logfollow import RunCount
 
 MAX_RUNS = 100_000
 

@@ -32,7 +32,7 @@ from medic.errors import ProbeError
 from medic.logsetup import get_logger
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.container_select import (
+from medic.probes.containers.container_select import (
     SELECTION_PROPERTIES,
     Selection,
     select_containers,

@@ -3,9 +3,9 @@
 Three forms, chosen by the options:
 
 - ``scrape`` + ``metric``: read the text exposition (``/metrics``) directly, one target
-  per series; with ``window`` the probe keeps its own samples (:mod:`medic.probes.promwindow`)
-  to say how much a counter grew, so "block height not increasing for 30 m" needs no
-  Prometheus server at all;
+  per series; with ``window`` the probe keeps its own samples
+  (:mod:`medic.probes.monitoring.promwindow`) to say how much a counter grew, so
+  "block height not increasing for 30 m" needs no Prometheus server at all;
 - ``scrape`` + ``numerator`` + ``denominator`` + ``window``: one target, the ratio of two
   rates (an error rate);
 - ``query`` + ``server``: an instant PromQL query, one target per series of the result.
@@ -26,8 +26,8 @@ from medic.errors import ProbeError
 from medic.lazy import lazy_module
 from medic.option_schemas import duration, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.promoptions import option_problems
-from medic.probes.promsamples import (
+from medic.probes.monitoring.promoptions import option_problems
+from medic.probes.monitoring.promsamples import (
     ExpoSample,
     Selector,
     check_count,
@@ -38,7 +38,7 @@ from medic.probes.promsamples import (
     series_id,
     shown_url,
 )
-from medic.probes.promwindow import WindowStore
+from medic.probes.monitoring.promwindow import WindowStore
 
 if TYPE_CHECKING:
     import aiohttp

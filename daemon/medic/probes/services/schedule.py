@@ -34,7 +34,7 @@ from medic.option_schemas import duration, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.probestate import StateFile, state_file
 
-log = get_logger("medic.probes.schedule")
+log = get_logger("medic.probes.services.schedule")
 
 FIELDS = (
     Field("due", "boolean", "An occurrence came and the job has not run for it yet."),

@@ -3,7 +3,7 @@
 Thousands of checks already exist as Nagios/Icinga/Sensu plugins; this probe runs any
 of them unchanged. The exit code is the verdict, the first line of output the text,
 and the perfdata after ``|`` becomes fields a condition can name (see
-:mod:`medic.probes.nagios` for the format and the naming rules).
+:mod:`medic.probes.commands.nagios` for the format and the naming rules).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from medic.durations import format_duration
 from medic.errors import ProbeError
 from medic.option_schemas import argv, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.nagios import parse_output, perfdata_fields, status_for
+from medic.probes.commands.nagios import parse_output, perfdata_fields, status_for
 from medic.proc import run_process
 from medic.program import command_argv, command_text, program_mistake
 

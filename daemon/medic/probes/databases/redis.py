@@ -4,7 +4,7 @@ One pipelined round trip reads ``INFO memory``, ``INFO clients``, ``INFO stats``
 keyspace hits and misses) and the ``TYPE`` of each key in ``lists``; a second one reads
 the lengths (``LLEN`` for a list, ``XLEN`` for a stream, ``ZCARD``/``SCARD`` for the
 sorted sets and sets that job queues keep scheduled and retried jobs in) and those of
-the ``queues`` (:mod:`medic.probes.redis_queues`). A missing key has length 0. Each key
+the ``queues`` (:mod:`medic.probes.databases.redis_queues`). A missing key has length 0. Each key
 becomes a field ``len_<key>`` with every character outside ``[A-Za-z0-9_]`` replaced by
 ``_``, so ``queue:default`` is ``len_queue_default``.
 
@@ -28,7 +28,7 @@ from medic.durations import format_duration
 from medic.errors import ProbeError
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.redis_queues import QUEUE_OPTIONS, QueueSet, queue_problems
+from medic.probes.databases.redis_queues import QUEUE_OPTIONS, QueueSet, queue_problems
 from medic.redact import redact_text
 
 if TYPE_CHECKING:

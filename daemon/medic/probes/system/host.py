@@ -1,4 +1,4 @@
-"""Host-wide probes: memory, CPU and load (disk usage is :mod:`medic.probes.disk`).
+"""Host-wide probes: memory, CPU and load (disk usage is :mod:`medic.probes.system.disk`).
 
 Each reads kernel tables in memory (``/proc/meminfo``, ``/proc/stat``,
 ``/proc/loadavg``, through psutil or ``os``): a few microseconds, so each

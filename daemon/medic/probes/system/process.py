@@ -5,7 +5,7 @@ Two things make it fast enough to restart a dead daemon within milliseconds:
 - ``watch()`` holds a pidfd per matched process; the kernel makes it readable the
   instant the process exits, so the policy is evaluated at once, not at the next poll.
 - ``measure()`` selects processes from one listing of ``/proc`` shared by every
-  process probe in the agent (:mod:`medic.probes.proctable`, at most
+  process probe in the agent (:mod:`medic.probes.system.proctable`, at most
   ``SNAPSHOT_MAX_AGE`` old), and then re-reads only the few processes it matched. A
   match is confirmed against the live process, so a death is never hidden by a shared
   listing; a process started since the listing is found by the next one, and when
@@ -29,7 +29,7 @@ from medic.logsetup import get_logger
 from medic.option_schemas import options_schema
 from medic.patterns import compile_pattern, pattern_problem
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.proctable import (
+from medic.probes.system.proctable import (
     TABLE,
     ProcEntry,
     Snapshot,

@@ -1,6 +1,6 @@
 """The files a ``log`` probe follows: one path, or every file a glob matches.
 
-Each file gets its own :class:`~medic.probes.logfollow.LogFollower` (its own offset,
+Each file gets its own :class:`~medic.probes.logs.logfollow.LogFollower` (its own offset,
 rotation and truncation handling). The glob is matched again every run:
 
 - a file that appears after the first run is new, so it is read from its start;
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from medic.errors import ProbeError
 from medic.patterns import Pattern
-from medic.probes.logfollow import LogFollower, RunCount
+from medic.probes.logs.logfollow import LogFollower, RunCount
 
 COMPRESSED = (".gz", ".xz", ".bz2", ".zst", ".lz4", ".z")
 

@@ -16,11 +16,11 @@ from medic.errors import ProbeError
 from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.host import load_psutil
+from medic.probes.system.host import load_psutil
 
 if TYPE_CHECKING:
     import psutil
-else:  # imported when a policy makes this probe (medic.probes.host says why)
+else:  # imported when a policy makes this probe (medic.probes.system.host says why)
     psutil = lazy_module("psutil")
 
 DEFAULT_EXCLUDED_FSTYPES = (

@@ -19,7 +19,7 @@ from medic.errors import PatternError
 from medic.option_schemas import duration, options_schema
 from medic.patterns import MAX_SUBJECT, compile_pattern
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.promsamples import series_id
+from medic.probes.monitoring.promsamples import series_id
 
 DEFAULT_KEEP_RESOLVED = "10m"
 REGEX_PREFIX = "~"

@@ -1,7 +1,7 @@
 """The ``http`` probe: does a service answer, how fast, and what does it say?
 
 Made for the runbook lines "health endpoint down -> restart", "the API answers 5xx"
-(:mod:`medic.probes.tcp` covers "the port is closed"). A service that cannot be
+(:mod:`medic.probes.network.tcp` covers "the port is closed"). A service that cannot be
 reached is a *reading*, not a probe failure: ``ok`` is false and ``error`` says why in
 a few words, so ``when: not ok`` fires on it. Only a broken option (an unreadable
 ``ca_file``, an unset secret) makes the probe itself fail. Secrets (header values, the
@@ -23,7 +23,7 @@ from medic.errors import ProbeError
 from medic.lazy import lazy_module
 from medic.option_schemas import options_schema, url
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.connection_errors import client_error_text
+from medic.probes.network.connection_errors import client_error_text
 from medic.redact import is_secret_key, redact_text
 
 if TYPE_CHECKING:

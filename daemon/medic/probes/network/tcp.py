@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.connection_errors import os_error_text
+from medic.probes.network.connection_errors import os_error_text
 
 TCP_FIELDS = (
     Field("ok", "boolean", "A TCP connection was made."),

@@ -4,7 +4,7 @@ Made for the runbook line "certificate expires in < 14 days -> renew, reload, ve
 A remote certificate is fetched with verification off, so an expired or self-signed one
 is still measured; whether its chain is trusted is a separate answer (a handshake with
 verification on). A certificate file on disk is read and its chain walked in Python
-(:mod:`medic.probes.certificates`).
+(:mod:`medic.probes.network.certificates`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,15 @@ from typing import Any, ClassVar
 from medic.errors import ProbeError
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.certificates import chain_problem, describe, is_ip, load_pem, system_anchors
-from medic.probes.connection_errors import os_error_text, tls_error_text
-from medic.probes.tcp import host_port
+from medic.probes.network.certificates import (
+    chain_problem,
+    describe,
+    is_ip,
+    load_pem,
+    system_anchors,
+)
+from medic.probes.network.connection_errors import os_error_text, tls_error_text
+from medic.probes.network.tcp import host_port
 
 FIELDS = (
     Field("days_left", "number", "Days until not_after; negative once expired.", "days"),

@@ -22,15 +22,15 @@ from medic.logsetup import get_logger
 from medic.option_schemas import options_schema
 from medic.patterns import Pattern
 from medic.probes.base import Field, Measurement, probes
-from medic.probes.capture import captured
-from medic.probes.container_select import (
+from medic.probes.commands.capture import captured
+from medic.probes.containers.container_select import (
     SELECTION_PROPERTIES,
     Selection,
     primary_name,
     select_containers,
     validate_selection,
 )
-from medic.probes.linewindow import MatchWindowProbe, compiled, pattern_options, window_fields
+from medic.probes.logs.linewindow import MatchWindowProbe, compiled, pattern_options, window_fields
 
 log = get_logger(__name__)
 

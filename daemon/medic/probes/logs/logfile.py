@@ -1,13 +1,13 @@
 """The ``log`` probe: count new lines of a log file that match a pattern, in a recent window.
 
 The file is followed across runs the way ``tail -F`` does, through rotation and
-truncation (:mod:`medic.probes.logfollow`). Each run stamps what it read with the time
+truncation (:mod:`medic.probes.logs.logfollow`). Each run stamps what it read with the time
 it read it; ``match_count`` and ``lines`` add up the runs of the last ``window``. The
 first run starts at the end of the file, so history already in the log is not counted
 (``from_start: true`` counts it). A line is counted once its newline is written. At
 most ``MAX_BYTES`` are read per run: a file that grew more than that is skipped ahead
 to its end and the run says ``truncated``. ``path`` may be a glob: every matching file
-is followed (:mod:`medic.probes.logset`) and the counts add up over all of them.
+is followed (:mod:`medic.probes.logs.logset`) and the counts add up over all of them.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from medic.durations import parse_duration
 from medic.errors import ProbeError
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, probes
-from medic.probes.linewindow import (
+from medic.probes.logs.linewindow import (
     LineWindow,
     MatchWindowProbe,
     compiled,
     pattern_options,
     window_fields,
 )
-from medic.probes.logfollow import MAX_BYTES, RunCount
-from medic.probes.logset import LogSet
+from medic.probes.logs.logfollow import MAX_BYTES, RunCount
+from medic.probes.logs.logset import LogSet
 
 
 @probes.register("log")

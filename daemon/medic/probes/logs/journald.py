@@ -20,7 +20,7 @@ from medic.durations import parse_duration
 from medic.errors import ProbeError
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, probes
-from medic.probes.journal_read import (
+from medic.probes.logs.journal_read import (
     PRIORITIES,
     Entry,
     Selection,
@@ -29,14 +29,14 @@ from medic.probes.journal_read import (
     latest_argv,
     parse_entries,
 )
-from medic.probes.linewindow import (
+from medic.probes.logs.linewindow import (
     LineWindow,
     MatchWindowProbe,
     compiled,
     pattern_options,
     window_fields,
 )
-from medic.probes.logfollow import LAST_MATCH_CHARS, RunCount
+from medic.probes.logs.logfollow import LAST_MATCH_CHARS, RunCount
 from medic.probes.probestate import StateFile, state_file
 from medic.proc import run_process
 

@@ -1,7 +1,7 @@
 """The ``file.integrity`` probe: has a file's content, mode or owner changed?
 
 Each run reads every file ``path`` names (a glob may name many;
-:mod:`medic.probes.integrity_read`) and compares it with a baseline kept in the agent's
+:mod:`medic.probes.system.integrity_read`) and compares it with a baseline kept in the agent's
 state directory (:mod:`medic.probes.probestate`), so a restart does not forget it. The
 first run records the baseline. With ``baseline: first`` (the default) it stays until
 the file is put back (a change keeps ``changed`` true, which is what a remediation that
@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 from medic.errors import ProbeError
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.integrity_read import ALGORITHMS, COMPARED, missing, read_file
 from medic.probes.probestate import StateFile, state_file
+from medic.probes.system.integrity_read import ALGORITHMS, COMPARED, missing, read_file
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 

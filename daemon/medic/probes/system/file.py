@@ -6,7 +6,7 @@ growing", "the lock file is not stale".
 A ``stat`` on a local filesystem takes microseconds, so the probe ``runs_on_loop``. A
 network filesystem can leave a ``stat`` blocked in the kernel for minutes, so the first
 measurement always runs in a worker thread: it resolves the path's symbolic links and
-looks up the filesystem it lies on (:mod:`medic.probes.mounts`); only a path on a
+looks up the filesystem it lies on (:mod:`medic.probes.system.mounts`); only a path on a
 local filesystem is read on the event loop from then on.
 """
 
@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from medic.errors import ProbeError
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.mounts import on_local_filesystem
+from medic.probes.system.mounts import on_local_filesystem
 
 FIELDS = (
     Field("exists", "boolean", "The path (or, with glob, at least one match) exists."),

@@ -1,0 +1,1 @@
+"""Programs as probes: a command's output, Nagios-style checks."""

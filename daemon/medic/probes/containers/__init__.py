@@ -1,0 +1,1 @@
+"""Docker containers: state, health, resources and logs."""

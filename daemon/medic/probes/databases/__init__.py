@@ -1,0 +1,1 @@
+"""Databases and queues: PostgreSQL, MySQL/MariaDB, Redis."""

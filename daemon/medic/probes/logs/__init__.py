@@ -1,0 +1,1 @@
+"""Log lines: files, the systemd journal, and the shared line-window counting."""

@@ -1,0 +1,1 @@
+"""Other monitors as sources: Prometheus queries, Alertmanager alerts."""

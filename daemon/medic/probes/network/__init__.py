@@ -1,0 +1,1 @@
+"""Network endpoints: HTTP, TCP, TLS certificates."""

@@ -1,0 +1,1 @@
+"""Services and jobs: systemd units, schedules, deploys."""

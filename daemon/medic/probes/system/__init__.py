@@ -1,0 +1,1 @@
+"""Host resources: CPU, memory, load, disks, mounts, processes, files, file integrity."""
