@@ -2,7 +2,8 @@
 
 Runs the real agent in-process (real probes, real audit writer, API off) pinned to one
 CPU, records how late every scheduled evaluation started, and prints p50/p99/max.
-Target (DESIGN.md): p99 <= 50 ms.
+Targets: DESIGN.md, p99 <= 50 ms at 1,000 policies; issue 14, p99 <= 20 ms and max <= 50 ms
+at 5,000 (``--policies 5000``).
 
     .venv/bin/python bench/bench_scheduler.py [--policies 1000] [--seconds 20] [--probe host.load]
 """
@@ -85,13 +86,14 @@ def main() -> None:
         samples, cpu = asyncio.run(measure(config, args.seconds))
     samples.sort()
     q = statistics.quantiles(samples, n=100)
+    target = "p99 <= 20 ms, max <= 50 ms" if args.policies >= 5000 else "p99 <= 50 ms"
     print(
         f"scheduler lag, {args.policies} policies every {args.every} ({args.probe}), one core, "
         f"{len(samples)} evaluations in {args.seconds:g}s"
     )
     print(
         f"  p50 {q[49] * 1000:.2f} ms   p99 {q[98] * 1000:.2f} ms   max {samples[-1] * 1000:.2f} ms"
-        f"   (target p99 <= 50 ms)"
+        f"   (target {target})"
     )
     print(f"  agent CPU {cpu * 100:.1f}% of one core")
 
