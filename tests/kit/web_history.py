@@ -30,23 +30,28 @@ def _story(n: int, opened: float) -> list[AuditEvent]:
     def mem(value: float) -> dict[str, object]:
         return {"memory_percent": value, "rss_mb": 2048, "name": target}
 
+    def restart(dt: float, attempt: int) -> list[AuditEvent]:
+        action, details = f"{incident}/{attempt}", {"type": "container.restart"}
+        started = {**details, "step": 0, "attempt": attempt}
+        return [
+            ev(Kind.ACTION_STARTED, dt, action=action, details=started),
+            ev(Kind.ACTION_SUCCEEDED, dt + 3, action=action, outcome="ok", details=details),
+        ]
+
+    def page(dt: float, notification: str, reason: str) -> AuditEvent:
+        details = {
+            "notifier": "oncall",
+            "notification": notification,
+            "reason": reason,
+            "attempt": 1,
+        }
+        return ev(Kind.NOTIFY_SENT, dt, outcome="sent", details=details)
+
     story = [
         ev(Kind.DETECTED, 0, values=mem(91.5), details={"condition": "memory_percent > 90"}),
         ev(Kind.PENDING, 15, values=mem(93.0)),
         ev(Kind.FIRED, 30, values=mem(95.5)),
-        ev(
-            Kind.ACTION_STARTED,
-            31,
-            action=f"{incident}/1",
-            details={"type": "container.restart", "step": 0, "attempt": 1},
-        ),
-        ev(
-            Kind.ACTION_SUCCEEDED,
-            34,
-            action=f"{incident}/1",
-            outcome="ok",
-            details={"type": "container.restart"},
-        ),
+        *restart(31, attempt=1),
     ]
     if escalated:
         story += [
@@ -58,42 +63,10 @@ def _story(n: int, opened: float) -> list[AuditEvent]:
                 values=mem(94.0),
                 details={"reason": "not_healed", "notify": ["oncall"]},
             ),
-            ev(
-                Kind.NOTIFY_SENT,
-                66,
-                outcome="sent",
-                details={
-                    "notifier": "oncall",
-                    "notification": "escalate",
-                    "reason": "not_healed",
-                    "attempt": 1,
-                },
-            ),
-            ev(
-                Kind.ACTION_STARTED,
-                95,
-                action=f"{incident}/2",
-                details={"type": "container.restart", "step": 0, "attempt": 2},
-            ),
-            ev(
-                Kind.ACTION_SUCCEEDED,
-                98,
-                action=f"{incident}/2",
-                outcome="ok",
-                details={"type": "container.restart"},
-            ),
+            page(66, "escalate", "not_healed"),
+            *restart(95, attempt=2),
             ev(Kind.VERIFY_HEALED, 128, values=mem(41.0)),
-            ev(
-                Kind.NOTIFY_SENT,
-                129,
-                outcome="sent",
-                details={
-                    "notifier": "oncall",
-                    "notification": "resolve",
-                    "reason": "healed",
-                    "attempt": 1,
-                },
-            ),
+            page(129, "resolve", "healed"),
         ]
     else:
         story.append(ev(Kind.VERIFY_HEALED, 64, values=mem(38.5)))
