@@ -20,6 +20,9 @@ from kit.http_stub import Reply, Request, StubServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The override most pack tests give a policy: probe every second, verify three seconds on.
+FAST: dict[str, Any] = {"probe.every": "1s", "verify.after": "3s"}
+
 
 def pack_policies(
     pack: str,

@@ -32,7 +32,7 @@ import pytest
 
 from kit.acme_site import DOMAIN, Site, age_lineage, run, site, wait_until
 from kit.http_stub import Reply, Request, StubServer
-from kit.packs import Receiver, pack_agent, pack_policies
+from kit.packs import FAST, Receiver, pack_agent, pack_policies
 from kit.ports import free_port
 from kit.promstack import Service, start_prometheus, wait_for_series
 
@@ -47,7 +47,6 @@ PSQL, PG_DUMP, PG_RESTORE, RUNUSER = (
     "/usr/bin/pg_restore",
     "/usr/sbin/runuser",
 )
-FAST = {"probe.every": "1s", "verify.after": "3s"}
 HOUR = 3600
 # Segments still waiting for archive_command: none once the archiver caught up.
 READY = "select name from pg_ls_archive_statusdir() where name like '%.ready'"

@@ -28,12 +28,11 @@ import pymysql
 import pytest
 import redis
 
-from kit.packs import Receiver, pack_agent, pack_policies
+from kit.packs import FAST, Receiver, pack_agent, pack_policies
 from kit.ports import free_port
 
 pytestmark = pytest.mark.integration
 
-FAST = {"probe.every": "1s", "verify.after": "3s"}
 IDLE = {"older_than: 5m": "older_than: 2s"}  # the runbook's `time > 300`, shortened
 PASSWORD = "finaegis-e2e"  # a throwaway credential for this private server only
 MAX = 20

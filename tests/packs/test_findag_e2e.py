@@ -24,13 +24,12 @@ import pytest
 
 from kit.containers import memory_usage, oom_events
 from kit.http_stub import Reply, Request, StubServer
-from kit.packs import Receiver, pack_agent, pack_policies
+from kit.packs import FAST, Receiver, pack_agent, pack_policies
 from kit.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 MiB = 1024 * 1024
-FAST = {"probe.every": "1s", "verify.after": "3s"}
 # The restart policies have depends_on: [findag-db-optimize-weekly], so it is loaded
 # beside them, in dry-run: the job never acts or pages there.
 IDLE_JOB = {"findag-db-optimize-weekly": {"dry_run": True}}

@@ -27,14 +27,13 @@ from typing import Any
 import pytest
 
 from kit.http_stub import Reply, Request, StubServer
-from kit.packs import Receiver, pack_agent, pack_policies
+from kit.packs import FAST, Receiver, pack_agent, pack_policies
 from kit.ports import free_port
 from medic.clock import parse_iso
 
 pytestmark = pytest.mark.integration
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-FAST = {"probe.every": "1s", "verify.after": "3s"}
 SLOTS = 17  # max_connections 20 less superuser_reserved_connections 3
 
 

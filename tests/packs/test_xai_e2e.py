@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from kit.packs import notifiers_of, pack_policies
+from kit.packs import FAST, notifiers_of, pack_policies
 from kit.systemd_node import docker_cli
 
 if TYPE_CHECKING:
@@ -103,7 +103,6 @@ CONFIG = {
     "log": {"format": "json", "level": "info"},
     "notifiers": notifiers_of("xai", "http://127.0.0.1:9999"),
 }
-FAST = {"probe.every": "1s", "verify.after": "3s"}
 POLICIES = pack_policies(
     "xai",
     ["xai-node-down", "xai-block-height-stalled", "xai-peers-low", "xai-node-journal-errors"],
