@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -34,3 +35,14 @@ def _no_probe_state_between_tests() -> Iterator[None]:
     probestate.set_root(None)
     yield
     probestate.set_root(None)
+
+
+@pytest.fixture
+def state_root(tmp_path: Path) -> Iterator[Path]:
+    """Probe state kept in this test's own folder, laid out as the agent's state_dir."""
+    root = tmp_path / "state" / probestate.SUBDIR
+    probestate.set_root(root)
+    try:
+        yield root
+    finally:
+        probestate.set_root(None)

@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import stat
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +19,8 @@ from medic.errors import ProbeError
 from medic.probes import probestate
 from medic.probes.services.deploy import DeployProbe
 
-
-@pytest.fixture(autouse=True)
-def state_root(tmp_path: Path) -> Iterator[Path]:
-    """Each test keeps probe state in its own folder, as the agent does."""
-    root = tmp_path / "state" / probestate.SUBDIR
-    probestate.set_root(root)
-    try:
-        yield root
-    finally:
-        probestate.set_root(None)
+# Every test keeps probe state in its own folder, as the agent does.
+pytestmark = pytest.mark.usefixtures("state_root")
 
 
 @pytest_asyncio.fixture

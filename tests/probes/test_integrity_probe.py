@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from medic.errors import ProbeError
-from medic.probes import probestate
 from medic.probes.system.integrity import IntegrityProbe
-
-
-@pytest.fixture
-def state_root(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "state"
-    probestate.set_root(root)
-    try:
-        yield root
-    finally:
-        probestate.set_root(None)
 
 
 def write(path: Path, text: str) -> None:

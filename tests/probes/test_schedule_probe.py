@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,6 +16,9 @@ from medic.policy.model import ProbeSpec
 from medic.probes import probestate
 from medic.probes.services.schedule import ScheduleProbe
 
+# Every test keeps probe state in its own folder, as the agent does.
+pytestmark = pytest.mark.usefixtures("state_root")
+
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
@@ -27,17 +29,6 @@ def at(text: str, zone: ZoneInfo = BERLIN) -> float:
 
 def probe(**options: object) -> ScheduleProbe:
     return ScheduleProbe({"timezone": "Europe/Berlin", **options})
-
-
-@pytest.fixture(autouse=True)
-def state_root(tmp_path: Path) -> Iterator[Path]:
-    """Each test keeps probe state in its own folder, as the agent does."""
-    root = tmp_path / "state" / probestate.SUBDIR
-    probestate.set_root(root)
-    try:
-        yield root
-    finally:
-        probestate.set_root(None)
 
 
 def for_policy(name: str, **options: object) -> ScheduleProbe:

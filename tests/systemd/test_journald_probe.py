@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import tarfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,17 +39,6 @@ CAPTURED = (
     '{"__CURSOR":"s=8135;i=38;b=6335;m=15449317e;t=661b3dfb37715;x=76d6","MESSAGE":'
     '[98,105,110,1,97,114,121],"__REALTIME_TIMESTAMP":"1796275040384789"}\n'
 )
-
-
-@pytest.fixture
-def state_root(tmp_path: Path) -> Iterator[Path]:
-    """Probe state kept under tmp_path, as the agent keeps it under its state_dir."""
-    root = tmp_path / "state"
-    probestate.set_root(root)
-    try:
-        yield root
-    finally:
-        probestate.set_root(None)
 
 
 def snapshot(node: Node, dest: Path) -> None:
