@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 from structlog.testing import capture_logs
 
+from kit.ports import free_port
 from medic.api.server import start_api
 from medic.cli.agent_client import url_from_config
 from medic.cli.status import ago, command, key_values, render_table, rows
@@ -32,12 +32,6 @@ rejected policy files:
 async def run_status(*args: str, env: dict[str, str] | None = None) -> Result:
     """Invoke the command in a thread, so the server in this event loop can answer it."""
     return await asyncio.to_thread(CliRunner().invoke, command, list(args), env=env)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.integration
