@@ -96,13 +96,7 @@ def test_memory_hog_is_restarted_before_the_kernel_kills_it(
             }
         ],
     )
-    try:
-        agent.start()
-        agent.wait_for(
-            lambda: bool(agent.events("action.succeeded")), what="the restart", timeout=30
-        )
-    finally:
-        agent.stop()
+    agent.run_until("action.succeeded", what="the restart", timeout=30)
 
     (detected, *_) = agent.events("incident.detected")
     assert detected["values"]["memory_percent"] > 75

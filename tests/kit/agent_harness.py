@@ -68,6 +68,14 @@ class AgentProcess:
         self.proc = spawn_agent(self.config, self.root, self.log)
         self.wait_for(lambda: self.kinds().count("agent.started") >= 1, what="agent.started")
 
+    def run_until(self, kind: str, *, what: str, timeout: float = 20.0) -> None:
+        """Start the agent, wait for its first ``kind`` event, and stop it (also on failure)."""
+        try:
+            self.start()
+            self.wait_for(lambda: bool(self.events(kind)), what=what, timeout=timeout)
+        finally:
+            self.stop()
+
     def signal(self, sig: int) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)

@@ -166,11 +166,7 @@ def test_stale_wal_archive_is_refreshed_by_a_segment_switch(
     cluster.env(monkeypatch)
     agent = pack_agent(tmp_path / "agent", "eventchain", receiver)
     agent.write_policy("eventchain.yaml", wal_policy(cluster))
-    try:
-        agent.start()
-        agent.wait_for(lambda: bool(agent.events("verify.healed")), what="the heal", timeout=40)
-    finally:
-        agent.stop()
+    agent.run_until("verify.healed", what="the heal", timeout=40)
 
     (fired,) = agent.events("incident.fired")
     assert fired["values"]["age"] > HOUR
@@ -235,11 +231,7 @@ def test_stale_backup_is_dumped_in_a_format_pg_restore_can_list(
             override={"eventchain-backup-stale": FAST},
         ),
     )
-    try:
-        agent.start()
-        agent.wait_for(lambda: bool(agent.events("verify.healed")), what="the heal", timeout=60)
-    finally:
-        agent.stop()
+    agent.run_until("verify.healed", what="the heal", timeout=60)
 
     today = cluster.backups / f"backup_{time.strftime('%Y%m%d')}.dump"
     assert today.exists() and two_days.exists() and not ancient.exists()
@@ -295,11 +287,7 @@ def test_expiring_certificate_is_renewed_for_real_and_nginx_reloaded(
             override={"eventchain-cert-expiring": {**FAST, "verify.after": "2s"}},
         ),
     )
-    try:
-        agent.start()
-        agent.wait_for(lambda: bool(agent.events("verify.healed")), what="the heal", timeout=150)
-    finally:
-        agent.stop()
+    agent.run_until("verify.healed", what="the heal", timeout=150)
 
     steps = [e["details"]["type"] for e in agent.events("action.succeeded")]
     assert steps == ["command", "command"]

@@ -167,11 +167,7 @@ def test_full_pool_kills_the_apps_idle_connections_only_and_heals(
         ["finaegis-maintenance-mode", "finaegis-db-connections-critical"],
         tmp_path / "app",
     )
-    try:
-        agent.start()
-        agent.wait_for(lambda: bool(agent.events("verify.healed")), what="the heal", timeout=40)
-    finally:
-        agent.stop()
+    agent.run_until("verify.healed", what="the heal", timeout=40)
 
     (fired,) = agent.events("incident.fired")
     assert fired["values"]["percent_used"] == 100
@@ -310,11 +306,7 @@ def test_critical_backlog_scales_horizon_which_drains_it(
             override={"finaegis-queue-backlog-critical": FAST},
         ),
     )  # fmt: skip
-    try:
-        agent.start()
-        agent.wait_for(lambda: bool(agent.events("verify.healed")), what="the heal", timeout=40)
-    finally:
-        agent.stop()
+    agent.run_until("verify.healed", what="the heal", timeout=40)
 
     calls = (tmp_path / "bin" / "kubectl.calls").read_text().splitlines()
     assert calls == ["scale deployment/finaegis-horizon -n finaegis --replicas=5"]

@@ -136,13 +136,7 @@ def test_memory_hog_is_restarted_before_the_kernel_kills_it(
             override={"findag-memory-critical": FAST, **IDLE_JOB},
         ),
     )
-    try:
-        agent.start()
-        agent.wait_for(
-            lambda: bool(agent.events("action.succeeded")), what="the restart", timeout=40
-        )
-    finally:
-        agent.stop()
+    agent.run_until("action.succeeded", what="the restart", timeout=40)
 
     (detected, *_) = agent.events("incident.detected")
     assert detected["values"]["memory_percent"] > 90

@@ -138,11 +138,7 @@ def test_leaky_backend_that_exhausts_the_pool_is_restarted_and_the_pool_freed(
             override={"pfm-db-pool-exhausted": FAST, "pfm-postgres-down": FAST},
         ),
     )  # fmt: skip
-    try:
-        agent.start()
-        agent.wait_for(lambda: bool(agent.events("verify.healed")), what="the heal", timeout=60)
-    finally:
-        agent.stop()
+    agent.run_until("verify.healed", what="the heal", timeout=60)
 
     (fired,) = agent.events("incident.fired")
     assert (fired["policy"], fired["values"]["percent_used"]) == ("pfm-db-pool-exhausted", 100)
