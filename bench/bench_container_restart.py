@@ -163,13 +163,8 @@ def bench(
     return [s - k for s, k in zip(started, killed_at, strict=True)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--kills", type=int, default=50)
-    parser.add_argument("--poll-every", default="5s", help="poll-only interval (default 5s)")
-    parser.add_argument("--events-only", action="store_true", help="skip the poll-only run")
-    parser.add_argument("--gap", type=float, default=1.5, help="least seconds between kills")
-    args = parser.parse_args()
+def docker_client() -> Any:
+    """The Docker engine's client, or exit saying how to get the engine or the image."""
     try:
         client = docker.from_env(timeout=60)
         client.images.get(IMAGE)
@@ -177,6 +172,17 @@ def main() -> None:
         raise SystemExit(f"{IMAGE} is missing: run scripts/build-test-images.sh") from None
     except DockerException as exc:
         raise SystemExit(f"no Docker engine ({exc}): run scripts/provision-docker.sh") from None
+    return client
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--kills", type=int, default=50)
+    parser.add_argument("--poll-every", default="5s", help="poll-only interval (default 5s)")
+    parser.add_argument("--events-only", action="store_true", help="skip the poll-only run")
+    parser.add_argument("--gap", type=float, default=1.5, help="least seconds between kills")
+    args = parser.parse_args()
+    client = docker_client()
     with tempfile.TemporaryDirectory() as tmp:
         event_driven = bench(
             client, Path(tmp) / "events", args.kills, "30s", events=True, gap=args.gap

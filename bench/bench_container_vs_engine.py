@@ -41,10 +41,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import docker
-from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.errors import NotFound
 
-from bench_container_restart import IMAGE, count, reached, started_times, wait
+from bench_container_restart import IMAGE, count, docker_client, reached, started_times, wait
 from benchkit import p99, write_restart_agent
 
 LABELS = {"medic.test": "1", "medic.bench": "container-vs-engine"}
@@ -206,13 +205,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--gap", type=float, default=1.5, help="least seconds between kills")
     args = parser.parse_args()
-    try:
-        client = docker.from_env(timeout=60)
-        client.images.get(IMAGE)
-    except ImageNotFound:
-        raise SystemExit(f"{IMAGE} is missing: run scripts/build-test-images.sh") from None
-    except DockerException as exc:
-        raise SystemExit(f"no Docker engine ({exc}): run scripts/provision-docker.sh") from None
+    client = docker_client()
     runs: dict[str, Callable[[Path], tuple[list[float], list[float]]]] = {
         "unhealthy": lambda root: with_medic(client, root, args.kills, args.gap, True),
         "died": lambda root: with_medic(client, root, args.kills, args.gap, False),
