@@ -25,10 +25,10 @@ from medic.drivers.mysql import (
     connection_errors,
     is_system,
     rows,
-    scrub,
 )
 from medic.durations import format_duration, parse_duration
 from medic.option_schemas import duration, options_schema
+from medic.redact import without_url_password
 
 PROTECTED_USERS = ("root", "mysql", "debian-sys-maint")
 COMMANDS = ("Sleep", "Query", "Connect")
@@ -118,7 +118,7 @@ class MysqlTerminateAction(Action):
             done = len(details["killed"])
             return ActionResult(False, f"timed out; {done} killed before that", details)
         except connection_errors() as exc:
-            details["error"] = scrub(str(exc) or type(exc).__name__, dsn)
+            details["error"] = without_url_password(str(exc) or type(exc).__name__, dsn)
             return ActionResult(False, f"cannot kill on {server}: {details['error']}", details)
         killed = len(details["killed"])
         return ActionResult(

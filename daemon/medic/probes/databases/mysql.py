@@ -27,11 +27,11 @@ from medic.drivers.mysql import (
     connection_errors,
     is_system,
     rows,
-    scrub,
 )
 from medic.errors import ProbeError
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
+from medic.redact import without_url_password
 
 ACCESS_DENIED = 1227  # ER_SPECIFIC_ACCESS_DENIED_ERROR
 STATUS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -114,7 +114,7 @@ class MysqlProbe(Probe):
         except TimeoutError:
             error = f"no answer within {timeout:g}s"
         except connection_errors() as exc:
-            error = scrub(str(exc) or type(exc).__name__, dsn)
+            error = without_url_password(str(exc) or type(exc).__name__, dsn)
         empty = dict.fromkeys(self.field_names() + self.option_fields(self.options))
         return {address(dsn): {**empty, "reachable": False, "error": error}}
 
