@@ -20,6 +20,7 @@ from medic import secrets
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.drivers.mysql import (
     PROCESSLIST,
+    USER_NAME,
     address,
     connect,
     connection_errors,
@@ -67,7 +68,7 @@ class MysqlTerminateAction(Action):
             "dsn": secrets.schema("The mysql:// DSN."),
             "users": {
                 "type": "array",
-                "items": {"type": "string", "minLength": 1, "maxLength": 80},
+                "items": USER_NAME,
                 "minItems": 1,
                 "maxItems": 50,
                 "description": "Only these users' connections.",

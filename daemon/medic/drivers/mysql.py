@@ -14,6 +14,8 @@ from urllib.parse import unquote, urlsplit
 # Threads that are the server's own, never clients: not counted, never killed.
 SYSTEM_USERS = ("system user", "event_scheduler", "unauthenticated user", "mariadb.sys")
 SYSTEM_COMMANDS = ("Daemon", "Binlog Dump", "Binlog Dump GTID", "Slave_IO", "Slave_SQL")
+# One item of a ``users:`` option (MySQL user names are at most 80 characters).
+USER_NAME = {"type": "string", "minLength": 1, "maxLength": 80}
 
 
 @functools.cache

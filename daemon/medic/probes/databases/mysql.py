@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from medic import secrets
 from medic.drivers.mysql import (
     PROCESSLIST,
+    USER_NAME,
     address,
     connect,
     connection_errors,
@@ -69,7 +70,7 @@ class MysqlProbe(Probe):
             "dsn": secrets.schema("The mysql:// DSN."),
             "users": {
                 "type": "array",
-                "items": {"type": "string", "minLength": 1, "maxLength": 80},
+                "items": USER_NAME,
                 "maxItems": 50,
                 "description": "Count only these users' connections (default: all clients).",
             },
