@@ -79,7 +79,10 @@ class SweepAction(Action):
                     break
                 if not entry.is_file(follow_symlinks=False):
                     continue
-                if entry.stat(follow_symlinks=False).st_mtime > cutoff:
+                try:
+                    if entry.stat(follow_symlinks=False).st_mtime > cutoff:
+                        continue
+                except FileNotFoundError:  # taken from the spool since it was listed
                     continue
                 if os.path.lexists(target / entry.name):  # moving would overwrite it
                     continue
