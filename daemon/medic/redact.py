@@ -21,6 +21,7 @@ import functools
 import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import re2
 
@@ -65,6 +66,18 @@ def redact_text(text: str) -> str:
     if "earer" in text:
         text = _BEARER.sub(rf"\1 {REDACTED}", text)
     return text
+
+
+def without_url_password(text: str, url: str) -> str:
+    """``text`` without ``url``'s password (its userinfo or a ``password=`` query value,
+    as written and URL-decoded, whichever way a client library quoted it), then through
+    :func:`redact_text`: for a database client's error about a DSN Medic was given."""
+    parts = urlsplit(url)
+    found = [parts.password or "", *parse_qs(parts.query).get("password", [])]
+    for password in filter(None, found):
+        for form in {password, unquote(password)}:
+            text = text.replace(form, REDACTED)
+    return redact_text(text)
 
 
 def redact(value: Any, _depth: int = 0) -> Any:

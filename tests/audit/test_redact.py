@@ -9,7 +9,14 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from medic.redact import REDACTED, is_secret_key, redact, redact_processor, redact_text
+from medic.redact import (
+    REDACTED,
+    is_secret_key,
+    redact,
+    redact_processor,
+    redact_text,
+    without_url_password,
+)
 
 KEY_CASES = [
     ("token", True),
@@ -148,3 +155,23 @@ def test_hostile_text_is_masked_in_linear_time(hostile: str) -> None:
     started = time.perf_counter()
     redact_text(hostile)
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "mysql://app:p%40ss%21@db:3306/shop",
+        "postgresql://app@db/shop?password=p%40ss%21",
+        "redis://:p%40ss%21@cache:6379/0",
+    ],
+)
+def test_a_client_error_loses_the_dsn_password_as_written_and_decoded(dsn: str) -> None:
+    """A driver's error never shows the DSN's password as the driver was given it (decoded)."""
+    assert without_url_password("login p@ss! failed", dsn) == f"login {REDACTED} failed"
+
+
+def test_a_client_error_loses_the_dsn_password_as_written() -> None:
+    """The password as written in the DSN (URL-quoted) is masked too."""
+    text = "bad DSN app:p%40ss%21@db"
+    assert REDACTED in without_url_password(text, "mysql://app:p%40ss%21@db/shop")
+    assert "p%40ss" not in without_url_password(text, "mysql://app:p%40ss%21@db/shop")

@@ -136,3 +136,25 @@ def test_the_plugin_action_moves_only_old_files_aside(site: Path, tmp_path: Path
     ]
     assert sorted(p.name for p in spool.iterdir()) == ["new.msg"]
     assert sorted(p.name for p in stuck.iterdir()) == ["old.msg"]
+
+
+def test_the_plugin_action_never_overwrites_a_file_already_set_aside(
+    site: Path, tmp_path: Path
+) -> None:
+    """example.sweep leaves an old file in the spool when ``to`` already has that name."""
+    spool, stuck = tmp_path / "spool", tmp_path / "stuck"
+    spool.mkdir()
+    stuck.mkdir()
+    (spool / "msg.1").write_text("second")
+    (stuck / "msg.1").write_text("first")
+    old = time.time() - 7200
+    os.utime(spool / "msg.1", (old, old))
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    done = subprocess.run(
+        [sys.executable, "-c", SWEEP, str(spool), str(stuck)],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"moved 0 file(s) to {stuck}"
+    assert (stuck / "msg.1").read_text() == "first"
+    assert (spool / "msg.1").read_text() == "second"

@@ -112,3 +112,18 @@ async def test_a_missing_file_is_a_reading(tmp_path: Path) -> None:
     conf.unlink()
     now = (await read(probe))[str(conf)]
     assert now["exists"] is False and "exists" in now["changed_fields"]
+
+
+@pytest.mark.asyncio
+async def test_a_damaged_baseline_file_starts_a_new_baseline(
+    tmp_path: Path, state_root: Path
+) -> None:
+    """A kept baseline whose entries are not readings is dropped, not a crash every run."""
+    conf = tmp_path / "a.conf"
+    write(conf, "one\n")
+    options = {"path": str(conf)}
+    state = probestate.state_file("file.integrity", options)
+    assert state is not None
+    state.save({"algorithm": "sha256", "files": {str(conf): "garbage"}})
+    out = await read(IntegrityProbe(options))
+    assert out[str(conf)]["changed"] is False and out[str(conf)]["exists"] is True

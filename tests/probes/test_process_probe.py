@@ -347,3 +347,25 @@ async def test_unread_costly_fields_are_left_null(program: str, spawn: Spawn) ->
     fields = await fields_of(probe)
     assert fields["open_files"] >= 3
     assert fields["uptime"] is not None
+
+
+@pytest.mark.asyncio
+async def test_user_is_looked_up_once(
+    program: str, spawn: Spawn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user name is resolved on the first run only, not on every run on the loop."""
+    import pwd
+
+    proc = spawn(program, "60")
+    me = pwd.getpwuid(os.getuid())
+    calls: list[str] = []
+
+    def getpwnam(name: str) -> pwd.struct_passwd:
+        calls.append(name)
+        return me
+
+    monkeypatch.setattr(pwd, "getpwnam", getpwnam)
+    probe = ProcessProbe({"name": Path(program).name, "user": "someone"})
+    assert (await fields_of(probe))["pids"] == [proc.pid]
+    assert (await fields_of(probe))["pids"] == [proc.pid]
+    assert calls == ["someone"]

@@ -20,15 +20,16 @@ from medic import secrets
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.drivers.mysql import (
     PROCESSLIST,
+    USER_NAME,
     address,
     connect,
     connection_errors,
     is_system,
     rows,
-    scrub,
 )
 from medic.durations import format_duration, parse_duration
 from medic.option_schemas import duration, options_schema
+from medic.redact import without_url_password
 
 PROTECTED_USERS = ("root", "mysql", "debian-sys-maint")
 COMMANDS = ("Sleep", "Query", "Connect")
@@ -67,7 +68,7 @@ class MysqlTerminateAction(Action):
             "dsn": secrets.schema("The mysql:// DSN."),
             "users": {
                 "type": "array",
-                "items": {"type": "string", "minLength": 1, "maxLength": 80},
+                "items": USER_NAME,
                 "minItems": 1,
                 "maxItems": 50,
                 "description": "Only these users' connections.",
@@ -118,7 +119,7 @@ class MysqlTerminateAction(Action):
             done = len(details["killed"])
             return ActionResult(False, f"timed out; {done} killed before that", details)
         except connection_errors() as exc:
-            details["error"] = scrub(str(exc) or type(exc).__name__, dsn)
+            details["error"] = without_url_password(str(exc) or type(exc).__name__, dsn)
             return ActionResult(False, f"cannot kill on {server}: {details['error']}", details)
         killed = len(details["killed"])
         return ActionResult(

@@ -1,7 +1,7 @@
 """MySQL and MariaDB connections, shared by the ``mysql`` probe and the
 ``mysql.terminate`` action: connect from a ``mysql://`` DSN, read the process list
-without the server's own threads, name the server by ``host:port`` only, and keep the
-DSN's password out of every message. aiomysql and pymysql are imported on first use.
+without the server's own threads, name the server by ``host:port`` only (errors go
+through ``medic.redact.without_url_password``). aiomysql and pymysql load on first use.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from medic.redact import redact_text
-
 # Threads that are the server's own, never clients: not counted, never killed.
 SYSTEM_USERS = ("system user", "event_scheduler", "unauthenticated user", "mariadb.sys")
 SYSTEM_COMMANDS = ("Daemon", "Binlog Dump", "Binlog Dump GTID", "Slave_IO", "Slave_SQL")
+# One item of a ``users:`` option (MySQL user names are at most 80 characters).
+USER_NAME = {"type": "string", "minLength": 1, "maxLength": 80}
 
 
 @functools.cache
@@ -35,12 +35,6 @@ def address(dsn: str) -> str:
     """``host:port`` of a DSN: what is reported instead of the DSN."""
     parts = urlsplit(dsn)
     return f"{parts.hostname or 'localhost'}:{parts.port or 3306}"
-
-
-def scrub(text: str, dsn: str) -> str:
-    password = urlsplit(dsn).password
-    text = text.replace(password, "***") if password else text
-    return redact_text(text)
 
 
 async def connect(dsn: str, seconds: float) -> Any:

@@ -1,6 +1,6 @@
 """PostgreSQL connections, shared by the ``postgres`` probe and the ``postgres.terminate``
 action: connect as application ``medic`` with the server's statement timeout set, name
-the server by ``host:port`` only, and keep the DSN's password out of every message.
+the server by ``host:port`` only (errors go through ``medic.redact.without_url_password``).
 asyncpg is imported on first use.
 """
 
@@ -10,7 +10,7 @@ import functools
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from medic.redact import redact_text
+from medic.redact import without_url_password
 
 if TYPE_CHECKING:
     import asyncpg
@@ -40,20 +40,10 @@ def server_name(dsn: str) -> str:
     return f"{host}:{port}"
 
 
-def scrub(text: str, dsn: str) -> str:
-    """``text`` without the DSN's password, whichever way a library quoted it."""
-    parts = urlsplit(dsn)
-    found = [parts.password or "", *parse_qs(parts.query).get("password", [])]
-    for password in filter(None, found):
-        for form in {password, unquote(password)}:
-            text = text.replace(form, "[redacted]")
-    return redact_text(text)
-
-
 def describe_error(exc: BaseException, dsn: str) -> str:
     """One line for an error: its text scrubbed, or its type when it has none."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return scrub(text, dsn)
+    return without_url_password(text, dsn)
 
 
 async def connect(dsn: str, seconds: float) -> asyncpg.Connection:

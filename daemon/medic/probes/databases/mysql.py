@@ -22,16 +22,17 @@ from typing import Any, ClassVar
 from medic import secrets
 from medic.drivers.mysql import (
     PROCESSLIST,
+    USER_NAME,
     address,
     connect,
     connection_errors,
     is_system,
     rows,
-    scrub,
 )
 from medic.errors import ProbeError
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
+from medic.redact import without_url_password
 
 ACCESS_DENIED = 1227  # ER_SPECIFIC_ACCESS_DENIED_ERROR
 STATUS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -69,7 +70,7 @@ class MysqlProbe(Probe):
             "dsn": secrets.schema("The mysql:// DSN."),
             "users": {
                 "type": "array",
-                "items": {"type": "string", "minLength": 1, "maxLength": 80},
+                "items": USER_NAME,
                 "maxItems": 50,
                 "description": "Count only these users' connections (default: all clients).",
             },
@@ -114,7 +115,7 @@ class MysqlProbe(Probe):
         except TimeoutError:
             error = f"no answer within {timeout:g}s"
         except connection_errors() as exc:
-            error = scrub(str(exc) or type(exc).__name__, dsn)
+            error = without_url_password(str(exc) or type(exc).__name__, dsn)
         empty = dict.fromkeys(self.field_names() + self.option_fields(self.options))
         return {address(dsn): {**empty, "reachable": False, "error": error}}
 

@@ -29,7 +29,7 @@ from medic.errors import ProbeError
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.databases.redis_queues import QUEUE_OPTIONS, QueueSet, queue_problems
-from medic.redact import redact_text
+from medic.redact import without_url_password
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -289,9 +289,5 @@ class RedisProbe(Probe):
 
 
 def _scrub(text: str, url: str) -> str:
-    """``text`` without the URL's password, then through the generic redactor."""
-    password = urlsplit(url).password
-    if password:
-        for form in {password, unquote(password)}:
-            text = text.replace(form, "[redacted]")
-    return redact_text(text.strip().splitlines()[0] if text.strip() else text)
+    """The first line of ``text``, without the URL's password or any other secret."""
+    return without_url_password(text.strip().splitlines()[0] if text.strip() else text, url)

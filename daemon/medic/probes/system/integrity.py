@@ -132,7 +132,8 @@ class IntegrityProbe(Probe):
             kept = self.state.load() if self.state is not None else None
             if isinstance(kept, dict) and kept.get("algorithm") == self.algorithm:
                 files = kept.get("files")
-                self.baseline = files if isinstance(files, dict) else None
+                whole = isinstance(files, dict) and all(isinstance(r, dict) for r in files.values())
+                self.baseline = files if whole else None  # a damaged file: a new baseline
         readings = await asyncio.to_thread(self._read_all)
         first = self.baseline is None
         baseline: dict[str, dict[str, Any]] = dict(self.baseline or {})
@@ -147,7 +148,7 @@ class IntegrityProbe(Probe):
                 "changed": bool(changed),
                 "changed_fields": changed,
             }
-        keep = baseline if self.keep_first else {p: r for p, r in readings.items()}
+        keep = baseline if self.keep_first else dict(readings)
         if keep != self.baseline:
             self.baseline = keep
             if self.state is not None:

@@ -124,6 +124,7 @@ class ProcessProbe(Probe):
         self.target = str(options.get(self.selector, ""))
         self._pattern = compile_pattern(self.target) if self.selector == "cmdline" else None
         self._user: str | None = options.get("user")
+        self._user_uid: int | None = None  # looked up once (NSS may be remote), then kept
         self._procs: dict[int, _Seen] = {}
         self._pids: list[int] = []
         self._pidfds: dict[int, int] = {}  # pid -> pidfd
@@ -198,7 +199,9 @@ class ProcessProbe(Probe):
         """Everything comes from the stat line each matched process was confirmed
         with; only descriptors, owner and uptime cost a read more, and only when the
         policy reads them (or names a user)."""
-        uid = _uid(self._user) if self._user else None
+        if self._user and self._user_uid is None:
+            self._user_uid = _uid(self._user)
+        uid = self._user_uid
         want_fds, want_uptime = self.reads("open_files"), self.reads("uptime")
         kept: dict[int, _Seen] = {}
         rss, cpu, threads, fds, starts = 0, 0.0, 0, 0, []

@@ -57,10 +57,14 @@ class SpoolProbe(Probe):
                 for entry in entries:
                     if files >= limit:
                         break
-                    if entry.is_file(follow_symlinks=False):
-                        files += 1
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    try:
                         mtime = entry.stat(follow_symlinks=False).st_mtime
-                        oldest = mtime if oldest is None else min(oldest, mtime)
+                    except FileNotFoundError:  # taken from the spool since it was listed
+                        continue
+                    files += 1
+                    oldest = mtime if oldest is None else min(oldest, mtime)
         except FileNotFoundError:
             return {"exists": False, "files": 0, "oldest_age": 0.0}
         except OSError as exc:  # permission denied, not a directory: the probe cannot see

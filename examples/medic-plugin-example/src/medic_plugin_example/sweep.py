@@ -28,7 +28,8 @@ class SweepAction(Action):
 
     The target is the directory the ``example.spool`` probe reported. Only regular
     files directly in it move (never symlinks, never subdirectories), into ``to``,
-    which a person empties later: nothing is deleted.
+    which a person empties later: nothing is deleted, so a file whose name is already
+    in ``to`` stays where it is.
 
     ```yaml
     version: 1
@@ -78,7 +79,12 @@ class SweepAction(Action):
                     break
                 if not entry.is_file(follow_symlinks=False):
                     continue
-                if entry.stat(follow_symlinks=False).st_mtime > cutoff:
+                try:
+                    if entry.stat(follow_symlinks=False).st_mtime > cutoff:
+                        continue
+                except FileNotFoundError:  # taken from the spool since it was listed
+                    continue
+                if os.path.lexists(target / entry.name):  # moving would overwrite it
                     continue
                 try:  # a rename: ``to`` must be on the spool's filesystem
                     Path(entry.path).replace(target / entry.name)
