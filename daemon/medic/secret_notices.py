@@ -34,7 +34,11 @@ def _old_keys(schema: Any) -> Iterator[str]:
     elif isinstance(schema, dict):
         for key, value in schema.items():
             if key == "properties" and isinstance(value, dict):
-                yield from (name for name, sub in value.items() if secrets.NEW_SPELLING in sub)
+                yield from (
+                    n
+                    for n, sub in value.items()
+                    if isinstance(sub, dict) and secrets.NEW_SPELLING in sub
+                )
             yield from _old_keys(value)
 
 
