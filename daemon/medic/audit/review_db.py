@@ -100,7 +100,11 @@ class PostgresDb:
 
         text, values = to_postgres(sql, list(params))
         work = asyncio.run_coroutine_threadsafe(self.conn.fetch(text, *values), self.loop)
-        found: list[asyncpg.Record] = work.result(QUERY_TIMEOUT)
+        try:
+            found: list[asyncpg.Record] = work.result(QUERY_TIMEOUT)
+        except TimeoutError:
+            work.cancel()  # else the query runs on while its connection goes back to the pool
+            raise
         return found
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
