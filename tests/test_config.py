@@ -85,6 +85,13 @@ def test_notifier_options_are_checked_against_their_type(tmp_path: Path) -> None
     assert "notifiers.oncall: 'url' is a required property" in str(err.value)
 
 
+def test_a_notifier_that_is_not_a_mapping_is_refused_with_its_line(tmp_path: Path) -> None:
+    """A notifier written as a string (`oncall: slack`) is a config error, not a crash."""
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "notifiers:\n  oncall: slack\n"))
+    assert ":2: notifiers.oncall: 'slack' is not of type 'object'" in str(err.value)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -226,3 +226,17 @@ def test_old_spellings_accept_what_they_accepted_before(tmp_path: Path) -> None:
     path = tmp_path / "medic.yaml"
     path.write_text("api:\n  token_file: secrets/api.token\n")
     assert load_config(path).api.token_ref == {"file": "secrets/api.token"}
+
+
+def test_boolean_sub_schemas_are_walked_past() -> None:
+    """A plugin schema with `true` / `false` sub-schemas (valid JSON Schema) does not crash
+    the search for old spellings."""
+    from medic.secret_notices import old_keys
+
+    schema = {
+        "properties": {"free": True, "token_env": secrets.old_spelling("token", "env")},
+        "allOf": [True, {"if": {"properties": {"type": True}}, "then": {}}],
+    }
+    assert old_keys(schema) == {"token_env"}
+    found = secrets.old_spellings(schema, {"free": 1, "token_env": "T"})
+    assert [s.hint for s in found] == ["write token: {env: T} instead of token_env"]

@@ -215,7 +215,9 @@ def _hint(raw: Any, path: tuple[Any, ...]) -> str | None:
         return None
     from medic.notify.base import notifiers
 
-    kind = (raw.get("notifiers", {}).get(path[1]) or {}).get("type")
+    entries = raw.get("notifiers")
+    entry = entries.get(path[1]) if isinstance(entries, dict) else None
+    kind = entry.get("type") if isinstance(entry, dict) else None  # `ops: slack` is not one
     known = isinstance(kind, str) and notifiers.get(kind) is not None
     return f"see docs/notifiers.md#{kind}" if known else None
 

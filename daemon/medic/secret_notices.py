@@ -34,7 +34,11 @@ def _old_keys(schema: Any) -> Iterator[str]:
     elif isinstance(schema, dict):
         for key, value in schema.items():
             if key == "properties" and isinstance(value, dict):
-                yield from (name for name, sub in value.items() if secrets.NEW_SPELLING in sub)
+                yield from (
+                    n
+                    for n, sub in value.items()
+                    if isinstance(sub, dict) and secrets.NEW_SPELLING in sub
+                )
             yield from _old_keys(value)
 
 
@@ -97,16 +101,10 @@ def text_notices(text: str, doc: Document, file: str) -> tuple[PolicyWarning, ..
 def policy_notices(paths: Sequence[Path]) -> list[PolicyWarning]:
     """:func:`policy_file_notices` for every policy file in ``paths`` (files, or
     folders searched the way the loader searches them), in order."""
-    from medic.policy.loader import SUFFIXES, is_test_file
+    from medic.policy.loader import _expand  # the loader's own search: one list of files
 
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = (p for p in path.rglob("*") if p.suffix in SUFFIXES and not is_test_file(p))
-            files.extend(sorted(p for p in found if p.is_file()))
-        else:
-            files.append(path)
-    return [notice for path in dict.fromkeys(files) for notice in policy_file_notices(path)]
+    files = [path for path, missing in _expand(paths) if missing is None]
+    return [notice for path in files for notice in policy_file_notices(path)]
 
 
 def log_notices(found: Sequence[PolicyWarning]) -> None:

@@ -123,8 +123,10 @@ def old_spellings(schema: Any, instance: Any, path: tuple[str | int, ...] = ()) 
 
 def _branches(schema: Mapping[str, Any], instance: Any) -> list[Any]:
     """The sub-schemas of ``allOf`` / ``oneOf`` / ``anyOf`` that apply to ``instance``."""
-    out = []
+    out: list[Any] = []
     for item in schema.get("allOf") or ():
+        if not isinstance(item, Mapping):  # `true` / `false`: a schema with no keys
+            continue
         if "if" not in item:
             out.append(item)
         elif _matches(item["if"], instance):
@@ -149,7 +151,7 @@ def _matches(condition: Mapping[str, Any], instance: Any) -> bool:
     if not isinstance(instance, Mapping):
         return False
     for key, sub in (condition.get("properties") or {}).items():
-        if "const" in sub and instance.get(key) != sub["const"]:
+        if isinstance(sub, Mapping) and "const" in sub and instance.get(key) != sub["const"]:
             return False
     return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,23 @@ def test_nothing_is_built_when_no_row_is_due(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr("medic.engine.samples.keepable", refuse)
     assert book._rows({"t": {"load1": 2.0}}, 60_001.0) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        (True, True),
+        (3, True),
+        (HTTPStatus.OK, True),
+        (1.5, True),
+        (float("nan"), False),
+        (float("inf"), False),
+        ("x" * 200, True),
+        ("x" * 201, False),
+        (None, False),
+        ([1], False),
+    ],
+)
+def test_keepable_values(value: object, kept: bool) -> None:
+    """Booleans, finite numbers (int subclasses too) and short strings are kept."""
+    assert table.keepable(value) is kept

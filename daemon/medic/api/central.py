@@ -21,7 +21,7 @@ from medic.api.appkeys import API, REVIEW, TOKEN, ApiToken
 from medic.api.auth import auth_middleware
 from medic.api.errors import dumps, error_middleware
 from medic.api.hosts import host_middleware
-from medic.api.review_source import CentralReview
+from medic.api.review_source import CENTRAL_DOWN_HINT, CentralReview
 from medic.api.server import (
     MAX_LINE,
     SHUTDOWN_TIMEOUT,
@@ -89,7 +89,9 @@ async def open_pool(dsn: str) -> asyncpg.Pool:
             server_settings={"default_transaction_read_only": "on"},
         )
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        raise FleetError(f"central audit database unreachable: {type(exc).__name__}") from exc
+        raise FleetError(  # the type only: an asyncpg message may quote the DSN
+            f"central audit database unreachable: {type(exc).__name__} (hint: {CENTRAL_DOWN_HINT})"
+        ) from exc
     assert pool is not None
     return pool
 

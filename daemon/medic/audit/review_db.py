@@ -17,15 +17,15 @@ the review functions so, and that the central database holds no approvals table.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from medic.audit.query import decode_row
+
 if TYPE_CHECKING:
     import asyncpg
 
-JSON_COLUMNS = ("values", "details")
 # How long one central query may take before the request fails (the pool's own
 # command timeout stops it on the server).
 QUERY_TIMEOUT = 30.0
@@ -54,12 +54,8 @@ class ReviewDb(Protocol):
 
 
 def decoded(names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
-    """A row as a dict, its JSON text columns parsed."""
-    item = dict(zip(names, row, strict=True))
-    for column in JSON_COLUMNS:
-        if isinstance(item.get(column), str):
-            item[column] = json.loads(item[column])
-    return item
+    """A row as a dict, its JSON text columns parsed (as the agent's own reads do)."""
+    return decode_row(dict(zip(names, row, strict=True)))
 
 
 class SqliteDb:
@@ -100,7 +96,11 @@ class PostgresDb:
 
         text, values = to_postgres(sql, list(params))
         work = asyncio.run_coroutine_threadsafe(self.conn.fetch(text, *values), self.loop)
-        found: list[asyncpg.Record] = work.result(QUERY_TIMEOUT)
+        try:
+            found: list[asyncpg.Record] = work.result(QUERY_TIMEOUT)
+        except TimeoutError:
+            work.cancel()  # else the query runs on while its connection goes back to the pool
+            raise
         return found
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -58,9 +58,7 @@ def keepable(value: Any) -> bool:
         return math.isfinite(value)
     if kind is str:
         return len(value) <= MAX_TEXT
-    if isinstance(value, bool):
-        return True
-    if isinstance(value, int | float):
+    if isinstance(value, int | float):  # subclasses (an IntEnum, numpy's float64); bool has none
         return math.isfinite(value)
     return isinstance(value, str) and len(value) <= MAX_TEXT
 
