@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from medic.errors import ProbeError
+from medic.probes import probestate
 from medic.probes.system.integrity import IntegrityProbe
 
 
