@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -27,6 +28,13 @@ ERROR_503 = {
 ASKERS = {("status",): 2, ("silence", "list"): 1, ("approve", "abc"): 1}
 # The name each prints before its message.
 NAMES = {("status",): "status", ("silence", "list"): "silence list", ("approve", "abc"): "approve"}
+
+
+@pytest.fixture(autouse=True)
+def _away_from_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in an empty folder: after `make run` the checkout holds `.medic/api.token`,
+    which the CLI would find and send, changing the 401 message under test."""
+    monkeypatch.chdir(tmp_path)
 
 
 def ask(command: tuple[str, ...], url: str, *extra: str) -> tuple[int, str]:

@@ -34,6 +34,13 @@ async def run_status(*args: str, env: dict[str, str] | None = None) -> Result:
     return await asyncio.to_thread(CliRunner().invoke, command, list(args), env=env)
 
 
+@pytest.fixture(autouse=True)
+def _away_from_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in an empty folder: after `make run` the checkout holds `.medic/api.token`,
+    which the CLI would find and send, changing the 401 message under test."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.mark.integration
 @pytest.mark.asyncio
 async def test_status_prints_one_line_per_target_and_rejected_files(new_view: Any) -> None:
