@@ -95,7 +95,7 @@ class PolicyRunner:
 
     @property
     def dry_run(self) -> bool:
-        return self.engine.dry_run or self.policy.dry_run
+        return self.tell.dry_run
 
     # -- lifecycle -----------------------------------------------------------------
 
