@@ -70,3 +70,29 @@ async def test_a_trigger_does_not_double_the_next_scheduled_run(
         timers._fire(slot)
     await asyncio.sleep(0.01)
     assert runs == ["p"] * 3
+
+
+@pytest.mark.asyncio
+async def test_a_slot_that_fires_during_a_triggered_run_gives_one_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A trigger during a run, then the slot falling due while the triggered run
+    works: the policy runs once for that slot, not twice, and keeps its interval."""
+    monkeypatch.setattr("medic.engine.schedule.random.uniform", lambda a, b: a)  # due now
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+    # The first run is triggered again; the second spans the slot; the third awaits.
+    pauses = [0.02, 0.12, 0.001]
+
+    async def evaluate() -> None:
+        times.append(loop.time())
+        if len(times) == 1:
+            s.trigger()
+        if pauses:
+            await asyncio.sleep(pauses.pop(0))
+
+    s = Schedule("p", 0.1, _Quiet({}), Metrics(), evaluate)
+    s.start()
+    await asyncio.sleep(0.19)
+    await s.stop()
+    assert len(times) == 3  # scheduled, triggered, scheduled (late); the next is at 0.2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kit.policies import make_policy
 from medic.audit.events import Kind
 from medic.engine.core.state import (
@@ -174,3 +176,11 @@ def test_missing_field_does_not_fire() -> None:
     """A field the probe did not yield reads as null, and null comparisons are false."""
     tr = observe(TargetState(), make_policy(), {}, 0.0)
     assert tr.state.phase == Phase.OK
+
+
+def test_with_values_is_replace_of_values() -> None:
+    """The hot path's with_values gives the same state as dataclasses.replace."""
+    state = TargetState(since=5.0, incident="i-1", failures=2, values={"a": 1})
+    new = state.with_values({"a": 2})
+    assert new == replace(state, values={"a": 2})
+    assert state.values == {"a": 1}

@@ -15,7 +15,7 @@ from medic.clock import Clock
 from medic.config import GlobalLimits
 from medic.engine.audit_alarm import AuditAlarm
 from medic.engine.core.approvals import ApprovalBook
-from medic.engine.core.limits import Breaker, Ledger
+from medic.engine.core.limits import Breaker, Ledger, always_seen
 from medic.engine.core.silences import SilenceBook
 from medic.engine.escalation import Escalator
 from medic.engine.pager import Pager
@@ -28,10 +28,6 @@ log = structlog.get_logger("medic.engine")
 
 def _nothing_fires(policy: str) -> Sequence[str]:
     return ()
-
-
-def _never_unseen(policy: str) -> bool:
-    return False
 
 
 class Timer(Protocol):
@@ -72,7 +68,7 @@ class EngineContext:
     # The targets of a policy (by name) whose incident is firing; the agent knows them.
     firing: Callable[[str], Sequence[str]] = _nothing_fires
     # Whether a policy (by name) has not measured yet: its dependents wait for it.
-    unseen: Callable[[str], bool] = _never_unseen
+    unseen: Callable[[str], bool] = always_seen
     # Where people reach the API: approve and deny links point there.
     public_url: str = "http://127.0.0.1:9325"
     # Up while the audit log cannot be written: then nothing acts.

@@ -95,7 +95,7 @@ class PolicyRunner:
 
     @property
     def dry_run(self) -> bool:
-        return self.engine.dry_run or self.policy.dry_run
+        return self.tell.dry_run
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -173,8 +173,7 @@ class PolicyRunner:
 
     def see(self, seen: sight.Sight) -> None:
         """Apply what a probe run means: its notes, the health change, then the rest."""
-        for note in seen.notes:
-            self.tell.emit(None, note.kind, None, note.details, note.outcome)
+        self.tell.note(None, None, seen.notes)
         self.last_error = seen.last_error
         if seen.health is not None:
             old = self.health
@@ -187,8 +186,7 @@ class PolicyRunner:
             self.tell.settle(ph.PROBE_TARGET, seen.health, partial(ph.hush, old), keep, now)
         if seen.empty is not None:
             self.empty = seen.empty
-        for note in seen.then:
-            self.tell.emit(None, note.kind, None, note.details, note.outcome)
+        self.tell.note(None, None, seen.then)
 
     def _observe(self, target: str, fields: Mapping[str, Any], now: float) -> None:
         old = self.states.get(target)

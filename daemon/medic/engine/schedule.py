@@ -88,7 +88,8 @@ class Schedule:
         self._woken = False
         self._waiter: asyncio.Future[None] | None = None
         self._scheduled = False
-        self._slot: int | None = None  # the slot whose timer this policy waits for
+        # The slot whose timer this policy waits for, or that fired and whose run is due.
+        self._slot: int | None = None
         self._stopped = False
         self._loop_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -121,8 +122,7 @@ class Schedule:
 
     def due(self, slot: int) -> None:
         """The timer of ``slot`` fired: due, unless this policy has moved on since."""
-        if slot == self._slot:
-            self._slot = None
+        if slot == self._slot:  # kept: the loop must not set this slot's timer again
             self._scheduled = True
             self._wake()
 
@@ -135,7 +135,7 @@ class Schedule:
         next_due = slot_of(loop.time() + jitter) * SLOT
         while not self._stopped:
             slot = slot_of(next_due)
-            if self._slot != slot:  # a trigger woke us early: the same timer still holds
+            if self._slot != slot:  # else woken early, or it fired mid-run: its timer is set
                 self._slot = slot
                 timers.add(slot, self)
             if not self._woken:

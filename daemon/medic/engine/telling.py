@@ -9,13 +9,13 @@ booked with the :class:`~medic.engine.pager.Pager` for its on-call levels.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from medic.audit.events import AuditEvent, Kind
 from medic.engine.context import EngineContext
 from medic.engine.core.silences import Silence
-from medic.engine.core.target_state import Change, Escalate
+from medic.engine.core.target_state import Change, Escalate, Note
 from medic.engine.pager import NOT_PAGES
 from medic.policy.model import Policy
 
@@ -53,8 +53,7 @@ class Teller:
             if silence is not None:
                 change = hush(change, silence.id)
         incident, values = keep(change)
-        for note in change.notes:
-            self.emit(target, note.kind, incident, note.details, note.outcome, values)
+        self.note(target, incident, change.notes, values)
         if change.escalate is not None:
             self.page(target, incident, change.escalate, values or {}, silence, also)
         return change
@@ -102,6 +101,17 @@ class Teller:
         ):
             now = self.engine.clock.wall()
             self.engine.pager.paged(self.policy.name, target, incident, tuple(notify), now)
+
+    def note(
+        self,
+        target: str | None,
+        incident: str | None,
+        notes: Iterable[Note],
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Audit each of ``notes``, in order."""
+        for note in notes:
+            self.emit(target, note.kind, incident, note.details, note.outcome, values)
 
     def active_silence(self, target: str, now: float) -> Silence | None:
         return self.engine.silences.active(self.policy.name, target, self.policy.labels, now)

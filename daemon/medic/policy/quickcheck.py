@@ -8,7 +8,7 @@ only when they say no, so every message still comes from jsonschema, unchanged.
 
 The closures follow Draft 2020-12 as jsonschema implements it (``True`` and ``1`` are
 different, ``format`` is an annotation, a keyword ignores values of other types) plus
-the ``durationRange`` keyword of :mod:`medic.policy.bounds`. They may say no to a valid
+the ``durationRange`` keyword of :mod:`medic.durations`. They may say no to a valid
 value (jsonschema then finds nothing and the answer is the same), never yes to an
 invalid one: a test that may wrongly say no (``uniqueItems`` over non-strings) is
 *inexact*, and ``if``, ``not`` and ``oneOf`` accept only exact tests beneath them. A

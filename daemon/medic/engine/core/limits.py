@@ -92,14 +92,15 @@ def check_silence(silence: Silence | None) -> Verdict:
     return Verdict(False, silence.code, silence.summary())
 
 
-def _always_seen(policy: str) -> bool:
+def always_seen(policy: str) -> bool:
+    """The default of ``unseen``: every policy has measured (nothing to wait for)."""
     return False
 
 
 def check_dependencies(
     depends_on: Sequence[str],
     firing: Callable[[str], Sequence[str]],
-    unseen: Callable[[str], bool] = _always_seen,
+    unseen: Callable[[str], bool] = always_seen,
 ) -> Verdict:
     """While a policy this one depends on fires, this one does not act (``inhibited``).
 
