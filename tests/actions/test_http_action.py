@@ -320,7 +320,15 @@ async def test_tls_verification(tls_server: Server) -> None:
 def test_password_in_url_is_hidden() -> None:
     """describe() never shows a password written in the URL."""
     action = HttpRequestAction({"url": "https://ops:hunter2@deploy.example/hook/{target}"})
-    assert action.describe(make_ctx()) == "POST https://ops:***@deploy.example/hook/web"
+    assert action.describe(make_ctx()) == "POST https://ops:[redacted]@deploy.example/hook/web"
+
+
+def test_secret_query_value_in_url_is_hidden() -> None:
+    """describe() masks a token written in the query string, keeping the other values."""
+    action = HttpRequestAction({"url": "https://deploy.example/hook?token=s3cr3t&app=web"})
+    assert action.describe(make_ctx()) == (
+        "POST https://deploy.example/hook?token=[redacted]&app=web"
+    )
 
 
 def test_validate_messages() -> None:

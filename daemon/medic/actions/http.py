@@ -27,6 +27,7 @@ from medic.actions.placeholders import ALLOW_PATH, Allow, PlaceholderError, fill
 from medic.durations import format_duration
 from medic.lazy import lazy_module
 from medic.option_schemas import options_schema, url
+from medic.redact import redact_text
 
 if TYPE_CHECKING:
     import aiohttp
@@ -43,12 +44,13 @@ REDACTED = "***"
 
 
 def display_url(url: str) -> str:
-    """``url`` with any password in it replaced, for logs and the audit trail."""
+    """``url`` for logs and the audit trail: its password and any secret-looking query
+    value (``?token=``, ``api_key=``, ...) replaced."""
     try:
         parsed = yarl.URL(url, encoded=True)
     except ValueError:
-        return url
-    return str(parsed.with_password(REDACTED)) if parsed.password else url
+        return redact_text(url)
+    return redact_text(str(parsed.with_password(REDACTED)) if parsed.password else url)
 
 
 async def read_excerpt(response: aiohttp.ClientResponse) -> tuple[str, bool]:
