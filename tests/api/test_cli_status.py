@@ -159,7 +159,8 @@ def test_unset_token_env_and_bad_url_are_refused() -> None:
     result = CliRunner().invoke(command, ["--token", "env:NOPE_UNSET"], env={"NOPE_UNSET": ""})
     assert (result.exit_code, result.stderr) == (
         2,
-        "medic status: --token env:NOPE_UNSET: environment variable NOPE_UNSET is not set\n",
+        "medic status: --token env:NOPE_UNSET: environment variable NOPE_UNSET is not set"
+        " (hint: export NOPE_UNSET=<token> in this shell, or pass --token file:/path/to/token)\n",
     )
     result = CliRunner().invoke(command, ["--token", "vault:x"])
     assert (result.exit_code, result.stderr) == (

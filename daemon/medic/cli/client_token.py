@@ -40,7 +40,7 @@ def client_token(token_env: str | None, config: AgentConfig | None) -> ClientTok
         try:
             return ClientToken(secrets.resolve(ref), shown)
         except secrets.SecretError as exc:
-            raise ConfigError(f"{shown}: {exc.message}") from exc
+            raise ConfigError(f"{shown}: {exc.message}", hint=_cli_hint(ref)) from exc
     if config is not None:
         value = with_api_token(config).api.token
         if value:
@@ -51,6 +51,14 @@ def client_token(token_env: str | None, config: AgentConfig | None) -> ClientTok
     if value := read_secret(path):
         return ClientToken(value, str(path))
     return ClientToken(None, f"none ($MEDIC_API_TOKEN is unset, no readable {path})")
+
+
+def _cli_hint(ref: dict[str, str]) -> str:
+    """How to give this command its token: the variable is read from the shell that runs
+    the command, not from the agent's environment."""
+    if "env" in ref:
+        return f"export {ref['env']}=<token> in this shell, or pass --token file:/path/to/token"
+    return "make the file readable by this user, or pass --token env:NAME"
 
 
 def _reference(text: str) -> dict[str, str]:
