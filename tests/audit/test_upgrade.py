@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
 from medic.audit.migrations import MIGRATIONS, is_current, migrate
-from medic.audit.upgrade import needs_migrating, open_for_writing, start_apart
+from medic.audit.upgrade import Apart, needs_migrating, open_for_writing, start_apart
 
 ALL = [name for name, _ in MIGRATIONS]
 
@@ -41,6 +42,18 @@ def test_a_failed_child_leaves_the_migrating_to_the_store(tmp_path: Path) -> Non
         assert start_apart(blocker / "audit.db").wait() is None
     assert logs[0]["event"] == "audit.migrate_apart_failed"
     assert "FileExistsError" in logs[0]["error"] or "Not a directory" in logs[0]["error"]
+
+
+def test_a_child_that_prints_no_list_is_logged(tmp_path: Path) -> None:
+    """Output that is not the JSON list of migrations is a logged failure, not a silent one."""
+    child = subprocess.Popen(
+        ["/bin/echo", "Python warning: something"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    with capture_logs() as logs:
+        assert Apart(tmp_path / "audit.db", child).wait() is None
+    assert logs[0]["event"] == "audit.migrate_apart_failed"
+    assert logs[0]["error"] == "the child printed 'Python warning: something'"
 
 
 def test_a_database_that_is_not_sqlite_needs_migrating(tmp_path: Path) -> None:

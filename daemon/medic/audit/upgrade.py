@@ -96,8 +96,12 @@ class Apart:
         try:
             ran = json.loads(out)
         except ValueError:
+            ran = None
+        if not isinstance(ran, list):
+            shown = f"the child printed {out.strip()[:200] or 'nothing'!r}"
+            log.warning("audit.migrate_apart_failed", db=str(self.path), error=shown)
             return None
-        return [str(name) for name in ran] if isinstance(ran, list) else None
+        return [str(name) for name in ran]
 
 
 def start_apart(path: Path) -> Apart:
