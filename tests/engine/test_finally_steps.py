@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from kit.runner import Kit, kit_fixture, load_policy, run_policy_steps  # noqa: F401  (the kit fixture)
+from kit.runner import (  # noqa: F401  (the kit fixture)
+    Kit,
+    ValueProbe,
+    kit_fixture,
+    load_policy,
+    run_policy_steps,
+    settle,
+)
 from medic.audit.events import Kind
 from medic.policy.loader import load_text
 from medic.policy.model import Policy
@@ -141,3 +148,63 @@ def test_a_finally_step_is_validated_like_any_step() -> None:
     assert str(error).startswith(
         "jobs.yaml:7:9: policy 'job': unknown action type 'comand'; did you mean 'command'?"
     )
+
+
+def value_policy(tmp_path: Path, undo: str, *, dry_run: bool = False) -> Policy:
+    """A live policy on the test probe: one step that works, one ``finally:`` step."""
+    return load_policy(
+        textwrap.dedent(
+            f"""\
+            version: 1
+            policies:
+              - name: drain-node
+                probe: {{type: test.value, every: 10s}}
+                when: down == 1
+                dry_run: {str(dry_run).lower()}
+                remediate:
+                  - command: {{argv: [/bin/touch, {tmp_path}/drained]}}
+                finally:
+                  - command: {{argv: [{undo}]}}
+                escalate: {{notify: [ops]}}
+            """
+        ),
+        "drain.yaml",
+    )
+
+
+async def fire_once(kit: Kit, p: Policy) -> None:
+    runner = kit.runner(p)
+    assert isinstance(runner.probe, ValueProbe)
+    runner.probe.readings = {"node-1": {"down": 1}}
+    await runner.evaluate()
+    await settle(runner)
+
+
+@pytest.mark.asyncio
+async def test_a_failed_finally_step_tells_the_escalation_channels(
+    kit: Kit, tmp_path: Path
+) -> None:
+    """Maintenance mode left on is told to humans: reason cleanup_failed, the step named."""
+    await fire_once(kit, value_policy(tmp_path, "/bin/false"))
+    (call,) = kit.escalator.calls
+    request = call["request"]
+    assert (request.reason, call["target"], call["notify"]) == (
+        "cleanup_failed",
+        "node-1",
+        ("ops",),
+    )
+    assert request.summary.startswith(
+        "drain-node: a finally step failed, what it undoes may still be in place: step 1 (command):"
+    )
+    assert kit.engine.pager.book == {}  # a notice: no on-call levels started
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("dry_run", [False, True])
+async def test_a_finally_step_that_works_tells_nobody(
+    kit: Kit, tmp_path: Path, dry_run: bool
+) -> None:
+    """A cleanup that worked, or one that only would have run, sends nothing."""
+    undo = "/bin/false" if dry_run else "/bin/true"
+    await fire_once(kit, value_policy(tmp_path, undo, dry_run=dry_run))
+    assert kit.escalator.reasons() == []

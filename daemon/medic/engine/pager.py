@@ -23,8 +23,8 @@ from medic.policy.model import Policy
 if TYPE_CHECKING:  # the context holds a Pager: import it for types only
     from medic.engine.context import EngineContext
 
-# Escalations that ask rather than page: they start no on-call levels.
-NOT_PAGES = frozenset({"approval_required"})
+# Escalations that ask or tell rather than page: they start no on-call levels.
+NOT_PAGES = frozenset({"approval_required", "cleanup_failed"})
 
 
 class Pager:

@@ -35,6 +35,8 @@ from medic.engine.context import EngineContext, Timer
 from medic.engine.core import probehealth as ph
 from medic.engine.core import sight
 from medic.engine.core import state as st
+from medic.engine.core.cleanup import cleanup_failed
+from medic.engine.core.cleanup import hush as hush_cleanup
 from medic.engine.core.consult import Consulted, answered
 from medic.engine.core.gate import gate
 from medic.engine.fleet_gate import FleetGate, release_after
@@ -354,6 +356,10 @@ class PolicyRunner:
             self.engine.slot_freed()
             return
         self.history.setdefault(target, []).extend(o.as_history() for o in outcomes)
+        told = cleanup_failed(self.policy.name, outcomes)
+        if told is not None:
+            incident, values = state.incident, dict(current.values)
+            self.tell.settle(target, told, hush_cleanup, lambda _: (incident, values), now)
         if all(o.ok for o in outcomes if not o.cleanup):
             self.probe.acted(target, now)  # a scheduled job that ran is no longer due
         self.states[target] = st.finish(current, self.policy, now)
