@@ -60,9 +60,15 @@ _FIELDS = (
 )
 
 
+def _digits(text: str) -> int | None:
+    """``text`` as a number when it is plain ASCII digits, short enough to mean something
+    here (``str.isdigit`` also takes ``²`` and other digits ``int`` refuses)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
+
+
 def _value(token: str, spec: _Spec) -> int:
-    if token.isdigit():
-        number = int(token)
+    number = _digits(token)
+    if number is not None:
         if not spec.low <= number <= spec.high:
             raise CronError(f"{spec.name} {number} is out of range {spec.low}-{spec.high}")
         return number
@@ -78,9 +84,10 @@ def _parse_field(text: str, spec: _Spec) -> tuple[int, ...]:
         base, slash, step_text = part.partition("/")
         step = 1
         if slash:
-            if not step_text.isdigit() or int(step_text) < 1:
+            given = _digits(step_text)
+            if given is None or given < 1:
                 raise CronError(f"{spec.name} step {step_text!r} must be a whole number above 0")
-            step = int(step_text)
+            step = given
         if base == "*":
             low, high = spec.low, spec.high
         elif "-" in base:

@@ -35,6 +35,12 @@ def local(ts: float, tz: str = "Europe/Berlin") -> str:
         ),
         ("*/0 * * * *", "minute step '0' must be a whole number above 0"),
         ("5-1 * * * *", "minute range '5-1' goes backwards"),
+        ("\u00b2 * * * *", "minute '\u00b2' is not a number from 0-59"),
+        ("*/\u00b2 * * * *", "minute step '\u00b2' must be a whole number above 0"),
+        (
+            "*/" + "9" * 5000 + " * * * *",
+            f"minute step '{'9' * 5000}' must be a whole number above 0",
+        ),
         ("0,,5 * * * *", "minute '0,,5' has an empty item"),
         ("0 0 31 2 *", "day of month never occurs in the months given"),
         (
