@@ -127,3 +127,37 @@ def test_whole_and_text_in_range() -> None:
     assert str(caught.value) == (
         "'" + "x" * 36 + "... is 1001 characters long: write at most 1000 characters"
     )
+
+
+HOSTILE_DIGITS = ["\u00b2", "1\u00b2", "\u0663", "9" * 5000, "", " 1", "-1", "+1", "1e3"]
+
+
+@pytest.mark.parametrize("text", HOSTILE_DIGITS)
+def test_ascii_int_refuses_what_int_would_choke_on_or_misread(text: str) -> None:
+    """Superscripts, other scripts' digits, signs, spaces and 5,000 digits are no number."""
+    assert bounds.ascii_int(text) is None
+
+
+def test_ascii_int_reads_plain_digits_up_to_its_bound() -> None:
+    """Plain ASCII digits are read; one digit past ``max_digits`` is not."""
+    assert (bounds.ascii_int("0042"), bounds.ascii_int("123", max_digits=2)) == (42, None)
+
+
+@pytest.mark.parametrize("text", [t for t in HOSTILE_DIGITS if t.strip() != "1"])
+def test_numbers_read_from_outside_never_crash(text: str) -> None:
+    """Every reader of a number from outside (a header, a path, a variable, a field)
+    answers "no number" for hostile digits instead of raising ValueError."""
+    from medic.actions.signal import _pids_from_fields
+    from medic.notify.http_post import Answer
+    from medic.notify.signing import sign, verify
+    from medic.probes.network.http import pick
+    from medic.systemd_notify import watchdog_usec
+
+    assert Answer(429, b"", text).retry_seconds is None
+    assert not verify("k", text, b"{}", sign("k", 1, b"{}"), now=1)
+    assert pick(["a"], text) is None
+    assert watchdog_usec({"WATCHDOG_USEC": text}, 1) is None
+    if text:  # an empty WATCHDOG_PID is an unset one
+        assert watchdog_usec({"WATCHDOG_USEC": "5", "WATCHDOG_PID": text}, 1) is None
+    if text != "-1":  # a negative pid is read, and refused later as a pid
+        assert _pids_from_fields({"pids": [text]}) is None

@@ -161,6 +161,16 @@ def when(value: str, now: float, *, local: bool = False) -> float:
         raise
 
 
+def ascii_int(text: str, *, max_digits: int = 18) -> int | None:
+    """The whole number ``text`` writes in ASCII digits (no sign, no spaces), else None.
+
+    ``str.isdigit`` alone also takes ``²`` and other digits ``int`` refuses, and bounding
+    the digits bounds ``int``'s work: every number read from outside goes through here."""
+    if text.isascii() and text.isdigit() and len(text) <= max_digits:
+        return int(text)
+    return None
+
+
 def whole(value: str | int, *, minimum: int, maximum: int) -> int:
     """A whole number from ``minimum`` to ``maximum``, written in ASCII digits."""
     wrong = OutOfBounds(
@@ -174,10 +184,10 @@ def whole(value: str | int, *, minimum: int, maximum: int) -> int:
     else:
         raw = value.strip()
         digits = raw[1:] if raw[:1] == "-" else raw
-        # isdigit() alone takes '²' and other digits int() refuses; 18 digits bound int().
-        if not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
+        magnitude = ascii_int(digits)
+        if magnitude is None:
             raise wrong
-        number = int(raw)
+        number = -magnitude if raw[:1] == "-" else magnitude
     if not minimum <= number <= maximum:
         raise wrong
     return number

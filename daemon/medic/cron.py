@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from medic.bounds import ascii_int
+
 CRON_HINT = "five fields: minute hour day-of-month month day-of-week, like '0 2 * * SUN'"
 ZONE_HINT = "an IANA time zone name like Europe/Berlin, America/New_York or UTC"
 MACROS = {
@@ -60,14 +62,8 @@ _FIELDS = (
 )
 
 
-def _digits(text: str) -> int | None:
-    """``text`` as a number when it is plain ASCII digits, short enough to mean something
-    here (``str.isdigit`` also takes ``²`` and other digits ``int`` refuses)."""
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else None
-
-
 def _value(token: str, spec: _Spec) -> int:
-    number = _digits(token)
+    number = ascii_int(token)
     if number is not None:
         if not spec.low <= number <= spec.high:
             raise CronError(f"{spec.name} {number} is out of range {spec.low}-{spec.high}")
@@ -84,7 +80,7 @@ def _parse_field(text: str, spec: _Spec) -> tuple[int, ...]:
         base, slash, step_text = part.partition("/")
         step = 1
         if slash:
-            given = _digits(step_text)
+            given = ascii_int(step_text)
             if given is None or given < 1:
                 raise CronError(f"{spec.name} step {step_text!r} must be a whole number above 0")
             step = given

@@ -26,6 +26,8 @@ from collections.abc import MutableMapping
 
 import structlog
 
+from medic.bounds import ascii_int
+
 log = structlog.get_logger(__name__)
 
 ENV_VARS = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
@@ -33,13 +35,13 @@ ENV_VARS = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
 def watchdog_usec(environ: MutableMapping[str, str], pid: int) -> int | None:
     """The watchdog interval meant for process ``pid``, or None when there is none."""
-    usec = environ.get("WATCHDOG_USEC", "")
+    usec = ascii_int(environ.get("WATCHDOG_USEC", ""))
     target = environ.get("WATCHDOG_PID", "")
-    if not usec.isdigit() or int(usec) == 0:
+    if not usec:
         return None
-    if target and (not target.isdigit() or int(target) != pid):
+    if target and ascii_int(target) != pid:
         return None  # meant for another process (we were started by the service's main pid)
-    return int(usec)
+    return usec
 
 
 class SystemdNotifier:

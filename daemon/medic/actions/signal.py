@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
 from medic.actions.base import Action, ActionContext, ActionResult, actions
+from medic.bounds import ascii_int
 from medic.option_schemas import options_schema
 
 NAMES = ("HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM")
@@ -54,11 +55,20 @@ def _pids_from_fields(fields: Mapping[str, Any]) -> list[int] | None:
             return None
         if isinstance(item, int):
             pids.append(item)
-        elif isinstance(item, str) and item.strip().lstrip("-").isdigit():
-            pids.append(int(item))
+        elif isinstance(item, str) and (pid := _pid_text(item)) is not None:
+            pids.append(pid)
         else:
             return None
     return pids
+
+
+def _pid_text(text: str) -> int | None:
+    """A pid written as text (a negative one is kept, for :func:`_forbidden` to refuse)."""
+    raw = text.strip()
+    magnitude = ascii_int(raw.removeprefix("-"))
+    if magnitude is None:
+        return None
+    return -magnitude if raw.startswith("-") else magnitude
 
 
 def _forbidden(pid: int) -> str | None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from medic.bounds import ascii_int
 from medic.durations import format_duration
 from medic.errors import NotifyError
 from medic.lazy import lazy_module
@@ -34,6 +35,12 @@ class Answer:
     status: int
     body: bytes
     retry_after: str | None
+
+    @property
+    def retry_seconds(self) -> float | None:
+        """``Retry-After`` in seconds when it is the delta-seconds form, else None."""
+        seconds = ascii_int((self.retry_after or "").strip(), max_digits=9)
+        return None if seconds is None else float(seconds)
 
 
 def shown_url(url: str) -> str:

@@ -161,9 +161,9 @@ class PagerDutyNotifier(Notifier):
             read=ANSWER_LIMIT,
         )
         text = answer.body.decode("utf-8", "replace").replace(key, "[routing_key]")
-        self._check(answer.status, text, answer.retry_after)
+        self._check(answer.status, text, answer.retry_seconds)
 
-    def _check(self, status: int, text: str, retry_after: str | None) -> None:
+    def _check(self, status: int, text: str, retry_after: float | None) -> None:
         try:
             answer = json.loads(text)
         except ValueError:
@@ -183,7 +183,7 @@ class PagerDutyNotifier(Notifier):
             status=status,
             errors=errors or None,
             retryable=status == 429 or status >= 500,
-            retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+            retry_after=retry_after,
         )
 
 

@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import time
 
+from medic.bounds import ascii_int
+
 PREFIX = "sha256="
 DEFAULT_MAX_AGE = 300
 
@@ -41,10 +43,11 @@ def verify(
     either direction, allowing for clock skew. The comparison takes constant time.
     """
     text = str(timestamp).strip()
-    if not text.isdigit():
+    stamp = ascii_int(text)
+    if stamp is None:
         return False
     current = time.time() if now is None else now
-    if abs(current - int(text)) > max_age:
+    if abs(current - stamp) > max_age:
         return False
     if not header.startswith(PREFIX):
         return False

@@ -212,7 +212,7 @@ class SlackNotifier(Notifier):
             status=status,
             error=error or None,
             retryable=status == 429 or status >= 500,
-            retry_after=_seconds(answer.retry_after),
+            retry_after=answer.retry_seconds,
         )
 
 
@@ -226,10 +226,3 @@ _HINTS = {
     "action_prohibited": "a workspace admin restricted posting to this channel",
     "invalid_token": "the webhook URL is no longer valid; create a new webhook URL",
 }
-
-
-def _seconds(header: str | None) -> float | None:
-    """A ``Retry-After`` header in seconds (the delta-seconds form), or None."""
-    if header and header.strip().isdigit():
-        return float(header.strip())
-    return None

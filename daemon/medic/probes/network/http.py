@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic import __version__, secrets
+from medic.bounds import ascii_int
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
 from medic.option_schemas import options_schema, url
@@ -67,8 +68,10 @@ def pick(document: Any, path: str) -> Any:
     for step in path.split("."):
         if isinstance(node, dict):
             node = node.get(step)
-        elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
-            node = node[int(step)]
+        elif isinstance(node, list) and (at := ascii_int(step, max_digits=9)) is not None:
+            if at >= len(node):
+                return None
+            node = node[at]
         else:
             return None
     return node

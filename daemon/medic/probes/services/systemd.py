@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
+from medic.bounds import ascii_int
 from medic.drivers.systemd import UNIT_GLOB, canonical, is_glob, show
 from medic.logsetup import get_logger
 from medic.option_schemas import options_schema
@@ -46,9 +47,9 @@ FIELDS = (
 
 
 def _number(value: str | None, scale: float = 1.0) -> float | int | None:
-    if value is None or value in _UNSET or not value.isdigit():
+    number = None if value is None or value in _UNSET else ascii_int(value, max_digits=20)
+    if number is None:
         return None
-    number = int(value)
     return number if scale == 1.0 else round(number / scale, 3)
 
 

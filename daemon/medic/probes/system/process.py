@@ -24,6 +24,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
+from medic.bounds import ascii_int
 from medic.errors import ProbeError
 from medic.logsetup import get_logger
 from medic.option_schemas import options_schema
@@ -330,12 +331,13 @@ def _read_pidfile(path: str) -> int | None:
         return None
     except OSError as exc:
         raise ProbeError(f"cannot read pidfile {path}: {exc.strerror}") from exc
-    return int(text) if text.isdigit() and int(text) > 0 else None
+    pid = ascii_int(text)
+    return pid if pid is not None and pid > 0 else None
 
 
 def _uid(user: str) -> int:
-    if user.isdigit():
-        return int(user)
+    if (uid := ascii_int(user, max_digits=10)) is not None:
+        return uid
     try:
         return pwd.getpwnam(user).pw_uid
     except KeyError:
