@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import errno
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from medic.engine.filewatch import FileWatch
 
@@ -99,3 +105,47 @@ async def test_a_removed_folder_is_no_longer_watched(tmp_path: Path) -> None:
         assert watch.watched() == 2
         assert await wakeups(watch, (tmp_path / "db").rmdir) == 1
         assert watch.watched() == 1
+
+
+def test_symlinks_back_up_the_tree_are_not_followed(tmp_path: Path) -> None:
+    """Two links to the folder itself (a -> ., b -> .) end the walk at once: followed,
+    they make it 2**40 folders long and the agent never starts."""
+    (tmp_path / "policies" / "team").mkdir(parents=True)
+    for name in ("a", "b"):
+        (tmp_path / "policies" / name).symlink_to(".")
+    code = (
+        "from medic.engine.filewatch import FileWatch\n"
+        f"print(FileWatch([{str(tmp_path / 'policies')!r}]).watched())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=20, check=False
+    )
+    assert (done.returncode, done.stdout) == (0, "2\n"), done.stderr
+
+
+class _FullInotify:
+    """libc whose inotify_add_watch fails as when fs.inotify.max_user_watches is reached."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def inotify_init1(self, flags: int) -> int:
+        return int(self.real.inotify_init1(flags))
+
+    def inotify_add_watch(self, fd: int, path: bytes, mask: int) -> int:
+        ctypes.set_errno(errno.ENOSPC)
+        return -1
+
+
+def test_the_kernels_watch_limit_is_logged_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past fs.inotify.max_user_watches a folder goes unwatched: said once, with the fix."""
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+    real = ctypes.CDLL
+    monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: _FullInotify(real(*a, **k)))
+    with capture_logs() as logs, FileWatch([tmp_path]) as watch:
+        assert watch.watched() == 0
+    assert [e["event"] for e in logs] == ["policy.watch_limit"]
+    assert "fs.inotify.max_user_watches" in logs[0]["hint"]

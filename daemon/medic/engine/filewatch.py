@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import os
 import re
 import struct
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+
+from medic.logsetup import get_logger
+
+log = get_logger("medic.filewatch")
 
 # From <sys/inotify.h>.
 IN_MODIFY = 0x002
@@ -59,6 +64,7 @@ class FileWatch:
             raise _os_error("inotify_init1")
         self._dirs: dict[int, Path] = {}  # watch descriptor -> directory
         self._files: dict[Path, set[str]] = {}  # directory -> the watched files in it
+        self._full = False  # the kernel's watch limit was reached (warned once)
         try:
             self._watch_roots()
         except BaseException:
@@ -115,7 +121,9 @@ class FileWatch:
                 self._watch_dir(root.parent)
 
     def _watch_tree(self, top: Path) -> None:
-        for here, dirs, _files in os.walk(top, followlinks=True):
+        # Symlinked folders are not followed, as the loader does not load from them: two
+        # links back up (a -> ., b -> .) would make the walk 2**40 folders long.
+        for here, dirs, _files in os.walk(top):
             dirs[:] = [d for d in dirs if d not in IGNORED_DIRS]
             self._watch_dir(Path(here))
 
@@ -123,7 +131,16 @@ class FileWatch:
         wd = self._libc.inotify_add_watch(self._fd, os.fsencode(directory), MASK)
         if wd >= 0:
             self._dirs[wd] = directory
-        # else: it went away in between; its parent's event already counts
+            return
+        err = ctypes.get_errno()
+        if err == errno.ENOSPC and not self._full:  # else: gone in between, its parent saw it
+            self._full = True
+            log.warning(
+                "policy.watch_limit",
+                folder=str(directory),
+                hint="edits in folders past the limit reload nothing: raise the sysctl"
+                " fs.inotify.max_user_watches, or reload by hand (systemctl reload medic)",
+            )
 
     def _drain(self) -> bool:
         """Read every pending event; True when one of them matters."""
