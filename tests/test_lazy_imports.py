@@ -170,6 +170,41 @@ def test_validate_imports_neither_client_libraries_nor_the_server() -> None:
     assert present(modules, NOT_FOR_VALIDATE) == []
 
 
+ONE_PROBE_PACK = """\
+version: 1
+policies:
+  - name: memory
+    probe: {type: host.memory}
+    when: percent > 90
+    remediate:
+      - command: {argv: [/bin/true]}
+"""
+
+
+def test_validate_imports_only_the_plugin_modules_a_file_names(tmp_path: Path) -> None:
+    """`medic validate` on a host.memory + command file imports those two plugin modules,
+    and neither importlib.metadata (entry points) nor any other probe or action."""
+    (tmp_path / "one.yaml").write_text(ONE_PROBE_PACK)
+    modules = loaded_after(
+        f"""
+        import runpy, sys
+        sys.argv = ["medic", "validate", {str(tmp_path)!r}]
+        try:
+            runpy.run_module("medic", run_name="__main__")
+        except SystemExit as exc:
+            assert exc.code == 0, exc.code
+        """
+    )
+    plugins = {
+        name
+        for name in modules
+        if name.startswith(("medic.probes.", "medic.actions."))
+        and name.rpartition(".")[2] not in {"base", "outputs", "placeholders"}
+    }
+    assert plugins == {"medic.probes.system", "medic.probes.system.host", "medic.actions.command"}
+    assert present(modules, ("importlib.metadata", "difflib")) == []
+
+
 def test_a_deferred_log_configuration_applies_at_the_first_line() -> None:
     """get_logger imports structlog and applies the deferred configuration when it logs."""
     code = textwrap.dedent(

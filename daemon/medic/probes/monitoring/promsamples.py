@@ -12,7 +12,6 @@ malformed line of some other metric pass unnoticed.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -98,6 +97,8 @@ class Selector:
         """Fail when the exposition has no metric of this name at all (a typo, a wrong URL)."""
         if self.metric in known or any(_related(f, [self.metric]) for f in known):
             return
+        import difflib  # here: only a mistake needs a guess
+
         close = difflib.get_close_matches(self.metric, sorted(exposed_names(text)), n=3)
         hint = (
             "did you mean " + " or ".join(close) + "?"
