@@ -10,14 +10,14 @@ per run: past that the probe skips ahead to the newest entry and says ``truncate
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.clock import Clock, SystemClock
 from medic.durations import parse_duration
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, probes
 from medic.probes.logs.journal_read import (
@@ -39,6 +39,11 @@ from medic.probes.logs.linewindow import (
 from medic.probes.logs.logfollow import LAST_MATCH_CHARS, RunCount
 from medic.probes.probestate import StateFile, state_file
 from medic.proc import run_process
+
+if TYPE_CHECKING:
+    import shutil
+else:
+    shutil = lazy_module("shutil")
 
 MAX_BYTES = 8 * 1024 * 1024
 _HINT = "install systemd's journalctl, or run Medic where the journal is"

@@ -11,7 +11,6 @@ malformed line of some other metric pass unnoticed.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -24,11 +23,14 @@ from medic.lazy import lazy_module
 from medic.probes.base import Measurement
 
 if TYPE_CHECKING:
+    import asyncio
+
     import aiohttp
     import yarl
     from prometheus_client import parser as text_parser
     from prometheus_client.openmetrics import parser as openmetrics_parser
 else:
+    asyncio = lazy_module("asyncio")
     aiohttp = lazy_module("aiohttp")
     yarl = lazy_module("yarl")
     text_parser = lazy_module("prometheus_client.parser")

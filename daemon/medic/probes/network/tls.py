@@ -9,15 +9,13 @@ verification on). A certificate file on disk is read and its chain walked in Pyt
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.network.certificates import (
@@ -29,6 +27,15 @@ from medic.probes.network.certificates import (
 )
 from medic.probes.network.connection_errors import os_error_text, tls_error_text
 from medic.probes.network.tcp import host_port
+
+if TYPE_CHECKING:
+    import asyncio
+    import socket
+    import ssl
+else:
+    socket = lazy_module("socket")
+    ssl = lazy_module("ssl")
+    asyncio = lazy_module("asyncio")
 
 FIELDS = (
     Field("days_left", "number", "Days until not_after; negative once expired.", "days"),
