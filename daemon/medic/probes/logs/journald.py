@@ -38,7 +38,6 @@ from medic.probes.logs.linewindow import (
 )
 from medic.probes.logs.logfollow import LAST_MATCH_CHARS, RunCount
 from medic.probes.probestate import StateFile, state_file
-from medic.proc import run_process
 
 if TYPE_CHECKING:
     import shutil
@@ -180,6 +179,9 @@ class JournaldProbe(MatchWindowProbe):
             self.state.save({"cursor": self.cursor, "since": self.since})
 
     async def _journalctl(self, argv: list[str], cap: int | None = None) -> tuple[str, bool]:
+        # Here, not at the top: `medic validate` loads the class, never runs it.
+        from medic.proc import run_process
+
         timeout = self.timeout
         done = await run_process(argv, timeout=timeout, max_output=cap or self.max_bytes)
         if done.timed_out:

@@ -29,7 +29,6 @@ from medic.probes.logs.linewindow import (
     window_fields,
 )
 from medic.probes.logs.logfollow import MAX_BYTES, RunCount
-from medic.probes.logs.logset import LogSet
 
 if TYPE_CHECKING:
     import asyncio
@@ -134,6 +133,9 @@ class LogProbe(MatchWindowProbe):
         self.path = str(options["path"])
         pattern = compiled(options)
         self.max_line = int(options.get("max_line", 4096))
+        # Here, not at the top: `medic validate` loads the class, never runs it.
+        from medic.probes.logs.logset import LogSet
+
         self.files = LogSet(self.path, pattern, self.max_line, int(options.get("max_files", 50)))
         self.from_start = bool(options.get("from_start", False))
         self.window = LineWindow(parse_duration(options.get("window", "5m")))

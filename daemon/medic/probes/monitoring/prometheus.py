@@ -38,7 +38,6 @@ from medic.probes.monitoring.promsamples import (
     series_id,
     shown_url,
 )
-from medic.probes.monitoring.promwindow import WindowStore
 
 if TYPE_CHECKING:
     import aiohttp
@@ -156,6 +155,9 @@ class PrometheusProbe(Probe):
         self.selector = Selector.from_options(options) if "metric" in options else None
         self.numerator = Selector.from_options(options.get("numerator"))
         self.denominator = Selector.from_options(options.get("denominator"))
+        # Here, not at the top: `medic validate` loads the class, never runs it.
+        from medic.probes.monitoring.promwindow import WindowStore
+
         window = options.get("window")
         self.store = WindowStore(parse_duration(window)) if window is not None else None
         self._session: aiohttp.ClientSession | None = None
