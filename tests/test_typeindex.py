@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from medic.actions.base import actions
 from medic.policy import builtin_types, typeindex
 from medic.policy.loader import load_text
+from medic.policy.yamlpos import parse_yaml
 from medic.probes.base import Measurement, Probe, probes
 from medic.registry import Registry
+from medic.secret_notices import text_notices
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY = "version: 1\npolicies:\n  - name: p\n    probe: {type: %s}\n    when: x > 1\n"
@@ -67,3 +70,37 @@ def test_validate_through_the_index_words_unknown_types_as_before() -> None:
     )
     assert [str(e) for e in through.errors] == [str(e) for e in direct.errors]
     assert "did you mean 'host.memory'?" in str(through.errors[0])
+
+
+def test_an_unknown_action_through_the_index_is_worded_as_before() -> None:
+    """A misspelt step names every action type and a guess, through the index or not."""
+    text = POLICY % "host.memory" + "    remediate:\n      - comand: {argv: [/bin/true]}\n"
+    direct = load_text(text, "p.yaml")
+    through = load_text(text, "p.yaml", action_registry=typeindex.indexed(actions))
+    assert [str(e) for e in through.errors] == [str(e) for e in direct.errors]
+    assert "unknown action type 'comand'; did you mean 'command'?" in str(through.errors[-1])
+
+
+OLD_TOKEN = """\
+version: 1
+policies:
+  - name: p
+    probe: {type: host.memory}
+    when: percent > 90
+    remediate:
+      - http.request: {url: "http://127.0.0.1:9/", token_env: ADMIN}
+"""
+
+
+def test_old_secret_spellings_are_read_from_the_classes_a_file_uses() -> None:
+    """The notice comes from the step's class; a file whose classes have no old key is
+    not walked, whatever its text holds."""
+    doc, _ = parse_yaml(OLD_TOKEN, "p.yaml")
+    assert doc is not None
+    http_request = actions.get("http.request")
+    assert http_request is not None
+    found = text_notices(OLD_TOKEN, doc, "p.yaml", [http_request])
+    assert [n.message for n in found] == [
+        "remediate.0.http.request.token_env is an old spelling of a secret"
+    ]
+    assert text_notices(OLD_TOKEN, doc, "p.yaml", []) == ()
