@@ -70,6 +70,7 @@ HEAVY_FOR_VALIDATE = (
     "medic.probes.logs.logset",
     "medic.probes.network.certificates",
     "medic.probes.commands.nagios",
+    "medic.probes.monitoring.promsamples",
 )
 
 

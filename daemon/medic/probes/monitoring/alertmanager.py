@@ -19,12 +19,14 @@ from medic.lazy import lazy_module
 from medic.option_schemas import duration, options_schema
 from medic.patterns import MAX_SUBJECT, compile_pattern
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.monitoring.promsamples import series_id
 
 if TYPE_CHECKING:
     import asyncio
+
+    from medic.probes.monitoring import promsamples
 else:
     asyncio = lazy_module("asyncio")
+    promsamples = lazy_module("medic.probes.monitoring.promsamples")
 
 DEFAULT_KEEP_RESOLVED = "10m"
 REGEX_PREFIX = "~"
@@ -201,7 +203,7 @@ class AlertmanagerProbe(Probe):
         taken: set[str] = set()
         order = sorted(alerts, key=lambda a: (not a.firing, a.starts_at or 0.0, a.fingerprint))
         for alert in order:
-            full = series_id(
+            full = promsamples.series_id(
                 alert.name, {k: v for k, v in alert.labels.items() if k != "alertname"}
             )
             short = alert.labels.get(self.target_label) if self.target_label else None
