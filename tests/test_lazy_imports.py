@@ -51,6 +51,27 @@ NOT_FOR_VALIDATE = (
     "structlog",
     "psutil",
 )
+# What `medic validate` of a valid pack needs none of either (issue 14: the command's
+# time was mostly imports): the event loop and what it pulls in, entry-point discovery
+# (the built-in type index names each type's module), logging (nothing is logged),
+# did-you-mean guesses, and the helpers a plugin needs only when it runs.
+HEAVY_FOR_VALIDATE = (
+    "asyncio",
+    "ssl",
+    "socket",
+    "subprocess",
+    "concurrent.futures",
+    "importlib.metadata",
+    "logging",
+    "difflib",
+    "ctypes",
+    "medic.proc",
+    "medic.probes.monitoring.promwindow",
+    "medic.probes.logs.logset",
+    "medic.probes.network.certificates",
+    "medic.probes.commands.nagios",
+    "medic.probes.monitoring.promsamples",
+)
 
 
 def loaded_after(code: str, cwd: Path = REPO) -> set[str]:
@@ -155,7 +176,8 @@ def test_opening_an_up_to_date_audit_log_imports_no_migration_library(tmp_path: 
 
 
 def test_validate_imports_neither_client_libraries_nor_the_server() -> None:
-    """`medic validate` on the shipped packs imports no client library, aiohttp or SQLite layer."""
+    """`medic validate` on the shipped packs imports no client library, aiohttp, SQLite
+    layer, event loop, entry-point discovery or logging."""
     modules = loaded_after(
         """
         import runpy, sys
@@ -168,6 +190,42 @@ def test_validate_imports_neither_client_libraries_nor_the_server() -> None:
     )
     assert "medic.policy.loader" in modules
     assert present(modules, NOT_FOR_VALIDATE) == []
+    assert present(modules, HEAVY_FOR_VALIDATE) == []
+
+
+ONE_PROBE_PACK = """\
+version: 1
+policies:
+  - name: memory
+    probe: {type: host.memory}
+    when: percent > 90
+    remediate:
+      - command: {argv: [/bin/true]}
+"""
+
+
+def test_validate_imports_only_the_plugin_modules_a_file_names(tmp_path: Path) -> None:
+    """`medic validate` on a host.memory + command file imports those two plugin modules,
+    and neither importlib.metadata (entry points) nor any other probe or action."""
+    (tmp_path / "one.yaml").write_text(ONE_PROBE_PACK)
+    modules = loaded_after(
+        f"""
+        import runpy, sys
+        sys.argv = ["medic", "validate", {str(tmp_path)!r}]
+        try:
+            runpy.run_module("medic", run_name="__main__")
+        except SystemExit as exc:
+            assert exc.code == 0, exc.code
+        """
+    )
+    plugins = {
+        name
+        for name in modules
+        if name.startswith(("medic.probes.", "medic.actions."))
+        and name.rpartition(".")[2] not in {"base", "outputs", "placeholders"}
+    }
+    assert plugins == {"medic.probes.system", "medic.probes.system.host", "medic.actions.command"}
+    assert present(modules, HEAVY_FOR_VALIDATE) == []
 
 
 def test_a_deferred_log_configuration_applies_at_the_first_line() -> None:

@@ -18,7 +18,6 @@ DST rule is ours to state and test, and its errors name the field that is wrong.
 from __future__ import annotations
 
 import calendar
-import difflib
 import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -228,6 +227,8 @@ def zone(name: str) -> ZoneInfo:
     names = _zone_names()
     guess = names.get(name.lower())
     if guess is None:
+        import difflib  # here: only a mistake needs a guess
+
         close = difflib.get_close_matches(name.lower(), list(names), n=1, cutoff=0.6)
         guess = names[close[0]] if close else None
     suggestion = f"; did you mean {guess!r}?" if guess else ""

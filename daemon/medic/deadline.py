@@ -11,9 +11,15 @@ awaits probes, actions and programs with :func:`within` (a test keeps
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+from medic.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 T = TypeVar("T")
 

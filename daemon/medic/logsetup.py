@@ -15,19 +15,12 @@ Event names are ``area.event`` in lowercase, like the audit kinds (``outbox.star
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 from typing import IO, Any, TextIO
 
-from medic.redact import redact_processor
-
-LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-}
+# The standard library's level numbers (logging.DEBUG ...), written out so that a
+# command that never logs (`medic validate`) never imports logging: see medic.logconfig.
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 # structlog method name -> syslog priority (sd-daemon(3): <0> emerg ... <7> debug).
 PRIORITIES = {
@@ -44,13 +37,13 @@ PRIORITIES = {
 
 def syslog_priority(levelno: int) -> int:
     """The syslog priority of a standard-library level number."""
-    if levelno >= logging.CRITICAL:
+    if levelno >= 50:  # logging.CRITICAL
         return 2
-    if levelno >= logging.ERROR:
+    if levelno >= LEVELS["error"]:
         return 3
-    if levelno >= logging.WARNING:
+    if levelno >= LEVELS["warning"]:
         return 4
-    return 6 if levelno >= logging.INFO else 7
+    return 6 if levelno >= LEVELS["info"] else 7
 
 
 def prefixed(text: str, priority: int) -> str:
@@ -90,17 +83,6 @@ class PriorityPrefix:
     def __call__(self, logger: Any, method_name: str, event_dict: Any) -> str:
         text = str(self.renderer(logger, method_name, event_dict))
         return prefixed(text, PRIORITIES.get(method_name, 6))
-
-
-class PriorityFormatter(logging.Formatter):
-    """The standard library's lines (aiohttp, asyncio) with the same prefix."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return prefixed(super().format(record), syslog_priority(record.levelno))
-
-
-class MedicHandler(logging.StreamHandler[IO[str]]):
-    """The standard-library handler this module installs (and replaces on reconfigure)."""
 
 
 # A configuration waiting for the first line logged through get_logger (medic validate).
@@ -146,41 +128,7 @@ class LazyLogger:
 
 def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
     """Send every log line to ``stream`` (stderr) as ``fmt`` at ``level`` and above."""
-    import structlog
+    from medic.logconfig import apply  # structlog and logging, imported only here
 
     _PENDING.clear()
-    out = stream if stream is not None else sys.stderr
-    console = fmt == "console" or (fmt == "auto" and out.isatty())
-    renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=colour_wanted(out))
-        if console
-        else structlog.processors.JSONRenderer(sort_keys=False)
-    )
-    journal = under_journal(out)
-    if journal:
-        renderer = PriorityPrefix(renderer)
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact_processor,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(LEVELS.get(level, logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
-        # Not cached: log lines are rare next to evaluations, and a cached logger would
-        # keep an old configuration after a reconfigure (`medic run` configures twice).
-        cache_logger_on_first_use=False,
-    )
-    # aiohttp and asyncio log through the standard library: send them the same way.
-    handler = MedicHandler(out)
-    text = "%(levelname)s %(name)s: %(message)s"
-    handler.setFormatter(PriorityFormatter(text) if journal else logging.Formatter(text))
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, MedicHandler)]:
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(LEVELS.get(level, logging.INFO))
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    apply(fmt, level, stream)

@@ -11,16 +11,22 @@ Medic (a child subreaper) are reaped by :mod:`medic.reaper`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from medic import proctree
 from medic.deadline import within
+from medic.lazy import lazy_module
 from medic.reaper import REAPER
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 MAX_OUTPUT = 16 * 1024
 # How long to keep reading output after the child exited (descendants may hold the pipe).

@@ -17,12 +17,19 @@ known; a detached daemon a step started on purpose is reaped when it ends.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import ctypes
 import os
+from typing import TYPE_CHECKING
 
 from medic import proctree
+from medic.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import asyncio
+    import ctypes
+else:
+    ctypes = lazy_module("ctypes")
+    asyncio = lazy_module("asyncio")
 
 PR_SET_CHILD_SUBREAPER = 36
 SWEEP_EVERY = 5.0

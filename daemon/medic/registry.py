@@ -9,10 +9,8 @@ classes it decorates.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Callable, Iterator
-from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
 from medic.logsetup import get_logger
@@ -47,6 +45,8 @@ class Registry(Generic[T]):
         if self._loaded:
             return
         self._loaded = True
+        from importlib.metadata import entry_points  # here: `medic validate` may never ask
+
         for ep in entry_points(group=self.group):
             try:
                 importlib.import_module(ep.value.split(":")[0])
@@ -55,6 +55,10 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T | None:
         self.load()
+        return self._items.get(name)
+
+    def registered(self, name: str) -> T | None:
+        """The class registered as ``name`` so far, loading no entry point."""
         return self._items.get(name)
 
     def names(self) -> list[str]:
@@ -68,5 +72,7 @@ class Registry(Generic[T]):
 
     def suggest(self, name: str) -> str | None:
         """The closest registered name, for did-you-mean hints."""
+        import difflib
+
         close = difflib.get_close_matches(name, self.names(), n=1, cutoff=0.6)
         return close[0] if close else None

@@ -10,7 +10,7 @@ renames a secret option gets the same notice with no code here.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +91,22 @@ def policy_file_notices(path: Path) -> list[PolicyWarning]:
     return list(text_notices(text, doc, str(path))) if doc is not None else []
 
 
-def text_notices(text: str, doc: Document, file: str) -> tuple[PolicyWarning, ...]:
-    """The old spellings in a policy file already parsed (the loader's ``doc``)."""
-    if not any(key in text for key in _policy_keys()):  # most files: no walk at all
+@functools.cache
+def _class_keys(cls: type) -> frozenset[str]:
+    """The old keys one probe or action class accepts."""
+    return old_keys(getattr(cls, "schema", None))
+
+
+def text_notices(
+    text: str, doc: Document, file: str, classes: Iterable[type] | None = None
+) -> tuple[PolicyWarning, ...]:
+    """The old spellings in a policy file already parsed (the loader's ``doc``).
+
+    ``classes``: the probe and action classes the file uses, when the loader knows
+    them; an old key is only ever found in the options of one of those, so the other
+    plugins need not even be imported. None: every registered class."""
+    keys = _policy_keys() if classes is None else {k for c in classes for k in _class_keys(c)}
+    if not any(key in text for key in keys):  # most files: no walk at all
         return ()
     return tuple(notices(_policy_schema(), doc, file))
 

@@ -13,7 +13,7 @@ import shlex
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.actions.base import (
     Action,
@@ -27,8 +27,10 @@ from medic.actions.base import (
 from medic.actions.placeholders import ALLOW_DASH, ALLOW_PATH, Allow, PlaceholderError, fill_argv
 from medic.durations import format_duration
 from medic.option_schemas import argv, options_schema
-from medic.proc import CompletedRun, run_process
 from medic.program import SHELL, command_argv, command_text, program_mistake
+
+if TYPE_CHECKING:
+    from medic.proc import CompletedRun
 
 # Per stream; enough for an error message, small enough for the audit log.
 OUTPUT_LIMIT = 4096
@@ -183,6 +185,9 @@ class CommandAction(Action):
         extra = self.options.get("env") or {}
         env = {**{str(k): str(v) for k, v in extra.items()}, **medic_env(ctx)}
         details: dict[str, Any] = self._base_details(argv)
+        # Here, not at the top: `medic validate` loads the class, never runs it.
+        from medic.proc import run_process
+
         try:
             done = await run_process(
                 argv,

@@ -15,12 +15,11 @@ reached through :mod:`medic.drivers.docker`; its blocking calls run in threads.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from abc import abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.actions.signal import signal_schema
@@ -35,7 +34,13 @@ from medic.drivers.docker import (
 )
 from medic.durations import format_duration, parse_duration
 from medic.errors import ActionError
+from medic.lazy import lazy_module
 from medic.option_schemas import duration, options_schema
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 SIGNALS = ("HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM", "WINCH")
 # The names Docker gives containers; the SDK puts the name into a URL path unescaped '/'.

@@ -9,16 +9,21 @@ values, no escape from a path) and never become shell text.
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.actions.base import ActionContext, ActionResult, actions, not_filled, unfilled_note
 from medic.actions.container import ContainerAction, with_container
 from medic.actions.placeholders import ALLOW_DASH, ALLOW_PATH, Allow, PlaceholderError, fill_argv
+from medic.lazy import lazy_module
 from medic.option_schemas import argv as argv_option
 from medic.option_schemas import options_schema
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 MAX_OUTPUT = 16 * 1024
 

@@ -12,9 +12,8 @@ command and age only.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic import secrets
 from medic.actions.base import Action, ActionContext, ActionResult, actions
@@ -28,8 +27,14 @@ from medic.drivers.mysql import (
     rows,
 )
 from medic.durations import format_duration, parse_duration
+from medic.lazy import lazy_module
 from medic.option_schemas import duration, options_schema
 from medic.redact import without_url_password
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 PROTECTED_USERS = ("root", "mysql", "debian-sys-maint")
 COMMANDS = ("Sleep", "Query", "Connect")

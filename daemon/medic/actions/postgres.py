@@ -12,9 +12,8 @@ user, application, database, state and age only.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic import secrets
 from medic.actions.base import Action, ActionContext, ActionResult, actions
@@ -25,7 +24,13 @@ from medic.drivers.postgres import (
     server_name,
 )
 from medic.durations import format_duration, parse_duration
+from medic.lazy import lazy_module
 from medic.option_schemas import duration, options_schema
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 STATES = ("idle", "idle in transaction", "active")
 DEFAULT_MAX = 10

@@ -8,7 +8,6 @@ selects or acts on it), and follows the engine's event stream across engine rest
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import os
@@ -17,9 +16,15 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from medic.lazy import lazy_module
 from medic.logsetup import get_logger
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 log = get_logger(__name__)
 

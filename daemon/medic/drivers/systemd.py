@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from medic.errors import ProbeError
-from medic.proc import CompletedRun, run_process
+
+if TYPE_CHECKING:
+    from medic.proc import CompletedRun
 
 SYSTEMCTL = "systemctl"
 SUFFIXES: tuple[str, ...] = (
@@ -51,6 +54,9 @@ def is_glob(name: str) -> bool:
 
 async def systemctl(args: Sequence[str], timeout: float) -> CompletedRun:  # noqa: ASYNC109 - run_process kills systemctl at the timeout
     """Run ``systemctl ARGS`` without pager, colours, password prompts or locale surprises."""
+    # Here, not at the top: `medic validate` loads the plugins using it, never runs them.
+    from medic.proc import run_process
+
     argv = [SYSTEMCTL, "--no-pager", "--no-ask-password", *args]
     env = {"SYSTEMD_COLORS": "0", "SYSTEMD_PAGER": "", "LC_ALL": "C"}
     try:

@@ -8,7 +8,6 @@ gets a did-you-mean, and each policy of a cycle gets an error naming the whole c
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
@@ -51,6 +50,8 @@ def check_dependencies(
                 owner[policy] = problems
             links.append((dep, where))
             if dep not in defined:
+                import difflib  # here: only a mistake needs a guess
+
                 close = difflib.get_close_matches(dep, list(defined), n=1, cutoff=0.6)
                 guess = f"; did you mean {close[0]!r}?" if close else ""
                 problems.append(

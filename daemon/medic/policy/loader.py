@@ -214,9 +214,6 @@ def _validate(text: str, file: str, path: Path, context: _Context) -> FileResult
             hint="start it with `version: 1` and a `policies:` list",
         )
         return FileResult(path, (), (empty,))
-    from medic.secret_notices import text_notices  # here: secret_notices reads policy/
-
-    found = text_notices(text, doc, file)  # old secret spellings, without a second parse
     errors.extend(schema_errors(envelope_validator(), doc.data, (), doc, file))
     raw = doc.data.get("policies") if isinstance(doc.data, dict) else None
     checks: dict[int, PolicyCheck] = {}
@@ -243,11 +240,24 @@ def _validate(text: str, file: str, path: Path, context: _Context) -> FileResult
             else:
                 names[name] = here
     depends = tuple(dependencies_of(doc, file, raw if isinstance(raw, list) else []))
+    from medic.secret_notices import text_notices  # here: secret_notices reads policy/
+
+    # Old secret spellings, without a second parse, in the options of the classes used.
+    found = text_notices(text, doc, file, [c for k in checks.values() for c in _classes(k)])
     named = tuple(names.items())
     if errors:
         return FileResult(path, (), _ordered(errors), names=named, depends=depends, notices=found)
     policies = tuple(build_policy(doc, file, index, check) for index, check in checks.items())
     return FileResult(path, policies, (), names=named, depends=depends, notices=found)
+
+
+def _classes(check: PolicyCheck) -> Iterator[type]:
+    """The probe and action classes one policy uses (those its checks found)."""
+    if check.probe_cls is not None:
+        yield check.probe_cls
+    yield from (cls for cls, _ in (check.named or {}).values())
+    yield from check.step_classes.values()
+    yield from check.finally_classes.values()
 
 
 def _duplicate(name: str, here: Location, first: Location) -> PolicyError:

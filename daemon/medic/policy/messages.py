@@ -9,7 +9,6 @@ validates one piece of a policy file and turns every error into a
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -60,6 +59,8 @@ def show(value: Any) -> str:
 
 def choices(word: str, valid: list[str], what: str) -> str:
     """``"; did you mean 'x'? valid keys: a, b"``; the guess only when one is close."""
+    import difflib  # here: only a mistake needs a guess
+
     close = difflib.get_close_matches(word, valid, n=1, cutoff=0.6)
     guess = f"; did you mean {close[0]!r}? " if close else "; "
     return f"{guess}{what}: {', '.join(valid) or '(none)'}"

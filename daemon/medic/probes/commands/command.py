@@ -15,8 +15,6 @@ from medic.durations import format_duration
 from medic.errors import ProbeError
 from medic.option_schemas import argv, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.commands.nagios import parse_output, perfdata_fields, status_for
-from medic.proc import run_process
 from medic.program import command_argv, command_text, program_mistake
 
 FIELDS = (
@@ -106,6 +104,10 @@ class CommandProbe(Probe):
         return []
 
     async def measure(self) -> Measurement:
+        # Here, not at the top: loading the class (`medic validate`) needs neither.
+        from medic.probes.commands.nagios import parse_output, perfdata_fields, status_for
+        from medic.proc import run_process
+
         timeout = self.timeout
         try:
             run = await run_process(self.argv, timeout=timeout, env=self.env, cwd=self.cwd)

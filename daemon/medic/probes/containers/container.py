@@ -12,10 +12,9 @@ anything the stream missed.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.clock import parse_iso
 from medic.deadline import within
@@ -29,6 +28,7 @@ from medic.drivers.docker import (
     unreachable,
 )
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.logsetup import get_logger
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
@@ -38,6 +38,11 @@ from medic.probes.containers.container_select import (
     select_containers,
     validate_selection,
 )
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 log = get_logger(__name__)
 

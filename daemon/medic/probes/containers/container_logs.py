@@ -9,15 +9,15 @@ pattern runs on RE2 (:mod:`medic.patterns`) over the first ``MAX_LINE`` characte
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.drivers.docker import HINT, engine_errors, shared_client, unreachable
 from medic.durations import parse_duration
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.logsetup import get_logger
 from medic.option_schemas import options_schema
 from medic.patterns import Pattern
@@ -31,6 +31,11 @@ from medic.probes.containers.container_select import (
     validate_selection,
 )
 from medic.probes.logs.linewindow import MatchWindowProbe, compiled, pattern_options, window_fields
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 log = get_logger(__name__)
 

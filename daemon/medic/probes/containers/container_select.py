@@ -8,14 +8,19 @@ A policy names its containers with exactly one of ``name``, ``id``, ``labels``,
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medic.drivers.docker import IGNORE_LABEL, is_own_container, is_true
+from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 OPT_IN_LABEL = "medic.enable"
 COMPOSE_PROJECT = "com.docker.compose.project"

@@ -14,10 +14,9 @@ that is down, refuses the login or does not answer yields ``reachable: false`` a
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic import secrets
 from medic.drivers.mysql import (
@@ -30,9 +29,15 @@ from medic.drivers.mysql import (
     rows,
 )
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.redact import without_url_password
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 ACCESS_DENIED = 1227  # ER_SPECIFIC_ACCESS_DENIED_ERROR
 STATUS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")

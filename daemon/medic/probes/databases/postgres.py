@@ -12,7 +12,6 @@ It connects with :mod:`medic.drivers.postgres`, as the ``postgres.terminate`` ac
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,11 +19,16 @@ from medic import secrets
 from medic.drivers.postgres import connect, connection_errors, describe_error, server_name
 from medic.durations import format_duration
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 
 if TYPE_CHECKING:
+    import asyncio
+
     import asyncpg
+else:
+    asyncio = lazy_module("asyncio")
 
 GROUPS = ("none", "database", "user", "application")
 

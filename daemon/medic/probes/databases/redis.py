@@ -16,7 +16,6 @@ may carry a password, so ``url`` is a secret reference; ``host``/``port`` are pl
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 from collections.abc import Mapping
@@ -26,13 +25,18 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from medic import secrets
 from medic.durations import format_duration
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.databases.redis_queues import QUEUE_OPTIONS, QueueSet, queue_problems
 from medic.redact import without_url_password
 
 if TYPE_CHECKING:
+    import asyncio
+
     import redis.asyncio as aioredis
+else:
+    asyncio = lazy_module("asyncio")
 
 CLIENT_NAME = "medic"
 DEFAULT_PORT = 6379

@@ -10,14 +10,14 @@ per run: past that the probe skips ahead to the newest entry and says ``truncate
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.clock import Clock, SystemClock
 from medic.durations import parse_duration
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, probes
 from medic.probes.logs.journal_read import (
@@ -38,7 +38,11 @@ from medic.probes.logs.linewindow import (
 )
 from medic.probes.logs.logfollow import LAST_MATCH_CHARS, RunCount
 from medic.probes.probestate import StateFile, state_file
-from medic.proc import run_process
+
+if TYPE_CHECKING:
+    import shutil
+else:
+    shutil = lazy_module("shutil")
 
 MAX_BYTES = 8 * 1024 * 1024
 _HINT = "install systemd's journalctl, or run Medic where the journal is"
@@ -175,6 +179,9 @@ class JournaldProbe(MatchWindowProbe):
             self.state.save({"cursor": self.cursor, "since": self.since})
 
     async def _journalctl(self, argv: list[str], cap: int | None = None) -> tuple[str, bool]:
+        # Here, not at the top: `medic validate` loads the class, never runs it.
+        from medic.proc import run_process
+
         timeout = self.timeout
         done = await run_process(argv, timeout=timeout, max_output=cap or self.max_bytes)
         if done.timed_out:

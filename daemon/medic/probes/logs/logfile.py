@@ -12,13 +12,13 @@ is followed (:mod:`medic.probes.logs.logset`) and the counts add up over all of 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.clock import Clock, SystemClock
 from medic.durations import parse_duration
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, probes
 from medic.probes.logs.linewindow import (
@@ -29,7 +29,11 @@ from medic.probes.logs.linewindow import (
     window_fields,
 )
 from medic.probes.logs.logfollow import MAX_BYTES, RunCount
-from medic.probes.logs.logset import LogSet
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 
 @probes.register("log")
@@ -129,6 +133,9 @@ class LogProbe(MatchWindowProbe):
         self.path = str(options["path"])
         pattern = compiled(options)
         self.max_line = int(options.get("max_line", 4096))
+        # Here, not at the top: `medic validate` loads the class, never runs it.
+        from medic.probes.logs.logset import LogSet
+
         self.files = LogSet(self.path, pattern, self.max_line, int(options.get("max_files", 50)))
         self.from_start = bool(options.get("from_start", False))
         self.window = LineWindow(parse_duration(options.get("window", "5m")))

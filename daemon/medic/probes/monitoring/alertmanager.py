@@ -8,18 +8,25 @@ evaluated the moment a matching alert fires or resolves, not at its next interva
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.alerts import BOOK, Alert, AlertBook
 from medic.durations import DurationError, parse_duration
 from medic.errors import PatternError
+from medic.lazy import lazy_module
 from medic.option_schemas import duration, options_schema
 from medic.patterns import MAX_SUBJECT, compile_pattern
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.monitoring.promsamples import series_id
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from medic.probes.monitoring import promsamples
+else:
+    asyncio = lazy_module("asyncio")
+    promsamples = lazy_module("medic.probes.monitoring.promsamples")
 
 DEFAULT_KEEP_RESOLVED = "10m"
 REGEX_PREFIX = "~"
@@ -196,7 +203,7 @@ class AlertmanagerProbe(Probe):
         taken: set[str] = set()
         order = sorted(alerts, key=lambda a: (not a.firing, a.starts_at or 0.0, a.fingerprint))
         for alert in order:
-            full = series_id(
+            full = promsamples.series_id(
                 alert.name, {k: v for k, v in alert.labels.items() if k != "alertname"}
             )
             short = alert.labels.get(self.target_label) if self.target_label else None

@@ -27,23 +27,15 @@ from medic.lazy import lazy_module
 from medic.option_schemas import duration, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.monitoring.promoptions import option_problems
-from medic.probes.monitoring.promsamples import (
-    ExpoSample,
-    Selector,
-    check_count,
-    finite,
-    http_text,
-    parse_samples,
-    query_targets,
-    series_id,
-    shown_url,
-)
-from medic.probes.monitoring.promwindow import WindowStore
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from medic.probes.monitoring import promsamples
+    from medic.probes.monitoring.promsamples import ExpoSample, Selector
 else:
     aiohttp = lazy_module("aiohttp")
+    promsamples = lazy_module("medic.probes.monitoring.promsamples")
 
 FIELDS = (
     Field("value", "number", "The series' value (null for NaN or infinity); in ratio form, ratio."),
@@ -153,9 +145,12 @@ class PrometheusProbe(Probe):
         self.query: str | None = options.get("query")
         self.url = str(options.get("scrape") or options.get("server", ""))
         self.name: str | None = options.get("name")
-        self.selector = Selector.from_options(options) if "metric" in options else None
-        self.numerator = Selector.from_options(options.get("numerator"))
-        self.denominator = Selector.from_options(options.get("denominator"))
+        self.selector = promsamples.Selector.from_options(options) if "metric" in options else None
+        self.numerator = promsamples.Selector.from_options(options.get("numerator"))
+        self.denominator = promsamples.Selector.from_options(options.get("denominator"))
+        # Here, not at the top: `medic validate` loads the class, never runs it.
+        from medic.probes.monitoring.promwindow import WindowStore
+
         window = options.get("window")
         self.store = WindowStore(parse_duration(window)) if window is not None else None
         self._session: aiohttp.ClientSession | None = None
@@ -193,30 +188,33 @@ class PrometheusProbe(Probe):
         status, content_type, text = await self._get(self.url, None)
         if status != 200:
             raise ProbeError(
-                f"{shown_url(self.url)} answered HTTP {status}",
+                f"{promsamples.shown_url(self.url)} answered HTTP {status}",
                 hint="scrape is the exporter's metrics URL, like http://host:9100/metrics",
             )
         try:
             names = set().union(*(s.names() for s in selectors))
-            samples, known = await parse_samples(text, content_type, names)
+            samples, known = await promsamples.parse_samples(text, content_type, names)
         except ValueError as exc:
             raise ProbeError(
-                f"{shown_url(self.url)} is not a Prometheus exposition: {exc}",
+                f"{promsamples.shown_url(self.url)} is not a Prometheus exposition: {exc}",
                 hint="scrape is the exporter's metrics URL, like http://host:9100/metrics",
             ) from exc
         for selector in selectors:
-            selector.require_known(known, text, shown_url(self.url))
+            selector.require_known(known, text, promsamples.shown_url(self.url))
         return samples
 
     async def _scrape_series(self, selector: Selector) -> Measurement:
         samples = await self._read_samples([selector])
         now = self.clock.monotonic()
         matched = [s for s in samples if selector.matches(s)]
-        check_count(len(matched), selector)
+        promsamples.check_count(len(matched), selector)
         out: Measurement = {}
         for sample in matched:
-            key = series_id(selector.metric, sample.labels)
-            fields: dict[str, Any] = {"value": finite(sample.value), "labels": dict(sample.labels)}
+            key = promsamples.series_id(selector.metric, sample.labels)
+            fields: dict[str, Any] = {
+                "value": promsamples.finite(sample.value),
+                "labels": dict(sample.labels),
+            }
             if self.store is not None:
                 self.store.add(key, now, float(sample.value), counts_from_zero=sample.counter)
                 stats = self.store.stats(key, now)
@@ -237,10 +235,10 @@ class PrometheusProbe(Probe):
         rates: list[float | None] = []
         for tag, selector in (("n", self.numerator), ("d", self.denominator)):
             matched = [s for s in samples if selector.matches(s)]
-            check_count(len(matched), selector)
+            promsamples.check_count(len(matched), selector)
             total: float | None = None
             for sample in matched:
-                key = f"{tag}:{series_id(selector.metric, sample.labels)}"
+                key = f"{tag}:{promsamples.series_id(selector.metric, sample.labels)}"
                 self.store.add(key, now, float(sample.value), counts_from_zero=sample.counter)
                 rate = self.store.stats(key, now).rate
                 if rate is not None:
@@ -271,7 +269,9 @@ class PrometheusProbe(Probe):
         # Prometheus takes plain seconds here; "2.5s" would be rejected.
         params = {"query": query, "timeout": f"{max(timeout, 0.001):g}"}
         status, _, text = await self._get(url, params)
-        return query_targets(status, text, shown_url(url), self.name or query)
+        return promsamples.query_targets(
+            status, text, promsamples.shown_url(url), self.name or query
+        )
 
     # --- HTTP -----------------------------------------------------------------
 
@@ -279,7 +279,9 @@ class PrometheusProbe(Probe):
         if self._session is None:
             self._session = aiohttp.ClientSession()
         timeout = self.timeout
-        return await http_text(self._session, url, params, self._headers(), limit=timeout)
+        return await promsamples.http_text(
+            self._session, url, params, self._headers(), limit=timeout
+        )
 
     def _headers(self) -> dict[str, str]:
         """Request headers with secrets resolved now (so a rotated token is picked up)."""

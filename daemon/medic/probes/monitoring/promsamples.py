@@ -11,8 +11,6 @@ malformed line of some other metric pass unnoticed.
 
 from __future__ import annotations
 
-import asyncio
-import difflib
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -25,11 +23,14 @@ from medic.lazy import lazy_module
 from medic.probes.base import Measurement
 
 if TYPE_CHECKING:
+    import asyncio
+
     import aiohttp
     import yarl
     from prometheus_client import parser as text_parser
     from prometheus_client.openmetrics import parser as openmetrics_parser
 else:
+    asyncio = lazy_module("asyncio")
     aiohttp = lazy_module("aiohttp")
     yarl = lazy_module("yarl")
     text_parser = lazy_module("prometheus_client.parser")
@@ -98,6 +99,8 @@ class Selector:
         """Fail when the exposition has no metric of this name at all (a typo, a wrong URL)."""
         if self.metric in known or any(_related(f, [self.metric]) for f in known):
             return
+        import difflib  # here: only a mistake needs a guess
+
         close = difflib.get_close_matches(self.metric, sorted(exposed_names(text)), n=3)
         hint = (
             "did you mean " + " or ".join(close) + "?"

@@ -10,14 +10,16 @@ a URL, a header or a body.
 from __future__ import annotations
 
 import errno
-import ssl
 from typing import TYPE_CHECKING
 
 from medic.lazy import lazy_module
 
 if TYPE_CHECKING:
+    import ssl
+
     import aiohttp
 else:
+    ssl = lazy_module("ssl")
     aiohttp = lazy_module("aiohttp")
 
 

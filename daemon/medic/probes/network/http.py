@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import ssl
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -28,9 +27,12 @@ from medic.probes.network.connection_errors import client_error_text
 from medic.redact import is_secret_key, redact_text
 
 if TYPE_CHECKING:
+    import ssl
+
     import aiohttp
     import yarl
 else:
+    ssl = lazy_module("ssl")
     aiohttp = lazy_module("aiohttp")
     yarl = lazy_module("yarl")
 

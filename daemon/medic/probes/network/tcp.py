@@ -6,15 +6,21 @@ reading (``ok`` false, ``error`` saying why in a few words), not a probe failure
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.network.connection_errors import os_error_text
+
+if TYPE_CHECKING:
+    import asyncio
+    import socket
+else:
+    socket = lazy_module("socket")
+    asyncio = lazy_module("asyncio")
 
 TCP_FIELDS = (
     Field("ok", "boolean", "A TCP connection was made."),

@@ -9,26 +9,29 @@ verification on). A certificate file on disk is read and its chain walked in Pyt
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
-from medic.probes.network.certificates import (
-    chain_problem,
-    describe,
-    is_ip,
-    load_pem,
-    system_anchors,
-)
 from medic.probes.network.connection_errors import os_error_text, tls_error_text
 from medic.probes.network.tcp import host_port
+
+if TYPE_CHECKING:
+    import asyncio
+    import socket
+    import ssl
+
+    from medic.probes.network import certificates
+else:
+    certificates = lazy_module("medic.probes.network.certificates")
+    socket = lazy_module("socket")
+    ssl = lazy_module("ssl")
+    asyncio = lazy_module("asyncio")
 
 FIELDS = (
     Field("days_left", "number", "Days until not_after; negative once expired.", "days"),
@@ -136,7 +139,11 @@ class TlsCertProbe(Probe):
             leaf = x509.load_der_x509_certificate(der)
         except ValueError:
             return {self.target: {**_UNREAD, "error": "the server's certificate does not parse"}}
-        return {self.target: describe(leaf, self.name, chain_valid=problem is None, error=problem)}
+        return {
+            self.target: certificates.describe(
+                leaf, self.name, chain_valid=problem is None, error=problem
+            )
+        }
 
     async def _fetch(self) -> tuple[bytes, str | None]:
         """The leaf (DER) and why the chain did not verify (None when it did).
@@ -151,7 +158,7 @@ class TlsCertProbe(Probe):
         return await self._handshake(unverified), problem
 
     async def _handshake(self, context: ssl.SSLContext) -> bytes:
-        sni = self.name if self.name and not is_ip(self.name) else None
+        sni = self.name if self.name and not certificates.is_ip(self.name) else None
         _, writer = await asyncio.open_connection(
             self.host, self.port, ssl=context, server_hostname=sni or ""
         )
@@ -191,11 +198,17 @@ class TlsCertProbe(Probe):
         except ValueError:
             return {**_UNREAD, "error": f"no PEM certificate in {path}"}
         try:
-            anchors = load_pem(self.ca_file) if self.ca_file else system_anchors()
+            anchors = (
+                certificates.load_pem(self.ca_file)
+                if self.ca_file
+                else certificates.system_anchors()
+            )
         except (OSError, ValueError) as exc:
             raise ProbeError(
                 f"tls.cert {path}: cannot load ca_file {self.ca_file}",
                 hint="point ca_file at a readable PEM bundle",
             ) from exc
-        problem = chain_problem(certs[0], certs[1:], anchors, datetime.now(UTC))
-        return describe(certs[0], self.name, chain_valid=problem is None, error=problem)
+        problem = certificates.chain_problem(certs[0], certs[1:], anchors, datetime.now(UTC))
+        return certificates.describe(
+            certs[0], self.name, chain_valid=problem is None, error=problem
+        )

@@ -16,7 +16,6 @@ looks like a fresh deploy.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import os
@@ -31,8 +30,11 @@ from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.probestate import StateFile, state_file
 
 if TYPE_CHECKING:
+    import asyncio
+
     import aiohttp
 else:
+    asyncio = lazy_module("asyncio")
     aiohttp = lazy_module("aiohttp")
 
 FIELDS = (

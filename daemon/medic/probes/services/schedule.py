@@ -20,19 +20,24 @@ restarted inside the window does not run the job again for it.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.cron import CRON_HINT, ZONE_HINT, CronError, CronSchedule, zone
 from medic.durations import DurationError, parse_duration
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.logsetup import get_logger
 from medic.option_schemas import duration, options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.probestate import StateFile, state_file
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 log = get_logger("medic.probes.services.schedule")
 

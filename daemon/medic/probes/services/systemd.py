@@ -9,17 +9,22 @@ later, once PID 1 has reaped the process).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.bounds import ascii_int
 from medic.drivers.systemd import UNIT_GLOB, canonical, is_glob, show
+from medic.lazy import lazy_module
 from medic.logsetup import get_logger
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 log = get_logger(__name__)
 

@@ -7,7 +7,6 @@ NFS server) makes the next run fail fast instead of piling up blocked threads.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,8 +18,11 @@ from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.system.host import load_psutil
 
 if TYPE_CHECKING:
+    import asyncio
+
     import psutil
 else:  # imported when a policy makes this probe (medic.probes.system.host says why)
+    asyncio = lazy_module("asyncio")
     psutil = lazy_module("psutil")
 
 DEFAULT_EXCLUDED_FSTYPES = (

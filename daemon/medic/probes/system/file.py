@@ -12,18 +12,23 @@ local filesystem is read on the event loop from then on.
 
 from __future__ import annotations
 
-import asyncio
 import glob
 import os
 import stat
 import time
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.system.mounts import on_local_filesystem
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 FIELDS = (
     Field("exists", "boolean", "The path (or, with glob, at least one match) exists."),

@@ -9,10 +9,8 @@ policies a second. Each has one target, the host name.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
-import socket
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -20,8 +18,13 @@ from medic.lazy import lazy_module
 from medic.probes.base import Field, Measurement, Probe, probes
 
 if TYPE_CHECKING:
+    import asyncio
+    import socket
+
     import psutil
 else:  # about 0.6 MB that an agent with no host probe never needs
+    socket = lazy_module("socket")
+    asyncio = lazy_module("asyncio")
     psutil = lazy_module("psutil")
 
 

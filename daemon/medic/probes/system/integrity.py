@@ -12,16 +12,21 @@ A file that appears later under a glob is compared with "did not exist".
 
 from __future__ import annotations
 
-import asyncio
 import glob
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.probestate import StateFile, state_file
 from medic.probes.system.integrity_read import ALGORITHMS, COMPARED, missing, read_file
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 

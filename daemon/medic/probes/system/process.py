@@ -17,15 +17,15 @@ the engine calls ``read()`` on the event loop, with no hop to a worker thread.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pwd
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic.bounds import ascii_int
 from medic.errors import ProbeError
+from medic.lazy import lazy_module
 from medic.logsetup import get_logger
 from medic.option_schemas import options_schema
 from medic.patterns import compile_pattern, pattern_problem
@@ -40,6 +40,11 @@ from medic.probes.system.proctable import (
     read_entry,
     real_uid,
 )
+
+if TYPE_CHECKING:
+    import asyncio
+else:
+    asyncio = lazy_module("asyncio")
 
 log = get_logger(__name__)
 
