@@ -106,6 +106,15 @@ def test_every_shipped_schema_has_a_quick_test() -> None:
     assert slow == []
 
 
+def test_the_agent_config_schema_has_a_quick_test() -> None:
+    """The config schema (every notifier's options in it) compiles to an exact quick test,
+    so `medic run` reads a valid config without importing jsonschema."""
+    from medic.config_schema import schema as config_schema
+
+    compiled = compile_schema(config_schema())
+    assert compiled is not None and compiled[1]
+
+
 @pytest.mark.parametrize(
     ("schema", "instance", "valid"),
     [
@@ -120,6 +129,10 @@ def test_every_shipped_schema_has_a_quick_test() -> None:
         ({"minimum": 1}, "0", True),
         ({"pattern": "b"}, "abc", True),
         ({"required": ["a"]}, [], True),
+        ({"dependentRequired": {"a": ["b"]}}, {"a": 1}, False),
+        ({"dependentRequired": {"a": ["b"]}}, {"a": 1, "b": 2}, True),
+        ({"dependentRequired": {"a": ["b"]}}, {"b": 2}, True),
+        ({"dependentRequired": {"a": ["b"]}}, ["a"], True),
         ({"oneOf": [{"type": "string"}, {"minLength": 1}]}, "x", False),
         ({"if": {"required": ["a"]}, "then": {"required": ["b"]}}, {"a": 1}, False),
         ({"if": {"required": ["a"]}, "else": {"required": ["b"]}}, {"c": 1}, False),
