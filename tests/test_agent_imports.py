@@ -92,6 +92,9 @@ def agent_modules(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
         "statistics",  # the review page's medians, with fractions and decimal
         "decimal",
         "zoneinfo",  # with the first maintenance window or schedule naming a zone
+        "medic.probes.network.http",  # probe and action modules no policy names
+        "medic.probes.containers.container",
+        "medic.actions.container",
     ],
 )
 def test_a_running_agent_does_not_import(agent_modules: set[str], module: str) -> None:

@@ -229,7 +229,6 @@ class PolicyChecker:
         steps = self.raw.get(key)
         if not isinstance(steps, list):
             return
-        names = self.actions.names()
         for index, item in enumerate(steps):
             if not isinstance(item, dict) or len(item) != 1:
                 continue  # the envelope schema has reported it
@@ -237,6 +236,7 @@ class PolicyChecker:
             path = (*self.base, key, index, kind)
             cls = self.actions.get(kind)
             if cls is None:
+                names = self.actions.names()  # only now: it imports every action module
                 self._error(
                     path,
                     f"unknown action type {kind!r}{choices(kind, names, 'valid types')}",
