@@ -115,6 +115,52 @@ def test_the_agent_config_schema_has_a_quick_test() -> None:
     assert compiled is not None and compiled[1]
 
 
+# An agent config with every section and every notifier type, for the mutations below.
+FULL_CONFIG: dict[str, Any] = {
+    "host": "web-1",
+    "state_dir": "state",
+    "policies": ["policies"],
+    "dry_run": False,
+    "watch": True,
+    "api": {"listen": "127.0.0.1:9325", "token": {"env": "MEDIC_API_TOKEN"}},
+    "log": {"format": "json", "level": "info"},
+    "limits": {
+        "max_concurrent_actions": 4,
+        "circuit_breaker": {"max_actions": 20, "per": "1m", "reset_after": "10m"},
+    },
+    "notifiers": {
+        "hook": {"type": "webhook", "url": "https://hooks.example/x", "timeout": "5s"},
+        "chat": {"type": "slack", "webhook_url": {"env": "SLACK_URL"}},
+        "pager": {"type": "pagerduty", "routing_key": {"file": "/etc/medic/pd"}},
+        "mail": {
+            "type": "email",
+            "host": "smtp.example",
+            "username": "medic",
+            "password": {"env": "SMTP_PASSWORD"},
+            "from": "medic@example.org",
+            "to": ["ops@example.org"],
+        },
+        "am": {"type": "alertmanager", "url": "http://127.0.0.1:9093"},
+    },
+    "delivery": {"max_backoff": "5m", "max_age": "24h"},
+    "maintenance": [
+        {"cron": "0 2 * * SUN", "duration": "2h", "matchers": {"policy": "web-*"}},
+    ],
+    "retention": {"max_age": "30d"},
+}
+
+
+def test_quick_tests_never_pass_an_invalid_config() -> None:
+    """The agent config's quick test, over thousands of mutations: yes implies jsonschema yes."""
+    from medic.config_schema import schema as config_schema
+
+    check = SchemaCheck(config_schema())
+    assert check.quick is not None and check.quick(FULL_CONFIG), "a valid config must pass"
+    assert list(check.iter_errors(FULL_CONFIG)) == []
+    for variant in _variants(copy.deepcopy(FULL_CONFIG)):
+        assert _agrees(check, variant), variant
+
+
 @pytest.mark.parametrize(
     ("schema", "instance", "valid"),
     [
