@@ -6,9 +6,14 @@ import json
 import subprocess
 import sys
 import textwrap
+import threading
+import time
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
-from medic.registry import entry_names_for
+import pytest
+
+from medic.registry import Registry, entry_names_for
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -59,3 +64,30 @@ def test_a_missed_guess_loads_every_module() -> None:
         """
     )
     assert "medic.probes.network.http" in modules
+
+
+def test_a_lookup_waits_for_an_import_under_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second thread asking for a type while the first imports its module gets the
+    class, not None (policies load in a worker while the loop looks types up)."""
+    registry: Registry[type] = Registry("probe", "medic.tests.slow-group")
+    monkeypatch.setattr(sys.modules[__name__], "SLOW_REGISTRY", registry, raising=False)
+    (tmp_path / "medic_slow_plugin.py").write_text(
+        "import time\n"
+        f"from {__name__} import SLOW_REGISTRY\n"
+        "time.sleep(0.3)\n"
+        "@SLOW_REGISTRY.register('slow')\n"
+        "class Slow:\n"
+        "    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry._entries = {"slow": EntryPoint("slow", "medic_slow_plugin", "medic.tests.slow-group")}
+    found: dict[str, object] = {}
+    first = threading.Thread(target=lambda: found.update(first=registry.get("slow")))
+    first.start()
+    time.sleep(0.1)  # the first thread is inside the import now
+    found["second"] = registry.get("slow")
+    first.join()
+    assert found["first"] is not None
+    assert found["second"] is found["first"]

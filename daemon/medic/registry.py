@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import threading
 from collections.abc import Callable, Iterator
 from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, TypeVar
@@ -37,6 +38,9 @@ class Registry(Generic[T]):
         self._loaded = False
         self._entries: dict[str, EntryPoint] | None = None
         self._imported: set[str] = set()
+        # Policies load in a worker thread while the API may list types: a lookup waits
+        # for an import under way rather than answering before its module registered.
+        self._lock = threading.RLock()
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
@@ -65,11 +69,12 @@ class Registry(Generic[T]):
 
     def load(self) -> None:
         """Import every module named in the entry-point group (once)."""
-        if self._loaded:
-            return
-        self._loaded = True
-        for ep in self._entry_points().values():
-            self._import(ep)
+        with self._lock:
+            if self._loaded:
+                return
+            for ep in self._entry_points().values():
+                self._import(ep)
+            self._loaded = True
 
     def get(self, name: str) -> T | None:
         """The class registered as ``name``: the likely module is imported first, every
@@ -77,15 +82,16 @@ class Registry(Generic[T]):
         found = self._items.get(name)
         if found is not None or self._loaded:
             return found
-        entries = self._entry_points()
-        for guess in entry_names_for(name):
-            ep = entries.get(guess)
-            if ep is not None:
-                self._import(ep)
-                if name in self._items:
-                    return self._items[name]
-        self.load()
-        return self._items.get(name)
+        with self._lock:
+            entries = self._entry_points()
+            for guess in entry_names_for(name):
+                ep = entries.get(guess)
+                if ep is not None:
+                    self._import(ep)
+                    if name in self._items:
+                        return self._items[name]
+            self.load()
+            return self._items.get(name)
 
     def names(self) -> list[str]:
         self.load()
