@@ -106,6 +106,61 @@ def test_every_shipped_schema_has_a_quick_test() -> None:
     assert slow == []
 
 
+def test_the_agent_config_schema_has_a_quick_test() -> None:
+    """The config schema (every notifier's options in it) compiles to an exact quick test,
+    so `medic run` reads a valid config without importing jsonschema."""
+    from medic.config_schema import schema as config_schema
+
+    compiled = compile_schema(config_schema())
+    assert compiled is not None and compiled[1]
+
+
+# An agent config with every section and every notifier type, for the mutations below.
+FULL_CONFIG: dict[str, Any] = {
+    "host": "web-1",
+    "state_dir": "state",
+    "policies": ["policies"],
+    "dry_run": False,
+    "watch": True,
+    "api": {"listen": "127.0.0.1:9325", "token": {"env": "MEDIC_API_TOKEN"}},
+    "log": {"format": "json", "level": "info"},
+    "limits": {
+        "max_concurrent_actions": 4,
+        "circuit_breaker": {"max_actions": 20, "per": "1m", "reset_after": "10m"},
+    },
+    "notifiers": {
+        "hook": {"type": "webhook", "url": "https://hooks.example/x", "timeout": "5s"},
+        "chat": {"type": "slack", "webhook_url": {"env": "SLACK_URL"}},
+        "pager": {"type": "pagerduty", "routing_key": {"file": "/etc/medic/pd"}},
+        "mail": {
+            "type": "email",
+            "host": "smtp.example",
+            "username": "medic",
+            "password": {"env": "SMTP_PASSWORD"},
+            "from": "medic@example.org",
+            "to": ["ops@example.org"],
+        },
+        "am": {"type": "alertmanager", "url": "http://127.0.0.1:9093"},
+    },
+    "delivery": {"max_backoff": "5m", "max_age": "24h"},
+    "maintenance": [
+        {"cron": "0 2 * * SUN", "duration": "2h", "matchers": {"policy": "web-*"}},
+    ],
+    "retention": {"max_age": "30d"},
+}
+
+
+def test_quick_tests_never_pass_an_invalid_config() -> None:
+    """The agent config's quick test, over thousands of mutations: yes implies jsonschema yes."""
+    from medic.config_schema import schema as config_schema
+
+    check = SchemaCheck(config_schema())
+    assert check.quick is not None and check.quick(FULL_CONFIG), "a valid config must pass"
+    assert list(check.iter_errors(FULL_CONFIG)) == []
+    for variant in _variants(copy.deepcopy(FULL_CONFIG)):
+        assert _agrees(check, variant), variant
+
+
 @pytest.mark.parametrize(
     ("schema", "instance", "valid"),
     [
@@ -120,6 +175,10 @@ def test_every_shipped_schema_has_a_quick_test() -> None:
         ({"minimum": 1}, "0", True),
         ({"pattern": "b"}, "abc", True),
         ({"required": ["a"]}, [], True),
+        ({"dependentRequired": {"a": ["b"]}}, {"a": 1}, False),
+        ({"dependentRequired": {"a": ["b"]}}, {"a": 1, "b": 2}, True),
+        ({"dependentRequired": {"a": ["b"]}}, {"b": 2}, True),
+        ({"dependentRequired": {"a": ["b"]}}, ["a"], True),
         ({"oneOf": [{"type": "string"}, {"minLength": 1}]}, "x", False),
         ({"if": {"required": ["a"]}, "then": {"required": ["b"]}}, {"a": 1}, False),
         ({"if": {"required": ["a"]}, "else": {"required": ["b"]}}, {"c": 1}, False),

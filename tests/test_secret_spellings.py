@@ -240,3 +240,31 @@ def test_boolean_sub_schemas_are_walked_past() -> None:
     assert old_keys(schema) == {"token_env"}
     found = secrets.old_spellings(schema, {"free": 1, "token_env": "T"})
     assert [s.hint for s in found] == ["write token: {env: T} instead of token_env"]
+
+
+def test_every_old_spelling_ends_with_its_source() -> None:
+    """`token_env`, `token_file`: the ending the notices look for before they import
+    every probe and action module to learn the old keys (secret_notices.OLD_ENDINGS)."""
+    from medic.actions.base import actions
+    from medic.config_schema import schema as config_schema
+    from medic.notify.base import notifiers
+    from medic.probes.base import probes
+
+    def walk(schema: Any) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        if isinstance(schema, list):
+            for item in schema:
+                found += walk(item)
+        elif isinstance(schema, dict):
+            for key, sub in (schema.get("properties") or {}).items():
+                if isinstance(sub, dict) and secrets.NEW_SPELLING in sub:
+                    found.append((key, sub[secrets.NEW_SPELLING]["source"]))
+            for value in schema.values():
+                found += walk(value)
+        return found
+
+    schemas = [config_schema()]
+    schemas += [cls.schema for reg in (probes, actions, notifiers) for _, cls in reg.items()]
+    old = [pair for schema in schemas for pair in walk(schema)]
+    assert ("token_env", "env") in old
+    assert [key for key, source in old if not key.endswith(f"_{source}")] == []

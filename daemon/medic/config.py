@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from medic.audit.history_options import HistoryOptions, parse_history_options
 from medic.audit.options import AuditOptions, parse_audit_options
 from medic.audit.retention_options import RetentionOptions, parse_retention
@@ -30,7 +28,7 @@ from medic.durations import parse_duration
 from medic.errors import ConfigError, PolicyWarning
 from medic.fleet.settings import FleetConfig, load_fleet
 from medic.notify.options import error_message
-from medic.policy import bounds
+from medic.policy.quickcheck import SchemaCheck
 from medic.policy.windows import (
     CRON_HINT,
     ZONE_HINT,
@@ -223,8 +221,9 @@ def _hint(raw: Any, path: tuple[Any, ...]) -> str | None:
 
 
 @functools.cache
-def _validator() -> Draft202012Validator:
-    return bounds.validator_class()(config_schema())
+def _validator() -> SchemaCheck:
+    """The config schema's quick test, jsonschema (imported then) only to word an error."""
+    return SchemaCheck(config_schema())
 
 
 def load_config(path: Path | None) -> AgentConfig:

@@ -21,7 +21,10 @@ import calendar
 import functools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # zoneinfo loads with the first window or schedule that names a zone
+    from zoneinfo import ZoneInfo
 
 from medic.bounds import ascii_int
 
@@ -214,12 +217,16 @@ def local_instant(day: date, hour: int, minute: int, zone: ZoneInfo) -> float:
 
 @functools.cache
 def _zone_names() -> dict[str, str]:
+    from zoneinfo import available_timezones
+
     return {name.lower(): name for name in available_timezones()}
 
 
 @functools.cache
 def zone(name: str) -> ZoneInfo:
     """The time zone called ``name``; raises :class:`CronError` with a did-you-mean."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

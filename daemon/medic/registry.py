@@ -5,15 +5,24 @@ CLI, the API and the generated docs all read it. Built-ins and third-party plugi
 the same way, through entry-point groups (``medic.probes``, ``medic.actions``,
 ``medic.notifiers``) whose entries name modules; importing a module registers the
 classes it decorates.
+
+Looking one name up imports only the module that likely holds it (:func:`entry_names_for`
+says which entries are tried), so an agent whose policies use one probe type imports
+one probe module (issue 14: memory); every module is imported when the guess misses,
+and for :meth:`Registry.names` and :meth:`Registry.items`.
 """
 
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from medic.logsetup import get_logger
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 log = get_logger(__name__)
 
@@ -28,6 +37,11 @@ class Registry(Generic[T]):
         self.group = entry_point_group
         self._items: dict[str, T] = {}
         self._loaded = False
+        self._entries: dict[str, EntryPoint] | None = None
+        self._imported: set[str] = set()
+        # Policies load in a worker thread while the API may list types: a lookup waits
+        # for an import under way rather than answering before its module registered.
+        self._lock = threading.RLock()
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorate(cls: T) -> T:
@@ -40,22 +54,47 @@ class Registry(Generic[T]):
 
         return decorate
 
+    def _entry_points(self) -> dict[str, EntryPoint]:
+        if self._entries is None:
+            from importlib.metadata import entry_points  # here: `medic validate` may never ask
+
+            self._entries = {ep.name: ep for ep in entry_points(group=self.group)}
+        return self._entries
+
+    def _import(self, ep: EntryPoint) -> None:
+        if ep.name in self._imported:
+            return
+        self._imported.add(ep.name)
+        try:
+            importlib.import_module(ep.value.split(":")[0])
+        except Exception as exc:  # a broken plugin must not stop the agent
+            log.error("plugin.load_failed", group=self.group, entry=ep.name, error=str(exc))
+
     def load(self) -> None:
         """Import every module named in the entry-point group (once)."""
-        if self._loaded:
-            return
-        self._loaded = True
-        from importlib.metadata import entry_points  # here: `medic validate` may never ask
-
-        for ep in entry_points(group=self.group):
-            try:
-                importlib.import_module(ep.value.split(":")[0])
-            except Exception as exc:  # a broken plugin must not stop the agent
-                log.error("plugin.load_failed", group=self.group, entry=ep.name, error=str(exc))
+        with self._lock:
+            if self._loaded:
+                return
+            for ep in self._entry_points().values():
+                self._import(ep)
+            self._loaded = True
 
     def get(self, name: str) -> T | None:
-        self.load()
-        return self._items.get(name)
+        """The class registered as ``name``: the likely module is imported first, every
+        module only when it does not register ``name``."""
+        found = self._items.get(name)
+        if found is not None or self._loaded:
+            return found
+        with self._lock:
+            entries = self._entry_points()
+            for guess in entry_names_for(name):
+                ep = entries.get(guess)
+                if ep is not None:
+                    self._import(ep)
+                    if name in self._items:
+                        return self._items[name]
+            self.load()
+            return self._items.get(name)
 
     def registered(self, name: str) -> T | None:
         """The class registered as ``name`` so far, loading no entry point."""
@@ -76,3 +115,11 @@ class Registry(Generic[T]):
 
         close = difflib.get_close_matches(name, self.names(), n=1, cutoff=0.6)
         return close[0] if close else None
+
+
+def entry_names_for(name: str) -> tuple[str, ...]:
+    """The entry-point names that may hold type ``name``, in the order tried: the name,
+    with dots as underscores, its first and its last dotted part (``container.logs``:
+    ``container.logs``, ``container_logs``, ``container``, ``logs``)."""
+    parts = name.split(".")
+    return tuple(dict.fromkeys((name, name.replace(".", "_"), parts[0], parts[-1])))

@@ -59,6 +59,19 @@ def notices(schema: Any, doc: Document, file: str) -> list[PolicyWarning]:
     return out
 
 
+# Every old spelling ends with its source: ``token_env``, ``token_file``
+# (tests/test_secret_spellings.py holds the built-ins to it). A file without either
+# ending is not searched, so learning the old keys (which imports every probe and
+# action module) waits for a file that may hold one.
+OLD_ENDINGS = ("_env", "_file")
+
+
+def _may_hold_old_keys(text: str) -> bool:
+    if not any(ending in text for ending in OLD_ENDINGS):
+        return False
+    return any(key in text for key in _policy_keys())
+
+
 @functools.cache
 def _policy_keys() -> frozenset[str]:
     """The old keys any probe or action accepts (cheap: no whole-file schema)."""
@@ -85,7 +98,7 @@ def policy_file_notices(path: Path) -> list[PolicyWarning]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return []
-    if not any(key in text for key in _policy_keys()):  # most files: no parse at all
+    if not _may_hold_old_keys(text):  # most files: no parse at all
         return []
     doc, _ = parse_yaml(text, str(path))
     return list(text_notices(text, doc, str(path))) if doc is not None else []
@@ -105,8 +118,10 @@ def text_notices(
     ``classes``: the probe and action classes the file uses, when the loader knows
     them; an old key is only ever found in the options of one of those, so the other
     plugins need not even be imported. None: every registered class."""
+    if not any(ending in text for ending in OLD_ENDINGS):  # most files: no walk at all
+        return ()
     keys = _policy_keys() if classes is None else {k for c in classes for k in _class_keys(c)}
-    if not any(key in text for key in keys):  # most files: no walk at all
+    if not any(key in text for key in keys):
         return ()
     return tuple(notices(_policy_schema(), doc, file))
 

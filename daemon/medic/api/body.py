@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 
 from medic.api.errors import ApiError
 from medic.bounds import MAX_TEXT
+from medic.policy.quickcheck import SchemaCheck
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 MAX_DEPTH = 16
 
@@ -80,14 +82,25 @@ def parse_json(raw: bytes, *, max_string: int = MAX_TEXT) -> Any:
     return data
 
 
+def _worst(check: SchemaCheck, data: Any) -> ValidationError | None:
+    """jsonschema's most telling error for ``data``; jsonschema is imported only when the
+    quick test refuses it."""
+    errors = list(check.iter_errors(data))
+    if not errors:
+        return None
+    from jsonschema.exceptions import best_match
+
+    worst: ValidationError | None = best_match(errors)
+    return worst
+
+
 def bad_body(message: str, hint: str) -> ApiError:
     return ApiError(400, message, code="bad_body", hint=hint)
 
 
-async def json_body(
-    request: web.Request, validator: Draft202012Validator, hint: str
-) -> dict[str, Any]:
-    """The request's JSON object (``{}`` without a body), checked by ``validator``."""
+async def json_body(request: web.Request, check: SchemaCheck, hint: str) -> dict[str, Any]:
+    """The request's JSON object (``{}`` without a body), checked by ``check`` (jsonschema
+    is imported only to word an error)."""
     data: Any = {}
     if request.body_exists:
         try:
@@ -96,12 +109,15 @@ async def json_body(
             raise bad_body(str(exc), hint) from None
     if not isinstance(data, dict):
         raise bad_body("the request body must be a JSON object", hint)
-    error = best_match(validator.iter_errors(data))
+    error = _worst(check, data)
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "body"
         if error.validator == "additionalProperties":
-            allowed = ", ".join(sorted(error.schema.get("properties", {})))
-            unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            schema = error.schema if isinstance(error.schema, dict) else {}
+            properties = schema.get("properties", {})
+            allowed = ", ".join(sorted(properties))
+            instance = error.instance if isinstance(error.instance, dict) else {}
+            unknown = sorted(set(instance) - set(properties))
             known = f"valid keys: {allowed}" if allowed else "it takes no keys"
             message = f"{where}: unknown key {unknown[0]!r}; {known}"
         else:

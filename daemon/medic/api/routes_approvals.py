@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
-from jsonschema import Draft202012Validator
 
 from medic.api.acknowledge import NoSuchIncident, acknowledge
 from medic.api.appkeys import VIEW
@@ -22,9 +21,10 @@ from medic.api.body import json_body
 from medic.api.errors import ApiError, dumps
 from medic.api.ids import incident_id
 from medic.errors import ApprovalNotFound, NotWaiting
+from medic.policy.quickcheck import SchemaCheck
 
 ANSWER_HINT = 'optionally send {"by": "who answers", "comment": "why"}'
-_ANSWER = Draft202012Validator(
+_ANSWER = SchemaCheck(
     {
         "type": "object",
         "additionalProperties": False,

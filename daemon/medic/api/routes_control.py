@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import structlog
 from aiohttp import web
-from jsonschema import Draft202012Validator
 
 from medic.api.appkeys import VIEW
 from medic.api.body import json_body
 from medic.api.errors import ApiError, dumps
 from medic.errors import MedicError
+from medic.policy.quickcheck import SchemaCheck
 
 log = structlog.get_logger("medic.api")
 
-_NO_BODY = Draft202012Validator({"type": "object", "additionalProperties": False})
+_NO_BODY = SchemaCheck({"type": "object", "additionalProperties": False})
 
 
 async def reload(request: web.Request) -> web.Response:

@@ -12,11 +12,11 @@ import time
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from medic import __version__
 from medic.api.appkeys import VIEW
 from medic.api.errors import dumps
+from medic.metric_types import CONTENT_TYPE
 
 
 async def health(request: web.Request) -> web.Response:
@@ -38,9 +38,9 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text exposition of the agent's own metrics registry."""
-    payload = generate_latest(request.app[VIEW].metrics.registry)
-    return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    """Prometheus text exposition of the agent's own metrics."""
+    payload = request.app[VIEW].metrics.text()
+    return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE})
 
 
 def routes() -> list[web.RouteDef]:

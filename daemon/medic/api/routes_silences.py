@@ -13,7 +13,6 @@ import functools
 from typing import Any
 
 from aiohttp import web
-from jsonschema import Draft202012Validator
 
 from medic.api.appkeys import VIEW
 from medic.api.body import bad_body, json_body
@@ -22,6 +21,7 @@ from medic.api.ids import silence_id as silence_prefix
 from medic.bounds import OutOfBounds, duration, moment
 from medic.config_schema import MATCHERS_SCHEMA
 from medic.errors import BadSilence, SilenceEnded, SilenceNotFound
+from medic.policy.quickcheck import SchemaCheck
 
 CREATE_HINT = (
     'send {"matchers": {"policy": "web-*"}, "duration": "1h", "reason": "...", '
@@ -51,8 +51,8 @@ _EXPIRE = {
 
 
 @functools.cache
-def _validator(which: str) -> Draft202012Validator:
-    return Draft202012Validator(_CREATE if which == "create" else _EXPIRE)
+def _validator(which: str) -> SchemaCheck:
+    return SchemaCheck(_CREATE if which == "create" else _EXPIRE)
 
 
 def _time(body: dict[str, Any], key: str) -> float | None:

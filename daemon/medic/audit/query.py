@@ -42,11 +42,24 @@ class AuditQuery:
     order: Literal["asc", "desc"] = "desc"
 
 
+# Each connection's page cache, in KiB. SQLite's default (2000 KiB) fills as the log
+# grows, on every connection a long-running agent holds (the writer, the store's and
+# the outbox's readers, the review page's): 8 MB in all. The file is in the kernel's
+# page cache anyway; the queries go through indexes (issue 14: memory).
+CACHE_KIB = 512
+
+
+def limit_cache(conn: sqlite3.Connection) -> None:
+    """Bound ``conn``'s page cache to :data:`CACHE_KIB`."""
+    conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+
+
 def connect_readonly(path: Path) -> sqlite3.Connection:
     """Open the database read-only (``mode=ro``); raises sqlite3 errors as they come."""
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 5000")
+    limit_cache(conn)
     return conn
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import structlog
 
 from medic.audit.migrations import is_current
-from medic.audit.query import connect_readonly
+from medic.audit.query import connect_readonly, limit_cache
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +47,7 @@ def open_for_writing(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout = 5000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        limit_cache(conn)
     except BaseException:
         conn.close()
         raise

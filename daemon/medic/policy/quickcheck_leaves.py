@@ -112,6 +112,23 @@ def _required(value: Any) -> Compiled:
     return (lambda v: not isinstance(v, dict) or all(name in v for name in names)), True
 
 
+def _dependent_required(value: Any) -> Compiled:
+    """``dependentRequired``: when the object has the key, it has the keys listed too."""
+    if not isinstance(value, dict) or not all(isinstance(v, list) for v in value.values()):
+        return None
+    needs = {key: tuple(names) for key, names in value.items()}
+
+    def test(v: Any) -> bool:
+        if not isinstance(v, dict):
+            return True
+        for key, names in needs.items():
+            if key in v and not all(name in v for name in names):
+                return False
+        return True
+
+    return test, True
+
+
 def _enum(values: Any) -> Compiled:
     if not isinstance(values, list) or not all(isinstance(e, _SCALARS) for e in values):
         return None
@@ -165,6 +182,7 @@ LEAVES: dict[str, Callable[[Any], Compiled]] = {
     **{keyword: _size(keyword) for keyword in _SIZES},
     "pattern": _pattern,
     "required": _required,
+    "dependentRequired": _dependent_required,
     "enum": _enum,
     "const": _const,
     "uniqueItems": _unique,

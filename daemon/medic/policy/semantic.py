@@ -236,7 +236,7 @@ class PolicyChecker:
             path = (*self.base, key, index, kind)
             cls = self.actions.get(kind)
             if cls is None:
-                names = self.actions.names()
+                names = self.actions.names()  # only now: it imports every action module
                 self._error(
                     path,
                     f"unknown action type {kind!r}{choices(kind, names, 'valid types')}",
