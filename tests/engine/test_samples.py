@@ -12,7 +12,8 @@ import pytest_asyncio
 from medic.audit import samples as table
 from medic.audit.history_options import HistoryOptions
 from medic.audit.store import AuditStore
-from medic.engine.samples import MAX_POINTS, SWEEP_EVERY, PolicySamples, Ring, SampleKeeper
+from medic.engine.rings import MAX_POINTS, Ring
+from medic.engine.samples import SWEEP_EVERY, PolicySamples, SampleKeeper
 from medic.policy.loader import load_text
 
 POLICY = """\

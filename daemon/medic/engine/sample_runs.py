@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from medic.audit.samples import MAX_RUN, SampleRow
+from medic.audit.samples import MAX_RUN, SampleRow, keepable
 
 # How far a measurement may stray from the run's beat (seconds) and a growing field from
 # the time elapsed, and still extend the run.
@@ -54,15 +54,16 @@ class Run:
         self.ticking: tuple[str, ...] | None = None  # None until the second measurement
 
     def extend(self, probe: str, recorded: bool, fields: Mapping[str, Any], now: float) -> bool:
-        """Count the measurement in the run if it continues it; False if it does not."""
+        """Count the measurement in the run if it continues it; False if it does not.
+
+        ``fields`` may hold fields that are not kept (null, long text): they are passed
+        over, so the hot path need not build the kept fields of a steady measurement."""
         if probe != self.probe or recorded is not self.recorded:
             return False
         elapsed = now - self.first
         if elapsed >= MAX_RUN or abs(elapsed - self.count * self.every) > SLACK:
             return False
         old = self.fields
-        if len(fields) != len(old):
-            return False
         if self.ticking is None:
             found = _growing(old, fields, elapsed)
             if found is None:
@@ -95,28 +96,42 @@ class Run:
 def _growing(
     old: Mapping[str, Any], new: Mapping[str, Any], elapsed: float
 ) -> tuple[str, ...] | None:
-    """The fields that grew by ``elapsed`` if every other one is unchanged, else None."""
+    """The fields that grew by ``elapsed`` if every other kept one is unchanged, else
+    None. ``new`` is the whole measurement: a field ``old`` lacks must not be keepable."""
     found: list[str] = []
+    matched = 0
     for name, value in new.items():
         was = old.get(name, _ABSENT)
+        if was is _ABSENT:
+            if keepable(value):
+                return None  # a field kept now that was not before
+            continue
+        matched += 1
         if value == was and type(value) is type(was):
             continue
         if type(value) is float and type(was) is float and abs(value - was - elapsed) <= SLACK:
             found.append(name)
             continue
         return None
-    return tuple(found)
+    return tuple(found) if matched == len(old) else None
 
 
 def _steady(
     old: Mapping[str, Any], new: Mapping[str, Any], ticking: tuple[str, ...], elapsed: float
 ) -> bool:
-    """True when the fields in ``ticking`` grew by ``elapsed`` and the others did not move."""
+    """True when the fields in ``ticking`` grew by ``elapsed`` and the other kept ones did
+    not move; ``new`` is the whole measurement, as for :func:`_growing`."""
+    matched = 0
     for name, value in new.items():
         was = old.get(name, _ABSENT)
-        if name in ticking:
-            if type(value) is not float or abs(value - was - elapsed) > SLACK:
+        if was is _ABSENT:
+            if keepable(value):
                 return False
+            continue
+        matched += 1
+        if name in ticking:
+            if type(value) is not float or not abs(value - was - elapsed) <= SLACK:
+                return False  # (NaN compares false: it never extends a run)
         elif value != was or type(value) is not type(was):
             return False
-    return True
+    return matched == len(old)

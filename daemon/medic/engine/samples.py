@@ -3,8 +3,9 @@
 Each runner has one :class:`PolicySamples`. After every measurement it
 
 - adds the fields its condition's windows read (``p95(latency_ms[5m])``) to one
-  bounded :class:`Ring` per target and field, computes every window and hands the
-  values to the condition inside the measurement, under the window's text;
+  bounded :class:`~medic.engine.rings.Ring` per target and field, computes every
+  window and hands the values to the condition inside the measurement, under the
+  window's text;
 - writes the measurement to the ``samples`` table (:mod:`medic.audit.samples`) in the
   background: every keepable field at most once per interval and at most
   ``history.per_minute`` measurements a minute (the recording ``medic backtest``
@@ -21,7 +22,6 @@ small batches.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import functools
 import math
@@ -34,15 +34,14 @@ from medic.audit import samples as table
 from medic.audit.history_options import HistoryOptions
 from medic.audit.samples import SampleRow, keepable, readings
 from medic.audit.store import AuditStore
+from medic.engine.rings import Ring, number, policy_windows
 from medic.engine.sample_runs import Run
-from medic.policy.expr_windows import Window, window_value
+from medic.policy.expr_windows import window_value
 from medic.policy.model import Policy
 from medic.probes.base import Measurement
 
 log = structlog.get_logger("medic.samples")
 
-# Samples one ring holds at most; beyond it the older half is thinned.
-MAX_POINTS = 2048
 # Rows waiting for the writer at most; beyond, new ones are dropped (and counted).
 MAX_PENDING = 100_000
 # Rows are written this long after the first of them is queued, in one transaction.
@@ -51,51 +50,6 @@ FLUSH_DELAY = 1.0
 PRUNE_EVERY = 600.0
 # The runs of targets that went quiet are written at most this long after.
 SWEEP_EVERY = 5.0
-
-
-def _time(point: tuple[float, float]) -> float:
-    return point[0]
-
-
-class Ring:
-    """The samples of one field of one target, oldest first, at most :data:`MAX_POINTS`.
-
-    Older than the longest window (plus one interval) is dropped. Past the cap, every
-    other sample of the older half goes: recent samples stay dense, old ones thin out.
-    """
-
-    __slots__ = ("points",)
-
-    def __init__(self) -> None:
-        self.points: list[tuple[float, float]] = []
-
-    def add(self, t: float, value: float, keep_from: float) -> None:
-        points = self.points
-        if points and t <= points[-1][0]:
-            return  # already have it (a refill overlapping the live samples)
-        points.append((t, value))
-        if points[0][0] < keep_from:
-            del points[: bisect.bisect_left(points, keep_from, key=_time)]
-        if len(points) > MAX_POINTS:
-            half = len(points) // 2
-            points[:half] = points[0:half:2]
-
-
-def _number(value: Any) -> float | None:
-    """A ring keeps numbers; booleans count as 1 and 0."""
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def policy_windows(policy: Policy) -> tuple[Window, ...]:
-    """The windows the policy's conditions read, in a stable order."""
-    found = set(policy.when.windows)
-    if policy.clear_when is not None:
-        found |= policy.clear_when.windows
-    return tuple(sorted(found, key=lambda w: w.key))
 
 
 class SampleKeeper:
@@ -253,7 +207,7 @@ class PolicySamples:
         rings = self.rings.setdefault(target, {})
         keep_from = t - self.span - self.every
         for name in self.fields:
-            value = _number(fields.get(name))
+            value = number(fields.get(name))
             if value is not None:
                 rings.setdefault(name, Ring()).add(t, value, keep_from)
 
@@ -278,11 +232,7 @@ class PolicySamples:
             return []
         if now >= keeper.sweep_at:
             keeper.sweep(now)
-        minute = int(now // 60)
-        if self._minute[0] != minute:
-            self._minute = (minute, 0)
-            old = now - 60.0 - self.every  # targets that went away
-            self._recorded = {t: at for t, at in self._recorded.items() if at >= old}
+        minute = self._turn(now)
         budget = keeper.options.per_minute - self._minute[1]
         if budget <= 0 and not self.fields:
             return []  # this minute's recording is full and no window needs a row
@@ -291,25 +241,35 @@ class PolicySamples:
         spacing = self.every * 0.9
         taken = 0
         for target, fields in measurement.items():
+            run = runs.get(target)
             if budget > taken and now - recorded.get(target, -math.inf) >= spacing:
-                kept = {k: v for k, v in fields.items() if keepable(v)}
                 recorded[target] = now
                 taken += 1
                 whole = True
+                if run is not None and run.extend(probe, True, fields, now):
+                    continue  # steady: no kept fields to build
+                kept = {k: v for k, v in fields.items() if keepable(v)}
             elif self.fields:
-                kept = {k: fields[k] for k in self.fields if keepable(fields.get(k))}
                 whole = False
+                kept = {k: fields[k] for k in self.fields if keepable(fields.get(k))}
+                if run is not None and run.extend(probe, False, kept, now):
+                    continue
             else:
                 continue
-            run = runs.get(target)
-            if run is not None:
-                if run.extend(probe, whole, kept, now):
-                    continue
-                closed = run.row(self.name, target)
-                if closed is not None:
-                    rows.append(closed)
+            closed = run.row(self.name, target) if run is not None else None
+            if closed is not None:
+                rows.append(closed)
             runs[target] = Run(probe, whole, kept, self.every, now)
             rows.append(SampleRow(now, self.name, target, probe, whole, kept))
         if taken:
             self._minute = (minute, self._minute[1] + taken)
         return rows
+
+    def _turn(self, now: float) -> int:
+        """The minute of ``now``; a new one restarts its count and forgets targets gone."""
+        minute = int(now // 60)
+        if self._minute[0] != minute:
+            self._minute = (minute, 0)
+            old = now - 60.0 - self.every  # targets that went away
+            self._recorded = {t: at for t, at in self._recorded.items() if at >= old}
+        return minute

@@ -24,7 +24,7 @@ from medic.audit import samples as table
 from medic.audit.events import AuditEvent, Kind
 from medic.audit.samples import SampleRow, fields_at, reading_times
 from medic.clock import iso, parse_iso
-from medic.engine.samples import policy_windows
+from medic.engine.rings import policy_windows
 from medic.errors import Location
 from medic.policy.model import Policy
 from medic.policytest.sim import Simulation
