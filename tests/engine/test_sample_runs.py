@@ -82,3 +82,11 @@ def test_a_quiet_target_s_run_is_over_after_one_missed_beat() -> None:
     r = run({"v": 1.5})
     assert not r.over(T0 + 1.0)
     assert r.over(T0 + 1.0 + 2 * SLACK)
+
+
+def test_fields_that_are_not_kept_are_passed_over_until_they_are() -> None:
+    """A null or long text field does not end a run; the same field with a number does."""
+    r = run({"exists": False})
+    assert r.extend("file:abc", True, {"exists": False, "age": None, "log": "x" * 500}, T0 + 1)
+    assert not r.extend("file:abc", True, {"exists": False, "age": 3.0}, T0 + 2)
+    assert not r.extend("file:abc", True, {"age": None}, T0 + 2)
