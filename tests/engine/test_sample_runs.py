@@ -90,3 +90,20 @@ def test_fields_that_are_not_kept_are_passed_over_until_they_are() -> None:
     assert r.extend("file:abc", True, {"exists": False, "age": None, "log": "x" * 500}, T0 + 1)
     assert not r.extend("file:abc", True, {"exists": False, "age": 3.0}, T0 + 2)
     assert not r.extend("file:abc", True, {"age": None}, T0 + 2)
+
+
+def test_later_measurements_are_held_to_the_second_one() -> None:
+    """From the third on: a moved field, a stalled tick, a field now kept or gone each
+    end the run; the same measurement with its age grown extends it."""
+    second = {"exists": True, "age": 6.0, "mtime": 7.0, "note": None}
+    r = run({"exists": True, "age": 5.0, "mtime": 7.0})
+    assert r.extend("file:abc", True, second, T0 + 1)
+    for changed in (
+        {**second, "age": 7.0, "mtime": 8.0},
+        {**second, "age": 6.0},
+        {**second, "age": 7.0, "note": 1},
+        {"exists": True, "age": 7.0, "mtime": 7.0},
+        {**second, "age": float("nan")},
+    ):
+        assert not r.extend("file:abc", True, changed, T0 + 2)
+    assert r.extend("file:abc", True, {**second, "age": 7.0}, T0 + 2)

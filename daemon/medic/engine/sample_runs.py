@@ -37,7 +37,8 @@ class Run:
     many more came on the beat with the same fields."""
 
     __slots__ = (
-        "count", "every", "fields", "first", "last", "probe", "recorded", "second", "ticking"
+        "count", "every", "fields", "first", "last", "probe", "recorded", "second", "size",
+        "steady", "ticking", "unkept",
     )  # fmt: skip
 
     def __init__(
@@ -52,6 +53,11 @@ class Run:
         self.last = now
         self.count = 1
         self.ticking: tuple[str, ...] | None = None  # None until the second measurement
+        # Found at the second measurement too, to check the later ones quickly: the kept
+        # fields that must not move, the names of the fields not kept, and how many.
+        self.steady: dict[str, Any] = {}
+        self.unkept: tuple[str, ...] = ()
+        self.size = 0
 
     def extend(self, probe: str, recorded: bool, fields: Mapping[str, Any], now: float) -> bool:
         """Count the measurement in the run if it continues it; False if it does not.
@@ -70,11 +76,26 @@ class Run:
                 return False
             self.ticking = found
             self.second = now
-        elif not _steady(old, fields, self.ticking, elapsed):
+            self.steady = {k: v for k, v in old.items() if k not in found}
+            self.unkept = tuple(k for k in fields if k not in old)
+            self.size = len(fields)
+        elif not self._holds(fields, elapsed):
             return False
         self.last = now
         self.count += 1
         return True
+
+    def _holds(self, new: Mapping[str, Any], elapsed: float) -> bool:
+        """The same fields as at the second measurement: the steady ones unmoved, the
+        ticking ones grown by ``elapsed``, the unkept ones still not keepable."""
+        if len(new) != self.size or not self.steady.items() <= new.items():
+            return False
+        old = self.fields
+        for name in self.ticking or ():
+            value = new.get(name)
+            if type(value) is not float or not abs(value - old[name] - elapsed) <= SLACK:
+                return False  # (NaN compares false: it never extends a run)
+        return all(name in new and not keepable(new[name]) for name in self.unkept)
 
     def over(self, now: float) -> bool:
         """True when no later measurement can extend the run (its target went quiet)."""
@@ -114,24 +135,3 @@ def _growing(
             continue
         return None
     return tuple(found) if matched == len(old) else None
-
-
-def _steady(
-    old: Mapping[str, Any], new: Mapping[str, Any], ticking: tuple[str, ...], elapsed: float
-) -> bool:
-    """True when the fields in ``ticking`` grew by ``elapsed`` and the other kept ones did
-    not move; ``new`` is the whole measurement, as for :func:`_growing`."""
-    matched = 0
-    for name, value in new.items():
-        was = old.get(name, _ABSENT)
-        if was is _ABSENT:
-            if keepable(value):
-                return False
-            continue
-        matched += 1
-        if name in ticking:
-            if type(value) is not float or not abs(value - was - elapsed) <= SLACK:
-                return False  # (NaN compares false: it never extends a run)
-        elif value != was or type(value) is not type(was):
-            return False
-    return matched == len(old)
