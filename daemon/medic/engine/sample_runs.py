@@ -95,7 +95,8 @@ class Run:
             value = new.get(name)
             if type(value) is not float or not abs(value - old[name] - elapsed) <= SLACK:
                 return False  # (NaN compares false: it never extends a run)
-        return all(name in new and not keepable(new[name]) for name in self.unkept)
+        unkept = self.unkept
+        return not unkept or all(name in new and not keepable(new[name]) for name in unkept)
 
     def over(self, now: float) -> bool:
         """True when no later measurement can extend the run (its target went quiet)."""
