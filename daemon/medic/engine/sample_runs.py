@@ -40,6 +40,11 @@ class Run:
         "count", "every", "fields", "first", "last", "probe", "recorded", "second", "size",
         "steady", "ticking", "unkept",
     )  # fmt: skip
+    # Set with ``ticking`` at the second measurement, to check the later ones quickly:
+    # the kept fields that must not move, the names of the fields not kept, and how many.
+    steady: dict[str, Any]
+    unkept: tuple[str, ...]
+    size: int
 
     def __init__(
         self, probe: str, recorded: bool, fields: Mapping[str, Any], every: float, now: float
@@ -53,11 +58,6 @@ class Run:
         self.last = now
         self.count = 1
         self.ticking: tuple[str, ...] | None = None  # None until the second measurement
-        # Found at the second measurement too, to check the later ones quickly: the kept
-        # fields that must not move, the names of the fields not kept, and how many.
-        self.steady: dict[str, Any] = {}
-        self.unkept: tuple[str, ...] = ()
-        self.size = 0
 
     def extend(self, probe: str, recorded: bool, fields: Mapping[str, Any], now: float) -> bool:
         """Count the measurement in the run if it continues it; False if it does not.
