@@ -72,6 +72,7 @@ async def test_start_creates_a_wal_database_with_the_schema(db_path: Path) -> No
         ("0006_samples",),
         ("0007_ship_cursor",),
         ("0008_link_uses",),
+        ("0009_sample_runs",),
     ]
 
 

@@ -12,7 +12,8 @@ import pytest_asyncio
 from medic.audit import samples as table
 from medic.audit.history_options import HistoryOptions
 from medic.audit.store import AuditStore
-from medic.engine.samples import MAX_POINTS, PolicySamples, Ring, SampleKeeper
+from medic.engine.rings import MAX_POINTS, Ring
+from medic.engine.samples import SWEEP_EVERY, PolicySamples, SampleKeeper
 from medic.policy.loader import load_text
 
 POLICY = """\
@@ -154,3 +155,69 @@ def test_nothing_is_built_when_no_row_is_due(monkeypatch: pytest.MonkeyPatch) ->
 def test_keepable_values(value: object, kept: bool) -> None:
     """Booleans, finite numbers (int subclasses too) and short strings are kept."""
     assert table.keepable(value) is kept
+
+
+@pytest.mark.asyncio
+async def test_a_steady_target_is_a_few_rows_that_replay_every_measurement(
+    store: AuditStore, tmp_path: Path
+) -> None:
+    """Two minutes of one steady value at 1 s: four rows, not 120, standing for all 120."""
+    keeper = SampleKeeper(store)
+    book = PolicySamples(policy("load1 > 1", every="1s"), keeper)
+    for k in range(120):
+        await book.observe({"host": {"load1": 1.0, "load5": 0.5}}, 60_000.0 + k)
+    keeper.close_runs()
+    await keeper.drain()
+    rows = await store.write(lambda conn: table.window_rows(conn, "height", 0.0))
+    assert [(r.time, r.measured) for r in rows] == [
+        (60_000.0, 1), (60_001.0, 59), (60_060.0, 1), (60_061.0, 59)
+    ]  # fmt: skip
+    times = [t for row in rows for t, _ in table.readings(row)]
+    assert times == [60_000.0 + k for k in range(120)]
+
+
+@pytest.mark.asyncio
+async def test_a_change_writes_the_run_before_it_and_the_new_value_at_once(
+    store: AuditStore,
+) -> None:
+    """The first measurement of a new value is written at once; the steady run before it
+    becomes one row when the value changes."""
+    keeper = SampleKeeper(store)
+    book = PolicySamples(policy("load1 > 1", every="1s"), keeper)
+    for k, value in enumerate([1.0, 1.0, 1.0, 2.0]):
+        await book.observe({"host": {"load1": value}}, 60_000.0 + k)
+    await keeper.drain()
+    rows = await store.write(lambda conn: table.window_rows(conn, "height", 0.0))
+    assert [(r.time, r.measured, r.fields["load1"]) for r in rows] == [
+        (60_000.0, 1, 1.0), (60_001.0, 2, 1.0), (60_003.0, 1, 2.0)
+    ]  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_the_run_of_a_target_gone_quiet_is_written_by_the_sweep(
+    store: AuditStore,
+) -> None:
+    """A target that stops being measured has its open run written within SWEEP_EVERY."""
+    keeper = SampleKeeper(store)
+    book = PolicySamples(policy("load1 > 1", every="1s"), keeper)
+    for k in range(3):
+        await book.observe({"gone": {"load1": 1.0}}, 60_000.0 + k)
+    await book.observe({}, 60_000.0 + SWEEP_EVERY + 1)
+    await keeper.drain()
+    rows = await store.write(lambda conn: table.window_rows(conn, "height", 0.0))
+    assert sum(r.measured for r in rows) == 3
+    assert keeper.runs["height"] == {}
+
+
+@pytest.mark.asyncio
+async def test_rings_are_refilled_from_the_open_runs_too(store: AuditStore) -> None:
+    """A runner made while a run is open (a reload) still sees every earlier second."""
+    keeper = SampleKeeper(store)
+    first = PolicySamples(policy(every="1s"), keeper)
+    for k in range(400):
+        await first.observe({"host": {"load1": 1.0}}, 60_000.0 + k)
+    await keeper.drain()
+    second = PolicySamples(policy(every="1s"), keeper)
+    await second.observe({"host": {"load1": 1.0}}, 60_400.0)
+    times = [t for t, _ in second.rings["host"]["load1"].points]
+    assert times == [60_000.0 + k for k in range(99, 401)]

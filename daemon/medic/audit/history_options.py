@@ -3,7 +3,7 @@
 ```yaml
 history:
   keep: 7d          # the recording `medic backtest` replays (1h to 31d; default 7d)
-  per_minute: 600   # rows recorded per policy per minute at most (0 records nothing)
+  per_minute: 600   # measurements recorded per policy per minute at most (0: none)
 ```
 
 Samples a window function needs are kept as long as the longest window of a loaded
@@ -39,7 +39,7 @@ SCHEMA: dict[str, Any] = {
             "type": "integer",
             "minimum": 0,
             "maximum": MAX_PER_MINUTE,
-            "description": "Rows recorded per policy per minute at most; 0 records none.",
+            "description": "Measurements recorded per policy per minute at most; 0 records none.",
         },
     },
 }

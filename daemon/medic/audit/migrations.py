@@ -215,6 +215,17 @@ def _link_uses(db: sqlite_utils.Database) -> None:
     )
 
 
+def _sample_runs(db: sqlite_utils.Database) -> None:
+    """A ``samples`` row holds a run of measurements (:mod:`medic.audit.samples`):
+    ``count`` of them evenly spread over ``span`` seconds from ``time``, the fields named
+    in ``ticking`` (a JSON list, or null) growing by the time elapsed. Older rows read
+    as runs of one."""
+    table = db.table("samples")
+    table.add_column("span", float, not_null_default=0.0)
+    table.add_column("count", int, not_null_default=1)
+    table.add_column("ticking", str)
+
+
 # Append only. The name is what ``_migrations`` records; never rename one.
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0001_events_and_incidents", _events_and_incidents),
@@ -225,6 +236,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("0006_samples", _samples),
     ("0007_ship_cursor", _ship_cursor),
     ("0008_link_uses", _link_uses),
+    ("0009_sample_runs", _sample_runs),
 )
 
 

@@ -7,9 +7,14 @@ is not blind after a restart; ``medic backtest`` reads a period's recording
 (:func:`recorded_rows`, on a read-only connection); :func:`prune` deletes old rows in
 small batches.
 
-A row holds one measurement of one target: ``fields`` is a JSON object of its numeric,
-boolean and short text fields; ``probe`` a fingerprint of the probe's type and options,
-so a recording is never replayed through a different probe.
+A row holds a run of measurements of one target: ``fields`` is a JSON object of its
+numeric, boolean and short text fields at ``time``; ``probe`` a fingerprint of the
+probe's type and options, so a recording is never replayed through a different probe.
+A steady target is not a row a second: ``count`` measurements (``measured``) evenly
+spread over ``span`` seconds from ``time`` (at most :data:`MAX_RUN`), each with the same
+fields except those named in ``ticking``, which grew by the time elapsed (a file's
+``age``). :func:`readings` gives back the measurements a row stands for. Rows written
+before runs existed read as runs of one.
 """
 
 from __future__ import annotations
@@ -27,13 +32,16 @@ from medic.clock import iso, parse_iso
 MAX_TEXT = 200
 # Rows deleted per transaction when pruning, so the writer is never held for long.
 PRUNE_BATCH = 2000
+# A row's run covers at most this many seconds: reads look back this far before a period.
+MAX_RUN = 60.0
+_MAX_COUNT = 60_001  # a millisecond apart: more is a row edited by hand
 
 
 class SampleRow(NamedTuple):
-    """One measurement of one target, as written and as read back.
+    """A run of measurements of one target (one, unless ``measured`` says more), as written
+    and as read back.
 
-    A named tuple: one is made per target and measurement, and a tuple costs half of a
-    frozen dataclass to build."""
+    A named tuple: a tuple costs half of a frozen dataclass to build."""
 
     time: float
     policy: str
@@ -41,6 +49,38 @@ class SampleRow(NamedTuple):
     probe: str
     recorded: bool
     fields: Mapping[str, Any]
+    span: float = 0.0  # seconds from the first measurement to the last
+    measured: int = 1  # how many measurements, evenly spread over span
+    ticking: tuple[str, ...] = ()  # fields that grow by the time elapsed
+
+    @property
+    def end(self) -> float:
+        """When the last of the run's measurements was taken."""
+        return self.time + self.span
+
+
+def fields_at(row: SampleRow, t: float) -> dict[str, Any]:
+    """The row's fields as measured at ``t`` (within the run; later, as at its end)."""
+    fields = dict(row.fields)
+    if row.ticking:
+        elapsed = min(t, row.end) - row.time
+        for name in row.ticking:
+            fields[name] = round(fields[name] + elapsed, 6)
+    return fields
+
+
+def reading_times(row: SampleRow) -> list[float]:
+    """When each of the row's measurements was taken (its first and last exactly)."""
+    if row.measured <= 1:
+        return [row.time]
+    step = row.span / (row.measured - 1)
+    return [row.time + k * step for k in range(row.measured - 1)] + [row.end]
+
+
+def readings(row: SampleRow) -> Iterator[tuple[float, dict[str, Any]]]:
+    """The measurements the row stands for: (time, fields), oldest first."""
+    for t in reading_times(row):
+        yield t, fields_at(row, t)
 
 
 def fingerprint(probe_type: str, options: Mapping[str, Any]) -> str:
@@ -70,8 +110,8 @@ _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 def insert(conn: sqlite3.Connection, rows: Sequence[SampleRow]) -> int:
     """Write ``rows`` (runs on the writer's connection)."""
     conn.executemany(
-        "INSERT INTO samples (time, policy, target, probe, recorded, fields)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO samples (time, policy, target, probe, recorded, fields, span, count,"
+        " ticking) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 iso(r.time),
@@ -80,6 +120,9 @@ def insert(conn: sqlite3.Connection, rows: Sequence[SampleRow]) -> int:
                 r.probe,
                 int(r.recorded),
                 _ENCODE(r.fields if type(r.fields) is dict else dict(r.fields)),
+                r.span,
+                r.measured,
+                _ENCODE(r.ticking) if r.ticking else None,
             )
             for r in rows
         ],
@@ -89,38 +132,73 @@ def insert(conn: sqlite3.Connection, rows: Sequence[SampleRow]) -> int:
 
 def _rows(cursor: Iterator[tuple[Any, ...]]) -> list[SampleRow]:
     out: list[SampleRow] = []
-    for time, policy, target, probe, recorded, fields in cursor:
+    for time, policy, target, probe, recorded, fields, span, count, ticking in cursor:
         try:
             decoded = json.loads(fields)
         except ValueError:
             continue  # a row edited by hand: skip it, never fail the start
-        if isinstance(decoded, dict):
-            out.append(SampleRow(parse_iso(time), policy, target, probe, bool(recorded), decoded))
+        if not isinstance(decoded, dict):
+            continue
+        run = _run(decoded, span, count, ticking)
+        if run is not None:
+            out.append(SampleRow(parse_iso(time), policy, target, probe, bool(recorded), *run))
     return out
 
 
-_COLUMNS = "time, policy, target, probe, recorded, fields"
+def _run(
+    fields: dict[str, Any], span: Any, count: Any, ticking: Any
+) -> tuple[dict[str, Any], float, int, tuple[str, ...]] | None:
+    """A row's run as written, or None when a hand-edited one makes no sense."""
+    try:
+        names = tuple(json.loads(ticking)) if isinstance(ticking, str) else ()
+    except ValueError:
+        return None
+    if not (isinstance(count, int) and 1 <= count <= _MAX_COUNT and isinstance(span, int | float)):
+        return None
+    if not (math.isfinite(span) and 0 <= span <= MAX_RUN):
+        return None
+    if any(type(fields.get(name)) is not float for name in names):
+        return None
+    return fields, float(span), count, names
+
+
+# An old database (before runs, not yet upgraded by the agent) reads as runs of one.
+_COLUMNS = "time, policy, target, probe, recorded, fields, span, count, ticking"
+_OLD_COLUMNS = "time, policy, target, probe, recorded, fields, 0.0, 1, NULL"
+
+
+def _select(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[SampleRow]:
+    for columns in (_COLUMNS, _OLD_COLUMNS):
+        try:
+            cursor = conn.execute(
+                f"SELECT {columns} FROM samples WHERE {where} ORDER BY time, id",  # noqa: S608 -- constant columns and conditions
+                params,
+            )
+        except sqlite3.OperationalError as exc:
+            if "no such column" not in str(exc):
+                raise
+            continue
+        return _rows(cursor)
+    return []
 
 
 def window_rows(conn: sqlite3.Connection, policy: str, since: float) -> list[SampleRow]:
-    """The rows of ``policy`` since ``since``, oldest first."""
-    cursor = conn.execute(
-        f"SELECT {_COLUMNS} FROM samples WHERE policy = ? AND time >= ? ORDER BY time, id",  # noqa: S608 -- a constant list of columns
-        (policy, iso(since)),
-    )
-    return _rows(cursor)
+    """The rows of ``policy`` with a measurement since ``since``, oldest first."""
+    rows = _select(conn, "policy = ? AND time >= ?", (policy, iso(since - MAX_RUN)))
+    return [row for row in rows if row.end >= since]
 
 
 def recorded_rows(
     conn: sqlite3.Connection, policy: str, since: float, until: float
 ) -> list[SampleRow]:
-    """The recording of ``policy`` between ``since`` and ``until``, oldest first."""
-    cursor = conn.execute(
-        f"SELECT {_COLUMNS} FROM samples WHERE policy = ? AND recorded = 1"  # noqa: S608 -- a constant list of columns
-        " AND time >= ? AND time <= ? ORDER BY time, id",
-        (policy, iso(since), iso(until)),
+    """The recording of ``policy`` with a measurement between ``since`` and ``until``,
+    oldest first."""
+    rows = _select(
+        conn,
+        "policy = ? AND recorded = 1 AND time >= ? AND time <= ?",
+        (policy, iso(since - MAX_RUN), iso(until)),
     )
-    return _rows(cursor)
+    return [row for row in rows if row.end >= since]
 
 
 def recorded_policies(conn: sqlite3.Connection, since: float) -> dict[str, set[str]]:

@@ -205,6 +205,7 @@ class Agent:
             await runner.cancel_remediations()
         if self.api is not None:
             await self.api.stop()
+        self.engine.samples.close_runs()
         await self.engine.samples.drain()
         await self.engine.drain_writes()
         await self.engine.alarm.stop()

@@ -3,22 +3,25 @@
 Each runner has one :class:`PolicySamples`. After every measurement it
 
 - adds the fields its condition's windows read (``p95(latency_ms[5m])``) to one
-  bounded :class:`Ring` per target and field, computes every window and hands the
-  values to the condition inside the measurement, under the window's text;
+  bounded :class:`~medic.engine.rings.Ring` per target and field, computes every
+  window and hands the values to the condition inside the measurement, under the
+  window's text;
 - writes the measurement to the ``samples`` table (:mod:`medic.audit.samples`) in the
   background: every keepable field at most once per interval and at most
-  ``history.per_minute`` rows a minute (the recording ``medic backtest`` replays), and
-  otherwise just the fields a window needs, so a restart does not blind a window.
+  ``history.per_minute`` measurements a minute (the recording ``medic backtest``
+  replays), and otherwise just the fields a window needs, so a restart does not blind a
+  window. A steady target's measurements after the first make one row a minute, not
+  one each (:mod:`medic.engine.sample_runs`).
 
-At the first measurement the rings are refilled from the table. Writes are batched by
-one flush task per agent (:class:`SampleKeeper`) on the audit writer's thread, so the
-event loop never waits for SQLite; old rows are pruned in small batches.
+At the first measurement the rings are refilled from the table and the open runs.
+Writes are batched by one flush task per agent (:class:`SampleKeeper`) on the audit
+writer's thread, so the event loop never waits for SQLite; old rows are pruned in
+small batches.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import functools
 import math
@@ -29,67 +32,24 @@ import structlog
 
 from medic.audit import samples as table
 from medic.audit.history_options import HistoryOptions
-from medic.audit.samples import SampleRow, keepable
+from medic.audit.samples import SampleRow, keepable, readings
 from medic.audit.store import AuditStore
-from medic.policy.expr_windows import Window, window_value
+from medic.engine.rings import Ring, number, policy_windows
+from medic.engine.sample_runs import Run
+from medic.policy.expr_windows import window_value
 from medic.policy.model import Policy
 from medic.probes.base import Measurement
 
 log = structlog.get_logger("medic.samples")
 
-# Samples one ring holds at most; beyond it the older half is thinned.
-MAX_POINTS = 2048
 # Rows waiting for the writer at most; beyond, new ones are dropped (and counted).
 MAX_PENDING = 100_000
 # Rows are written this long after the first of them is queued, in one transaction.
 FLUSH_DELAY = 1.0
 # Retention runs this often, deleting PRUNE_BATCH rows per writer transaction.
 PRUNE_EVERY = 600.0
-
-
-def _time(point: tuple[float, float]) -> float:
-    return point[0]
-
-
-class Ring:
-    """The samples of one field of one target, oldest first, at most :data:`MAX_POINTS`.
-
-    Older than the longest window (plus one interval) is dropped. Past the cap, every
-    other sample of the older half goes: recent samples stay dense, old ones thin out.
-    """
-
-    __slots__ = ("points",)
-
-    def __init__(self) -> None:
-        self.points: list[tuple[float, float]] = []
-
-    def add(self, t: float, value: float, keep_from: float) -> None:
-        points = self.points
-        if points and t <= points[-1][0]:
-            return  # already have it (a refill overlapping the live samples)
-        points.append((t, value))
-        if points[0][0] < keep_from:
-            del points[: bisect.bisect_left(points, keep_from, key=_time)]
-        if len(points) > MAX_POINTS:
-            half = len(points) // 2
-            points[:half] = points[0:half:2]
-
-
-def _number(value: Any) -> float | None:
-    """A ring keeps numbers; booleans count as 1 and 0."""
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
-    return None
-
-
-def policy_windows(policy: Policy) -> tuple[Window, ...]:
-    """The windows the policy's conditions read, in a stable order."""
-    found = set(policy.when.windows)
-    if policy.clear_when is not None:
-        found |= policy.clear_when.windows
-    return tuple(sorted(found, key=lambda w: w.key))
+# The runs of targets that went quiet are written at most this long after.
+SWEEP_EVERY = 5.0
 
 
 class SampleKeeper:
@@ -107,9 +67,30 @@ class SampleKeeper:
         self._pending: list[SampleRow] = []
         self.dropped = 0
         self._flushing: asyncio.Task[None] | None = None
+        # Policy name -> target -> its open run; kept here so a reload carries them on.
+        self.runs: dict[str, dict[str, Run]] = {}
+        self.sweep_at = -math.inf
 
     def policy(self, policy: Policy) -> PolicySamples:
         return PolicySamples(policy, self)
+
+    def sweep(self, now: float) -> None:
+        """Write and forget the runs no measurement can extend any more."""
+        self.sweep_at = now + SWEEP_EVERY
+        self._close(lambda run: run.over(now))
+
+    def close_runs(self) -> None:
+        """Write every open run (the agent is stopping)."""
+        self._close(lambda run: True)
+
+    def _close(self, done: Callable[[Run], bool]) -> None:
+        rows: list[SampleRow] = []
+        for policy, runs in self.runs.items():
+            for target in [t for t, run in runs.items() if done(run)]:
+                row = runs.pop(target).row(policy, target)
+                if row is not None:
+                    rows.append(row)
+        self.submit(rows)
 
     def submit(self, rows: list[SampleRow]) -> None:
         """Queue rows; one background task writes whatever is queued, batch by batch."""
@@ -182,6 +163,7 @@ class PolicySamples:
         self.every = policy.probe.every
         self.probe = table.fingerprint(policy.probe.type, policy.probe.options)
         self.rings: dict[str, dict[str, Ring]] = {}
+        self.runs = keeper.runs.setdefault(policy.name, {})
         self.loaded = keeper.audit is None or not self.windows
         self._recorded: dict[str, float] = {}
         self._minute = (-1, 0)  # (minute number, rows recorded in it)
@@ -190,9 +172,12 @@ class PolicySamples:
         """Keep the measurement; returns it with each target's window values added."""
         if not self.loaded:
             self.loaded = True
-            for row in await self.keeper.read(self.name, now - self.span - self.every):
+            rows = await self.keeper.read(self.name, now - self.span - self.every)
+            unwritten = (run.row(self.name, target) for target, run in self.runs.items())
+            for row in [*rows, *(row for row in unwritten if row is not None)]:
                 if row.probe == self.probe:
-                    self._add(row.target, row.fields, row.time)
+                    for t, fields in readings(row):
+                        self._add(row.target, fields, t)
         return self.observe_loaded(measurement, now)
 
     def observe_loaded(self, measurement: Measurement, now: float) -> Measurement:
@@ -222,7 +207,7 @@ class PolicySamples:
         rings = self.rings.setdefault(target, {})
         keep_from = t - self.span - self.every
         for name in self.fields:
-            value = _number(fields.get(name))
+            value = number(fields.get(name))
             if value is not None:
                 rings.setdefault(name, Ring()).add(t, value, keep_from)
 
@@ -237,33 +222,54 @@ class PolicySamples:
                 del self.rings[target]
 
     def _rows(self, measurement: Mapping[str, Mapping[str, Any]], now: float) -> list[SampleRow]:
-        """The rows to write: recordings within the bounds, else what the windows need.
+        """The rows to write: recordings within the bounds, else what the windows need;
+        a measurement that extends its target's run writes nothing yet.
 
-        A row is built only for a target that is due a recording or whose windows need
-        the fields; a policy with neither due builds nothing."""
-        if self.keeper.audit is None:
+        Fields are kept only for a target that is due a recording or whose windows need
+        them; a policy with neither due keeps nothing."""
+        keeper = self.keeper
+        if keeper.audit is None:
             return []
+        if now >= keeper.sweep_at:
+            keeper.sweep(now)
+        minute = self._turn(now)
+        budget = keeper.options.per_minute - self._minute[1]
+        if budget <= 0 and not self.fields:
+            return []  # this minute's recording is full and no window needs a row
+        rows: list[SampleRow] = []
+        recorded, runs, probe = self._recorded, self.runs, self.probe
+        spacing = self.every * 0.9
+        taken = 0
+        for target, fields in measurement.items():
+            run = runs.get(target)
+            if budget > taken and now - recorded.get(target, -math.inf) >= spacing:
+                recorded[target] = now
+                taken += 1
+                whole = True
+                if run is not None and run.extend(probe, True, fields, now):
+                    continue  # steady: no kept fields to build
+                kept = {k: v for k, v in fields.items() if keepable(v)}
+            elif self.fields:
+                whole = False
+                kept = {k: fields[k] for k in self.fields if keepable(fields.get(k))}
+                if run is not None and run.extend(probe, False, kept, now):
+                    continue
+            else:
+                continue
+            closed = run.row(self.name, target) if run is not None else None
+            if closed is not None:
+                rows.append(closed)
+            runs[target] = Run(probe, whole, kept, self.every, now)
+            rows.append(SampleRow(now, self.name, target, probe, whole, kept))
+        if taken:
+            self._minute = (minute, self._minute[1] + taken)
+        return rows
+
+    def _turn(self, now: float) -> int:
+        """The minute of ``now``; a new one restarts its count and forgets targets gone."""
         minute = int(now // 60)
         if self._minute[0] != minute:
             self._minute = (minute, 0)
             old = now - 60.0 - self.every  # targets that went away
             self._recorded = {t: at for t, at in self._recorded.items() if at >= old}
-        budget = self.keeper.options.per_minute - self._minute[1]
-        if budget <= 0 and not self.fields:
-            return []  # this minute's recording is full and no window needs a row
-        rows: list[SampleRow] = []
-        recorded = self._recorded
-        spacing = self.every * 0.9
-        taken = 0
-        for target, fields in measurement.items():
-            if budget > taken and now - recorded.get(target, -math.inf) >= spacing:
-                kept = {k: v for k, v in fields.items() if keepable(v)}
-                rows.append(SampleRow(now, self.name, target, self.probe, True, kept))
-                recorded[target] = now
-                taken += 1
-            elif self.fields:
-                kept = {k: fields[k] for k in self.fields if keepable(fields.get(k))}
-                rows.append(SampleRow(now, self.name, target, self.probe, False, kept))
-        if taken:
-            self._minute = (minute, self._minute[1] + taken)
-        return rows
+        return minute

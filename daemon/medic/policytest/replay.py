@@ -8,21 +8,23 @@ its own (what the real remediation did to the world is already in the recording)
 The result is compared with the audit events the real agent wrote in the same period.
 
 Windows need history: the replay starts one longest window before the period, and
-only what the new policy decides inside the period is counted.
+only what the new policy decides inside the period is counted. A row that holds a run
+of steady measurements is replayed as the measurements it stands for.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from medic.audit import samples as table
 from medic.audit.events import AuditEvent, Kind
-from medic.audit.samples import SampleRow
+from medic.audit.samples import SampleRow, fields_at, reading_times
 from medic.clock import iso, parse_iso
-from medic.engine.samples import policy_windows
+from medic.engine.rings import policy_windows
 from medic.errors import Location
 from medic.policy.model import Policy
 from medic.policytest.sim import Simulation
@@ -95,7 +97,7 @@ class ReplaySimulation(Simulation):
             nothing=False,
         )
         super().__init__(case, policy, start=start)
-        self.times = sorted({row.time for row in rows})
+        self.times = evaluation_times(rows, min(SAME_TIME, policy.probe.every / 4))
         self.by_target: dict[str, tuple[list[float], list[SampleRow]]] = {}
         for row in rows:
             times, kept = self.by_target.setdefault(row.target, ([], []))
@@ -112,9 +114,28 @@ class ReplaySimulation(Simulation):
         out: Measurement = {}
         for target, (times, rows) in self.by_target.items():
             index = bisect.bisect_right(times, now + 1e-6) - 1
-            if index >= 0 and now - times[index] <= self.stale:
-                out[target] = dict(rows[index].fields)
+            if index >= 0 and now - rows[index].end <= self.stale:
+                out[target] = fields_at(rows[index], now)
         return out
+
+
+# Readings of one evaluation closer than this are one evaluation: the targets of a run
+# replay within a few milliseconds of the times they were measured at together.
+SAME_TIME = 0.1
+
+
+def evaluation_times(rows: Sequence[SampleRow], within: float) -> list[float]:
+    """When the recording's readings were taken, those ``within`` seconds of the first
+    of a group as one: the group's last, so every reading in it is seen."""
+    out: list[float] = []
+    start = -math.inf
+    for t in sorted({t for row in rows for t in reading_times(row)}):
+        if t - start <= within:
+            out[-1] = t
+        else:
+            out.append(t)
+            start = t
+    return out
 
 
 def counted(events: Sequence[AuditEvent], since: float) -> list[Happening]:
@@ -155,7 +176,7 @@ async def backtest(conn: sqlite3.Connection, policy: Policy, since: float, until
             " replays only through the probe that took it"
         )
         return outcome
-    outcome.readings = sum(1 for row in matching if row.time >= since)
+    outcome.readings = sum(1 for row in matching for t in reading_times(row) if t >= since)
     outcome.targets = len({row.target for row in matching})
     events = await ReplaySimulation(policy, matching, until).run()
     outcome.new = counted(events, since)
