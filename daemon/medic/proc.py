@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from medic import proctree
+from medic import childwatch, proctree
 from medic.deadline import within
 from medic.reaper import REAPER
 
@@ -111,6 +111,7 @@ async def run_process(
     """Run ``argv`` (never through a shell unless argv itself names one)."""
     start = time.monotonic()
     REAPER.become_subreaper()
+    childwatch.install()  # its exit seen through a pidfd: no thread started per program
     mark = proctree.new_mark()
     full_env = {**os.environ, **(env or {}), proctree.RUN_MARK: mark}
     proc = await asyncio.create_subprocess_exec(
