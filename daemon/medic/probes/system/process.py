@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
+import stat
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
@@ -323,13 +324,25 @@ class _Seen:
 
 
 def _read_pidfile(path: str) -> int | None:
+    """The pid in ``path``, None when the file is missing or holds no pid. Read on the
+    loop, so never blocking: a FIFO or a device there is an error, not a hang."""
     try:
-        with open(path, "rb") as f:  # noqa: PTH123 - hot path: no Path object per call
-            text = f.read(64).decode("ascii", "replace").strip()
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise ProbeError(f"cannot read pidfile {path}: {exc.strerror}") from exc
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ProbeError(
+                f"pidfile {path} is not a regular file",
+                hint="point pidfile at the file the service writes its pid into",
+            )
+        text = os.read(fd, 64).decode("ascii", "replace").strip()
+    except OSError as exc:
+        raise ProbeError(f"cannot read pidfile {path}: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 
