@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import os
 import pwd
-import stat
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
@@ -29,6 +28,7 @@ from medic.errors import ProbeError
 from medic.logsetup import get_logger
 from medic.option_schemas import options_schema
 from medic.patterns import compile_pattern, pattern_problem
+from medic.pidfile import read_pidfile
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.system.proctable import (
     TABLE,
@@ -79,7 +79,8 @@ class ProcessProbe(Probe):
     Select the processes with exactly one of ``name`` (the process name, exactly),
     ``cmdline`` (an RE2 regular expression searched in the space-joined command line,
     its first 128 KiB) or
-    ``pidfile`` (the pid written in that file); ``user`` narrows to one owner. The
+    ``pidfile`` (the pid written in that file; one that is not a regular file, such
+    as a FIFO, is a probe error); ``user`` narrows to one owner. The
     policy has one target, named by the selector, which exists even when nothing
     matches: that is how ``not running`` is seen. Zombies count as dead, and Medic
     never matches itself. ``cpu_percent`` covers the time since the policy's previous
@@ -324,25 +325,17 @@ class _Seen:
 
 
 def _read_pidfile(path: str) -> int | None:
-    """The pid in ``path``, None when the file is missing or holds no pid. Read on the
-    loop, so never blocking: a FIFO or a device there is an error, not a hang."""
+    """The pid in ``path``, None when the file is missing or holds no pid."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        raw = read_pidfile(path, 64)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ProbeError(f"cannot read pidfile {path}: {exc.strerror}") from exc
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ProbeError(
-                f"pidfile {path} is not a regular file",
-                hint="point pidfile at the file the service writes its pid into",
-            )
-        text = os.read(fd, 64).decode("ascii", "replace").strip()
-    except OSError as exc:
-        raise ProbeError(f"cannot read pidfile {path}: {exc.strerror}") from exc
-    finally:
-        os.close(fd)
+        raise ProbeError(
+            f"cannot read pidfile {path}: {exc.strerror}",
+            hint="point pidfile at the file the service writes its pid into",
+        ) from exc
+    text = raw.decode("ascii", "replace").strip()
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 
