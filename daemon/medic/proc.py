@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from medic import proctree
+from medic import childwatch, proctree
 from medic.deadline import within
 from medic.lazy import lazy_module
 from medic.reaper import REAPER
@@ -117,6 +117,7 @@ async def run_process(
     """Run ``argv`` (never through a shell unless argv itself names one)."""
     start = time.monotonic()
     REAPER.become_subreaper()
+    childwatch.install()  # its exit seen through a pidfd: no thread started per program
     mark = proctree.new_mark()
     full_env = {**os.environ, **(env or {}), proctree.RUN_MARK: mark}
     proc = await asyncio.create_subprocess_exec(

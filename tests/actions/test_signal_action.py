@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,25 @@ async def test_pidfile_problems(tmp_path: Path) -> None:
     result = await SignalAction({"signal": "HUP", "pidfile": str(garbled)}).run(make_ctx())
     assert not result.ok
     assert result.summary == f"pidfile {garbled} does not hold a pid (found 'worker')"
+
+
+@pytest.mark.integration
+def test_a_fifo_pidfile_is_refused_at_once(tmp_path: Path) -> None:
+    """A pidfile that is a FIFO fails the step at once, saying so: opening it would
+    block the event loop until a writer came, and no timeout interrupts that."""
+    fifo = tmp_path / "app.pid"
+    os.mkfifo(fifo)
+    action = SignalAction({"signal": "HUP", "pidfile": str(fifo)})
+    summaries: list[str] = []
+    runner = threading.Thread(
+        target=lambda: summaries.append(asyncio.run(action.run(make_ctx())).summary), daemon=True
+    )
+    runner.start()
+    runner.join(2)
+    if runner.is_alive():  # stuck in open(): a writer lets it go, then the test fails
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        runner.join(2)
+    assert summaries == [f"cannot read pidfile {fifo}: not a regular file"]
 
 
 def test_validate_messages() -> None:

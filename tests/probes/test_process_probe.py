@@ -8,6 +8,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -140,6 +141,31 @@ async def test_pidfile_selects_that_pid(tmp_path: Path, program: str, spawn: Spa
     fields = await fields_of(probe)
     assert probe.target == str(pidfile)
     assert fields["pids"] == [proc.pid]
+
+
+def test_a_fifo_pidfile_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    """A pidfile that is a FIFO fails the read at once, naming the file: the read runs
+    on the event loop, and opening a FIFO with no writer would block it for good."""
+    pidfile = tmp_path / "app.pid"
+    os.mkfifo(pidfile)
+    probe = ProcessProbe({"pidfile": str(pidfile)})
+    outcome: list[BaseException | None] = []
+
+    def read() -> None:
+        try:
+            probe.read()
+            outcome.append(None)
+        except ProbeError as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(2)
+    if reader.is_alive():  # stuck in open(): a writer lets it go, then the test fails
+        os.close(os.open(pidfile, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(2)
+    assert not reader.is_alive() and len(outcome) == 1 and outcome[0] is not None
+    assert outcome[0].args[0] == f"cannot read pidfile {pidfile}: not a regular file"
 
 
 @pytest.mark.asyncio

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any, ClassVar
 
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.bounds import ascii_int
 from medic.option_schemas import options_schema
+from medic.pidfile import read_pidfile
 
 NAMES = ("HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM")
 # A pidfile is one number; anything longer is not a pidfile.
@@ -194,8 +195,7 @@ def _join(pids: list[int]) -> str:
 def _read_pidfile(path: str) -> int | str:
     """The pid in ``path``, or a sentence saying why there is none."""
     try:
-        with Path(path).open("rb") as handle:
-            raw = handle.read(PIDFILE_LIMIT + 1)
+        raw = read_pidfile(path, PIDFILE_LIMIT + 1)  # never blocks: a FIFO is refused
     except OSError as exc:
         return f"cannot read pidfile {path}: {exc.strerror or exc}"
     text = raw.decode("ascii", "replace").strip()

@@ -4,9 +4,14 @@ change, and whenever the runner asks (a verification is due, an approval came in
 Policies are spread over their first interval so a thousand do not all wake at once.
 Due times fall on :data:`SLOT` boundaries and the policies due in one slot share one
 timer of the loop (:class:`Slots`): a thousand policies keep a few hundred timers,
-not a thousand, each set once and never cancelled. A policy that fell behind skips
-ahead rather than bursting; how late each scheduled run started is the
-``scheduler_lag`` metric. A broken watch stream is retried and
+not a thousand, each set once and never cancelled. Policies whose probe is cheap
+(``runs_on_loop``: read on the loop in microseconds) are packed instead: one joins a
+slot within its first interval that wakes others with its interval, up to
+:data:`PACK` a slot, and they share every wake-up after. A daemon that wakes up pays
+for it (the loop's turn, cold caches): fifty process checks a second cost a third of
+the CPU in a few wake-ups that they cost in fifty. A policy that fell behind skips
+ahead rather than bursting, keeping its phase; how late each scheduled run started
+is the ``scheduler_lag`` metric. A broken watch stream is retried and
 never stops the polling. Once stopped, the loop ends at its next turn even if a
 cancellation was lost on the way, so ``stop()`` always returns.
 """
@@ -19,6 +24,7 @@ import math
 import random
 import weakref
 from collections.abc import Awaitable, Callable
+from itertools import chain
 
 import structlog
 
@@ -29,6 +35,9 @@ log = structlog.get_logger("medic.runner")
 
 WATCH_RETRY = 5.0
 SLOT = 0.005  # seconds; the policies due within one slot share a timer
+# At most this many policies with cheap probes join one wake-up (a batch of them blocks
+# the loop for about a millisecond).
+PACK = 16
 
 
 def slot_of(when: float) -> int:
@@ -50,6 +59,18 @@ class Slots:
             self.due[slot] = waiting = []
             self.loop.call_at(slot * SLOT, self._fire, slot)
         waiting.append(schedule)
+
+    def packed(self, slot: int, every: float, spread: tuple[int, int]) -> int:
+        """The slot a policy with a cheap probe, first due at ``slot``, wakes in: one in
+        ``spread`` (its first interval) that already wakes a policy with the same interval
+        and has room for another, the latest before ``slot`` else the first after it (the
+        two then share every wake-up); ``slot`` itself when there is none."""
+        earliest, latest = spread
+        for candidate in chain(range(slot, earliest - 1, -1), range(slot + 1, latest + 1)):
+            waiting = self.due.get(candidate)
+            if waiting and len(waiting) < PACK and any(s.every == every for s in waiting):
+                return candidate
+        return slot
 
     def _fire(self, slot: int) -> None:
         for schedule in self.due.pop(slot, ()):
@@ -131,8 +152,12 @@ class Schedule:
         timers = slots(loop)
         every = self.every
         # Spread policies over their interval so a thousand do not all wake at once.
-        jitter = random.uniform(0, min(every, 2.0))  # noqa: S311 - jitter
+        spread = min(every, 2.0)
+        jitter = random.uniform(0, spread)  # noqa: S311 - jitter
         next_due = slot_of(loop.time() + jitter) * SLOT
+        if self.probe.runs_on_loop:  # cheap: woken with others, in one warm loop turn
+            first = (slot_of(loop.time()), slot_of(loop.time() + spread))
+            next_due = timers.packed(slot_of(next_due), every, first) * SLOT
         while not self._stopped:
             slot = slot_of(next_due)
             if self._slot != slot:  # else woken early, or it fired mid-run: its timer is set
@@ -153,8 +178,8 @@ class Schedule:
                 self.last_lag = lag
                 self.metrics.scheduler_lag.observe(lag)
                 next_due += every
-                if next_due <= loop.time():  # fell behind: skip, never burst
-                    next_due = slot_of(loop.time() + every) * SLOT
+                if next_due <= loop.time():  # fell behind: skip, never burst, keep the phase
+                    next_due += every * math.ceil((loop.time() - next_due) / every + 1e-9)
             await self.evaluate()
 
     async def _watch(self) -> None:

@@ -29,6 +29,7 @@ from medic.lazy import lazy_module
 from medic.logsetup import get_logger
 from medic.option_schemas import options_schema
 from medic.patterns import compile_pattern, pattern_problem
+from medic.pidfile import read_pidfile
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.system.proctable import (
     TABLE,
@@ -84,7 +85,8 @@ class ProcessProbe(Probe):
     Select the processes with exactly one of ``name`` (the process name, exactly),
     ``cmdline`` (an RE2 regular expression searched in the space-joined command line,
     its first 128 KiB) or
-    ``pidfile`` (the pid written in that file); ``user`` narrows to one owner. The
+    ``pidfile`` (the pid written in that file; one that is not a regular file, such
+    as a FIFO, is a probe error); ``user`` narrows to one owner. The
     policy has one target, named by the selector, which exists even when nothing
     matches: that is how ``not running`` is seen. Zombies count as dead, and Medic
     never matches itself. ``cpu_percent`` covers the time since the policy's previous
@@ -329,13 +331,17 @@ class _Seen:
 
 
 def _read_pidfile(path: str) -> int | None:
+    """The pid in ``path``, None when the file is missing or holds no pid."""
     try:
-        with open(path, "rb") as f:  # noqa: PTH123 - hot path: no Path object per call
-            text = f.read(64).decode("ascii", "replace").strip()
+        raw = read_pidfile(path, 64)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ProbeError(f"cannot read pidfile {path}: {exc.strerror}") from exc
+        raise ProbeError(
+            f"cannot read pidfile {path}: {exc.strerror}",
+            hint="point pidfile at the file the service writes its pid into",
+        ) from exc
+    text = raw.decode("ascii", "replace").strip()
     pid = ascii_int(text)
     return pid if pid is not None and pid > 0 else None
 
