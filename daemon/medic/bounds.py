@@ -89,7 +89,7 @@ def duration(
             seconds = parse_duration(value)
         except DurationError:
             # Well formed but with more digits than a policy may write: say it is too long.
-            if not _LOOSE_DURATION.match(value.strip()):
+            if not _LOOSE_DURATION.fullmatch(value.strip()):
                 raise OutOfBounds(f"{_short(value)} is not a duration", DURATION_HINT) from None
             seconds = math.inf
     elif isinstance(value, float) and not math.isfinite(value):

@@ -108,6 +108,7 @@ def test_http_url_keeps_its_host_path_and_query(target: str) -> None:
 @given(target=HOSTILE)
 @example(target="evil.example@good")
 @example(target="a/b")
+@example(target="web\n")
 def test_http_host_placeholder_is_a_host_name(target: str) -> None:
     """A value in a URL's host is a host name or refused: it cannot add a user or a path."""
     try:

@@ -111,7 +111,7 @@ class ContainerAction(Action):
         from docker.errors import APIError, NotFound
 
         name = self.name(ctx)
-        if not CONTAINER_NAME.match(name):
+        if not CONTAINER_NAME.fullmatch(name):
             return ActionResult(
                 False,
                 f"refused: {name[:60]!r} is not a container name (letters, digits "

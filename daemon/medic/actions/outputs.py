@@ -64,7 +64,7 @@ def _flatten(out: dict[str, str], name: str, value: Any, depth: int) -> None:
             return
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in items:
-            if _SEGMENT.match(str(key)):
+            if _SEGMENT.fullmatch(str(key)):
                 _flatten(out, f"{name}.{key}", item, depth + 1)
         return
     _put(out, name, value if isinstance(value, str) else json.dumps(value))

@@ -223,7 +223,7 @@ def fill_url(template: str, values: Mapping[str, Any], allow: Allow) -> str:
     query_start = _first(template, "?#", path_start)
     host = _fill(template[:path_start], values, "url")
     for name, value, _s, _e in host.spans:
-        if not _HOST_NAME.match(value):
+        if not _HOST_NAME.fullmatch(value):
             raise PlaceholderRefused(
                 name,
                 value,

@@ -75,7 +75,7 @@ class UnitAction(Action):
         literal = unit
         for name in placeholders(unit):
             literal = literal.replace("{" + name + "}", "x")
-        if is_glob(literal) or literal.startswith("-") or not UNIT_NAME.match(literal):
+        if is_glob(literal) or literal.startswith("-") or not UNIT_NAME.fullmatch(literal):
             return [
                 f"unit {unit!r} is not one unit name: use letters, digits and :_.@-\\ "
                 "(no globs, not starting with '-'), or a placeholder such as {target}"
@@ -90,7 +90,7 @@ class UnitAction(Action):
         template = str(self.options.get("unit", "{target}"))
         # A PlaceholderError (an ActionError) says which value was refused and why.
         name = canonical(fill_item(template, ctx.variables(), Allow(), "unit"))
-        if is_glob(name) or name.startswith("-") or not UNIT_NAME.match(name):
+        if is_glob(name) or name.startswith("-") or not UNIT_NAME.fullmatch(name):
             raise ActionError(
                 f"{name!r} is not a unit name",
                 hint="set unit: in the step when the probe's targets are not systemd units",

@@ -39,7 +39,7 @@ _HOST = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[^\[\]:]+))(?::(?P<
 
 def host_name(header: str) -> str | None:
     """The name or address in a ``Host`` header, port removed, lower case; None if malformed."""
-    match = _HOST.match(header.strip())
+    match = _HOST.fullmatch(header.strip())
     if match is None:
         return None
     return (match.group("v6") or match.group("name")).lower()

@@ -51,7 +51,7 @@ class CheckpointParam(click.ParamType[Checkpoint, str]):
 
 def _parse_point(text: str) -> Checkpoint | None:
     first = text.split(maxsplit=1)
-    match = _POINT.match(first[0] if first else "")
+    match = _POINT.fullmatch(first[0] if first else "")
     if match is None:
         match = _LOGGED.search(text)
     if match is None:

@@ -67,7 +67,7 @@ def _git(args: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
 def _load_git(spec: str) -> tuple[list[Policy], list[PolicyError]]:
     rev, sep, path = spec[len(GIT_PREFIX) :].partition(":")
     usage = "write git:REV:PATH, like git:origin/main:policies"
-    if not sep or not path or not _REV.match(rev) or path.startswith("-"):
+    if not sep or not path or not _REV.fullmatch(rev) or path.startswith("-"):
         return _fail(spec, "not a git revision and path", usage)
     try:
         found = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"])

@@ -110,7 +110,7 @@ def detect_own_container_id(
         found = pattern.search(text)
         if found:
             return found.group(1)
-    if in_container and _SHORT_ID.match(hostname):
+    if in_container and _SHORT_ID.fullmatch(hostname):
         return hostname
     return None
 

@@ -100,10 +100,10 @@ def _token(part: str) -> list[Any]:
         return [FAIL]
     if part in ("true", "false"):
         return [part == "true"]
-    mark = _MARK_RUN.match(part)
+    mark = _MARK_RUN.fullmatch(part)
     if mark:
         return [MISSING if mark["mark"] == "_" else FAIL] * _count(mark["n"], part)
-    flag = _BOOL_RUN.match(part)
+    flag = _BOOL_RUN.fullmatch(part)
     if flag:
         return [flag["value"] == "true"] * (_count(flag["n"], part) + 1)
     run = _RUN.match(part)

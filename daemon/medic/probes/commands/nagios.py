@@ -81,11 +81,11 @@ def _number(text: str) -> Number:
 def _threshold(text: str | None) -> Number | str | None:
     if not text:
         return None
-    return _number(text) if _NUMBER.match(text) else text
+    return _number(text) if _NUMBER.fullmatch(text) else text
 
 
 def _bound(text: str | None) -> Number | None:
-    return _number(text) if text and _NUMBER.match(text) else None
+    return _number(text) if text and _NUMBER.fullmatch(text) else None
 
 
 def parse_perfdata(text: str) -> tuple[list[PerfDatum], list[str]]:

@@ -141,7 +141,7 @@ class UnitProbe(Probe):
     @classmethod
     def validate(cls, options: Mapping[str, Any]) -> list[str]:
         unit = str(options.get("unit", ""))
-        if unit.startswith("-") or not UNIT_GLOB.match(unit):
+        if unit.startswith("-") or not UNIT_GLOB.fullmatch(unit):
             return [
                 f"unit {unit!r} is not a unit name or glob: use letters, digits and "
                 ":_.@-\\ (and *?[] in a glob), not starting with '-'."
