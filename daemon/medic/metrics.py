@@ -1,7 +1,14 @@
-"""The agent's Prometheus metrics, written by ``/metrics`` (:mod:`medic.metric_types`)."""
+"""The agent's Prometheus metrics, written by ``/metrics`` (:mod:`medic.metric_types`).
+
+Most are updated where things happen (a probe run, an action, an audit event). The
+gauges of live state (``medic_targets``, ``medic_incidents_open``) are set by the
+``collectors`` just before each page is written, from the state as it is then: no
+cost on the evaluation path, and never a stale value.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from medic.metric_types import Counter, Family, Gauge, Histogram, exposition
@@ -41,11 +48,15 @@ class Metrics:
         self.audit_events = Counter(
             "medic_audit_events", "Audit events written, by kind.", ["kind"]
         )
+        # Run before each page is written: they set the gauges read from live state.
+        self.collectors: list[Callable[[], None]] = []
 
     def families(self) -> list[Family[Any]]:
         """Every family, in the order /metrics shows them."""
         return [value for value in vars(self).values() if isinstance(value, Family)]
 
     def text(self) -> bytes:
-        """The Prometheus text page of every family."""
+        """The Prometheus text page of every family, once the collectors have run."""
+        for collect in self.collectors:
+            collect()
         return exposition(self.families())

@@ -10,7 +10,7 @@ import prometheus_client
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from medic.metric_types import Counter, Gauge, Histogram, go_float
+from medic.metric_types import Counter, Family, Gauge, Histogram, go_float
 from medic.metrics import Metrics
 
 ODD_LABEL = 'a"b\\c\nd'
@@ -39,6 +39,8 @@ def _client_metrics() -> Any:
 
     old = Old()
     for attr, family in vars(mine).items():
+        if not isinstance(family, Family):  # the collectors
+            continue
         kind = type(family).__name__
         extra: dict[str, Any] = {"registry": registry}
         if kind == "Histogram":
@@ -129,3 +131,13 @@ def test_updates_from_many_threads_are_all_counted() -> None:
         thread.join()
     assert "c_total 40000.0" in "\n".join(counter.text())
     assert "g 40000.0" in "\n".join(gauge.text())
+
+
+def test_collectors_run_before_each_page_is_written() -> None:
+    """A collector's gauge reads what it set at this page, not at an earlier one."""
+    metrics = Metrics()
+    live = [3]
+    metrics.collectors.append(lambda: metrics.incidents_open.set(live[0]))
+    assert "medic_incidents_open 3.0\n" in metrics.text().decode()
+    live[0] = 0
+    assert "medic_incidents_open 0.0\n" in metrics.text().decode()

@@ -42,6 +42,7 @@ from medic.engine.rebuild import rebuild_breaker, rebuild_ledger
 from medic.engine.reload import swap_runners, take_load, warn_unknown_dependencies
 from medic.engine.runner import PolicyRunner
 from medic.engine.samples import SampleKeeper
+from medic.engine.state_gauges import state_collector
 from medic.fleet.member import FleetMember
 from medic.fleet.registry import policy_set_digest
 from medic.metrics import Metrics
@@ -108,6 +109,9 @@ class Agent:
             self.engine.fleet = self.fleet.budgets
         self.runners: dict[str, PolicyRunner] = {}
         self.humans = HumanInput(self.engine, lambda: self.runners)
+        self.metrics.collectors.append(
+            state_collector(self.metrics, lambda: (r.states for r in self.runners.values()))
+        )
         self.started_at = self.clock.wall()
         self.files = LoadResult()  # the policy files as they run now
         self._stop = asyncio.Event()
