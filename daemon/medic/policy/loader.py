@@ -27,6 +27,7 @@ from pathlib import Path
 from medic.actions.base import Action, actions
 from medic.errors import Location, PolicyError
 from medic.logsetup import get_logger
+from medic.policy.bounds import MAX_FILE_BYTES
 from medic.policy.build import build_policy
 from medic.policy.dependencies import check_dependencies, dependencies_of
 from medic.policy.messages import schema_errors
@@ -54,9 +55,6 @@ log = get_logger(__name__)
 SUFFIXES = (".yaml", ".yml")
 # Policy test files beside the policies: `medic test` reads them, the loader does not.
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
-# A policy file is read whole, as a regular file of at most this size (never a FIFO or
-# a device: reading one would hang the load, and a reload runs on the agent's loop).
-MAX_FILE_BYTES = 16 * 1024 * 1024
 _READ_HINTS: dict[type[OSError], str] = {
     NotRegularFileError: "point the path at a YAML file",
     FileTooBigError: "split the policies into smaller files",

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from medic.ca_trust import ca_context
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
@@ -172,10 +173,9 @@ class TlsCertProbe(Probe):
 
     def _tls(self) -> tuple[ssl.SSLContext, ssl.SSLContext]:
         if self._contexts is None:
-            try:  # read here, not by OpenSSL: a FIFO or a device there is refused
-                cadata = certificates.read_pem(self.ca_file).decode() if self.ca_file else None
-                verified = ssl.create_default_context(cadata=cadata)
-            except (OSError, ValueError) as exc:
+            try:  # read by Medic, not OpenSSL: a FIFO or a device there is refused
+                verified = ca_context(self.ca_file)
+            except OSError as exc:
                 raise ProbeError(
                     f"tls.cert {self.target}: cannot load ca_file {self.ca_file}: {_reason(exc)}",
                     hint="point ca_file at a readable PEM bundle",
