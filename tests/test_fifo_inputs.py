@@ -10,12 +10,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 
 from kit.fifo import make_fifo, outcome_within
 from kit.receivers import make_certificate
 from medic import secrets
 from medic.audit.key import AuditKeyError, read_key_file
+from medic.cli.audit_verify import read_checkpoints
 from medic.config import load_config
 from medic.errors import ConfigError, NotifyError, PolicyError, ProbeError
 from medic.notify.email import EmailNotifier
@@ -186,3 +188,32 @@ def test_integrity_file_swapped_for_a_fifo(
     )
     assert isinstance(outcome, ProbeError)
     assert outcome.message == f"{fifo} changed to a FIFO, a device or a socket while it was read"
+
+
+def test_probe_state_save_over_a_fifo(tmp_path: Path) -> None:
+    """A FIFO left at the state file's temporary name is replaced, not written into."""
+    state = StateFile(tmp_path / "probe.json")
+    fifo = make_fifo(tmp_path / f".probe.json.{os.getpid()}.tmp")
+    assert outcome_within(lambda: state.save({"cursor": "s=1"}), fifo) is None
+    assert state.load() == {"cursor": "s=1"}
+
+
+def test_audit_checkpoints_file(fifo: Path) -> None:
+    """`medic audit verify --checkpoints` naming a FIFO is a clear CLI error."""
+    outcome = outcome_within(lambda: read_checkpoints(fifo), fifo)
+    assert isinstance(outcome, click.ClickException)
+    assert outcome.message == f"cannot read checkpoints {fifo}: {NOT_REGULAR}"
+
+
+def test_secret_file_over_the_bound(tmp_path: Path) -> None:
+    """A secret file bigger than 64 KiB is refused, naming the bound."""
+    big = tmp_path / "token"
+    big.write_bytes(b"x" * (secrets.MAX_FILE_BYTES + 1))
+    with pytest.raises(secrets.SecretError, match=r"bigger than 65536 bytes"):
+        secrets.resolve({"file": str(big)})
+
+
+def test_secret_file_on_a_device() -> None:
+    """{file: /dev/zero} is refused at once rather than read without end."""
+    with pytest.raises(secrets.SecretError, match=r"/dev/zero: not a regular file"):
+        secrets.resolve({"file": "/dev/zero"})
