@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,26 @@ def test_open_regular_without_follow_refuses_a_link(tmp_path: Path) -> None:
     (tmp_path / "link").symlink_to(tmp_path / "real")
     with pytest.raises(OSError, match="symbolic links"):
         open_regular(str(tmp_path / "link"), follow=False)
+
+
+def test_a_device_is_refused_before_it_is_opened(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A device is refused on its look: opening some (a watchdog, a tape) acts."""
+    opened: list[str] = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda p, *a: opened.append(p) or real_open(p, *a))
+    with pytest.raises(NotRegularFileError):
+        read_regular("/dev/null", 10)
+    assert opened == []
+
+
+def test_a_fifo_swapped_in_after_the_look_is_refused_on_the_descriptor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look saw a regular file, the open found a FIFO: the descriptor's kind decides."""
+    regular = tmp_path / "r"
+    regular.write_text("x")
+    fifo = make_fifo(tmp_path / "f")
+    seen = regular.stat()
+    monkeypatch.setattr(os, "stat", lambda *_a, **_k: seen)
+    outcome = outcome_within(lambda: read_regular(str(fifo), 100), fifo)
+    assert isinstance(outcome, NotRegularFileError)

@@ -6,10 +6,13 @@ worker thread it holds that thread for good (a timeout cannot interrupt it), and
 such threads fill the pool every ``asyncio.to_thread`` shares. A device reads forever
 (``/dev/zero``) or waits for input (``/dev/tty``), and a huge file fills memory.
 
-So a file is opened non-blocking, the opened descriptor (not the path: the file could
-be swapped between a look and the open) must be a regular file, and at most a given
-number of bytes is read. Anything else is an :class:`OSError` whose ``strerror`` says
-what is wrong, which each caller words in its own message with the path and the fix.
+So a path that names a FIFO, a device or a socket is refused before it is opened
+(opening some devices acts: a watchdog arms, a tape rewinds, a terminal may become
+Medic's own), the open is non-blocking and never takes a controlling terminal, the
+opened descriptor must still be a regular file (the path could be swapped between the
+look and the open), and at most a given number of bytes is read. Anything else is an
+:class:`OSError` whose ``strerror`` says what is wrong, which each caller words in its
+own message with the path and the fix.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import errno
 import os
 import stat
 
-_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
+_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+# What is refused before opening: kinds whose open may block or act.
+_SPECIAL = (stat.S_ISFIFO, stat.S_ISCHR, stat.S_ISBLK, stat.S_ISSOCK)
 NOT_REGULAR = "not a regular file (a FIFO, a device or a socket)"
 
 
@@ -34,6 +39,9 @@ def open_regular(path: str, *, follow: bool = True) -> int:
     """A read-only descriptor of the regular file ``path``; OSError when it is missing
     (FileNotFoundError), unreadable or not a regular file (NotRegularFileError). With
     ``follow=False`` a symbolic link is refused (ELOOP)."""
+    looked = os.stat(path, follow_symlinks=follow).st_mode  # noqa: PTH116 - hot path
+    if any(kind(looked) for kind in _SPECIAL):
+        raise NotRegularFileError(errno.EINVAL, NOT_REGULAR, path)
     fd = os.open(path, _FLAGS if follow else _FLAGS | os.O_NOFOLLOW)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -46,8 +54,8 @@ def open_regular(path: str, *, follow: bool = True) -> int:
 
 def read_head(path: str, limit: int) -> bytes:
     """Up to ``limit`` bytes from the start of the regular file ``path`` (the rest is
-    not read); OSError as :func:`open_regular`. Three system calls: the process probe
-    reads its pidfile on every run."""
+    not read); OSError as :func:`open_regular`. Five system calls and no file object:
+    the process probe reads its pidfile on every run."""
     fd = open_regular(path)
     try:
         return os.read(fd, limit)
