@@ -23,7 +23,7 @@ import stat
 
 _FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
 # What is refused before opening: kinds whose open may block or act.
-_SPECIAL = (stat.S_ISFIFO, stat.S_ISCHR, stat.S_ISBLK, stat.S_ISSOCK)
+_SPECIAL = frozenset({stat.S_IFIFO, stat.S_IFCHR, stat.S_IFBLK, stat.S_IFSOCK})
 NOT_REGULAR = "not a regular file (a FIFO, a device or a socket)"
 
 
@@ -39,8 +39,8 @@ def open_regular(path: str, *, follow: bool = True) -> int:
     """A read-only descriptor of the regular file ``path``; OSError when it is missing
     (FileNotFoundError), unreadable or not a regular file (NotRegularFileError). With
     ``follow=False`` a symbolic link is refused (ELOOP)."""
-    looked = os.stat(path, follow_symlinks=follow).st_mode  # noqa: PTH116 - hot path
-    if any(kind(looked) for kind in _SPECIAL):
+    looked = os.stat(path, follow_symlinks=follow)  # noqa: PTH116 - hot path: no Path
+    if stat.S_IFMT(looked.st_mode) in _SPECIAL:
         raise NotRegularFileError(errno.EINVAL, NOT_REGULAR, path)
     fd = os.open(path, _FLAGS if follow else _FLAGS | os.O_NOFOLLOW)
     try:
