@@ -217,3 +217,11 @@ def test_secret_file_on_a_device() -> None:
     """{file: /dev/zero} is refused at once rather than read without end."""
     with pytest.raises(secrets.SecretError, match=r"/dev/zero: not a regular file"):
         secrets.resolve({"file": "/dev/zero"})
+
+
+def test_integrity_of_a_fifo_is_read_without_opening_it(fifo: Path) -> None:
+    """file.integrity measures a FIFO's mode and owner, with no digest, at once."""
+    outcome = outcome_within(
+        lambda: integrity_read.read_file(str(fifo), "sha256", 100, follow=True), fifo
+    )
+    assert (outcome["exists"], outcome["digest"]) == (True, None)
