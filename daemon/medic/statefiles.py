@@ -41,8 +41,8 @@ def _read_private(path: Path) -> str:
 
 
 def read_secret(path: Path) -> str | None:
-    """The secret in ``path``; None when there is no such file (or it cannot be read);
-    ConfigError when others may read it."""
+    """The secret in ``path``; None when there is no such file (or no permission to read
+    it); ConfigError when others may read it or it is not a regular file."""
     try:
         value = _read_private(path)
     except (FileNotFoundError, PermissionError, NotADirectoryError):
