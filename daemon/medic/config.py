@@ -38,6 +38,7 @@ from medic.policy.windows import (
     zone,
 )
 from medic.policy.yamlpos import Document, parse_yaml
+from medic.regular_file import read_regular
 from medic.secret_notices import notices
 
 __all__ = [  # ApiConfig, parse_listen and with_api_token live in config_api
@@ -54,6 +55,8 @@ __all__ = [  # ApiConfig, parse_listen and with_api_token live in config_api
     "read_config_yaml",
     "with_api_token",
 ]
+
+MAX_CONFIG_BYTES = 4 * 1024 * 1024  # read whole, as a regular file of at most this
 
 
 @dataclass(frozen=True)
@@ -232,9 +235,13 @@ def load_config(path: Path | None) -> AgentConfig:
         return AgentConfig()
     file = str(path)
     try:
-        data = path.read_bytes()
+        data = read_regular(file, MAX_CONFIG_BYTES)  # never a FIFO or a device: no hang
     except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=file) from exc
+        raise ConfigError(
+            f"cannot read: {exc.strerror}",
+            file=file,
+            hint="point --config at the agent's YAML config file",
+        ) from exc
     raw, doc = _read_config_doc(data, file)
     base = path.parent
     api = load_api(raw.get("api", {}), doc, file)

@@ -53,6 +53,7 @@ from medic.option_schemas import (
 )
 from medic.probes.base import Field, FieldType, Measurement, Probe, probes
 from medic.proc import CompletedRun, run_process
+from medic.regular_file import FileTooBigError, NotRegularFileError, read_regular
 from medic.secrets import SecretError
 from medic.secrets import resolve as resolve_secret
 
@@ -66,8 +67,10 @@ __all__ = [
     "DurationError",
     "Field",
     "FieldType",
+    "FileTooBigError",
     "Measurement",
     "MedicError",
+    "NotRegularFileError",
     "Notification",
     "Notifier",
     "NotifyError",
@@ -87,6 +90,7 @@ __all__ = [
     "options_schema",
     "parse_duration",
     "probes",
+    "read_regular",
     "resolve_secret",
     "run_process",
     "secret",

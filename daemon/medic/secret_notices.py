@@ -17,7 +17,9 @@ from typing import Any
 from medic import secrets
 from medic.errors import Location, PolicyWarning
 from medic.logsetup import get_logger
+from medic.policy.bounds import MAX_FILE_BYTES
 from medic.policy.yamlpos import Document, parse_yaml
+from medic.regular_file import read_regular
 
 log = get_logger("medic.secrets")
 
@@ -94,8 +96,8 @@ def _policy_schema() -> dict[str, Any]:
 def policy_file_notices(path: Path) -> list[PolicyWarning]:
     """The old spellings in one policy file (nothing when it cannot be read or parsed:
     loading it reports that)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
+    try:  # as the loader reads it: a FIFO or a device there is its error, not a hang
+        text = read_regular(str(path), MAX_FILE_BYTES).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return []
     if not _may_hold_old_keys(text):  # most files: no parse at all

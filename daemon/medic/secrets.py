@@ -21,13 +21,14 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from medic.errors import MedicError
+from medic.regular_file import read_regular
 
 ENV_NAME_PATTERN = "^[A-Za-z_][A-Za-z0-9_]*$"
 Source = Literal["env", "file"]
+MAX_FILE_BYTES = 64 * 1024  # a token, a DSN, a key: never more
 
 # JSON Schema for an option that takes a secret reference.
 SCHEMA: dict[str, Any] = {
@@ -171,11 +172,26 @@ def resolve(ref: Mapping[str, str]) -> str:
             )
         return value
     if "file" in ref:
-        try:
-            return Path(ref["file"]).read_text().strip()
-        except OSError as exc:
-            raise SecretError(f"cannot read secret file {ref['file']}: {exc.strerror}") from exc
+        return _read_file(ref["file"])
     raise SecretError("a secret reference needs `env` or `file`", hint="e.g. {env: APP_TOKEN}")
+
+
+def _read_file(path: str) -> str:
+    """A secret file's text: a regular file of at most MAX_FILE_BYTES, read without
+    blocking (a FIFO or a device there is an error, not a hang)."""
+    try:
+        data = read_regular(path, MAX_FILE_BYTES)
+    except OSError as exc:
+        raise SecretError(
+            f"cannot read secret file {path}: {exc.strerror}",
+            hint="point file at a regular file that holds only the secret",
+        ) from exc
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise SecretError(
+            f"cannot read secret file {path}: not UTF-8 text", hint="write the secret as text"
+        ) from exc
 
 
 def parse_cli(text: str) -> dict[str, str]:

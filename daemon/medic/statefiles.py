@@ -16,28 +16,39 @@ import stat
 from pathlib import Path
 
 from medic.errors import ConfigError
+from medic.regular_file import open_regular, read_bounded
 
 API_TOKEN_FILE = "api.token"  # noqa: S105 -- a file name, not a secret
 LINKS_KEY_FILE = "links.key"
+MAX_BYTES = 4096  # a token or a key of a few dozen characters
+_REMAKE = "delete it and restart medic to make a new one"
 
 
-def _check_private(path: Path) -> None:
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"{path} may be read by others (mode {stat.filemode(mode)})",
-            hint=f"chmod 600 {path}, or delete it and restart medic to make a new one",
-        )
+def _read_private(path: Path) -> str:
+    """The text of ``path``, a regular file only its owner may read (checked on the
+    opened file: a FIFO or a device put there is an OSError, never a hang)."""
+    fd = open_regular(str(path))
+    try:
+        mode = os.fstat(fd).st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                f"{path} may be read by others (mode {stat.filemode(mode)})",
+                hint=f"chmod 600 {path}, or delete it and restart medic to make a new one",
+            )
+        return read_bounded(fd, MAX_BYTES, str(path)).decode("utf-8", "replace").strip()
+    finally:
+        os.close(fd)
 
 
 def read_secret(path: Path) -> str | None:
-    """The secret in ``path``; None when there is no such file (or it cannot be read);
-    ConfigError when others may read it."""
+    """The secret in ``path``; None when there is no such file (or no permission to read
+    it); ConfigError when others may read it or it is not a regular file."""
     try:
-        _check_private(path)
-        value = path.read_text().strip()
+        value = _read_private(path)
     except (FileNotFoundError, PermissionError, NotADirectoryError):
         return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", hint=_REMAKE) from exc
     return value or None
 
 
@@ -58,10 +69,9 @@ def ensure_secret(path: Path) -> str:
         with os.fdopen(fd, "w") as out:
             out.write(secrets.token_urlsafe(32) + "\n")
     try:
-        _check_private(path)
-        value = path.read_text().strip()
+        value = _read_private(path)
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", hint=_REMAKE) from exc
     if not value:
         raise ConfigError(f"{path} is empty", hint=f"delete {path} and restart medic")
     return value

@@ -19,6 +19,7 @@ import yaml
 from medic.actions import actions
 from medic.actions.base import ActionContext
 from medic.actions.signal import SignalAction
+from medic.regular_file import NOT_REGULAR
 
 Spawn = Callable[[], subprocess.Popen[bytes]]
 
@@ -199,7 +200,7 @@ def test_a_fifo_pidfile_is_refused_at_once(tmp_path: Path) -> None:
     if runner.is_alive():  # stuck in open(): a writer lets it go, then the test fails
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         runner.join(2)
-    assert summaries == [f"cannot read pidfile {fifo}: not a regular file"]
+    assert summaries == [f"cannot read pidfile {fifo}: {NOT_REGULAR}"]
 
 
 def test_validate_messages() -> None:

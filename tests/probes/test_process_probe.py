@@ -19,6 +19,7 @@ import pytest
 
 from medic.errors import ProbeError
 from medic.probes.system.process import ProcessProbe
+from medic.regular_file import NOT_REGULAR
 
 pytestmark = pytest.mark.integration
 
@@ -165,7 +166,7 @@ def test_a_fifo_pidfile_is_an_error_not_a_hang(tmp_path: Path) -> None:
         os.close(os.open(pidfile, os.O_WRONLY | os.O_NONBLOCK))
         reader.join(2)
     assert not reader.is_alive() and len(outcome) == 1 and outcome[0] is not None
-    assert outcome[0].args[0] == f"cannot read pidfile {pidfile}: not a regular file"
+    assert outcome[0].args[0] == f"cannot read pidfile {pidfile}: {NOT_REGULAR}"
 
 
 @pytest.mark.asyncio

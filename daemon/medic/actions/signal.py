@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.bounds import ascii_int
 from medic.option_schemas import options_schema
-from medic.pidfile import read_pidfile
+from medic.regular_file import read_head
 
 NAMES = ("HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM")
 # A pidfile is one number; anything longer is not a pidfile.
@@ -195,7 +195,7 @@ def _join(pids: list[int]) -> str:
 def _read_pidfile(path: str) -> int | str:
     """The pid in ``path``, or a sentence saying why there is none."""
     try:
-        raw = read_pidfile(path, PIDFILE_LIMIT + 1)  # never blocks: a FIFO is refused
+        raw = read_head(path, PIDFILE_LIMIT + 1)  # never blocks: a FIFO is refused
     except OSError as exc:
         return f"cannot read pidfile {path}: {exc.strerror or exc}"
     text = raw.decode("ascii", "replace").strip()

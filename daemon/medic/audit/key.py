@@ -19,9 +19,11 @@ from pathlib import Path
 from medic import secrets as refs
 from medic.audit.chain import ChainKey
 from medic.errors import MedicError
+from medic.regular_file import open_regular, read_bounded
 
 KEY_NAME = "audit.key"
 MIN_LENGTH = 32
+MAX_FILE_BYTES = 4096  # 64 hex characters; a key file of more is not one
 
 
 class AuditKeyError(MedicError):
@@ -47,25 +49,30 @@ def load_key(
     if create:
         _create(path)
     try:
-        info = path.stat()
+        path.stat()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise AuditKeyError(f"cannot read the audit key {path}: {exc.strerror}") from exc
-    return read_key_file(path, info)
+    return read_key_file(path)
 
 
-def read_key_file(path: Path, info: os.stat_result | None = None) -> ChainKey:
-    """The key in ``path``; refused when group or others may read or write it."""
+def read_key_file(path: Path) -> ChainKey:
+    """The key in ``path``, a regular file (checked on the opened file: a FIFO or a
+    device is refused, never waited on); refused when group or others may read or
+    write it."""
     try:
-        info = info or path.stat()
-        if stat.S_IMODE(info.st_mode) & 0o077:
-            raise AuditKeyError(
-                f"the audit key {path} is open to other users"
-                f" (mode {stat.S_IMODE(info.st_mode):04o})",
-                hint=f"chmod 600 {path}",
-            )
-        text = path.read_text(encoding="utf-8").strip()
+        fd = open_regular(str(path))
+        try:
+            mode = stat.S_IMODE(os.fstat(fd).st_mode)
+            if mode & 0o077:
+                raise AuditKeyError(
+                    f"the audit key {path} is open to other users (mode {mode:04o})",
+                    hint=f"chmod 600 {path}",
+                )
+            text = read_bounded(fd, MAX_FILE_BYTES, str(path)).decode("utf-8").strip()
+        finally:
+            os.close(fd)
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise AuditKeyError(

@@ -24,7 +24,9 @@ from medic.cli.audit_source import SourceSpec, open_local, source_options
 from medic.clock import iso
 from medic.config import load_config
 from medic.errors import ConfigError
+from medic.regular_file import read_regular
 
+MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024  # a checkpoint a line: millions of them
 _POINT = re.compile(r"^(\d+):([0-9a-f]{64})$")
 _LOGGED = re.compile(r"\bcount=(\d+)\b.*\bhead=([0-9a-f]{64})\b")
 FORMS = (
@@ -62,7 +64,7 @@ def _parse_point(text: str) -> Checkpoint | None:
 def read_checkpoints(path: Path) -> list[Checkpoint]:
     """Every checkpoint in ``path``, one a line; blank lines and ``#`` comments skipped."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_regular(str(path), MAX_CHECKPOINT_BYTES).decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise click.ClickException(f"cannot read checkpoints {path}: {reason}") from exc

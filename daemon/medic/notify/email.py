@@ -24,6 +24,7 @@ from email.utils import parseaddr
 from typing import Any, ClassVar
 
 from medic import secrets
+from medic.ca_trust import ca_context, ca_problem
 from medic.deadline import within
 from medic.durations import format_duration
 from medic.errors import ConfigError, NotifyError
@@ -139,11 +140,11 @@ class EmailNotifier(Notifier):
 
     def tls_context(self) -> ssl.SSLContext:
         """The client TLS context: system CAs, or only ``ca_file``; unverified if told."""
-        try:
-            context = ssl.create_default_context(cafile=self.ca_file)
+        try:  # read by Medic, not OpenSSL: a FIFO or a device there is refused
+            context = ca_context(self.ca_file)
         except OSError as exc:
             raise NotifyError(
-                f"email {self.name}: cannot read ca_file {self.ca_file}: {exc.strerror or exc}",
+                f"email {self.name}: cannot read ca_file {self.ca_file}: {ca_problem(exc)}",
                 notifier=self.name,
             ) from exc
         if not self.verify_tls:

@@ -35,6 +35,10 @@ __all__ = [
 ]
 
 
+# A policy file is read whole, as a regular file of at most this size (never a FIFO or
+# a device: reading one would hang the load, and a reload runs on the agent's loop).
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
 # How often a probe runs: a floor of 100ms (event-driven probes are woken at once anyway;
 # polling faster is a typo like 1ms for 1m), a ceiling of a day.
 EVERY = Span(0.1, DAY)

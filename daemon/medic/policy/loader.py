@@ -27,6 +27,7 @@ from pathlib import Path
 from medic.actions.base import Action, actions
 from medic.errors import Location, PolicyError
 from medic.logsetup import get_logger
+from medic.policy.bounds import MAX_FILE_BYTES
 from medic.policy.build import build_policy
 from medic.policy.dependencies import check_dependencies, dependencies_of
 from medic.policy.messages import schema_errors
@@ -36,6 +37,7 @@ from medic.policy.semantic import PolicyCheck, PolicyChecker
 from medic.policy.yamlpos import parse_yaml
 from medic.probes.base import Probe, probes
 from medic.registry import Registry
+from medic.regular_file import FileTooBigError, NotRegularFileError, read_regular
 
 __all__ = [
     "SUFFIXES",
@@ -53,6 +55,10 @@ log = get_logger(__name__)
 SUFFIXES = (".yaml", ".yml")
 # Policy test files beside the policies: `medic test` reads them, the loader does not.
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
+_READ_HINTS: dict[type[OSError], str] = {
+    NotRegularFileError: "point the path at a YAML file",
+    FileTooBigError: "split the policies into smaller files",
+}
 
 
 @dataclass(frozen=True)
@@ -168,9 +174,13 @@ def load_bytes(
 def _load_file(path: Path, context: _Context) -> FileResult:
     file = str(path)
     try:
-        data = path.read_bytes()
+        data = read_regular(file, MAX_FILE_BYTES)
     except OSError as exc:
-        error = PolicyError(f"cannot read the file: {exc.strerror}", location=Location(file))
+        error = PolicyError(
+            f"cannot read the file: {exc.strerror}",
+            location=Location(file),
+            hint=_READ_HINTS.get(type(exc), "check the file's permissions, or fix the path"),
+        )
         return FileResult(path, (), (error,))
     return _load_data(data, file, path, context)
 

@@ -20,12 +20,14 @@ from medic.audit.events import Kind
 from medic.durations import format_duration, parse_duration
 from medic.errors import Location, PolicyError
 from medic.option_schemas import duration
+from medic.policy.bounds import MAX_FILE_BYTES
 from medic.policy.loader import SUFFIXES, is_test_file
 from medic.policy.messages import error_at, schema_errors
 from medic.policy.schema import _closed
 from medic.policy.yamlpos import Document, parse_yaml
 from medic.policytest.fleet import FleetPhase, fleet_schema, out_of_order, parse_fleet
 from medic.policytest.series import Series, SeriesError, parse_series
+from medic.regular_file import read_regular
 
 ATTEMPT_OUTCOMES = ("heals", "fails", "no_effect")
 # Runs longer than this (in readings) are refused: a test is a short story.
@@ -184,9 +186,14 @@ def load_test_file(path: Path) -> TestFile:
     """Read and check one test file; problems land in ``errors``, never raise."""
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(file, MAX_FILE_BYTES).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        error = PolicyError(f"cannot read the test file: {exc}", location=Location(file, 1))
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        error = PolicyError(
+            f"cannot read the test file: {reason}",
+            location=Location(file, 1),
+            hint="point medic test at a YAML test file",
+        )
         return TestFile(path, [], errors=[error])
     doc, errors = parse_yaml(text, file)
     result = TestFile(path, [], errors=list(errors))

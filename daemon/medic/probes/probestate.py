@@ -27,6 +27,7 @@ from typing import Any
 
 from medic.errors import ProbeError
 from medic.logsetup import get_logger
+from medic.regular_file import FileTooBigError, read_regular
 
 log = get_logger("medic.probes.state")
 
@@ -64,16 +65,15 @@ class StateFile:
 
     def load(self) -> Any:
         """What was saved last; None when nothing was, or it cannot be read back."""
-        try:
-            with self.path.open("rb") as handle:
-                raw = handle.read(MAX_STATE_BYTES + 1)
+        try:  # a FIFO or a device put in the state folder is refused, never waited on
+            raw = read_regular(str(self.path), MAX_STATE_BYTES)
         except FileNotFoundError:
+            return None
+        except FileTooBigError:
+            log.warning("probe.state_too_big", path=str(self.path), limit=MAX_STATE_BYTES)
             return None
         except OSError as exc:
             log.warning("probe.state_unreadable", path=str(self.path), error=exc.strerror)
-            return None
-        if len(raw) > MAX_STATE_BYTES:
-            log.warning("probe.state_too_big", path=str(self.path), limit=MAX_STATE_BYTES)
             return None
         try:
             return json.loads(raw)
@@ -93,7 +93,8 @@ class StateFile:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            tmp.unlink(missing_ok=True)  # whatever was left there (a FIFO would block)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(text)
                 out.flush()

@@ -18,10 +18,12 @@ from pathlib import Path
 
 from medic.errors import ProbeError
 from medic.patterns import Pattern
+from medic.regular_file import NotRegularFileError, open_regular
 
 MAX_BYTES = 8 * 1024 * 1024
 CHUNK = 256 * 1024
 LAST_MATCH_CHARS = 500
+_NOT_LOG = "point path at a log file (a FIFO, a device or a socket is not one)"
 _HINT = "give Medic read access to the file and its directory, or fix path"
 
 
@@ -85,14 +87,16 @@ class LogFollower:
         except OSError as exc:
             raise ProbeError(f"cannot read {self.path}: {exc.strerror}", hint=_HINT) from exc
         if not stat.S_ISREG(st.st_mode):
-            raise ProbeError(f"{self.path} is not a regular file", hint="point path at a log file")
+            raise ProbeError(f"{self.path} is not a regular file", hint=_NOT_LOG)
         return st
 
     def _open(self, *, at_end: bool) -> None:
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:  # non-blocking, and the opened file must be regular: a FIFO swapped in
+            fd = open_regular(self.path)  # after the stat is refused, not waited on
         except FileNotFoundError:
             return  # rotated away between stat and open: the next run finds the new one
+        except NotRegularFileError as exc:
+            raise ProbeError(f"{self.path} is not a regular file", hint=_NOT_LOG) from exc
         except OSError as exc:
             raise ProbeError(f"cannot open {self.path}: {exc.strerror}", hint=_HINT) from exc
         st = os.fstat(fd)

@@ -16,13 +16,15 @@ import time
 import warnings
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from medic.regular_file import read_regular
 
 if TYPE_CHECKING:  # cryptography loads when a certificate is first read
     from cryptography import x509
 
 MAX_CHAIN = 8
+MAX_PEM_BYTES = 4 * 1024 * 1024  # a system bundle is about 200 KB
 # Where Debian, RHEL and friends keep the system CA bundle (for files; ssl finds its own).
 SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
@@ -144,10 +146,16 @@ def is_ip(name: str) -> bool:
     return True
 
 
+def read_pem(path: str) -> bytes:
+    """A PEM file's bytes: a regular file of at most MAX_PEM_BYTES, opened non-blocking
+    (a FIFO or a device named in a policy is an OSError saying so, never a hang)."""
+    return read_regular(path, MAX_PEM_BYTES)
+
+
 def load_pem(path: str) -> list[x509.Certificate]:
     from cryptography import x509
 
-    return x509.load_pem_x509_certificates(Path(path).read_bytes())
+    return x509.load_pem_x509_certificates(read_pem(path))
 
 
 @functools.cache
@@ -161,7 +169,7 @@ def system_anchors() -> tuple[x509.Certificate, ...]:
 
     for bundle in SYSTEM_BUNDLES:
         try:
-            text = Path(bundle).read_bytes()
+            text = read_pem(bundle)
         except OSError:
             continue
         found: list[x509.Certificate] = []

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from medic import __version__, secrets
 from medic.bounds import ascii_int
+from medic.ca_trust import ca_context, ca_problem
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
 from medic.option_schemas import options_schema, url
@@ -278,11 +279,11 @@ class HttpProbe(Probe):
             tls: ssl.SSLContext | bool = self.options.get("verify_tls", True)
             ca_file = self.options.get("ca_file")
             if tls and ca_file:
-                try:
-                    tls = ssl.create_default_context(cafile=ca_file)
-                except (OSError, ssl.SSLError) as exc:
+                try:  # read by Medic, not OpenSSL: a FIFO or a device there is refused
+                    tls = ca_context(ca_file)
+                except OSError as exc:
                     raise ProbeError(
-                        f"http {self.target}: cannot load ca_file {ca_file}: {exc}",
+                        f"http {self.target}: cannot load ca_file {ca_file}: {ca_problem(exc)}",
                         hint="point ca_file at a readable PEM bundle",
                     ) from exc
             self._session = aiohttp.ClientSession(

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from medic.ca_trust import ca_context
 from medic.errors import ProbeError
 from medic.lazy import lazy_module
 from medic.option_schemas import options_schema
@@ -173,11 +173,11 @@ class TlsCertProbe(Probe):
 
     def _tls(self) -> tuple[ssl.SSLContext, ssl.SSLContext]:
         if self._contexts is None:
-            try:
-                verified = ssl.create_default_context(cafile=self.ca_file)
-            except (OSError, ssl.SSLError) as exc:
+            try:  # read by Medic, not OpenSSL: a FIFO or a device there is refused
+                verified = ca_context(self.ca_file)
+            except OSError as exc:
                 raise ProbeError(
-                    f"tls.cert {self.target}: cannot load ca_file {self.ca_file}: {exc}",
+                    f"tls.cert {self.target}: cannot load ca_file {self.ca_file}: {_reason(exc)}",
                     hint="point ca_file at a readable PEM bundle",
                 ) from exc
             verified.check_hostname = False  # reported as hostname_matches instead
@@ -192,7 +192,7 @@ class TlsCertProbe(Probe):
 
         path = str(self.file)
         try:
-            certs = x509.load_pem_x509_certificates(Path(path).read_bytes())
+            certs = x509.load_pem_x509_certificates(certificates.read_pem(path))
         except OSError as exc:
             return {**_UNREAD, "error": f"cannot read {path}: {exc.strerror}"}
         except ValueError:
@@ -205,10 +205,15 @@ class TlsCertProbe(Probe):
             )
         except (OSError, ValueError) as exc:
             raise ProbeError(
-                f"tls.cert {path}: cannot load ca_file {self.ca_file}",
+                f"tls.cert {path}: cannot load ca_file {self.ca_file}: {_reason(exc)}",
                 hint="point ca_file at a readable PEM bundle",
             ) from exc
         problem = certificates.chain_problem(certs[0], certs[1:], anchors, datetime.now(UTC))
         return certificates.describe(
             certs[0], self.name, chain_valid=problem is None, error=problem
         )
+
+
+def _reason(exc: Exception) -> str:
+    """An OSError's own words (not a FIFO, too big), else the exception's text."""
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)

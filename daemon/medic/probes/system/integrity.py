@@ -39,9 +39,11 @@ class IntegrityProbe(Probe):
     target. ``digest`` (also yielded under the name of ``algorithm``, default
     ``sha256``) is of the content, read up to ``max_bytes`` (default 64 MiB; a bigger
     file is a probe error). Symbolic links are not followed unless ``follow`` is true:
-    a link's digest is of the path it points to. ``changed`` says the file differs from
-    the baseline and ``changed_fields`` lists how (``digest``, ``mode``, ``owner``,
-    ``group``, ``exists``, ``symlink``); mtime alone is no change. The baseline is kept
+    a link's digest is of the path it points to. A FIFO, a device or a socket has no
+    digest (its mode and owner are still compared) and is never opened. ``changed``
+    says the file differs from the baseline and ``changed_fields`` lists how
+    (``digest``, ``mode``, ``owner``, ``group``, ``exists``, ``symlink``); mtime alone
+    is no change. The baseline is kept
     in the agent's state_dir (docs/services.md).
 
     ```yaml

@@ -2,8 +2,9 @@
 
 Symbolic links are not followed unless asked: the link itself is read (its mode and
 owner) and its digest is that of the path it points to, so pointing it elsewhere is a
-change. A regular file is opened with ``O_NOFOLLOW`` (so a link swapped in between the
-look and the read is refused, not followed) and read to its end, at most ``max_bytes``;
+change. A regular file is opened non-blocking with ``O_NOFOLLOW`` (so a link swapped in
+between the look and the read is refused, not followed, and a FIFO swapped in is an
+error, not a wait) and read to its end, at most ``max_bytes``;
 a bigger file is a probe error that names the bound. Other kinds of file (folders,
 sockets) have no digest.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from medic.errors import ProbeError
+from medic.regular_file import NotRegularFileError, open_regular
 
 CHUNK = 1024 * 1024
 ALGORITHMS = ("sha256", "sha512", "blake2b", "sha1")
@@ -96,11 +98,15 @@ def read_file(path: str, algorithm: str, max_bytes: int, follow: bool) -> dict[s
                 "it was not hashed",
                 hint="raise max_bytes, or leave this file out of path",
             )
-        flags = os.O_RDONLY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
-        try:
-            fd = os.open(path, flags)
+        try:  # the opened file must still be regular: a FIFO swapped in is not waited on
+            fd = open_regular(path, follow=follow)
         except FileNotFoundError:
             return missing()
+        except NotRegularFileError as exc:
+            raise ProbeError(
+                f"{path} changed to a FIFO, a device or a socket while it was read",
+                hint="the next run reads it again; if it stays, leave it out of path",
+            ) from exc
         except OSError as exc:
             raise ProbeError(f"cannot read {path}: {exc.strerror}", hint=_HINT) from exc
         try:

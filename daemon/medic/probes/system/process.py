@@ -29,7 +29,6 @@ from medic.lazy import lazy_module
 from medic.logsetup import get_logger
 from medic.option_schemas import options_schema
 from medic.patterns import compile_pattern, pattern_problem
-from medic.pidfile import read_pidfile
 from medic.probes.base import Field, Measurement, Probe, probes
 from medic.probes.system.proctable import (
     TABLE,
@@ -41,6 +40,7 @@ from medic.probes.system.proctable import (
     read_entry,
     real_uid,
 )
+from medic.regular_file import read_head
 
 if TYPE_CHECKING:
     import asyncio
@@ -333,7 +333,7 @@ class _Seen:
 def _read_pidfile(path: str) -> int | None:
     """The pid in ``path``, None when the file is missing or holds no pid."""
     try:
-        raw = read_pidfile(path, 64)
+        raw = read_head(path, 64)
     except FileNotFoundError:
         return None
     except OSError as exc:
