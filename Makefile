@@ -75,7 +75,7 @@ bench: install
 
 docs: install
 	$(BIN)/python -m medic.docs_reference docs/reference
-	$(BIN)/python -m medic.policy.typeindex daemon/medic/policy/builtin_types.py
+	$(BIN)/python -m medic.policy.typeindex daemon/medic/builtin_types.py
 
 clean:
 	rm -rf $(VENV) .medic .pytest_cache .mypy_cache .ruff_cache

@@ -6,17 +6,18 @@ the same way, through entry-point groups (``medic.probes``, ``medic.actions``,
 ``medic.notifiers``) whose entries name modules; importing a module registers the
 classes it decorates.
 
-Looking one name up imports only the module that likely holds it (:func:`entry_names_for`
-says which entries are tried), so an agent whose policies use one probe type imports
-one probe module (issue 14: memory); every module is imported when the guess misses,
-and for :meth:`Registry.names` and :meth:`Registry.items`.
+Looking one name up imports only the module that holds it: a built-in's is named by the
+generated index :mod:`medic.builtin_types` (no entry points read), another's is guessed
+from the entry-point names (:func:`entry_names_for`). So ``medic validate`` and an agent
+whose policies use one probe type import one probe module (issue 14); every module is
+imported when both miss, and for :meth:`Registry.names` and :meth:`Registry.items`.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from medic.logsetup import get_logger
@@ -32,13 +33,18 @@ T = TypeVar("T", bound=type)
 class Registry(Generic[T]):
     """Name -> class, filled by the :meth:`register` decorator."""
 
-    def __init__(self, kind: str, entry_point_group: str) -> None:
+    def __init__(
+        self, kind: str, entry_point_group: str, index: Mapping[str, str] | None = None
+    ) -> None:
         self.kind = kind
         self.group = entry_point_group
+        # Type name -> the module that registers it (None: the built-ins' generated index).
+        self._index = index
         self._items: dict[str, T] = {}
         self._loaded = False
         self._entries: dict[str, EntryPoint] | None = None
-        self._imported: set[str] = set()
+        self._imported: set[str] = set()  # entry-point names
+        self._indexed: set[str] = set()  # modules imported through the index
         # Policies load in a worker thread while the API may list types: a lookup waits
         # for an import under way rather than answering before its module registered.
         self._lock = threading.RLock()
@@ -79,13 +85,31 @@ class Registry(Generic[T]):
                 self._import(ep)
             self._loaded = True
 
+    def index(self) -> Mapping[str, str]:
+        """Type name -> module for the built-in types (:mod:`medic.builtin_types`)."""
+        if self._index is None:
+            from medic.builtin_types import MODULES  # a generated table, no imports
+
+            self._index = MODULES.get(self.kind, {})
+        return self._index
+
     def get(self, name: str) -> T | None:
-        """The class registered as ``name``: the likely module is imported first, every
-        module only when it does not register ``name``."""
+        """The class registered as ``name``. A built-in's module is imported by the
+        index, without reading the entry points; else the likely entry point first, and
+        every one only when it does not register ``name``."""
         found = self._items.get(name)
         if found is not None or self._loaded:
             return found
         with self._lock:
+            module = self.index().get(name)
+            if module is not None and module not in self._indexed:
+                self._indexed.add(module)
+                try:
+                    importlib.import_module(module)
+                except Exception as exc:  # stale index: the entry points decide below
+                    log.debug("plugin.index_stale", module=module, error=str(exc))
+                if name in self._items:
+                    return self._items[name]
             entries = self._entry_points()
             for guess in entry_names_for(name):
                 ep = entries.get(guess)
@@ -95,10 +119,6 @@ class Registry(Generic[T]):
                         return self._items[name]
             self.load()
             return self._items.get(name)
-
-    def registered(self, name: str) -> T | None:
-        """The class registered as ``name`` so far, loading no entry point."""
-        return self._items.get(name)
 
     def names(self) -> list[str]:
         self.load()

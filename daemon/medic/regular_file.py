@@ -21,6 +21,8 @@ import errno
 import os
 import stat
 
+from medic.bounds import ascii_int
+
 _FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
 # What is refused before opening: kinds whose open may block or act.
 _SPECIAL = frozenset({stat.S_IFIFO, stat.S_IFCHR, stat.S_IFBLK, stat.S_IFSOCK})
@@ -61,6 +63,22 @@ def read_head(path: str, limit: int) -> bytes:
         return os.read(fd, limit)
     finally:
         os.close(fd)
+
+
+# A pidfile holds a pid and a newline; more than this is not a pidfile.
+PIDFILE_LIMIT = 64
+
+
+def read_pidfile(path: str) -> tuple[int | None, str]:
+    """The pid on the first line of the pidfile ``path`` (None when it holds none, or
+    more than :data:`PIDFILE_LIMIT` bytes) and that line as read, for messages;
+    OSError as :func:`open_regular`. Shared by the process probe and ``process.signal``."""
+    raw = read_head(path, PIDFILE_LIMIT + 1)
+    text = raw.decode("ascii", "replace").strip()
+    first = text.splitlines()[0].strip() if text else ""
+    if len(raw) > PIDFILE_LIMIT:
+        return None, first
+    return ascii_int(first), first
 
 
 def read_regular(path: str, limit: int) -> bytes:

@@ -16,11 +16,9 @@ from typing import Any, ClassVar
 from medic.actions.base import Action, ActionContext, ActionResult, actions
 from medic.bounds import ascii_int
 from medic.option_schemas import options_schema
-from medic.regular_file import read_head
+from medic.regular_file import read_pidfile
 
 NAMES = ("HUP", "INT", "QUIT", "KILL", "USR1", "USR2", "TERM")
-# A pidfile is one number; anything longer is not a pidfile.
-PIDFILE_LIMIT = 64
 
 
 def parse_signal(value: str | int) -> signal.Signals:
@@ -195,14 +193,12 @@ def _join(pids: list[int]) -> str:
 def _read_pidfile(path: str) -> int | str:
     """The pid in ``path``, or a sentence saying why there is none."""
     try:
-        raw = read_head(path, PIDFILE_LIMIT + 1)  # never blocks: a FIFO is refused
+        pid, first = read_pidfile(path)  # never blocks: a FIFO is refused
     except OSError as exc:
         return f"cannot read pidfile {path}: {exc.strerror or exc}"
-    text = raw.decode("ascii", "replace").strip()
-    first = text.splitlines()[0].strip() if text else ""
-    if len(raw) > PIDFILE_LIMIT or not first.isdigit():
+    if pid is None:
         return f"pidfile {path} does not hold a pid (found {first[:20]!r})"
-    return int(first)
+    return pid
 
 
 def _deliver(sig: signal.Signals, pids: list[int], details: dict[str, Any]) -> ActionResult:

@@ -14,14 +14,11 @@ from pathlib import Path
 
 import click
 
-from medic.actions.base import actions
 from medic.cli.annotations import github_annotation
 from medic.errors import ConfigError, PolicyWarning
 from medic.policy.empty import no_policies
 from medic.policy.loader import load_paths
 from medic.policy.reach import escalation_warnings
-from medic.policy.typeindex import indexed
-from medic.probes.base import probes
 
 
 def _plural(count: int, word: str) -> str:
@@ -78,13 +75,8 @@ def command(
         notices.extend(config.notices)
         targets = targets or list(config.policy_paths)
     targets = targets or [Path("policies")]
-    # Only the plugin modules the files name are imported (medic.policy.typeindex).
-    result = load_paths(
-        targets,
-        notifiers=notifiers,
-        probe_registry=indexed(probes),
-        action_registry=indexed(actions),
-    )
+    # Only the plugin modules the files name are imported (medic.builtin_types).
+    result = load_paths(targets, notifiers=notifiers)
     errors = result.errors
     empty = no_policies(result, targets, escape="--allow-empty if none is intended")
     if empty is not None and not allow_empty:

@@ -40,7 +40,7 @@ from medic.probes.system.proctable import (
     read_entry,
     real_uid,
 )
-from medic.regular_file import read_head
+from medic.regular_file import read_pidfile
 
 if TYPE_CHECKING:
     import asyncio
@@ -333,7 +333,7 @@ class _Seen:
 def _read_pidfile(path: str) -> int | None:
     """The pid in ``path``, None when the file is missing or holds no pid."""
     try:
-        raw = read_head(path, 64)
+        pid, _ = read_pidfile(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -341,8 +341,6 @@ def _read_pidfile(path: str) -> int | None:
             f"cannot read pidfile {path}: {exc.strerror}",
             hint="point pidfile at the file the service writes its pid into",
         ) from exc
-    text = raw.decode("ascii", "replace").strip()
-    pid = ascii_int(text)
     return pid if pid is not None and pid > 0 else None
 
 
