@@ -116,20 +116,26 @@ print(asyncio.run(step.run(ctx)).summary)
 """
 
 
-def test_the_plugin_action_moves_only_old_files_aside(site: Path, tmp_path: Path) -> None:
-    """example.sweep, loaded through its entry point, moves the old file and leaves the new."""
-    spool, stuck = tmp_path / "spool", tmp_path / "stuck"
-    spool.mkdir()
-    (spool / "old.msg").write_text("x")
-    (spool / "new.msg").write_text("y")
+def sweep(site: Path, spool: Path, stuck: Path, aged: Path) -> subprocess.CompletedProcess[str]:
+    """Make ``aged`` two hours old, then run example.sweep from the installed plugin."""
     old = time.time() - 7200
-    os.utime(spool / "old.msg", (old, old))
+    os.utime(aged, (old, old))
     env = {**os.environ, "PYTHONPATH": str(site)}
     done = subprocess.run(
         [sys.executable, "-c", SWEEP, str(spool), str(stuck)],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_the_plugin_action_moves_only_old_files_aside(site: Path, tmp_path: Path) -> None:
+    """example.sweep, loaded through its entry point, moves the old file and leaves the new."""
+    spool, stuck = tmp_path / "spool", tmp_path / "stuck"
+    spool.mkdir()
+    (spool / "old.msg").write_text("x")
+    (spool / "new.msg").write_text("y")
+    done = sweep(site, spool, stuck, aged=spool / "old.msg")
     assert done.stdout.splitlines() == [
         f"move files older than 1h from {spool} to {stuck}",
         f"moved 1 file(s) to {stuck}",
@@ -147,14 +153,7 @@ def test_the_plugin_action_never_overwrites_a_file_already_set_aside(
     stuck.mkdir()
     (spool / "msg.1").write_text("second")
     (stuck / "msg.1").write_text("first")
-    old = time.time() - 7200
-    os.utime(spool / "msg.1", (old, old))
-    env = {**os.environ, "PYTHONPATH": str(site)}
-    done = subprocess.run(
-        [sys.executable, "-c", SWEEP, str(spool), str(stuck)],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    done = sweep(site, spool, stuck, aged=spool / "msg.1")
     assert done.stdout.splitlines()[-1] == f"moved 0 file(s) to {stuck}"
     assert (stuck / "msg.1").read_text() == "first"
     assert (spool / "msg.1").read_text() == "second"
