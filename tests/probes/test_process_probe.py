@@ -352,6 +352,12 @@ async def test_usage_read_from_stat_matches_psutil(spawn: Spawn) -> None:
         if ps.num_threads() == 2:
             break
         await asyncio.sleep(0.05)
+    settled = -1
+    for _ in range(100):  # and its memory has settled (the new thread touches pages)
+        if (rss := ps.memory_info().rss) == settled:
+            break
+        settled = rss
+        await asyncio.sleep(0.1)
     fields = await fields_of(ProcessProbe({"cmdline": f"^{sys.executable} -c import threading"}))
     assert fields["pids"] == [proc.pid]
     assert fields["threads"] == ps.num_threads() == 2
